@@ -1,0 +1,177 @@
+//! Domain types shared by the pipeline stages.
+//!
+//! `extract` produces [`RawArticle`]s (text exactly as found on the page), `normalize` turns each into an [`Item`]
+//! (clean text, absolute URLs, a dated and sanitized entry), `store` keeps items across runs and `render` writes
+//! them out together with a [`FeedMeta`]. Nothing here does I/O or reads the clock.
+
+use std::fmt;
+
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// The id of a configured source; also the stem of its feed files (`<id>.atom`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SourceId(String);
+
+impl SourceId {
+    /// Accepts `[a-z0-9_-]+` (at most 64 characters), so the id is safe as a file name and in a URL path.
+    pub fn parse(id: &str) -> Option<Self> {
+        let ok = !id.is_empty()
+            && id.len() <= 64
+            && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        ok.then(|| Self(id.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SourceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The stable identity of an item: its canonical article URL, without fragment or tracking parameters.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ItemId(String);
+
+impl ItemId {
+    /// Wraps an already canonical URL; `normalize::url::canonical` is the one place that makes them.
+    pub fn from_canonical(url: &Url) -> Self {
+        Self(url.as_str().to_owned())
+    }
+
+    /// Rebuilds an id read back from the store.
+    pub fn from_stored(id: String) -> Self {
+        Self(id)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ItemId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What the listing page says about one article link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedLink {
+    /// Absolute, resolved against the listing page's final URL.
+    pub url: Url,
+    /// The link text, as found.
+    pub title: Option<String>,
+    /// A date printed beside the link, as found (used when the article itself shows none).
+    pub date_text: Option<String>,
+}
+
+/// One article page's fields, as found: raw text, raw HTML, possibly relative URLs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawArticle {
+    /// The URL the article was served from (after redirects); the base for relative links.
+    pub url: Option<Url>,
+    /// `<link rel="canonical">`, as written on the page.
+    pub canonical: Option<String>,
+    pub title: Option<String>,
+    /// The text of the element the `date` selector matched.
+    pub date_text: Option<String>,
+    /// A machine-readable date: `<time datetime>` inside the date element or `article:published_time` meta.
+    pub date_machine: Option<String>,
+    pub author: Option<String>,
+    /// Inner HTML of the body, with the `remove` selectors already taken out; not yet sanitized.
+    pub content_html: Option<String>,
+    /// Lead image URL as written (`src`, or `data-src` for lazy images).
+    pub image: Option<String>,
+    pub image_caption: Option<String>,
+}
+
+/// Where an item's publish date came from, most trustworthy first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DateSource {
+    /// Printed on the article page (or in its metadata).
+    Page,
+    /// A date folder in the article URL, such as `/2015-12/16/`.
+    UrlPath,
+    /// Printed beside the link on the listing page.
+    Listing,
+    /// No date anywhere: the time feedwright first saw the item, stored once.
+    FirstSeen,
+}
+
+impl DateSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Page => "page",
+            Self::UrlPath => "url-path",
+            Self::Listing => "listing",
+            Self::FirstSeen => "first-seen",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Page, Self::UrlPath, Self::Listing, Self::FirstSeen].into_iter().find(|d| d.as_str() == s)
+    }
+}
+
+/// A normalized feed entry: everything the renderers need, already clean and safe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Item {
+    pub id: ItemId,
+    /// The article's canonical URL (the same text as `id`, typed).
+    pub url: Url,
+    pub title: String,
+    pub published: DateTime<FixedOffset>,
+    pub date_source: DateSource,
+    /// Equal to `published` until the store sees the content change.
+    pub updated: DateTime<FixedOffset>,
+    pub author: Option<String>,
+    /// Plain text, short: for RSS `description` and JSON `summary`.
+    pub summary: String,
+    /// Sanitized HTML with absolute URLs; renderers trust it.
+    pub content_html: String,
+    pub image: Option<Url>,
+    pub image_caption: Option<String>,
+}
+
+/// A link from a feed to the same feed in another language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alternate {
+    pub href: Url,
+    pub hreflang: String,
+    pub title: String,
+}
+
+/// Feed-level data for the renderers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedMeta {
+    pub source: SourceId,
+    pub title: String,
+    pub description: String,
+    /// The site page the feed follows (the first listing URL).
+    pub home_page: Url,
+    /// Where this format's file is published; `render` swaps the extension per format via [`FeedMeta::feed_url`].
+    pub feed_base: Url,
+    pub language: Option<String>,
+    /// Named as the feed's author, so every entry has one even when the page shows none.
+    pub author: String,
+    /// The newest `updated` of the items, or the first-seen time of an empty feed; never the render time.
+    pub updated: DateTime<FixedOffset>,
+    pub alternates: Vec<Alternate>,
+    pub hub: Option<Url>,
+}
+
+impl FeedMeta {
+    /// The published URL of this feed in one format: `<feed_base>/<id>.<ext>`.
+    pub fn feed_url(&self, ext: &str) -> Url {
+        self.feed_base
+            .join(&format!("{}.{ext}", self.source))
+            .expect("a source id is a valid relative URL")
+    }
+}
