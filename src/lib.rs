@@ -1,10 +1,19 @@
 //! feedwright: turns news sites without a usable feed into clean, stable Atom, RSS 2.0 and JSON Feed files.
 //!
 //! The modules are the pipeline, in order: `fetch` → `extract` → `normalize` → `store` → `render` → `publish`.
-//! `pipeline` is the only place that knows that order for one source; `app` wires config, client and store
-//! together for a command. Stages share only the types in `model`.
+//! `pipeline` is the only place that knows that order for one source, `health` judges whether a run looks broken,
+//! and `app` wires config, client and store together for a command. Stages share only the types in `model`.
 
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod demo;
 pub mod extract;
+pub mod fetch;
+pub mod health;
 pub mod model;
 pub mod normalize;
+pub mod pipeline;
+pub mod publish;
 pub mod render;
+pub mod store;

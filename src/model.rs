@@ -175,3 +175,16 @@ impl FeedMeta {
             .expect("a source id is a valid relative URL")
     }
 }
+
+/// HTTP cache validators of one URL, kept between runs for conditional requests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+impl Validators {
+    pub fn is_empty(&self) -> bool {
+        self.etag.is_none() && self.last_modified.is_none()
+    }
+}

@@ -1,0 +1,334 @@
+//! Wires a command together: loads the config, builds the HTTP client and the store once, runs the pipeline for
+//! each source and turns the outcome into output and an exit code. The only place that reads the clock.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use url::Url;
+
+use crate::cli::{Cli, Command};
+use crate::config::{Config, ConfigError, Source};
+use crate::fetch::{self, Fetcher};
+use crate::pipeline::{self, Context, Report, error_chain};
+use crate::render::{self, Format};
+use crate::store::{LockError, Outcome, StateLock, Store, StoreError};
+use crate::demo;
+
+/// Process exit codes, as documented in `--help`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Ok = 0,
+    Failure = 1,
+    Usage = 2,
+    Config = 3,
+    SourcesFailed = 4,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot build the HTTP client")]
+    Client(#[source] reqwest::Error),
+    #[error(transparent)]
+    Pipeline(#[from] pipeline::PipelineError),
+    #[error("{what}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl AppError {
+    pub fn exit(&self) -> Exit {
+        match self {
+            Self::Config(_) => Exit::Config,
+            Self::Usage(_) => Exit::Usage,
+            _ => Exit::Failure,
+        }
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    Utc::now()
+}
+
+pub async fn main(cli: Cli) -> Result<Exit, AppError> {
+    match &cli.command {
+        Command::Check => check(&cli.config),
+        Command::Run { sources } => {
+            let config = Config::load(&cli.config)?;
+            let selected = select(&config, sources)?;
+            let _lock = StateLock::acquire(&config.settings.state, config.settings.lock_timeout).await?;
+            let store = Store::open(&config.settings.state)?;
+            run(&config, &selected, store, cli.quiet).await
+        }
+        Command::Demo { out } => demo(out, cli.quiet).await,
+        Command::Preview { source, format } => preview(&cli.config, source, *format).await,
+        Command::Status { json } => status(&cli.config, *json),
+    }
+}
+
+fn check(path: &Path) -> Result<Exit, AppError> {
+    let config = Config::load(path)?;
+    println!("{}: ok, {} sources ({})", path.display(), config.sources.len(), ids(&config.sources));
+    Ok(Exit::Ok)
+}
+
+fn ids(sources: &[Source]) -> String {
+    sources.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+fn select(config: &Config, ids: &[String]) -> Result<Vec<Source>, AppError> {
+    if ids.is_empty() {
+        return Ok(config.sources.clone());
+    }
+    ids.iter()
+        .map(|id| {
+            config.source(id).cloned().ok_or_else(|| {
+                AppError::Usage(format!("no source \"{id}\" in {} (have: {})", config.path.display(), self::ids(&config.sources)))
+            })
+        })
+        .collect()
+}
+
+fn fetcher(config: &Config) -> Result<Fetcher, AppError> {
+    let s = &config.settings;
+    Fetcher::new(fetch::Options::new(s.user_agent.clone(), s.timeout, s.max_body), now).map_err(AppError::Client)
+}
+
+/// Runs `sources` at once (they are usually on different hosts) and prints one line per source.
+async fn run(config: &Config, sources: &[Source], store: Store, quiet: bool) -> Result<Exit, AppError> {
+    let ctx = Context { fetcher: fetcher(config)?, store: Arc::new(Mutex::new(store)) };
+    let started = now();
+    let progress = (!quiet && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(sources.len() as u64);
+        bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} sources {wide_msg}").expect("valid template"));
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    });
+    let runs = sources.iter().map(|source| {
+        let (ctx, progress) = (&ctx, &progress);
+        async move {
+            let report = pipeline::run(ctx, config, source, started).await;
+            if let Some(bar) = progress {
+                bar.inc(1);
+                bar.set_message(source.id.to_string());
+            }
+            (source, report)
+        }
+    });
+    let results = futures_util::future::join_all(runs).await;
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+
+    let mut exit = Exit::Ok;
+    let mut out = std::io::stdout().lock();
+    for (source, result) in results {
+        match result {
+            Ok(report) => {
+                if report.record.outcome == Outcome::Failed {
+                    exit = Exit::SourcesFailed;
+                    eprintln!("error: source \"{}\" failed: {}", source.id, report.record.reason.as_deref().unwrap_or("?"));
+                } else if !quiet {
+                    for e in &report.record.errors {
+                        eprintln!("warning: source \"{}\": {e}", source.id);
+                    }
+                }
+                if !quiet {
+                    let _ = writeln!(out, "{}", summary(&report));
+                }
+            }
+            Err(e) => {
+                exit = Exit::SourcesFailed;
+                eprintln!("error: source \"{}\" failed: {}", source.id, error_chain(&e));
+            }
+        }
+    }
+    Ok(exit)
+}
+
+fn summary(report: &Report) -> String {
+    let r = &report.record;
+    format!(
+        "{:<16} {:<8} links {:>3}  new {:>3}  updated {:>3}  failed {:>3}  items {:>3}  requests {:>3}  files written {}  {:.2}s",
+        r.source.as_str(),
+        r.outcome.as_str(),
+        r.links,
+        r.new,
+        r.updated,
+        r.failed,
+        report.items,
+        r.requests,
+        report.written.len(),
+        r.duration.as_secs_f64()
+    )
+}
+
+async fn demo(out: &Path, quiet: bool) -> Result<Exit, AppError> {
+    let mut config = crate::config::parse(demo::CONFIG, Path::new(demo::CONFIG_PATH))?;
+    config.settings.output_dir = out.to_owned();
+    for source in &mut config.sources {
+        let site = demo::site_for(source.id.as_str()).ok_or_else(|| AppError::Usage(format!("demo has no site for {}", source.id)))?;
+        let addr = demo::serve(site).await.map_err(|source| AppError::Io { what: "cannot start the demo site on 127.0.0.1".into(), source })?;
+        for url in &mut source.urls {
+            rebase(url, addr);
+        }
+        if !quiet {
+            println!("serving the bundled site for {} at http://{addr}/", source.id);
+        }
+    }
+    // A fresh memory each time: the site's port changes on every demo, and with it every article URL.
+    let exit = run(&config, &config.sources, Store::in_memory()?, quiet).await?;
+    if !quiet {
+        println!("published:");
+        for source in &config.sources {
+            for format in &config.settings.formats {
+                let path = out.join(format!("{}.{}", source.id, format.ext()));
+                if path.exists() {
+                    println!("  {}", path.display());
+                }
+            }
+        }
+    }
+    Ok(exit)
+}
+
+fn rebase(url: &mut Url, addr: std::net::SocketAddr) {
+    let _ = url.set_ip_host(addr.ip());
+    let _ = url.set_port(Some(addr.port()));
+    let _ = url.set_scheme("http");
+}
+
+async fn preview(path: &Path, id: &str, format: Option<Format>) -> Result<Exit, AppError> {
+    let config = Config::load(path)?;
+    let source = select(&config, &[id.to_owned()])?.remove(0);
+    let ctx = Context { fetcher: fetcher(&config)?, store: Arc::new(Mutex::new(Store::in_memory()?)) };
+    let now = now();
+    let collected = pipeline::collect(&ctx, &source, config.settings.concurrency, now).await?;
+    for e in &collected.errors {
+        eprintln!("warning: {e}");
+    }
+    let mut items = collected.changes.items;
+    items.sort_by(|a, b| b.published.cmp(&a.published).then_with(|| a.id.cmp(&b.id)));
+    items.truncate(source.max_items);
+    let mut out = std::io::stdout().lock();
+    let written = match format {
+        Some(format) => {
+            let meta = pipeline::feed_meta(&config, &source, &items, now);
+            out.write_all(render::render(format, &meta, &items).as_bytes())
+        }
+        None => write_preview_table(&mut out, &items, collected.links.len()),
+    };
+    written.map_err(|source| AppError::Io { what: "cannot write to stdout".into(), source })?;
+    Ok(if items.is_empty() { Exit::SourcesFailed } else { Exit::Ok })
+}
+
+fn write_preview_table(out: &mut impl Write, items: &[crate::model::Item], links: usize) -> std::io::Result<()> {
+    writeln!(out, "{links} links on the listing, {} articles extracted", items.len())?;
+    writeln!(out, "{:<25}  {:<10}  {:>6}  {:<22}  {:<50}  URL", "DATE", "DATE FROM", "BODY", "MISSING", "TITLE")?;
+    for item in items {
+        let missing: Vec<&str> = [
+            (item.date_source != crate::model::DateSource::Page, "date"),
+            (item.author.is_none(), "author"),
+            (item.image.is_none(), "image"),
+            (item.image.is_some() && item.image_caption.is_none(), "caption"),
+        ]
+        .into_iter()
+        .filter_map(|(missing, name)| missing.then_some(name))
+        .collect();
+        let title: String = item.title.chars().take(50).collect();
+        writeln!(
+            out,
+            "{:<25}  {:<10}  {:>6}  {:<22}  {:<50}  {}",
+            item.published.to_rfc3339(),
+            item.date_source.as_str(),
+            item.content_html.len(),
+            missing.join(","),
+            title,
+            item.url
+        )?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, serde::Serialize)]
+struct SourceStatus {
+    source: String,
+    health: &'static str,
+    last_run: Option<DateTime<Utc>>,
+    last_outcome: Option<Outcome>,
+    last_success: Option<DateTime<Utc>>,
+    items_in_feed: usize,
+    new_last_24h: usize,
+    consecutive_failures: usize,
+    last_error: Option<String>,
+}
+
+fn status(path: &Path, json: bool) -> Result<Exit, AppError> {
+    let config = Config::load(path)?;
+    let state: PathBuf = config.settings.state.clone();
+    if !state.exists() {
+        eprintln!("no state at {} yet: run `feedwright run` first", state.display());
+        return Ok(Exit::Ok);
+    }
+    let store = Store::open(&state)?;
+    let now = now();
+    let mut rows = Vec::new();
+    for source in &config.sources {
+        let runs = store.recent_runs(&source.id, 100)?;
+        let (items, new) = store.item_counts(&source.id, now - chrono::Duration::hours(24))?;
+        let failures = runs.iter().take_while(|r| r.outcome == Outcome::Failed).count();
+        let last = runs.first();
+        rows.push(SourceStatus {
+            source: source.id.to_string(),
+            health: match last.map(|r| r.outcome) {
+                None => "unknown",
+                Some(Outcome::Failed) => "broken",
+                Some(_) => "healthy",
+            },
+            last_run: last.map(|r| r.started),
+            last_outcome: last.map(|r| r.outcome),
+            last_success: runs.iter().find(|r| r.outcome != Outcome::Failed).map(|r| r.started),
+            items_in_feed: items.min(source.max_items),
+            new_last_24h: new,
+            consecutive_failures: failures,
+            last_error: runs.iter().find_map(|r| r.reason.clone().or_else(|| r.errors.first().cloned())),
+        });
+    }
+    let mut out = std::io::stdout().lock();
+    let io = |source| AppError::Io { what: "cannot write to stdout".into(), source };
+    if json {
+        serde_json::to_writer_pretty(&mut out, &rows).map_err(|e| io(e.into()))?;
+        writeln!(out).map_err(io)?;
+    } else {
+        let time = |t: Option<DateTime<Utc>>| t.map_or("never".to_owned(), |t| t.format("%Y-%m-%d %H:%M:%SZ").to_string());
+        writeln!(out, "{:<16} {:<8} {:<21} {:<21} {:>5} {:>7} {:>8}  LAST ERROR", "SOURCE", "HEALTH", "LAST RUN", "LAST SUCCESS", "ITEMS", "NEW 24H", "FAILURES").map_err(io)?;
+        for r in &rows {
+            writeln!(
+                out,
+                "{:<16} {:<8} {:<21} {:<21} {:>5} {:>7} {:>8}  {}",
+                r.source,
+                r.health,
+                time(r.last_run),
+                time(r.last_success),
+                r.items_in_feed,
+                r.new_last_24h,
+                r.consecutive_failures,
+                r.last_error.as_deref().unwrap_or("-")
+            )
+            .map_err(io)?;
+        }
+    }
+    Ok(if rows.iter().any(|r| r.health == "broken") { Exit::SourcesFailed } else { Exit::Ok })
+}

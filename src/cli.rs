@@ -1,0 +1,80 @@
+//! Command-line types (clap derive). No behaviour here: `app` acts on these.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::render::Format;
+
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  every source ok
+  1  unexpected failure
+  2  usage error
+  3  invalid config
+  4  some sources failed (their last good feeds stay published)";
+
+#[derive(Debug, Parser)]
+#[command(name = "feedwright", version, about = "Turns news sites without a usable feed into Atom, RSS 2.0 and JSON Feed files", after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Config file; relative paths inside it are relative to its folder
+    #[arg(long, short, global = true, default_value = crate::config::DEFAULT_PATH, env = "FEEDWRIGHT_CONFIG")]
+    pub config: PathBuf,
+
+    /// Print only errors (for cron)
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    /// More log detail on stderr (repeat for more)
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Log line format on stderr
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// One pass over all (or the named) sources, publishing feeds that changed; made for cron
+    Run {
+        /// Only this source (repeatable)
+        #[arg(long = "source", short = 's', value_name = "ID")]
+        sources: Vec<String>,
+    },
+    /// Offline quick start: serves a bundled copy of the conference news site on 127.0.0.1 and publishes its feeds
+    Demo {
+        /// Where the feeds are written
+        #[arg(long, default_value = "feeds")]
+        out: PathBuf,
+    },
+    /// Validate the config and print every problem
+    Check,
+    /// Fetch and extract one source without writing anything: a table, or the feed on stdout
+    Preview {
+        /// The source id
+        source: String,
+        /// Print the feed in this format instead of a table
+        #[arg(long, value_parser = parse_format)]
+        format: Option<Format>,
+    },
+    /// Health of every source, from the state database
+    Status {
+        /// Machine-readable output
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse::<Format>().map_err(|_| format!("unknown format \"{s}\" (use atom, rss, json)"))
+}

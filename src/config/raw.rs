@@ -1,0 +1,85 @@
+//! The serde mirror of `feedwright.toml`: every field as written, with its position for error messages.
+//!
+//! Nothing here is checked beyond TOML types and unknown keys (rejected); `validate` turns this into typed config.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub settings: RawSettings,
+    #[serde(default, rename = "source")]
+    pub sources: Vec<Spanned<RawSource>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    pub output_dir: Option<String>,
+    pub state: Option<String>,
+    pub feed_base_url: Option<Spanned<String>>,
+    pub user_agent: Option<String>,
+    pub timeout: Option<Spanned<String>>,
+    pub max_body: Option<Spanned<String>>,
+    pub max_items: Option<Spanned<usize>>,
+    pub formats: Option<Spanned<Vec<String>>>,
+    pub concurrency: Option<Spanned<usize>>,
+    pub lock_timeout: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSource {
+    pub id: Spanned<String>,
+    pub title: String,
+    pub description: Option<String>,
+    pub author: Option<String>,
+    pub url: Option<Spanned<String>>,
+    pub urls: Option<Spanned<Vec<String>>>,
+    pub language: Option<String>,
+    pub timezone: Option<Spanned<String>>,
+    pub max_items: Option<Spanned<usize>>,
+    /// Ids of sources that publish the same feed in another language (`hreflang` alternates).
+    #[serde(default)]
+    pub alternates: Vec<Spanned<String>>,
+    pub listing: Spanned<RawListing>,
+    pub article: Spanned<RawArticle>,
+    #[serde(default)]
+    pub refresh: RawRefresh,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawListing {
+    pub item: Option<Spanned<String>>,
+    pub links: Spanned<String>,
+    pub date: Option<Spanned<String>>,
+    pub next: Option<Spanned<String>>,
+    pub max_pages: Option<Spanned<usize>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawArticle {
+    pub title: Spanned<String>,
+    pub date: Option<Spanned<String>>,
+    #[serde(default)]
+    pub date_formats: Vec<String>,
+    pub author: Option<Spanned<String>>,
+    pub content: Spanned<String>,
+    pub image: Option<Spanned<String>>,
+    pub caption: Option<Spanned<String>>,
+    #[serde(default)]
+    pub remove: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRefresh {
+    /// How many of the known articles still on a changed listing are re-checked (newest first).
+    pub newest: Option<usize>,
+    /// Also re-check known articles this often, even when the listing did not change.
+    pub every: Option<Spanned<String>>,
+}

@@ -1,0 +1,385 @@
+//! Turns a [`RawConfig`] into a [`Config`], collecting every problem with its line instead of stopping at the first.
+
+use std::collections::HashSet;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use scraper::Selector;
+use toml::Spanned;
+use url::Url;
+
+use super::raw::{RawArticle, RawConfig, RawListing, RawSettings, RawSource};
+use super::{Config, ConfigError, Problem, Refresh, Settings, Source};
+use crate::extract::{ArticleRules, ListRules};
+use crate::model::SourceId;
+use crate::normalize;
+use crate::render::Format;
+
+const DEFAULT_FEED_BASE: &str = "http://127.0.0.1:8080/";
+const DEFAULT_USER_AGENT: &str = concat!("feedwright/", env!("CARGO_PKG_VERSION"), " (+", env!("CARGO_PKG_REPOSITORY"), ")");
+const DEFAULT_MAX_BODY: u64 = 8 * 1024 * 1024;
+const DEFAULT_SUMMARY_CHARS: usize = 280;
+
+/// Parses and validates config text; `path` names the file in messages and anchors relative paths.
+pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let mut v = Validator { text, file: path, source: None, problems: Vec::new() };
+    let raw: RawConfig = match toml::from_str(text) {
+        Ok(raw) => raw,
+        Err(e) => {
+            let line = e.span().map_or(1, |s| v.line(s.start));
+            let message = e.message().trim().to_owned();
+            return Err(ConfigError::Invalid { problems: vec![v.problem(line, message)] });
+        }
+    };
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let settings = v.settings(&raw.settings, &base_dir);
+
+    let mut seen = HashSet::new();
+    let mut sources = Vec::new();
+    for raw_source in &raw.sources {
+        if let Some(source) = v.source(raw_source, &settings) {
+            if !seen.insert(source.id.clone()) {
+                v.error(raw_source.get_ref().id.span(), format!("duplicate source id \"{}\"", source.id));
+            }
+            sources.push(source);
+        }
+        v.source = None;
+    }
+    for (raw_source, source) in raw.sources.iter().zip(&sources) {
+        for alt in &raw_source.get_ref().alternates {
+            if !seen.iter().any(|id| id.as_str() == alt.get_ref()) {
+                v.source = Some(source.id.to_string());
+                v.error(alt.span(), format!("alternate \"{}\" is not a source in this file", alt.get_ref()));
+            }
+        }
+    }
+    if raw.sources.is_empty() {
+        v.problems.push(v.problem(1, "no [[source]] is configured".into()));
+    }
+
+    if v.problems.is_empty() {
+        Ok(Config { path: path.to_owned(), settings, sources })
+    } else {
+        Err(ConfigError::Invalid { problems: v.problems })
+    }
+}
+
+struct Validator<'a> {
+    text: &'a str,
+    file: &'a Path,
+    /// The id of the source being validated, for messages.
+    source: Option<String>,
+    problems: Vec<Problem>,
+}
+
+impl Validator<'_> {
+    fn line(&self, offset: usize) -> usize {
+        let end = offset.min(self.text.len());
+        self.text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    }
+
+    fn problem(&self, line: usize, message: String) -> Problem {
+        Problem { file: self.file.to_owned(), line, source: self.source.clone(), message }
+    }
+
+    fn error(&mut self, span: Range<usize>, message: String) {
+        let problem = self.problem(self.line(span.start), message);
+        self.problems.push(problem);
+    }
+
+    fn settings(&mut self, raw: &RawSettings, base_dir: &Path) -> Settings {
+        let feed_base_url = match &raw.feed_base_url {
+            Some(s) => self.url(s, "feed_base_url").map(with_trailing_slash),
+            None => None,
+        };
+        let formats = match &raw.formats {
+            None => Format::ALL.to_vec(),
+            Some(list) => {
+                let mut formats = Vec::new();
+                for name in list.get_ref() {
+                    match name.parse::<Format>() {
+                        Ok(f) if !formats.contains(&f) => formats.push(f),
+                        Ok(_) => {}
+                        Err(_) => self.error(list.span(), format!("unknown format \"{name}\" (use atom, rss, json)")),
+                    }
+                }
+                if formats.is_empty() && list.get_ref().is_empty() {
+                    self.error(list.span(), "formats is empty".into());
+                }
+                formats
+            }
+        };
+        Settings {
+            output_dir: base_dir.join(raw.output_dir.as_deref().unwrap_or("feeds")),
+            state: base_dir.join(raw.state.as_deref().unwrap_or("state/feedwright.sqlite")),
+            feed_base_url: feed_base_url.unwrap_or_else(|| Url::parse(DEFAULT_FEED_BASE).expect("valid default")),
+            user_agent: raw.user_agent.clone().unwrap_or_else(|| DEFAULT_USER_AGENT.to_owned()),
+            timeout: self.duration(raw.timeout.as_ref(), "timeout").unwrap_or(Duration::from_secs(20)),
+            max_body: raw.max_body.as_ref().and_then(|s| self.size(s)).unwrap_or(DEFAULT_MAX_BODY),
+            max_items: self.positive(raw.max_items.as_ref(), "max_items").unwrap_or(50),
+            formats,
+            concurrency: self.positive(raw.concurrency.as_ref(), "concurrency").unwrap_or(4),
+            lock_timeout: self.duration(raw.lock_timeout.as_ref(), "lock_timeout").unwrap_or(Duration::from_secs(60)),
+        }
+    }
+
+    fn source(&mut self, raw: &Spanned<RawSource>, settings: &Settings) -> Option<Source> {
+        let r = raw.get_ref();
+        self.source = Some(r.id.get_ref().clone());
+        let id = SourceId::parse(r.id.get_ref());
+        if id.is_none() {
+            self.error(r.id.span(), "id must be 1-64 characters of a-z, 0-9, '-' and '_'".into());
+        }
+
+        let mut urls = Vec::new();
+        match (&r.url, &r.urls) {
+            (Some(url), None) => urls.extend(self.url(url, "url")),
+            (None, Some(list)) => {
+                for u in list.get_ref() {
+                    urls.extend(self.url(&Spanned::new(list.span(), u.clone()), "urls"));
+                }
+                if list.get_ref().is_empty() {
+                    self.error(list.span(), "urls is empty".into());
+                }
+            }
+            (Some(url), Some(_)) => self.error(url.span(), "give either url or urls, not both".into()),
+            (None, None) => self.error(raw.span(), "missing url (the listing page) or urls".into()),
+        }
+
+        let timezone = match &r.timezone {
+            None => Some(Tz::UTC),
+            Some(tz) => tz.get_ref().parse::<Tz>().ok().or_else(|| {
+                self.error(tz.span(), format!("unknown time zone \"{}\" (use an IANA name like Asia/Shanghai)", tz.get_ref()));
+                None
+            }),
+        };
+        let listing = self.listing(r.listing.get_ref());
+        let article = self.article(r.article.get_ref());
+        let every = r.refresh.every.as_ref().and_then(|e| self.duration(Some(e), "refresh.every"));
+        let max_items = self.positive(r.max_items.as_ref(), "max_items").unwrap_or(settings.max_items);
+        let max_pages = self.positive(r.listing.get_ref().max_pages.as_ref(), "max_pages").unwrap_or(1);
+        let alternates = r.alternates.iter().filter_map(|a| SourceId::parse(a.get_ref())).collect();
+
+        let (id, timezone, listing, article) = (id?, timezone?, listing?, article?);
+        let home = urls.first()?.clone();
+        Some(Source {
+            description: r.description.clone().unwrap_or_else(|| format!("{} (generated by feedwright from {home})", r.title)),
+            author: r.author.clone().unwrap_or_else(|| home.host_str().unwrap_or("feedwright").to_owned()),
+            title: r.title.clone(),
+            id,
+            urls,
+            language: r.language.clone(),
+            timezone,
+            max_items,
+            alternates,
+            listing,
+            max_pages,
+            normalize: normalize::Rules {
+                timezone,
+                date_formats: r.article.get_ref().date_formats.clone(),
+                summary_chars: DEFAULT_SUMMARY_CHARS,
+            },
+            article,
+            refresh: Refresh { newest: r.refresh.newest.unwrap_or(usize::MAX), every },
+        })
+    }
+
+    fn listing(&mut self, raw: &RawListing) -> Option<ListRules> {
+        let item = self.optional_selector(raw.item.as_ref(), "listing.item");
+        let links = self.selector(&raw.links, "listing.links");
+        let date = self.optional_selector(raw.date.as_ref(), "listing.date");
+        let next = self.optional_selector(raw.next.as_ref(), "listing.next");
+        Some(ListRules { item: item?, links: links?, date: date?, next: next? })
+    }
+
+    fn article(&mut self, raw: &RawArticle) -> Option<ArticleRules> {
+        let title = self.selector(&raw.title, "article.title");
+        let date = self.optional_selector(raw.date.as_ref(), "article.date");
+        let author = self.optional_selector(raw.author.as_ref(), "article.author");
+        let content = self.selector(&raw.content, "article.content");
+        let image = self.optional_selector(raw.image.as_ref(), "article.image");
+        let caption = self.optional_selector(raw.caption.as_ref(), "article.caption");
+        let remove: Vec<Option<Selector>> = raw.remove.iter().map(|s| self.selector(s, "article.remove")).collect();
+        Some(ArticleRules {
+            title: title?,
+            date: date?,
+            author: author?,
+            content: content?,
+            image: image?,
+            caption: caption?,
+            remove: remove.into_iter().collect::<Option<_>>()?,
+        })
+    }
+
+    fn selector(&mut self, s: &Spanned<String>, key: &str) -> Option<Selector> {
+        Selector::parse(s.get_ref())
+            .map_err(|e| self.error(s.span(), format!("{key}: invalid selector \"{}\" ({e})", s.get_ref())))
+            .ok()
+    }
+
+    /// `None` means invalid; `Some(None)` means not configured.
+    fn optional_selector(&mut self, s: Option<&Spanned<String>>, key: &str) -> Option<Option<Selector>> {
+        match s {
+            None => Some(None),
+            Some(s) => self.selector(s, key).map(Some),
+        }
+    }
+
+    fn url(&mut self, s: &Spanned<String>, key: &str) -> Option<Url> {
+        match Url::parse(s.get_ref()) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
+            Ok(_) => {
+                self.error(s.span(), format!("{key}: \"{}\" is not an http(s) URL", s.get_ref()));
+                None
+            }
+            Err(e) => {
+                self.error(s.span(), format!("{key}: invalid URL \"{}\" ({e})", s.get_ref()));
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, s: Option<&Spanned<String>>, key: &str) -> Option<Duration> {
+        let s = s?;
+        match humantime::parse_duration(s.get_ref()) {
+            Ok(d) if !d.is_zero() => Some(d),
+            Ok(_) => {
+                self.error(s.span(), format!("{key}: must be longer than zero"));
+                None
+            }
+            Err(e) => {
+                self.error(s.span(), format!("{key}: invalid duration \"{}\" ({e}; e.g. \"20s\", \"30m\")", s.get_ref()));
+                None
+            }
+        }
+    }
+
+    fn positive(&mut self, n: Option<&Spanned<usize>>, key: &str) -> Option<usize> {
+        let n = n?;
+        if *n.get_ref() == 0 {
+            self.error(n.span(), format!("{key}: must be at least 1"));
+            return None;
+        }
+        Some(*n.get_ref())
+    }
+
+    fn size(&mut self, s: &Spanned<String>) -> Option<u64> {
+        let text = s.get_ref().trim();
+        let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+        let (digits, unit) = text.split_at(split);
+        let factor = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => Some(1),
+            "kb" => Some(1_000),
+            "kib" => Some(1 << 10),
+            "mb" => Some(1_000_000),
+            "mib" => Some(1 << 20),
+            "gb" => Some(1_000_000_000),
+            "gib" => Some(1 << 30),
+            _ => None,
+        };
+        match (digits.parse::<u64>(), factor) {
+            (Ok(n), Some(f)) if n > 0 => Some(n * f),
+            _ => {
+                self.error(s.span(), format!("max_body: invalid size \"{text}\" (e.g. \"8MiB\")"));
+                None
+            }
+        }
+    }
+}
+
+fn with_trailing_slash(mut url: Url) -> Url {
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[settings]
+feed_base_url = "https://feeds.example.org/wic"
+
+[[source]]
+id = "wic-news"
+title = "WIC News"
+url = "https://www.wicinternet.org/news/node_35363.htm"
+timezone = "Asia/Shanghai"
+
+[source.listing]
+links = "h4 a"
+
+[source.article]
+title = "h1"
+content = "#Content"
+"#;
+
+    fn problems(text: &str) -> Vec<String> {
+        match parse(text, Path::new("config/test.toml")) {
+            Ok(_) => Vec::new(),
+            Err(ConfigError::Invalid { problems }) => problems.iter().map(ToString::to_string).collect(),
+            Err(e) => vec![e.to_string()],
+        }
+    }
+
+    #[test]
+    fn good_config_is_typed_and_paths_are_relative_to_the_file() {
+        let config = parse(GOOD, Path::new("config/test.toml")).unwrap();
+        assert_eq!(config.settings.output_dir, PathBuf::from("config/feeds"));
+        assert_eq!(config.settings.feed_base_url.as_str(), "https://feeds.example.org/wic/");
+        let source = &config.sources[0];
+        assert_eq!(source.timezone, chrono_tz::Asia::Shanghai);
+        assert_eq!(source.max_items, 50);
+        assert_eq!(source.urls[0].path(), "/news/node_35363.htm");
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_file_line_and_source() {
+        let bad = GOOD
+            .replace(r#"links = "h4 a""#, r#"links = "div..title""#)
+            .replace("Asia/Shanghai", "Asia/Beijing")
+            .replace(r#"url = "https://www"#, r#"url = "ftp://www"#);
+        let found = problems(&bad);
+        assert_eq!(found.len(), 3, "{found:#?}");
+        assert!(found.iter().any(|p| p.starts_with("config/test.toml:13: source \"wic-news\": listing.links: invalid selector \"div..title\"")), "{found:#?}");
+        assert!(found.iter().any(|p| p.starts_with("config/test.toml:9: source \"wic-news\": unknown time zone")), "{found:#?}");
+        assert!(found.iter().any(|p| p.starts_with("config/test.toml:8: source \"wic-news\": url: ")), "{found:#?}");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_their_line() {
+        let bad = GOOD.replace("title = \"h1\"", "title = \"h1\"\ntitel = \"h2\"");
+        let found = problems(&bad);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].starts_with("config/test.toml:17: unknown field `titel`"), "{found:#?}");
+    }
+
+    #[test]
+    fn duplicate_ids_and_bad_durations_are_reported() {
+        let bad = format!("{GOOD}\n{}", GOOD.replace("[settings]\nfeed_base_url = \"https://feeds.example.org/wic\"\n", ""))
+            .replacen("[settings]", "[settings]\ntimeout = \"soon\"", 1);
+        let found = problems(&bad);
+        assert!(found.iter().any(|p| p.contains("duplicate source id \"wic-news\"")), "{found:#?}");
+        assert!(found.iter().any(|p| p.starts_with("config/test.toml:3: timeout: invalid duration \"soon\"")), "{found:#?}");
+    }
+
+    #[test]
+    fn an_alternate_must_name_a_source() {
+        let bad = GOOD.replace("timezone = \"Asia/Shanghai\"", "timezone = \"Asia/Shanghai\"\nalternates = [\"wic-zh\"]");
+        let found = problems(&bad);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(found[0].contains("alternate \"wic-zh\" is not a source"), "{found:#?}");
+    }
+
+    #[test]
+    fn sizes_parse_with_units() {
+        let text = GOOD.replace("[settings]", "[settings]\nmax_body = \"2MiB\"");
+        let config = parse(&text, Path::new("c.toml")).unwrap();
+        assert_eq!(config.settings.max_body, 2 * 1024 * 1024);
+    }
+}

@@ -1,0 +1,71 @@
+//! The one place that decides whether a failed request is worth repeating, and after how long.
+//!
+//! Timeouts, dropped connections, 429 and 5xx are retried with exponential backoff and jitter, and a
+//! `Retry-After` from the server is honoured (capped); other 4xx, TLS, body-size and redirect errors are final.
+
+use std::time::Duration;
+
+use super::FetchError;
+
+/// The longest `Retry-After` we are willing to sleep for inside one run; a longer one fails the URL for now.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// How long to wait before attempt `attempt + 1` (attempt counts from 0), or `None` when the error is final.
+/// `jitter` is in `[0, 1)` and spreads retries from many clients apart.
+pub fn delay(error: &FetchError, attempt: u32, base: Duration, jitter: f64) -> Option<Duration> {
+    let backoff = base.saturating_mul(1 << attempt.min(16)).mul_f64(1.0 + jitter);
+    match error {
+        // A reset mid-body is a dropped connection too.
+        FetchError::Timeout { .. } | FetchError::Connect { .. } | FetchError::Body { .. } => Some(backoff),
+        FetchError::Status { status, retry_after, .. } if *status == 429 || (500..600).contains(status) => {
+            match retry_after {
+                Some(after) if *after > MAX_RETRY_AFTER => None,
+                Some(after) => Some(*after),
+                None => Some(backoff),
+            }
+        }
+        FetchError::Status { .. }
+        | FetchError::TooLarge { .. }
+        | FetchError::Redirect { .. }
+        | FetchError::Request { .. } => None,
+    }
+}
+
+/// Parses a `Retry-After` header: delta-seconds, or an HTTP date relative to `now`.
+pub fn parse_retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    Some((at.with_timezone(&chrono::Utc) - now).to_std().unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use url::Url;
+
+    fn status(status: u16, retry_after: Option<Duration>) -> FetchError {
+        FetchError::Status { url: Url::parse("http://127.0.0.1/").unwrap(), status, retry_after }
+    }
+
+    #[test]
+    fn server_errors_and_429_are_retried_other_4xx_are_not() {
+        let base = Duration::from_millis(100);
+        assert_eq!(delay(&status(503, None), 0, base, 0.0), Some(base));
+        assert_eq!(delay(&status(500, None), 2, base, 0.5), Some(Duration::from_millis(600)));
+        assert_eq!(delay(&status(429, Some(Duration::from_secs(3))), 0, base, 0.0), Some(Duration::from_secs(3)));
+        assert_eq!(delay(&status(429, Some(Duration::from_secs(3600))), 0, base, 0.0), None);
+        assert_eq!(delay(&status(404, None), 0, base, 0.0), None);
+        assert_eq!(delay(&status(403, None), 0, base, 0.0), None);
+    }
+
+    #[test]
+    fn retry_after_accepts_seconds_and_dates() {
+        let now = chrono::DateTime::parse_from_rfc3339("2015-12-16T10:00:00Z").unwrap().to_utc();
+        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("Wed, 16 Dec 2015 10:00:30 GMT", now), Some(Duration::from_secs(30)));
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+}

@@ -1,0 +1,357 @@
+//! One source, one run: the only place that knows the order of the stages.
+//!
+//! listing pages (conditional GET) → article links → which articles to (re)fetch → article pages → extract →
+//! normalize → health verdict → store (one transaction) → render from the store → publish only what changed.
+//! A failure anywhere in a source is reported in its [`Report`] and never touches the published files or the
+//! stored items; one bad article only costs that article.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use url::Url;
+
+use crate::config::{Config, Source};
+use crate::extract;
+use crate::fetch::{Fetched, Fetcher, Page};
+use crate::health::{self, Observed};
+use crate::model::{Alternate, DateSource, FeedMeta, Item, ItemId, ListedLink, SourceId, Validators};
+use crate::normalize;
+use crate::publish;
+use crate::render;
+use crate::store::{Changes, Known, ListingStatus, Outcome, RunRecord, Store, StoreError};
+
+/// What a run needs besides the source: built once per command by `app`.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub fetcher: Fetcher,
+    pub store: Arc<Mutex<Store>>,
+}
+
+/// The result of one source's run.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub record: RunRecord,
+    /// Feed files whose bytes changed this run.
+    pub written: Vec<PathBuf>,
+    /// Items in the published feed.
+    pub items: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Publish(#[from] publish::PublishError),
+}
+
+/// Articles read for one source, before anything is stored: what `run` commits and `preview` prints.
+#[derive(Debug, Default)]
+pub struct Collected {
+    pub links: Vec<ListedLink>,
+    pub changes: Changes,
+    pub observed: Observed,
+    pub listing: Vec<ListingStatus>,
+    /// Listing pages that failed; when none succeeded the source failed.
+    pub listing_failures: usize,
+    pub failed: usize,
+    pub requests: usize,
+    pub errors: Vec<String>,
+    /// Articles whose page had no title or body (kept apart from HTTP failures for the health verdict).
+    pub unparsable: usize,
+}
+
+enum Job {
+    /// Not stored yet: fetch it.
+    New(ListedLink),
+    /// Stored: re-check it with a conditional request.
+    Recheck(ListedLink, Known),
+}
+
+enum Outcome1 {
+    Parsed(Item, Url, Validators, ListedLink),
+    NotModified(ItemId),
+    Unparsable(String),
+    Failed(String),
+}
+
+/// Fetches the listing and the articles that need reading, and normalizes them. Reads the store, never writes.
+pub async fn collect(
+    ctx: &Context,
+    source: &Source,
+    concurrency: usize,
+    now: DateTime<Utc>,
+) -> Result<Collected, StoreError> {
+    let known = lock(&ctx.store).known_links(&source.id)?;
+    let mut out = Collected::default();
+    let mut seen = HashSet::new();
+
+    for start in &source.urls {
+        let mut next = Some(start.clone());
+        let mut pages = 0;
+        while let Some(url) = next.take() {
+            if pages == source.max_pages {
+                break;
+            }
+            pages += 1;
+            let validators = lock(&ctx.store).validators(&url)?;
+            out.requests += 1;
+            match ctx.fetcher.get(&url, validators.as_ref()).await {
+                Ok(Fetched::NotModified) => {
+                    tracing::debug!(source = %source.id, url = %url, "listing not modified");
+                    out.listing.push(ListingStatus { url: url.to_string(), status: Some(304) });
+                }
+                Ok(Fetched::Page(page)) => {
+                    out.listing.push(ListingStatus { url: url.to_string(), status: Some(page.status) });
+                    out.observed.listing_parsed = true;
+                    let listing = extract::list::parse(&page.text, &page.final_url, &source.listing);
+                    let mut unknown = 0;
+                    for link in listing.links {
+                        let key = normalize::url::canonical(&link.url);
+                        if seen.insert(key.clone()) {
+                            unknown += usize::from(!known.contains_key(key.as_str()));
+                            out.links.push(ListedLink { url: key, ..link });
+                        }
+                    }
+                    tracing::info!(source = %source.id, url = %page.final_url, links = out.links.len(), unknown, "listing parsed");
+                    out.changes.validators.push((url, page.validators));
+                    // A page that brings nothing new means the rest are older still: a routine run reads one page.
+                    if unknown > 0 {
+                        next = listing.next.filter(|n| *n != page.final_url);
+                    }
+                }
+                Err(e) => {
+                    let status = match &e {
+                        crate::fetch::FetchError::Status { status, .. } => Some(*status),
+                        _ => None,
+                    };
+                    out.listing.push(ListingStatus { url: url.to_string(), status });
+                    out.listing_failures += 1;
+                    out.errors.push(error_chain(&e));
+                }
+            }
+        }
+    }
+    out.observed.links = out.links.len();
+
+    let jobs = plan(source, &known, &out.links, now);
+    let mut results = futures_util::stream::iter(jobs)
+        .map(|job| read_article(ctx, source, job, now))
+        .buffered(concurrency.max(1));
+    let mut listed_ids = HashSet::new();
+    while let Some((requests, result)) = results.next().await {
+        out.requests += requests;
+        match result {
+            Outcome1::Parsed(item, article_url, validators, listed) => {
+                out.observed.parsed += 1;
+                out.observed.with_body += 1;
+                out.observed.with_date += usize::from(item.date_source == DateSource::Page);
+                listed_ids.insert(item.id.clone());
+                out.changes.links.push((listed.url, item.id.clone()));
+                if !validators.is_empty() {
+                    out.changes.validators.push((article_url, validators));
+                }
+                out.changes.items.push(item);
+            }
+            Outcome1::NotModified(id) => {
+                listed_ids.insert(id.clone());
+                out.changes.checked.push(id);
+            }
+            Outcome1::Unparsable(e) => {
+                out.observed.parsed += 1;
+                out.unparsable += 1;
+                out.failed += 1;
+                out.errors.push(e);
+            }
+            Outcome1::Failed(e) => {
+                out.failed += 1;
+                out.errors.push(e);
+            }
+        }
+    }
+    // Known articles still on the listing but not re-checked: they were seen.
+    for link in &out.links {
+        if let Some(k) = known.get(link.url.as_str())
+            && !listed_ids.contains(&k.item_id)
+        {
+            out.changes.seen.push(k.item_id.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Decides which articles to read: every new link; the newest `refresh.newest` known ones still listed (the
+/// listing changed, so they may have been edited); and any known one not checked for `refresh.every`.
+fn plan(source: &Source, known: &HashMap<String, Known>, links: &[ListedLink], now: DateTime<Utc>) -> Vec<Job> {
+    let mut jobs = Vec::new();
+    let mut rechecks = 0;
+    for link in links {
+        match known.get(link.url.as_str()) {
+            None => jobs.push(Job::New(link.clone())),
+            Some(k) => {
+                let due = source.refresh.every.is_some_and(|every| {
+                    now.signed_duration_since(k.last_checked).to_std().is_ok_and(|age| age >= every)
+                });
+                if rechecks < source.refresh.newest || due {
+                    rechecks += 1;
+                    jobs.push(Job::Recheck(link.clone(), k.clone()));
+                }
+            }
+        }
+    }
+    jobs
+}
+
+/// Reads one article; returns the number of requests made and what came of it.
+async fn read_article(ctx: &Context, source: &Source, job: Job, now: DateTime<Utc>) -> (usize, Outcome1) {
+    let (listed, validators, first_seen, known_id) = match job {
+        Job::New(link) => (link, None, now, None),
+        Job::Recheck(link, known) => match lock(&ctx.store).validators(&link.url) {
+            Ok(v) => (link, v, known.first_seen, Some(known.item_id)),
+            Err(e) => return (0, Outcome1::Failed(error_chain(&e))),
+        },
+    };
+    match ctx.fetcher.get(&listed.url, validators.as_ref()).await {
+        Ok(Fetched::NotModified) => match known_id {
+            Some(id) => (1, Outcome1::NotModified(id)),
+            None => (1, Outcome1::Failed(format!("GET {} answered 304 to an unconditional request", listed.url))),
+        },
+        Ok(Fetched::Page(page)) => (1, parse_article(source, &listed, page, first_seen)),
+        Err(e) => {
+            tracing::warn!(source = %source.id, error = %error_chain(&e), "article failed");
+            (1, Outcome1::Failed(error_chain(&e)))
+        }
+    }
+}
+
+fn parse_article(source: &Source, listed: &ListedLink, page: Page, first_seen: DateTime<Utc>) -> Outcome1 {
+    let raw = extract::article::parse(&page.text, &page.final_url, &source.article);
+    match normalize::item(&raw, listed, &source.normalize, first_seen) {
+        Ok(item) => Outcome1::Parsed(item, listed.url.clone(), page.validators, listed.clone()),
+        Err(e) => {
+            tracing::warn!(source = %source.id, error = %e, "article unparsable");
+            Outcome1::Unparsable(error_chain(&e))
+        }
+    }
+}
+
+/// Runs one source end to end and publishes its feeds when they changed.
+pub async fn run(ctx: &Context, config: &Config, source: &Source, now: DateTime<Utc>) -> Result<Report, PipelineError> {
+    let span = tracing::info_span!("source", source = %source.id);
+    let _enter = span.enter();
+    let clock = Instant::now();
+    let collected = collect(ctx, source, config.settings.concurrency, now).await?;
+    let recent = lock(&ctx.store).recent_runs(&source.id, 10)?;
+
+    let listing_ok = collected.listing.len() > collected.listing_failures;
+    let reason = if !listing_ok {
+        Some(format!("no listing page could be read: {}", collected.errors.first().map_or("", String::as_str)))
+    } else {
+        health::broken(&collected.observed, &recent).or_else(|| {
+            let tried = collected.changes.items.len() + collected.failed;
+            (collected.changes.items.is_empty() && collected.failed > 0 && collected.changes.checked.is_empty())
+                .then(|| format!("all {tried} articles read this run failed"))
+        })
+    };
+    let outcome = match (&reason, collected.failed + collected.listing_failures) {
+        (Some(_), _) => Outcome::Failed,
+        (None, 0) => Outcome::Ok,
+        (None, _) => Outcome::Degraded,
+    };
+    let mut record = RunRecord {
+        source: source.id.clone(),
+        started: now,
+        duration: clock.elapsed(),
+        outcome,
+        reason: reason.clone().or_else(|| (outcome == Outcome::Degraded).then(|| format!("{} articles failed", collected.failed))),
+        links: collected.links.len(),
+        new: 0,
+        updated: 0,
+        failed: collected.failed,
+        fetched: collected.observed.parsed,
+        with_date: collected.observed.with_date,
+        with_body: collected.observed.with_body,
+        requests: collected.requests,
+        listing: collected.listing,
+        errors: collected.errors,
+    };
+
+    if let Some(reason) = &reason {
+        tracing::error!(reason = %reason, "source failed; the published feed is kept");
+        record.duration = clock.elapsed();
+        lock(&ctx.store).record_run(&record)?;
+        let items = lock(&ctx.store).item_counts(&source.id, now)?.0.min(source.max_items);
+        return Ok(Report { record, written: Vec::new(), items });
+    }
+
+    let items = {
+        let mut store = lock(&ctx.store);
+        store.commit(&collected.changes, &mut record, now)?;
+        store.feed_items(&source.id, source.max_items)?
+    };
+    let mut written = Vec::new();
+    if !items.is_empty() {
+        let meta = feed_meta(config, source, &items, now);
+        for &format in &config.settings.formats {
+            let path = config.settings.output_dir.join(format!("{}.{}", source.id, format.ext()));
+            if publish::write_atomic(&path, render::render(format, &meta, &items).as_bytes())? {
+                written.push(path);
+            }
+        }
+    }
+    record.duration = clock.elapsed();
+    tracing::info!(links = record.links, new = record.new, updated = record.updated, failed = record.failed, written = written.len(), "source done");
+    Ok(Report { record, written, items: items.len() })
+}
+
+/// Feed-level data for `source`; `updated` follows the items, so an unchanged feed renders to the same bytes.
+pub fn feed_meta(config: &Config, source: &Source, items: &[Item], now: DateTime<Utc>) -> FeedMeta {
+    let updated = items.iter().map(|i| i.updated).max().unwrap_or_else(|| now.fixed_offset());
+    let alternates = source
+        .alternates
+        .iter()
+        .filter_map(|id| config.source(id.as_str()))
+        .map(|alt| Alternate {
+            href: feed_base(config, &alt.id),
+            hreflang: alt.language.clone().unwrap_or_default(),
+            title: alt.title.clone(),
+        })
+        .collect();
+    FeedMeta {
+        source: source.id.clone(),
+        title: source.title.clone(),
+        description: source.description.clone(),
+        home_page: source.urls[0].clone(),
+        feed_base: config.settings.feed_base_url.clone(),
+        language: source.language.clone(),
+        author: source.author.clone(),
+        updated,
+        alternates,
+        hub: None,
+    }
+}
+
+fn feed_base(config: &Config, id: &SourceId) -> Url {
+    config.settings.feed_base_url.join(id.as_str()).expect("a source id is a valid relative URL")
+}
+
+fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
+    // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll back), so go on.
+    store.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// An error with its causes, on one line.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}

@@ -1,0 +1,549 @@
+//! The memory of feedwright: item history, the links that lead to items, HTTP validators and run records, in one
+//! SQLite file.
+//!
+//! Feeds are rendered from here, not from the last listing, so items stay after they roll off the page and an
+//! undated item keeps its first-seen date. Every run of a source is committed in one transaction: a crash leaves
+//! the previous state, never half of a run. The API is shaped around whole runs (read what is known, commit what
+//! changed) so another backend (PostgreSQL for many workers) can implement the same calls.
+
+mod lock;
+mod schema;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use crate::model::{DateSource, Item, ItemId, SourceId, Validators};
+
+pub use lock::{LockError, StateLock};
+
+/// How many run records are kept per source.
+const RUNS_KEPT: i64 = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open state database {}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("{} is not a feedwright state database (refusing to touch it; move it away or set `state`)", path.display())]
+    Foreign { path: PathBuf },
+    #[error("{} has schema version {found}, newer than this feedwright understands ({known}); upgrade feedwright", path.display())]
+    TooNew { path: PathBuf, found: i64, known: i64 },
+    #[error("state database {} failed", path.display())]
+    Sql {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("state database {} holds an unreadable row", path.display())]
+    Corrupt { path: PathBuf, detail: String },
+}
+
+/// What the store knows about an article link from an earlier run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Known {
+    pub item_id: ItemId,
+    pub first_seen: DateTime<Utc>,
+    pub last_checked: DateTime<Utc>,
+    pub published_ts: i64,
+}
+
+/// Everything one run learned about one source, committed at once.
+#[derive(Debug, Clone, Default)]
+pub struct Changes {
+    /// Articles fetched and normalized this run (new, edited or unchanged).
+    pub items: Vec<Item>,
+    /// Listing URL of each fetched article → the item it became.
+    pub links: Vec<(Url, ItemId)>,
+    /// Known items listed again without being fetched: only their last-seen time moves.
+    pub seen: Vec<ItemId>,
+    /// Known items whose conditional re-check answered 304.
+    pub checked: Vec<ItemId>,
+    pub validators: Vec<(Url, Validators)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Everything listed was read.
+    Ok,
+    /// Published, but some articles failed.
+    Degraded,
+    /// Nothing published: the listing failed or the source looks broken.
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Degraded => "degraded",
+            Self::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "ok" => Self::Ok,
+            "degraded" => Self::Degraded,
+            _ => Self::Failed,
+        }
+    }
+}
+
+/// The HTTP result of one listing page request: a status code, or `None` when no response arrived.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ListingStatus {
+    pub url: String,
+    pub status: Option<u16>,
+}
+
+/// One source's run, as kept for monitoring.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RunRecord {
+    pub source: SourceId,
+    pub started: DateTime<Utc>,
+    #[serde(with = "millis")]
+    pub duration: Duration,
+    pub outcome: Outcome,
+    /// Why the run failed or degraded, in one line.
+    pub reason: Option<String>,
+    pub links: usize,
+    pub new: usize,
+    pub updated: usize,
+    pub failed: usize,
+    /// Articles fetched and parsed this run, and how many of them had a date on the page and a body.
+    pub fetched: usize,
+    pub with_date: usize,
+    pub with_body: usize,
+    pub requests: usize,
+    pub listing: Vec<ListingStatus>,
+    pub errors: Vec<String>,
+}
+
+mod millis {
+    pub fn serialize<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database at `path`. A file that is not ours is refused.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+                path: path.to_owned(),
+                source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+            })?;
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE;
+        let conn = Connection::open_with_flags(path, flags)
+            .map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
+        Self::init(conn, path.to_owned())
+    }
+
+    /// A private database that lives as long as the value (the demo, tests).
+    pub fn in_memory() -> Result<Store, StoreError> {
+        let path = PathBuf::from(":memory:");
+        let conn = Connection::open_in_memory().map_err(|source| StoreError::Open { path: path.clone(), source })?;
+        Self::init(conn, path)
+    }
+
+    fn init(conn: Connection, path: PathBuf) -> Result<Store, StoreError> {
+        let mut store = Store { conn, path };
+        store.check_ours()?;
+        store.conn.busy_timeout(Duration::from_secs(10)).map_err(|e| store.sql(e))?;
+        // WAL keeps readers (`status`, `serve`) off the writer's back; NORMAL is durable at each commit in WAL mode
+        // except for a power cut, which at worst loses the last run, never consistency.
+        store.conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| store.sql(e))?;
+        store.conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| store.sql(e))?;
+        store.migrate(schema::MIGRATIONS)?;
+        Ok(store)
+    }
+
+    /// Refuses files that are not SQLite, or SQLite databases some other program made.
+    fn check_ours(&self) -> Result<(), StoreError> {
+        let foreign = || StoreError::Foreign { path: self.path.clone() };
+        let app_id: i64 = self.conn.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase => foreign(),
+            e => self.sql(e),
+        })?;
+        if app_id == schema::APPLICATION_ID {
+            return Ok(());
+        }
+        let tables: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .map_err(|e| self.sql(e))?;
+        if app_id != 0 || tables > 0 { Err(foreign()) } else { Ok(()) }
+    }
+
+    fn migrate(&mut self, migrations: &[&str]) -> Result<(), StoreError> {
+        let known = migrations.len() as i64;
+        let found: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| self.sql(e))?;
+        if found > known {
+            return Err(StoreError::TooNew { path: self.path.clone(), found, known });
+        }
+        for (version, sql) in migrations.iter().enumerate().skip(found as usize) {
+            let tx = self.conn.transaction().map_err(|e| sql_err(&self.path, e))?;
+            tx.execute_batch(sql).map_err(|e| sql_err(&self.path, e))?;
+            tx.pragma_update(None, "application_id", schema::APPLICATION_ID).map_err(|e| sql_err(&self.path, e))?;
+            tx.pragma_update(None, "user_version", version as i64 + 1).map_err(|e| sql_err(&self.path, e))?;
+            tx.commit().map_err(|e| sql_err(&self.path, e))?;
+        }
+        Ok(())
+    }
+
+    fn sql(&self, source: rusqlite::Error) -> StoreError {
+        sql_err(&self.path, source)
+    }
+
+    pub fn validators(&self, url: &Url) -> Result<Option<Validators>, StoreError> {
+        self.conn
+            .query_row("SELECT etag, last_modified FROM validators WHERE url = ?1", [url.as_str()], |r| {
+                Ok(Validators { etag: r.get(0)?, last_modified: r.get(1)? })
+            })
+            .optional()
+            .map_err(|e| self.sql(e))
+    }
+
+    /// The article links of `source` seen in earlier runs, by listing URL.
+    pub fn known_links(&self, source: &SourceId) -> Result<HashMap<String, Known>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT l.url, i.id, i.first_seen, i.last_checked, i.published_ts
+                 FROM links l JOIN items i ON i.source = l.source AND i.id = l.item_id WHERE l.source = ?1",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([source.as_str()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get(4)?))
+            })
+            .map_err(|e| self.sql(e))?;
+        let mut known = HashMap::new();
+        for row in rows {
+            let (url, id, first_seen, last_checked, published_ts) = row.map_err(|e| self.sql(e))?;
+            known.insert(
+                url,
+                Known {
+                    item_id: ItemId::from_stored(id),
+                    first_seen: self.time(&first_seen)?.to_utc(),
+                    last_checked: self.time(&last_checked)?.to_utc(),
+                    published_ts,
+                },
+            );
+        }
+        Ok(known)
+    }
+
+    /// Commits one run: items (new ones inserted, edited ones updated in place), links, validators and the run
+    /// record, in one transaction. Fills in `run.new` and `run.updated`.
+    pub fn commit(&mut self, changes: &Changes, run: &mut RunRecord, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let err = |e| sql_err(&path, e);
+        let tx = self.conn.transaction().map_err(err)?;
+        let source = run.source.as_str();
+        let now_text = now.to_rfc3339();
+        let (mut new, mut updated) = (0, 0);
+        for item in &changes.items {
+            let hash = content_hash(item);
+            let stored: Option<(String, String)> = tx
+                .query_row(
+                    "SELECT content_hash, updated FROM items WHERE source = ?1 AND id = ?2",
+                    params![source, item.id.as_str()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(err)?;
+            match stored {
+                None => {
+                    tx.execute(
+                        "INSERT INTO items (source, id, url, title, published, published_ts, date_source, updated,
+                            author, summary, content_html, image, image_caption, content_hash, first_seen, last_seen,
+                            last_checked)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?15)",
+                        params![
+                            source,
+                            item.id.as_str(),
+                            item.url.as_str(),
+                            item.title,
+                            item.published.to_rfc3339(),
+                            item.published.timestamp(),
+                            item.date_source.as_str(),
+                            item.updated.to_rfc3339(),
+                            item.author,
+                            item.summary,
+                            item.content_html,
+                            item.image.as_ref().map(Url::as_str),
+                            item.image_caption,
+                            hash,
+                            now_text,
+                        ],
+                    )
+                    .map_err(err)?;
+                    new += 1;
+                }
+                Some((old_hash, old_updated)) => {
+                    // An edit keeps the id and moves `updated` to when we noticed it, in the item's own offset.
+                    let edited = old_hash != hash;
+                    let updated_at = if edited {
+                        updated += 1;
+                        now.with_timezone(item.published.offset()).to_rfc3339()
+                    } else {
+                        old_updated
+                    };
+                    tx.execute(
+                        "UPDATE items SET url = ?3, title = ?4, published = ?5, published_ts = ?6, date_source = ?7,
+                            updated = ?8, author = ?9, summary = ?10, content_html = ?11, image = ?12,
+                            image_caption = ?13, content_hash = ?14, last_seen = ?15, last_checked = ?15
+                         WHERE source = ?1 AND id = ?2",
+                        params![
+                            source,
+                            item.id.as_str(),
+                            item.url.as_str(),
+                            item.title,
+                            item.published.to_rfc3339(),
+                            item.published.timestamp(),
+                            item.date_source.as_str(),
+                            updated_at,
+                            item.author,
+                            item.summary,
+                            item.content_html,
+                            item.image.as_ref().map(Url::as_str),
+                            item.image_caption,
+                            hash,
+                            now_text,
+                        ],
+                    )
+                    .map_err(err)?;
+                }
+            }
+        }
+        for id in &changes.seen {
+            tx.execute(
+                "UPDATE items SET last_seen = ?3 WHERE source = ?1 AND id = ?2",
+                params![source, id.as_str(), now_text],
+            )
+            .map_err(err)?;
+        }
+        for id in &changes.checked {
+            tx.execute(
+                "UPDATE items SET last_seen = ?3, last_checked = ?3 WHERE source = ?1 AND id = ?2",
+                params![source, id.as_str(), now_text],
+            )
+            .map_err(err)?;
+        }
+        for (url, id) in &changes.links {
+            tx.execute(
+                "INSERT INTO links (source, url, item_id) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (source, url) DO UPDATE SET item_id = excluded.item_id",
+                params![source, url.as_str(), id.as_str()],
+            )
+            .map_err(err)?;
+        }
+        for (url, v) in &changes.validators {
+            tx.execute(
+                "INSERT INTO validators (url, etag, last_modified) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified",
+                params![url.as_str(), v.etag, v.last_modified],
+            )
+            .map_err(err)?;
+        }
+        run.new = new;
+        run.updated = updated;
+        insert_run(&tx, run).map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    /// Records a run that changed no item (a failed or broken run).
+    pub fn record_run(&mut self, run: &RunRecord) -> Result<(), StoreError> {
+        let tx = self.conn.transaction().map_err(|e| sql_err(&self.path, e))?;
+        insert_run(&tx, run).map_err(|e| sql_err(&self.path, e))?;
+        tx.commit().map_err(|e| sql_err(&self.path, e))
+    }
+
+    /// The items of a feed: newest first, at most `limit`.
+    pub fn feed_items(&self, source: &SourceId, limit: usize) -> Result<Vec<Item>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, url, title, published, date_source, updated, author, summary, content_html, image,
+                    image_caption
+                 FROM items WHERE source = ?1 ORDER BY published_ts DESC, id LIMIT ?2",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(params![source.as_str(), limit as i64], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                    r.get::<_, String>(7)?,
+                    r.get::<_, String>(8)?,
+                    r.get::<_, Option<String>>(9)?,
+                    r.get::<_, Option<String>>(10)?,
+                ))
+            })
+            .map_err(|e| self.sql(e))?;
+        let mut items = Vec::new();
+        for row in rows {
+            let (id, url, title, published, date_source, updated, author, summary, content_html, image, caption) =
+                row.map_err(|e| self.sql(e))?;
+            items.push(Item {
+                url: Url::parse(&url).map_err(|e| self.corrupt(format!("item url {url}: {e}")))?,
+                id: ItemId::from_stored(id),
+                title,
+                published: self.time(&published)?,
+                date_source: DateSource::parse(&date_source)
+                    .ok_or_else(|| self.corrupt(format!("date source {date_source}")))?,
+                updated: self.time(&updated)?,
+                author,
+                summary,
+                content_html,
+                image: image.and_then(|i| Url::parse(&i).ok()),
+                image_caption: caption,
+            });
+        }
+        Ok(items)
+    }
+
+    /// The number of items stored for `source`, and how many were first seen at or after `since`.
+    pub fn item_counts(&self, source: &SourceId, since: DateTime<Utc>) -> Result<(usize, usize), StoreError> {
+        self.conn
+            .query_row(
+                "SELECT count(*), count(*) FILTER (WHERE first_seen >= ?2) FROM items WHERE source = ?1",
+                params![source.as_str(), since.to_rfc3339()],
+                |r| Ok((r.get::<_, i64>(0)? as usize, r.get::<_, i64>(1)? as usize)),
+            )
+            .map_err(|e| self.sql(e))
+    }
+
+    /// The most recent runs of `source`, newest first.
+    pub fn recent_runs(&self, source: &SourceId, limit: usize) -> Result<Vec<RunRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT started, duration_ms, outcome, reason, links, new, updated, failed, fetched, with_date,
+                    with_body, requests, listing, errors
+                 FROM runs WHERE source = ?1 ORDER BY id DESC LIMIT ?2",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(params![source.as_str(), limit as i64], |r| {
+                let count = |i| r.get::<_, i64>(i).map(|n| n as usize);
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    [count(4)?, count(5)?, count(6)?, count(7)?, count(8)?, count(9)?, count(10)?, count(11)?],
+                    r.get::<_, String>(12)?,
+                    r.get::<_, String>(13)?,
+                ))
+            })
+            .map_err(|e| self.sql(e))?;
+        let mut runs = Vec::new();
+        for row in rows {
+            let (started, ms, outcome, reason, [links, new, updated, failed, fetched, with_date, with_body, requests], listing, errors) =
+                row.map_err(|e| self.sql(e))?;
+            runs.push(RunRecord {
+                source: source.clone(),
+                started: self.time(&started)?.to_utc(),
+                duration: Duration::from_millis(ms as u64),
+                outcome: Outcome::parse(&outcome),
+                reason,
+                links,
+                new,
+                updated,
+                failed,
+                fetched,
+                with_date,
+                with_body,
+                requests,
+                listing: serde_json::from_str(&listing).map_err(|e| self.corrupt(format!("run listing: {e}")))?,
+                errors: serde_json::from_str(&errors).map_err(|e| self.corrupt(format!("run errors: {e}")))?,
+            });
+        }
+        Ok(runs)
+    }
+
+    fn time(&self, text: &str) -> Result<DateTime<FixedOffset>, StoreError> {
+        DateTime::parse_from_rfc3339(text).map_err(|e| self.corrupt(format!("time {text:?}: {e}")))
+    }
+
+    fn corrupt(&self, detail: String) -> StoreError {
+        StoreError::Corrupt { path: self.path.clone(), detail }
+    }
+}
+
+fn sql_err(path: &Path, source: rusqlite::Error) -> StoreError {
+    StoreError::Sql { path: path.to_owned(), source }
+}
+
+fn insert_run(tx: &rusqlite::Transaction<'_>, run: &RunRecord) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO runs (source, started, duration_ms, outcome, reason, links, new, updated, failed, fetched,
+            with_date, with_body, requests, listing, errors)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+        params![
+            run.source.as_str(),
+            run.started.to_rfc3339(),
+            run.duration.as_millis() as i64,
+            run.outcome.as_str(),
+            run.reason,
+            run.links as i64,
+            run.new as i64,
+            run.updated as i64,
+            run.failed as i64,
+            run.fetched as i64,
+            run.with_date as i64,
+            run.with_body as i64,
+            run.requests as i64,
+            serde_json::to_string(&run.listing).expect("plain data serializes"),
+            serde_json::to_string(&run.errors).expect("plain data serializes"),
+        ],
+    )?;
+    tx.execute(
+        "DELETE FROM runs WHERE source = ?1 AND id <= (SELECT id FROM runs WHERE source = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+        params![run.source.as_str(), RUNS_KEPT],
+    )?;
+    Ok(())
+}
+
+/// What decides whether an article was edited: the fields a reader sees.
+fn content_hash(item: &Item) -> String {
+    let mut h = Sha256::new();
+    for part in [item.title.as_str(), item.content_html.as_str(), item.author.as_deref().unwrap_or("")] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    h.update(item.image.as_ref().map_or("", Url::as_str).as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,60 @@
+//! The versioned SQLite schema. `MIGRATIONS[n]` takes a database from `user_version` n to n + 1; released
+//! migrations are never edited, only appended to.
+
+pub const APPLICATION_ID: i64 = 0x4657_5254; // "FWRT": marks the file as feedwright's
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: items, the listing links that lead to them, and HTTP validators.
+    "CREATE TABLE items (
+        source        TEXT NOT NULL,
+        id            TEXT NOT NULL,
+        url           TEXT NOT NULL,
+        title         TEXT NOT NULL,
+        published     TEXT NOT NULL,
+        published_ts  INTEGER NOT NULL,
+        date_source   TEXT NOT NULL,
+        updated       TEXT NOT NULL,
+        author        TEXT,
+        summary       TEXT NOT NULL,
+        content_html  TEXT NOT NULL,
+        image         TEXT,
+        image_caption TEXT,
+        content_hash  TEXT NOT NULL,
+        first_seen    TEXT NOT NULL,
+        last_seen     TEXT NOT NULL,
+        last_checked  TEXT NOT NULL,
+        PRIMARY KEY (source, id)
+    ) WITHOUT ROWID;
+    CREATE INDEX items_newest ON items (source, published_ts DESC, id);
+    CREATE TABLE links (
+        source  TEXT NOT NULL,
+        url     TEXT NOT NULL,
+        item_id TEXT NOT NULL,
+        PRIMARY KEY (source, url)
+    ) WITHOUT ROWID;
+    CREATE TABLE validators (
+        url           TEXT PRIMARY KEY,
+        etag          TEXT,
+        last_modified TEXT
+    ) WITHOUT ROWID;",
+    // 2: one record per source per run, for health and `status`.
+    "CREATE TABLE runs (
+        id          INTEGER PRIMARY KEY,
+        source      TEXT NOT NULL,
+        started     TEXT NOT NULL,
+        duration_ms INTEGER NOT NULL,
+        outcome     TEXT NOT NULL,
+        reason      TEXT,
+        links       INTEGER NOT NULL,
+        new         INTEGER NOT NULL,
+        updated     INTEGER NOT NULL,
+        failed      INTEGER NOT NULL,
+        with_date   INTEGER NOT NULL,
+        with_body   INTEGER NOT NULL,
+        fetched     INTEGER NOT NULL,
+        requests    INTEGER NOT NULL,
+        listing     TEXT NOT NULL,
+        errors      TEXT NOT NULL
+    );
+    CREATE INDEX runs_by_source ON runs (source, id DESC);",
+];
