@@ -1,1 +1,17 @@
-//! (being written)
+//! Extraction: a fetched page's decoded HTML in, what the page says out, exactly as found.
+//!
+//! [`list`] reads a listing page into the article links it announces (resolved, de-duplicated, in page order) and
+//! the next listing page; [`article`] reads one article page into a [`RawArticle`](crate::model::RawArticle). Both
+//! are driven by the CSS selectors a source configures, take `&str` and return plain values: no I/O, no clock, no
+//! errors (a selector that matches nothing yields an empty or `None` field, and `normalize` decides whether that is
+//! fatal). Text is only whitespace-collapsed here and HTML only has the configured noise cut out; cleaning dates,
+//! resolving relative URLs and sanitizing belong to `normalize`. A selector-free extractor for sites nobody has
+//! written rules for will live beside these two as `auto.rs`.
+
+pub mod article;
+pub mod list;
+
+pub use article::ArticleRules;
+pub use list::{ListRules, Listing};
+
+mod dom;

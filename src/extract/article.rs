@@ -1,0 +1,496 @@
+//! Article pages: HTML in, a [`RawArticle`] out, every field as the page shows it.
+//!
+//! The configured selectors come first; page metadata (`og:*`, `article:published_time`, `meta name=author`) fills
+//! what they miss. The body is the inner HTML of the first `content` match with the `remove` selectors' matches, and
+//! every `script`, `style` and `noscript`, cut out, so share buttons, ads and inline code never reach the feed as
+//! text. That cut is done by walking the parsed tree and writing it back out, never by editing HTML text.
+//! Nothing is cleaned or resolved here: dates stay text, relative URLs stay relative and the HTML is not yet
+//! sanitized; `normalize` does all of that against [`RawArticle::url`].
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+use scraper::{ElementRef, Html, Node, Selector};
+use url::Url;
+
+use super::dom;
+use crate::model::RawArticle;
+
+static CANONICAL: LazyLock<Selector> = LazyLock::new(|| dom::selector(r#"link[rel~="canonical" i][href]"#));
+static OG_TITLE: LazyLock<Selector> = LazyLock::new(|| dom::selector(r#"meta[property="og:title"][content]"#));
+static OG_IMAGE: LazyLock<Selector> = LazyLock::new(|| dom::selector(r#"meta[property="og:image"][content]"#));
+static META_AUTHOR: LazyLock<Selector> = LazyLock::new(|| dom::selector(r#"meta[name="author"][content]"#));
+/// Publication-date metadata, most specific first (tried in this order, not in page order).
+static META_PUBLISHED: LazyLock<[Selector; 3]> = LazyLock::new(|| {
+    [
+        dom::selector(r#"meta[property="article:published_time"][content]"#),
+        dom::selector(r#"meta[itemprop="datePublished"][content]"#),
+        dom::selector(r#"meta[name="pubdate"][content]"#),
+    ]
+});
+static TIME: LazyLock<Selector> = LazyLock::new(|| dom::selector("time[datetime]"));
+static IMG: LazyLock<Selector> = LazyLock::new(|| dom::selector("img"));
+
+/// Lazy-loading scripts keep the real image URL in one of these and put a placeholder in `src`, so they win.
+const IMAGE_ATTRS: [&str; 4] = ["data-src", "data-original", "data-lazy-src", "src"];
+
+/// Elements that are always cut from the body, whatever the source's `remove` list says: their text is code or a
+/// fallback for pages without JavaScript, never article prose.
+const ALWAYS_REMOVED: [&str; 3] = ["script", "style", "noscript"];
+
+/// Elements that have no end tag in HTML; writing one would create a stray element when the HTML is parsed again.
+const VOID: [&str; 18] = [
+    "area", "base", "basefont", "bgsound", "br", "col", "embed", "frame", "hr", "img", "input", "keygen", "link",
+    "meta", "param", "source", "track", "wbr",
+];
+
+/// Where an article's fields are; compiled from a source's config.
+#[derive(Debug, Clone)]
+pub struct ArticleRules {
+    pub title: Selector,
+    pub date: Option<Selector>,
+    pub author: Option<Selector>,
+    /// The body; only the first match is used.
+    pub content: Selector,
+    /// The lead image: an `<img>`, or an element whose first `<img>` it is.
+    pub image: Option<Selector>,
+    pub caption: Option<Selector>,
+    /// Noise inside the body (share bars, ads, related links), cut out of `content_html`.
+    pub remove: Vec<Selector>,
+}
+
+/// Reads an article page. `url` is the article's final URL, after redirects.
+pub fn parse(html: &str, url: &Url, rules: &ArticleRules) -> RawArticle {
+    let doc = Html::parse_document(html);
+    let first = |sel: &Selector| doc.select(sel).next();
+    let date = rules.date.as_ref().and_then(first);
+
+    RawArticle {
+        url: Some(url.clone()),
+        canonical: first(&CANONICAL)
+            .and_then(|link| dom::attr(link, "href"))
+            .map(str::to_owned),
+        title: first(&rules.title)
+            .and_then(dom::text)
+            .or_else(|| dom::meta(&doc, &OG_TITLE).and_then(dom::collapse)),
+        date_text: date.and_then(dom::text),
+        date_machine: date
+            .and_then(machine_date)
+            .or_else(|| META_PUBLISHED.iter().find_map(|sel| dom::meta(&doc, sel)))
+            .map(str::to_owned),
+        author: rules
+            .author
+            .as_ref()
+            .and_then(first)
+            .and_then(dom::text)
+            .or_else(|| dom::meta(&doc, &META_AUTHOR).and_then(dom::collapse)),
+        content_html: first(&rules.content).map(|body| inner_html_without(body, &rules.remove)),
+        image: rules
+            .image
+            .as_ref()
+            .and_then(first)
+            .and_then(image_src)
+            .or_else(|| dom::meta(&doc, &OG_IMAGE))
+            .map(str::to_owned),
+        image_caption: rules.caption.as_ref().and_then(first).and_then(dom::text),
+    }
+}
+
+/// The machine-readable form of the date element: a `<time datetime>` inside it, else its own `datetime` (it may be
+/// the `<time>` itself) or `content` (a `<meta itemprop>` picked by the selector).
+fn machine_date(date: ElementRef<'_>) -> Option<&str> {
+    date.select(&TIME)
+        .find_map(|time| dom::attr(time, "datetime"))
+        .or_else(|| dom::attr(date, "datetime"))
+        .or_else(|| dom::attr(date, "content"))
+}
+
+/// The lead image's URL as written. A `data:` value is an inline placeholder, not the picture, so it is passed over
+/// (and `og:image` gets its chance).
+fn image_src(found: ElementRef<'_>) -> Option<&str> {
+    let img = if found.value().name() == "img" {
+        found
+    } else {
+        found.select(&IMG).next()?
+    };
+    IMAGE_ATTRS
+        .iter()
+        .filter_map(|name| dom::attr(img, name))
+        .find(|src| !src.get(..5).is_some_and(|scheme| scheme.eq_ignore_ascii_case("data:")))
+}
+
+/// One step of the serializer's walk: write a node (and queue its children), or close an element.
+enum Step<N> {
+    Open(N),
+    Close(N),
+}
+
+/// The inner HTML of `body`, leaving out every element matched by a `remove` selector inside it and every
+/// [`ALWAYS_REMOVED`] element, each with its whole subtree.
+///
+/// The serializer is small on purpose: text is escaped (`&`, `<`, `>`), attribute values too (`&`, `"`), void
+/// elements get no end tag. Comments and `<template>` contents are dropped: they are never displayed. Text inside
+/// the few raw-text elements that survive (`iframe`, `xmp`, …) is escaped like any other, which can only make such
+/// text more literal, never let it turn into markup.
+fn inner_html_without(body: ElementRef<'_>, remove: &[Selector]) -> String {
+    let removed: HashSet<_> = remove
+        .iter()
+        .flat_map(|sel| body.select(sel))
+        .map(|el| el.id())
+        .collect();
+    let mut out = String::new();
+    // An explicit stack instead of recursion, so a pathologically deep page cannot overflow the thread's stack.
+    let mut stack: Vec<_> = body.children().rev().map(Step::Open).collect();
+    while let Some(step) = stack.pop() {
+        let node = match step {
+            Step::Open(node) => node,
+            Step::Close(node) => {
+                if let Some(el) = node.value().as_element() {
+                    out.push_str("</");
+                    out.push_str(el.name());
+                    out.push('>');
+                }
+                continue;
+            }
+        };
+        match node.value() {
+            Node::Text(text) => escape(text, false, &mut out),
+            Node::Element(el) => {
+                let name = el.name();
+                if ALWAYS_REMOVED.contains(&name) || removed.contains(&node.id()) {
+                    continue;
+                }
+                out.push('<');
+                out.push_str(name);
+                for (attr, value) in el.attrs.iter() {
+                    out.push(' ');
+                    // Foreign attributes such as SVG's `xlink:href` keep their prefix, or they would lose their
+                    // namespace when parsed again.
+                    if let Some(prefix) = &attr.prefix {
+                        out.push_str(prefix);
+                        out.push(':');
+                    }
+                    out.push_str(&attr.local);
+                    out.push_str("=\"");
+                    escape(value, true, &mut out);
+                    out.push('"');
+                }
+                out.push('>');
+                if VOID.contains(&name) {
+                    continue;
+                }
+                // The parser drops one newline right after these start tags, so a body that starts with a newline
+                // needs an extra one to survive the next parse.
+                if matches!(name, "pre" | "textarea" | "listing")
+                    && node
+                        .first_child()
+                        .and_then(|c| c.value().as_text())
+                        .is_some_and(|t| t.starts_with('\n'))
+                {
+                    out.push('\n');
+                }
+                stack.push(Step::Close(node));
+                stack.extend(node.children().rev().map(Step::Open));
+            }
+            // Comments and the document fragment holding a `<template>`'s contents.
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Escapes text (`&`, `<`, `>`) or an attribute value (`&`, `"`) for HTML. Escaping `>` in text is not required,
+/// but keeps `-->`, `]]>` and friends inert for whatever reads the HTML next.
+fn escape(s: &str, attribute: bool, out: &mut String) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '"' if attribute => out.push_str("&quot;"),
+            '<' if !attribute => out.push_str("&lt;"),
+            '>' if !attribute => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sel(css: &str) -> Selector {
+        Selector::parse(css).unwrap()
+    }
+
+    fn page_url() -> Url {
+        Url::parse("https://www.wicinternet.org/2015-12/16/c_47822.htm").unwrap()
+    }
+
+    fn rules() -> ArticleRules {
+        ArticleRules {
+            title: sel("h1"),
+            date: Some(sel(".info .date")),
+            author: Some(sel(".info .source")),
+            content: sel("#content"),
+            image: Some(sel("#content .lead img")),
+            caption: Some(sel("#content .lead .caption")),
+            remove: vec![sel(".share"), sel(".ad"), sel(".lead")],
+        }
+    }
+
+    /// Imitates an English-edition article page: breadcrumb, info line, lead photo with caption, share bar, ad and
+    /// scripts inside the body, footer outside it.
+    const ARTICLE: &str = r#"<!DOCTYPE html>
+<html><head>
+<meta charset="utf-8">
+<title>Xi calls for shared future - World Internet Conference</title>
+<link rel="canonical" href="/2015-12/16/c_47822.htm">
+<meta property="og:title" content="OG title that loses to h1">
+<meta property="og:image" content="https://www.wicinternet.org/og.jpg">
+<meta name="author" content="Meta Author">
+<meta property="article:published_time" content="2015-12-16T09:00:00+08:00">
+<script>var tracker = "head";</script>
+</head><body>
+<div class="crumb"><a href="/">Home</a> &gt; <a href="/news/">News</a></div>
+<h1>
+  Xi calls for a &ldquo;community of common future&rdquo;   in cyberspace
+</h1>
+<div class="info"><span class="source">xinhuanet.com</span> <span class="date">Updated: 2015-12-16 10:23</span></div>
+<div id="content">
+  <div class="lead">
+    <img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" data-src="../../Pictures/W020151216.jpg" alt="Xi">
+    <p class="caption">(Xinhua/Li Tao)</p>
+  </div>
+  <p>WUZHEN &mdash; President Xi Jinping said on Wednesday&hellip;</p>
+  <div class="share">Share: <a href="javascript:share('weibo')">Weibo</a></div>
+  <script>document.write("<p>injected</p>");</script>
+  <style>p { color: red }</style>
+  <noscript><img src="/pixel.gif"></noscript>
+  <p>“The internet is the common home of mankind,” he said.<br>Second line.</p>
+  <div class="ad"><p>Buy now</p><div class="ad">nested ad</div></div>
+  <!-- enpcontent -->
+</div>
+<div class="footer">Copyright &copy; World Internet Conference. All rights Reserved 京ICP备13028878号-23</div>
+</body></html>"#;
+
+    #[test]
+    fn every_field_is_read_as_found() {
+        let raw = parse(ARTICLE, &page_url(), &rules());
+        assert_eq!(raw.url, Some(page_url()));
+        assert_eq!(raw.canonical.as_deref(), Some("/2015-12/16/c_47822.htm"));
+        assert_eq!(
+            raw.title.as_deref(),
+            Some("Xi calls for a \u{201c}community of common future\u{201d} in cyberspace")
+        );
+        assert_eq!(raw.date_text.as_deref(), Some("Updated: 2015-12-16 10:23"));
+        // No <time> in the date element, so the page metadata supplies the machine date.
+        assert_eq!(raw.date_machine.as_deref(), Some("2015-12-16T09:00:00+08:00"));
+        assert_eq!(raw.author.as_deref(), Some("xinhuanet.com"));
+        // The lazy image's real URL, relative as written, not the data: placeholder in src.
+        assert_eq!(raw.image.as_deref(), Some("../../Pictures/W020151216.jpg"));
+        assert_eq!(raw.image_caption.as_deref(), Some("(Xinhua/Li Tao)"));
+    }
+
+    #[test]
+    fn content_drops_removed_elements_scripts_styles_and_comments() {
+        let raw = parse(ARTICLE, &page_url(), &rules());
+        let content = raw.content_html.unwrap();
+        assert_eq!(
+            content.split_whitespace().collect::<Vec<_>>().join(" "),
+            "<p>WUZHEN \u{2014} President Xi Jinping said on Wednesday\u{2026}</p> \
+             <p>\u{201c}The internet is the common home of mankind,\u{201d} he said.<br>Second line.</p>"
+        );
+        for gone in [
+            "Share",
+            "injected",
+            "color",
+            "pixel",
+            "Buy now",
+            "nested ad",
+            "enpcontent",
+            "Copyright",
+        ] {
+            assert!(!content.contains(gone), "{gone:?} left in {content:?}");
+        }
+    }
+
+    #[test]
+    fn serialization_re_escapes_text_and_attributes() {
+        let html = r##"<h1>AT&amp;T &lt;b&gt; &#x4E2D;&#22269;</h1><div id="content"><p title='say "hi" &amp; bye' class=x>AT&amp;T &lt;script&gt; 5 &gt; 3</p><img src="a.jpg?x=1&amp;y=2" alt=""><hr><svg><use xlink:href="#icon"></use></svg></div>"##;
+        let raw = parse(html, &page_url(), &rules());
+        assert_eq!(raw.title.as_deref(), Some("AT&T <b> 中国"));
+        assert_eq!(
+            raw.content_html.as_deref(),
+            Some(
+                r##"<p class="x" title="say &quot;hi&quot; &amp; bye">AT&amp;T &lt;script&gt; 5 &gt; 3</p><img alt="" src="a.jpg?x=1&amp;y=2"><hr><svg><use xlink:href="#icon"></use></svg>"##
+            )
+        );
+    }
+
+    #[test]
+    fn serialized_content_parses_back_to_the_same_text() {
+        let html = "<div id='content'><pre>\n\nindented\n  code &amp; more</pre><p>a&nbsp;b</p></div>";
+        let first = parse(html, &page_url(), &rules()).content_html.unwrap();
+        assert_eq!(first, "<pre>\n\nindented\n  code &amp; more</pre><p>a\u{a0}b</p>");
+        let again = parse(&format!("<div id='content'>{first}</div>"), &page_url(), &rules())
+            .content_html
+            .unwrap();
+        assert_eq!(again, first);
+    }
+
+    #[test]
+    fn only_the_first_content_match_is_used() {
+        let html = r#"<div class="body"><p>one</p></div><div class="body"><p>two</p></div>"#;
+        let rules = ArticleRules {
+            content: sel(".body"),
+            ..rules()
+        };
+        assert_eq!(
+            parse(html, &page_url(), &rules).content_html.as_deref(),
+            Some("<p>one</p>")
+        );
+    }
+
+    #[test]
+    fn missing_content_is_none() {
+        let raw = parse("<html><body><h1>Only a title</h1></body></html>", &page_url(), &rules());
+        assert_eq!(raw.content_html, None);
+        assert_eq!(raw.title.as_deref(), Some("Only a title"));
+    }
+
+    #[test]
+    fn metadata_fills_fields_the_selectors_miss() {
+        let html = r#"<html><head>
+            <meta property="og:title" content="  OG   headline ">
+            <meta name="author" content="Wang Wei">
+            <meta property="og:image" content="//img.wicinternet.org/og.jpg">
+            <link rel="Canonical" href=" https://www.wicinternet.org/c_1.htm ">
+            </head><body><h1> </h1><div id="content"><p>x</p></div></body></html>"#;
+        let raw = parse(html, &page_url(), &rules());
+        assert_eq!(raw.title.as_deref(), Some("OG headline"));
+        assert_eq!(raw.author.as_deref(), Some("Wang Wei"));
+        assert_eq!(raw.image.as_deref(), Some("//img.wicinternet.org/og.jpg"));
+        assert_eq!(raw.canonical.as_deref(), Some("https://www.wicinternet.org/c_1.htm"));
+        assert_eq!(raw.date_text, None);
+        assert_eq!(raw.date_machine, None);
+        assert_eq!(raw.image_caption, None);
+    }
+
+    #[test]
+    fn without_metadata_missing_fields_are_none() {
+        let raw = parse("<p>nothing here</p>", &page_url(), &rules());
+        assert_eq!(
+            raw,
+            RawArticle {
+                url: Some(page_url()),
+                ..RawArticle::default()
+            }
+        );
+    }
+
+    #[test]
+    fn machine_date_comes_from_time_then_own_attributes_then_meta() {
+        let with_date = |date: &str, html: &str| {
+            let rules = ArticleRules {
+                date: Some(sel(date)),
+                ..rules()
+            };
+            let raw = parse(html, &page_url(), &rules);
+            (raw.date_text, raw.date_machine)
+        };
+        let meta = r#"<meta itemprop="datePublished" content="2015-12-16"><meta name="pubdate" content="2015-12-15">"#;
+        assert_eq!(
+            with_date(
+                ".date",
+                &format!(r#"{meta}<p class="date">Updated: <time datetime="2015-12-16T10:23">Dec 16, 2015</time></p>"#)
+            ),
+            (Some("Updated: Dec 16, 2015".into()), Some("2015-12-16T10:23".into()))
+        );
+        assert_eq!(
+            with_date(
+                "time",
+                r#"<time datetime=" 2015-12-16 10:23:45 ">2015年12月16日 10:23</time>"#
+            ),
+            (Some("2015年12月16日 10:23".into()), Some("2015-12-16 10:23:45".into()))
+        );
+        assert_eq!(
+            with_date(
+                r#"meta[itemprop="dateCreated"]"#,
+                r#"<meta itemprop="dateCreated" content="2015-12-14">"#
+            ),
+            (None, Some("2015-12-14".into()))
+        );
+        // Metadata is tried in rank order, not page order.
+        assert_eq!(
+            with_date(".date", &format!(r#"{meta}<span class="date">2015-12-16</span>"#)).1,
+            Some("2015-12-16".into())
+        );
+        assert_eq!(
+            with_date(
+                ".date",
+                r#"<meta name="pubdate" content="2015-12-15"><p>no date element</p>"#
+            ),
+            (None, Some("2015-12-15".into()))
+        );
+    }
+
+    #[test]
+    fn image_prefers_lazy_attributes_and_skips_placeholders() {
+        let image = |html: &str| {
+            parse(
+                html,
+                &page_url(),
+                &ArticleRules {
+                    image: Some(sel(".pic")),
+                    ..rules()
+                },
+            )
+            .image
+        };
+        assert_eq!(
+            image(r#"<img class="pic" src="grey.gif" data-original="W1.jpg">"#).as_deref(),
+            Some("W1.jpg")
+        );
+        assert_eq!(
+            image(r#"<img class="pic" src="grey.gif" data-lazy-src="W2.jpg">"#).as_deref(),
+            Some("W2.jpg")
+        );
+        assert_eq!(image(r#"<img class="pic" src=" W3.jpg ">"#).as_deref(), Some("W3.jpg"));
+        assert_eq!(
+            image(r#"<figure class="pic"><img src="W4.jpg"></figure>"#).as_deref(),
+            Some("W4.jpg")
+        );
+        assert_eq!(image(r#"<img class="pic" src="data:image/png;base64,AAAA">"#), None);
+        assert_eq!(
+            image(r#"<meta property="og:image" content="og.jpg"><img class="pic" src="DATA:image/gif;base64,R0">"#)
+                .as_deref(),
+            Some("og.jpg")
+        );
+    }
+
+    #[test]
+    fn deeply_nested_content_does_not_overflow_the_stack() {
+        let depth = 20_000;
+        let html = format!(
+            "<div id='content'>{}deep{}</div>",
+            "<span>".repeat(depth),
+            "</span>".repeat(depth)
+        );
+        let rules = ArticleRules {
+            title: sel("#content"),
+            ..rules()
+        };
+        let raw = parse(&html, &page_url(), &rules);
+        assert_eq!(raw.title.as_deref(), Some("deep"));
+        assert_eq!(
+            raw.content_html.map(|c| c.len()),
+            Some(depth * "<span></span>".len() + "deep".len())
+        );
+    }
+
+    #[test]
+    fn remove_selectors_only_act_inside_the_content() {
+        let html = r#"<div class="ad">outside</div><div id="content"><p>keep</p><p class="ad">drop</p></div>"#;
+        let raw = parse(html, &page_url(), &rules());
+        assert_eq!(raw.content_html.as_deref(), Some("<p>keep</p>"));
+    }
+}
