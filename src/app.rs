@@ -10,11 +10,11 @@ use url::Url;
 
 use crate::cli::{Cli, Command};
 use crate::config::{Config, ConfigError, Source};
+use crate::demo;
 use crate::fetch::{self, Fetcher};
 use crate::pipeline::{self, Context, Report, error_chain};
 use crate::render::{self, Format};
 use crate::store::{LockError, Outcome, StateLock, Store, StoreError};
-use crate::demo;
 
 /// Process exit codes, as documented in `--help`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +80,12 @@ pub async fn main(cli: Cli) -> Result<Exit, AppError> {
 
 fn check(path: &Path) -> Result<Exit, AppError> {
     let config = Config::load(path)?;
-    println!("{}: ok, {} sources ({})", path.display(), config.sources.len(), ids(&config.sources));
+    println!(
+        "{}: ok, {} sources ({})",
+        path.display(),
+        config.sources.len(),
+        ids(&config.sources)
+    );
     Ok(Exit::Ok)
 }
 
@@ -95,7 +100,11 @@ fn select(config: &Config, ids: &[String]) -> Result<Vec<Source>, AppError> {
     ids.iter()
         .map(|id| {
             config.source(id).cloned().ok_or_else(|| {
-                AppError::Usage(format!("no source \"{id}\" in {} (have: {})", config.path.display(), self::ids(&config.sources)))
+                AppError::Usage(format!(
+                    "no source \"{id}\" in {} (have: {})",
+                    config.path.display(),
+                    self::ids(&config.sources)
+                ))
             })
         })
         .collect()
@@ -108,11 +117,17 @@ fn fetcher(config: &Config) -> Result<Fetcher, AppError> {
 
 /// Runs `sources` at once (they are usually on different hosts) and prints one line per source.
 async fn run(config: &Config, sources: &[Source], store: Store, quiet: bool) -> Result<Exit, AppError> {
-    let ctx = Context { fetcher: fetcher(config)?, store: Arc::new(Mutex::new(store)) };
+    let ctx = Context {
+        fetcher: fetcher(config)?,
+        store: Arc::new(Mutex::new(store)),
+    };
     let started = now();
     let progress = (!quiet && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(sources.len() as u64);
-        bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} sources {wide_msg}").expect("valid template"));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} sources {wide_msg}")
+                .expect("valid template"),
+        );
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
         bar
     });
@@ -135,15 +150,11 @@ async fn run(config: &Config, sources: &[Source], store: Store, quiet: bool) -> 
     let mut exit = Exit::Ok;
     let mut out = std::io::stdout().lock();
     for (source, result) in results {
+        // Warnings and errors were logged as they happened; stdout gets one line per source.
         match result {
             Ok(report) => {
                 if report.record.outcome == Outcome::Failed {
                     exit = Exit::SourcesFailed;
-                    eprintln!("error: source \"{}\" failed: {}", source.id, report.record.reason.as_deref().unwrap_or("?"));
-                } else if !quiet {
-                    for e in &report.record.errors {
-                        eprintln!("warning: source \"{}\": {e}", source.id);
-                    }
                 }
                 if !quiet {
                     let _ = writeln!(out, "{}", summary(&report));
@@ -151,7 +162,7 @@ async fn run(config: &Config, sources: &[Source], store: Store, quiet: bool) -> 
             }
             Err(e) => {
                 exit = Exit::SourcesFailed;
-                eprintln!("error: source \"{}\" failed: {}", source.id, error_chain(&e));
+                tracing::error!(source = %source.id, error = %error_chain(&e), "source failed");
             }
         }
     }
@@ -179,8 +190,12 @@ async fn demo(out: &Path, quiet: bool) -> Result<Exit, AppError> {
     let mut config = crate::config::parse(demo::CONFIG, Path::new(demo::CONFIG_PATH))?;
     config.settings.output_dir = out.to_owned();
     for source in &mut config.sources {
-        let site = demo::site_for(source.id.as_str()).ok_or_else(|| AppError::Usage(format!("demo has no site for {}", source.id)))?;
-        let addr = demo::serve(site).await.map_err(|source| AppError::Io { what: "cannot start the demo site on 127.0.0.1".into(), source })?;
+        let site = demo::site_for(source.id.as_str())
+            .ok_or_else(|| AppError::Usage(format!("demo has no site for {}", source.id)))?;
+        let addr = demo::serve(site).await.map_err(|source| AppError::Io {
+            what: "cannot start the demo site on 127.0.0.1".into(),
+            source,
+        })?;
         for url in &mut source.urls {
             rebase(url, addr);
         }
@@ -213,7 +228,10 @@ fn rebase(url: &mut Url, addr: std::net::SocketAddr) {
 async fn preview(path: &Path, id: &str, format: Option<Format>) -> Result<Exit, AppError> {
     let config = Config::load(path)?;
     let source = select(&config, &[id.to_owned()])?.remove(0);
-    let ctx = Context { fetcher: fetcher(&config)?, store: Arc::new(Mutex::new(Store::in_memory()?)) };
+    let ctx = Context {
+        fetcher: fetcher(&config)?,
+        store: Arc::new(Mutex::new(Store::in_memory()?)),
+    };
     let now = now();
     let collected = pipeline::collect(&ctx, &source, config.settings.concurrency, now).await?;
     for e in &collected.errors {
@@ -230,13 +248,24 @@ async fn preview(path: &Path, id: &str, format: Option<Format>) -> Result<Exit, 
         }
         None => write_preview_table(&mut out, &items, collected.links.len()),
     };
-    written.map_err(|source| AppError::Io { what: "cannot write to stdout".into(), source })?;
-    Ok(if items.is_empty() { Exit::SourcesFailed } else { Exit::Ok })
+    written.map_err(|source| AppError::Io {
+        what: "cannot write to stdout".into(),
+        source,
+    })?;
+    Ok(if items.is_empty() {
+        Exit::SourcesFailed
+    } else {
+        Exit::Ok
+    })
 }
 
 fn write_preview_table(out: &mut impl Write, items: &[crate::model::Item], links: usize) -> std::io::Result<()> {
     writeln!(out, "{links} links on the listing, {} articles extracted", items.len())?;
-    writeln!(out, "{:<25}  {:<10}  {:>6}  {:<22}  {:<50}  URL", "DATE", "DATE FROM", "BODY", "MISSING", "TITLE")?;
+    writeln!(
+        out,
+        "{:<25}  {:<10}  {:>6}  {:<22}  {:<50}  URL",
+        "DATE", "DATE FROM", "BODY", "MISSING", "TITLE"
+    )?;
     for item in items {
         let missing: Vec<&str> = [
             (item.date_source != crate::model::DateSource::Page, "date"),
@@ -303,17 +332,28 @@ fn status(path: &Path, json: bool) -> Result<Exit, AppError> {
             items_in_feed: items.min(source.max_items),
             new_last_24h: new,
             consecutive_failures: failures,
-            last_error: runs.iter().find_map(|r| r.reason.clone().or_else(|| r.errors.first().cloned())),
+            last_error: runs
+                .iter()
+                .find_map(|r| r.reason.clone().or_else(|| r.errors.first().cloned())),
         });
     }
     let mut out = std::io::stdout().lock();
-    let io = |source| AppError::Io { what: "cannot write to stdout".into(), source };
+    let io = |source| AppError::Io {
+        what: "cannot write to stdout".into(),
+        source,
+    };
     if json {
         serde_json::to_writer_pretty(&mut out, &rows).map_err(|e| io(e.into()))?;
         writeln!(out).map_err(io)?;
     } else {
-        let time = |t: Option<DateTime<Utc>>| t.map_or("never".to_owned(), |t| t.format("%Y-%m-%d %H:%M:%SZ").to_string());
-        writeln!(out, "{:<16} {:<8} {:<21} {:<21} {:>5} {:>7} {:>8}  LAST ERROR", "SOURCE", "HEALTH", "LAST RUN", "LAST SUCCESS", "ITEMS", "NEW 24H", "FAILURES").map_err(io)?;
+        let time =
+            |t: Option<DateTime<Utc>>| t.map_or("never".to_owned(), |t| t.format("%Y-%m-%d %H:%M:%SZ").to_string());
+        writeln!(
+            out,
+            "{:<16} {:<8} {:<21} {:<21} {:>5} {:>7} {:>8}  LAST ERROR",
+            "SOURCE", "HEALTH", "LAST RUN", "LAST SUCCESS", "ITEMS", "NEW 24H", "FAILURES"
+        )
+        .map_err(io)?;
         for r in &rows {
             writeln!(
                 out,
@@ -330,5 +370,9 @@ fn status(path: &Path, json: bool) -> Result<Exit, AppError> {
             .map_err(io)?;
         }
     }
-    Ok(if rows.iter().any(|r| r.health == "broken") { Exit::SourcesFailed } else { Exit::Ok })
+    Ok(if rows.iter().any(|r| r.health == "broken") {
+        Exit::SourcesFailed
+    } else {
+        Exit::Ok
+    })
 }

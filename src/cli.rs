@@ -76,5 +76,6 @@ pub enum Command {
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
-    s.parse::<Format>().map_err(|_| format!("unknown format \"{s}\" (use atom, rss, json)"))
+    s.parse::<Format>()
+        .map_err(|_| format!("unknown format \"{s}\" (use atom, rss, json)"))
 }

@@ -38,25 +38,38 @@ pub async fn serve(site: &'static Dir<'static>) -> std::io::Result<SocketAddr> {
 
 fn page(site: &Dir<'static>, uri: &Uri) -> Response {
     let path = uri.path();
-    let redirect = site.get_file("_redirects").and_then(|f| f.contents_utf8()).and_then(|rules| {
-        rules
-            .lines()
-            .filter(|l| !l.trim_start().starts_with('#'))
-            .filter_map(|l| l.split_once(char::is_whitespace))
-            .find(|(from, _)| *from == path)
-            .map(|(_, to)| to.trim().to_owned())
-    });
+    let redirect = site
+        .get_file("_redirects")
+        .and_then(|f| f.contents_utf8())
+        .and_then(|rules| {
+            rules
+                .lines()
+                .filter(|l| !l.trim_start().starts_with('#'))
+                .filter_map(|l| l.split_once(char::is_whitespace))
+                .find(|(from, _)| *from == path)
+                .map(|(_, to)| to.trim().to_owned())
+        });
     let response = Response::builder();
     if let Some(to) = redirect {
-        return response.status(StatusCode::MOVED_PERMANENTLY).header(header::LOCATION, to).body(Body::empty()).unwrap();
+        return response
+            .status(StatusCode::MOVED_PERMANENTLY)
+            .header(header::LOCATION, to)
+            .body(Body::empty())
+            .unwrap();
     }
-    let file = path.strip_prefix('/').filter(|p| !p.starts_with('_')).and_then(|p| site.get_file(p));
+    let file = path
+        .strip_prefix('/')
+        .filter(|p| !p.starts_with('_'))
+        .and_then(|p| site.get_file(p));
     match file {
         // Like the real CMS pages: `text/html` with no charset, so the page's own `<meta>` decides.
         Some(f) if path.ends_with("htm") || path.ends_with("html") => response
             .header(header::CONTENT_TYPE, "text/html")
             .body(Body::from(f.contents()))
             .unwrap(),
-        _ => response.status(StatusCode::NOT_FOUND).body(Body::from("Not Found")).unwrap(),
+        _ => response
+            .status(StatusCode::NOT_FOUND)
+            .body(Body::from("Not Found"))
+            .unwrap(),
     }
 }

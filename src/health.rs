@@ -26,12 +26,19 @@ pub fn broken(now: &Observed, recent: &[RunRecord]) -> Option<String> {
     if now.listing_parsed && now.links == 0 {
         return Some("the listing yielded no article links (did the site change? check listing.links)".into());
     }
-    let normal: Vec<usize> =
-        recent.iter().filter(|r| r.outcome != Outcome::Failed && r.links > 0).take(10).map(|r| r.links).collect();
+    let normal: Vec<usize> = recent
+        .iter()
+        .filter(|r| r.outcome != Outcome::Failed && r.links > 0)
+        .take(10)
+        .map(|r| r.links)
+        .collect();
     if now.listing_parsed && normal.len() >= 3 {
         let typical = median(normal);
         if typical >= 8 && now.links * 4 < typical {
-            return Some(format!("the listing yielded {} links where it usually has {typical}", now.links));
+            return Some(format!(
+                "the listing yielded {} links where it usually has {typical}",
+                now.links
+            ));
         }
     }
     if now.parsed >= MIN_SAMPLE && now.with_body * 2 < now.parsed {
@@ -44,7 +51,11 @@ pub fn broken(now: &Observed, recent: &[RunRecord]) -> Option<String> {
         .iter()
         .filter(|r| r.outcome != Outcome::Failed)
         .fold((0, 0), |(d, s), r| (d + r.with_date, s + r.with_body));
-    if now.with_body >= MIN_SAMPLE && sampled >= 10 && dated * 10 >= sampled * 8 && now.with_date * 10 < now.with_body * 3 {
+    if now.with_body >= MIN_SAMPLE
+        && sampled >= 10
+        && dated * 10 >= sampled * 8
+        && now.with_date * 10 < now.with_body * 3
+    {
         return Some(format!(
             "only {} of {} articles had a date on the page, where most used to (check article.date)",
             now.with_date, now.with_body
@@ -84,7 +95,13 @@ mod tests {
     }
 
     fn observed(links: usize, parsed: usize, with_body: usize, with_date: usize) -> Observed {
-        Observed { listing_parsed: true, links, parsed, with_body, with_date }
+        Observed {
+            listing_parsed: true,
+            links,
+            parsed,
+            with_body,
+            with_date,
+        }
     }
 
     #[test]
@@ -96,14 +113,26 @@ mod tests {
     #[test]
     fn a_collapse_in_links_against_the_recent_normal_is_broken() {
         let recent = vec![run(20, 0, 0), run(21, 0, 0), run(19, 0, 0)];
-        assert!(broken(&observed(3, 0, 0, 0), &recent).unwrap().contains("usually has 20"));
+        assert!(
+            broken(&observed(3, 0, 0, 0), &recent)
+                .unwrap()
+                .contains("usually has 20")
+        );
         assert_eq!(broken(&observed(12, 0, 0, 0), &recent), None);
-        assert_eq!(broken(&observed(3, 0, 0, 0), &recent[..2]), None, "too little history to judge");
+        assert_eq!(
+            broken(&observed(3, 0, 0, 0), &recent[..2]),
+            None,
+            "too little history to judge"
+        );
     }
 
     #[test]
     fn bodies_that_vanish_are_broken() {
-        assert!(broken(&observed(10, 6, 2, 2), &[]).unwrap().contains("2 of 6 articles had a body"));
+        assert!(
+            broken(&observed(10, 6, 2, 2), &[])
+                .unwrap()
+                .contains("2 of 6 articles had a body")
+        );
         assert_eq!(broken(&observed(10, 2, 0, 0), &[]), None, "too few articles to judge");
     }
 

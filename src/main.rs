@@ -1,6 +1,7 @@
 //! The `feedwright` binary: parses the command line, sets up logging, runs the command, maps the result to an
 //! exit code (documented in `--help`).
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -13,7 +14,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { Exit::Usage as u8 } else { Exit::Ok as u8 });
+            return ExitCode::from(if e.use_stderr() {
+                Exit::Usage as u8
+            } else {
+                Exit::Ok as u8
+            });
         }
     };
     init_tracing(&cli);
@@ -40,8 +45,12 @@ fn init_tracing(cli: &Cli) {
         (false, 1) => "info",
         (false, _) => "debug",
     };
-    let filter = EnvFilter::try_from_env("FEEDWRIGHT_LOG").unwrap_or_else(|_| EnvFilter::new(format!("feedwright={default}")));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter =
+        EnvFilter::try_from_env("FEEDWRIGHT_LOG").unwrap_or_else(|_| EnvFilter::new(format!("feedwright={default}")));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     match cli.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.with_target(false).init(),

@@ -19,7 +19,9 @@ impl SourceId {
     pub fn parse(id: &str) -> Option<Self> {
         let ok = !id.is_empty()
             && id.len() <= 64
-            && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
         ok.then(|| Self(id.to_owned()))
     }
 
@@ -116,7 +118,9 @@ impl DateSource {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Page, Self::UrlPath, Self::Listing, Self::FirstSeen].into_iter().find(|d| d.as_str() == s)
+        [Self::Page, Self::UrlPath, Self::Listing, Self::FirstSeen]
+            .into_iter()
+            .find(|d| d.as_str() == s)
     }
 }
 

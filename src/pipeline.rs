@@ -72,8 +72,15 @@ enum Job {
     Recheck(ListedLink, Known),
 }
 
-enum Outcome1 {
-    Parsed(Item, Url, Validators, ListedLink),
+/// An article read and normalized, with what the store needs to find it again.
+struct Parsed {
+    item: Item,
+    validators: Validators,
+    listed: ListedLink,
+}
+
+enum ArticleResult {
+    Parsed(Box<Parsed>),
     NotModified(ItemId),
     Unparsable(String),
     Failed(String),
@@ -103,10 +110,16 @@ pub async fn collect(
             match ctx.fetcher.get(&url, validators.as_ref()).await {
                 Ok(Fetched::NotModified) => {
                     tracing::debug!(source = %source.id, url = %url, "listing not modified");
-                    out.listing.push(ListingStatus { url: url.to_string(), status: Some(304) });
+                    out.listing.push(ListingStatus {
+                        url: url.to_string(),
+                        status: Some(304),
+                    });
                 }
                 Ok(Fetched::Page(page)) => {
-                    out.listing.push(ListingStatus { url: url.to_string(), status: Some(page.status) });
+                    out.listing.push(ListingStatus {
+                        url: url.to_string(),
+                        status: Some(page.status),
+                    });
                     out.observed.listing_parsed = true;
                     let listing = extract::list::parse(&page.text, &page.final_url, &source.listing);
                     let mut unknown = 0;
@@ -129,7 +142,10 @@ pub async fn collect(
                         crate::fetch::FetchError::Status { status, .. } => Some(*status),
                         _ => None,
                     };
-                    out.listing.push(ListingStatus { url: url.to_string(), status });
+                    out.listing.push(ListingStatus {
+                        url: url.to_string(),
+                        status,
+                    });
                     out.listing_failures += 1;
                     out.errors.push(error_chain(&e));
                 }
@@ -146,28 +162,33 @@ pub async fn collect(
     while let Some((requests, result)) = results.next().await {
         out.requests += requests;
         match result {
-            Outcome1::Parsed(item, article_url, validators, listed) => {
+            ArticleResult::Parsed(parsed) => {
+                let Parsed {
+                    item,
+                    validators,
+                    listed,
+                } = *parsed;
                 out.observed.parsed += 1;
                 out.observed.with_body += 1;
                 out.observed.with_date += usize::from(item.date_source == DateSource::Page);
                 listed_ids.insert(item.id.clone());
-                out.changes.links.push((listed.url, item.id.clone()));
+                out.changes.links.push((listed.url.clone(), item.id.clone()));
                 if !validators.is_empty() {
-                    out.changes.validators.push((article_url, validators));
+                    out.changes.validators.push((listed.url.clone(), validators));
                 }
                 out.changes.items.push(item);
             }
-            Outcome1::NotModified(id) => {
+            ArticleResult::NotModified(id) => {
                 listed_ids.insert(id.clone());
                 out.changes.checked.push(id);
             }
-            Outcome1::Unparsable(e) => {
+            ArticleResult::Unparsable(e) => {
                 out.observed.parsed += 1;
                 out.unparsable += 1;
                 out.failed += 1;
                 out.errors.push(e);
             }
-            Outcome1::Failed(e) => {
+            ArticleResult::Failed(e) => {
                 out.failed += 1;
                 out.errors.push(e);
             }
@@ -194,7 +215,9 @@ fn plan(source: &Source, known: &HashMap<String, Known>, links: &[ListedLink], n
             None => jobs.push(Job::New(link.clone())),
             Some(k) => {
                 let due = source.refresh.every.is_some_and(|every| {
-                    now.signed_duration_since(k.last_checked).to_std().is_ok_and(|age| age >= every)
+                    now.signed_duration_since(k.last_checked)
+                        .to_std()
+                        .is_ok_and(|age| age >= every)
                 });
                 if rechecks < source.refresh.newest || due {
                     rechecks += 1;
@@ -207,34 +230,41 @@ fn plan(source: &Source, known: &HashMap<String, Known>, links: &[ListedLink], n
 }
 
 /// Reads one article; returns the number of requests made and what came of it.
-async fn read_article(ctx: &Context, source: &Source, job: Job, now: DateTime<Utc>) -> (usize, Outcome1) {
+async fn read_article(ctx: &Context, source: &Source, job: Job, now: DateTime<Utc>) -> (usize, ArticleResult) {
     let (listed, validators, first_seen, known_id) = match job {
         Job::New(link) => (link, None, now, None),
         Job::Recheck(link, known) => match lock(&ctx.store).validators(&link.url) {
             Ok(v) => (link, v, known.first_seen, Some(known.item_id)),
-            Err(e) => return (0, Outcome1::Failed(error_chain(&e))),
+            Err(e) => return (0, ArticleResult::Failed(error_chain(&e))),
         },
     };
     match ctx.fetcher.get(&listed.url, validators.as_ref()).await {
         Ok(Fetched::NotModified) => match known_id {
-            Some(id) => (1, Outcome1::NotModified(id)),
-            None => (1, Outcome1::Failed(format!("GET {} answered 304 to an unconditional request", listed.url))),
+            Some(id) => (1, ArticleResult::NotModified(id)),
+            None => (
+                1,
+                ArticleResult::Failed(format!("GET {} answered 304 to an unconditional request", listed.url)),
+            ),
         },
         Ok(Fetched::Page(page)) => (1, parse_article(source, &listed, page, first_seen)),
         Err(e) => {
             tracing::warn!(source = %source.id, error = %error_chain(&e), "article failed");
-            (1, Outcome1::Failed(error_chain(&e)))
+            (1, ArticleResult::Failed(error_chain(&e)))
         }
     }
 }
 
-fn parse_article(source: &Source, listed: &ListedLink, page: Page, first_seen: DateTime<Utc>) -> Outcome1 {
+fn parse_article(source: &Source, listed: &ListedLink, page: Page, first_seen: DateTime<Utc>) -> ArticleResult {
     let raw = extract::article::parse(&page.text, &page.final_url, &source.article);
     match normalize::item(&raw, listed, &source.normalize, first_seen) {
-        Ok(item) => Outcome1::Parsed(item, listed.url.clone(), page.validators, listed.clone()),
+        Ok(item) => ArticleResult::Parsed(Box::new(Parsed {
+            item,
+            validators: page.validators,
+            listed: listed.clone(),
+        })),
         Err(e) => {
             tracing::warn!(source = %source.id, error = %e, "article unparsable");
-            Outcome1::Unparsable(error_chain(&e))
+            ArticleResult::Unparsable(error_chain(&e))
         }
     }
 }
@@ -249,7 +279,10 @@ pub async fn run(ctx: &Context, config: &Config, source: &Source, now: DateTime<
 
     let listing_ok = collected.listing.len() > collected.listing_failures;
     let reason = if !listing_ok {
-        Some(format!("no listing page could be read: {}", collected.errors.first().map_or("", String::as_str)))
+        Some(format!(
+            "no listing page could be read: {}",
+            collected.errors.first().map_or("", String::as_str)
+        ))
     } else {
         health::broken(&collected.observed, &recent).or_else(|| {
             let tried = collected.changes.items.len() + collected.failed;
@@ -267,7 +300,9 @@ pub async fn run(ctx: &Context, config: &Config, source: &Source, now: DateTime<
         started: now,
         duration: clock.elapsed(),
         outcome,
-        reason: reason.clone().or_else(|| (outcome == Outcome::Degraded).then(|| format!("{} articles failed", collected.failed))),
+        reason: reason
+            .clone()
+            .or_else(|| (outcome == Outcome::Degraded).then(|| format!("{} articles failed", collected.failed))),
         links: collected.links.len(),
         new: 0,
         updated: 0,
@@ -285,7 +320,11 @@ pub async fn run(ctx: &Context, config: &Config, source: &Source, now: DateTime<
         record.duration = clock.elapsed();
         lock(&ctx.store).record_run(&record)?;
         let items = lock(&ctx.store).item_counts(&source.id, now)?.0.min(source.max_items);
-        return Ok(Report { record, written: Vec::new(), items });
+        return Ok(Report {
+            record,
+            written: Vec::new(),
+            items,
+        });
     }
 
     let items = {
@@ -297,20 +336,38 @@ pub async fn run(ctx: &Context, config: &Config, source: &Source, now: DateTime<
     if !items.is_empty() {
         let meta = feed_meta(config, source, &items, now);
         for &format in &config.settings.formats {
-            let path = config.settings.output_dir.join(format!("{}.{}", source.id, format.ext()));
+            let path = config
+                .settings
+                .output_dir
+                .join(format!("{}.{}", source.id, format.ext()));
             if publish::write_atomic(&path, render::render(format, &meta, &items).as_bytes())? {
                 written.push(path);
             }
         }
     }
     record.duration = clock.elapsed();
-    tracing::info!(links = record.links, new = record.new, updated = record.updated, failed = record.failed, written = written.len(), "source done");
-    Ok(Report { record, written, items: items.len() })
+    tracing::info!(
+        links = record.links,
+        new = record.new,
+        updated = record.updated,
+        failed = record.failed,
+        written = written.len(),
+        "source done"
+    );
+    Ok(Report {
+        record,
+        written,
+        items: items.len(),
+    })
 }
 
 /// Feed-level data for `source`; `updated` follows the items, so an unchanged feed renders to the same bytes.
 pub fn feed_meta(config: &Config, source: &Source, items: &[Item], now: DateTime<Utc>) -> FeedMeta {
-    let updated = items.iter().map(|i| i.updated).max().unwrap_or_else(|| now.fixed_offset());
+    let updated = items
+        .iter()
+        .map(|i| i.updated)
+        .max()
+        .unwrap_or_else(|| now.fixed_offset());
     let alternates = source
         .alternates
         .iter()
@@ -336,7 +393,11 @@ pub fn feed_meta(config: &Config, source: &Source, items: &[Item], now: DateTime
 }
 
 fn feed_base(config: &Config, id: &SourceId) -> Url {
-    config.settings.feed_base_url.join(id.as_str()).expect("a source id is a valid relative URL")
+    config
+        .settings
+        .feed_base_url
+        .join(id.as_str())
+        .expect("a source id is a valid relative URL")
 }
 
 fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use chrono_tz::Tz;
@@ -18,19 +18,32 @@ use crate::normalize;
 use crate::render::Format;
 
 const DEFAULT_FEED_BASE: &str = "http://127.0.0.1:8080/";
-const DEFAULT_USER_AGENT: &str = concat!("feedwright/", env!("CARGO_PKG_VERSION"), " (+", env!("CARGO_PKG_REPOSITORY"), ")");
+const DEFAULT_USER_AGENT: &str = concat!(
+    "feedwright/",
+    env!("CARGO_PKG_VERSION"),
+    " (+",
+    env!("CARGO_PKG_REPOSITORY"),
+    ")"
+);
 const DEFAULT_MAX_BODY: u64 = 8 * 1024 * 1024;
 const DEFAULT_SUMMARY_CHARS: usize = 280;
 
 /// Parses and validates config text; `path` names the file in messages and anchors relative paths.
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-    let mut v = Validator { text, file: path, source: None, problems: Vec::new() };
+    let mut v = Validator {
+        text,
+        file: path,
+        source: None,
+        problems: Vec::new(),
+    };
     let raw: RawConfig = match toml::from_str(text) {
         Ok(raw) => raw,
         Err(e) => {
             let line = e.span().map_or(1, |s| v.line(s.start));
             let message = e.message().trim().to_owned();
-            return Err(ConfigError::Invalid { problems: vec![v.problem(line, message)] });
+            return Err(ConfigError::Invalid {
+                problems: vec![v.problem(line, message)],
+            });
         }
     };
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -41,7 +54,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     for raw_source in &raw.sources {
         if let Some(source) = v.source(raw_source, &settings) {
             if !seen.insert(source.id.clone()) {
-                v.error(raw_source.get_ref().id.span(), format!("duplicate source id \"{}\"", source.id));
+                v.error(
+                    raw_source.get_ref().id.span(),
+                    format!("duplicate source id \"{}\"", source.id),
+                );
             }
             sources.push(source);
         }
@@ -51,7 +67,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         for alt in &raw_source.get_ref().alternates {
             if !seen.iter().any(|id| id.as_str() == alt.get_ref()) {
                 v.source = Some(source.id.to_string());
-                v.error(alt.span(), format!("alternate \"{}\" is not a source in this file", alt.get_ref()));
+                v.error(
+                    alt.span(),
+                    format!("alternate \"{}\" is not a source in this file", alt.get_ref()),
+                );
             }
         }
     }
@@ -60,7 +79,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     }
 
     if v.problems.is_empty() {
-        Ok(Config { path: path.to_owned(), settings, sources })
+        Ok(Config {
+            path: path.to_owned(),
+            settings,
+            sources,
+        })
     } else {
         Err(ConfigError::Invalid { problems: v.problems })
     }
@@ -81,7 +104,12 @@ impl Validator<'_> {
     }
 
     fn problem(&self, line: usize, message: String) -> Problem {
-        Problem { file: self.file.to_owned(), line, source: self.source.clone(), message }
+        Problem {
+            file: self.file.to_owned(),
+            line,
+            source: self.source.clone(),
+            message,
+        }
     }
 
     fn error(&mut self, span: Range<usize>, message: String) {
@@ -116,12 +144,20 @@ impl Validator<'_> {
             state: base_dir.join(raw.state.as_deref().unwrap_or("state/feedwright.sqlite")),
             feed_base_url: feed_base_url.unwrap_or_else(|| Url::parse(DEFAULT_FEED_BASE).expect("valid default")),
             user_agent: raw.user_agent.clone().unwrap_or_else(|| DEFAULT_USER_AGENT.to_owned()),
-            timeout: self.duration(raw.timeout.as_ref(), "timeout").unwrap_or(Duration::from_secs(20)),
-            max_body: raw.max_body.as_ref().and_then(|s| self.size(s)).unwrap_or(DEFAULT_MAX_BODY),
+            timeout: self
+                .duration(raw.timeout.as_ref(), "timeout")
+                .unwrap_or(Duration::from_secs(20)),
+            max_body: raw
+                .max_body
+                .as_ref()
+                .and_then(|s| self.size(s))
+                .unwrap_or(DEFAULT_MAX_BODY),
             max_items: self.positive(raw.max_items.as_ref(), "max_items").unwrap_or(50),
             formats,
             concurrency: self.positive(raw.concurrency.as_ref(), "concurrency").unwrap_or(4),
-            lock_timeout: self.duration(raw.lock_timeout.as_ref(), "lock_timeout").unwrap_or(Duration::from_secs(60)),
+            lock_timeout: self
+                .duration(raw.lock_timeout.as_ref(), "lock_timeout")
+                .unwrap_or(Duration::from_secs(60)),
         }
     }
 
@@ -130,7 +166,10 @@ impl Validator<'_> {
         self.source = Some(r.id.get_ref().clone());
         let id = SourceId::parse(r.id.get_ref());
         if id.is_none() {
-            self.error(r.id.span(), "id must be 1-64 characters of a-z, 0-9, '-' and '_'".into());
+            self.error(
+                r.id.span(),
+                "id must be 1-64 characters of a-z, 0-9, '-' and '_'".into(),
+            );
         }
 
         let mut urls = Vec::new();
@@ -151,22 +190,46 @@ impl Validator<'_> {
         let timezone = match &r.timezone {
             None => Some(Tz::UTC),
             Some(tz) => tz.get_ref().parse::<Tz>().ok().or_else(|| {
-                self.error(tz.span(), format!("unknown time zone \"{}\" (use an IANA name like Asia/Shanghai)", tz.get_ref()));
+                self.error(
+                    tz.span(),
+                    format!(
+                        "unknown time zone \"{}\" (use an IANA name like Asia/Shanghai)",
+                        tz.get_ref()
+                    ),
+                );
                 None
             }),
         };
         let listing = self.listing(r.listing.get_ref());
         let article = self.article(r.article.get_ref());
-        let every = r.refresh.every.as_ref().and_then(|e| self.duration(Some(e), "refresh.every"));
-        let max_items = self.positive(r.max_items.as_ref(), "max_items").unwrap_or(settings.max_items);
-        let max_pages = self.positive(r.listing.get_ref().max_pages.as_ref(), "max_pages").unwrap_or(1);
-        let alternates = r.alternates.iter().filter_map(|a| SourceId::parse(a.get_ref())).collect();
+        let every = r
+            .refresh
+            .every
+            .as_ref()
+            .and_then(|e| self.duration(Some(e), "refresh.every"));
+        let max_items = self
+            .positive(r.max_items.as_ref(), "max_items")
+            .unwrap_or(settings.max_items);
+        let max_pages = self
+            .positive(r.listing.get_ref().max_pages.as_ref(), "max_pages")
+            .unwrap_or(1);
+        let alternates = r
+            .alternates
+            .iter()
+            .filter_map(|a| SourceId::parse(a.get_ref()))
+            .collect();
 
         let (id, timezone, listing, article) = (id?, timezone?, listing?, article?);
         let home = urls.first()?.clone();
         Some(Source {
-            description: r.description.clone().unwrap_or_else(|| format!("{} (generated by feedwright from {home})", r.title)),
-            author: r.author.clone().unwrap_or_else(|| home.host_str().unwrap_or("feedwright").to_owned()),
+            description: r
+                .description
+                .clone()
+                .unwrap_or_else(|| format!("{} (generated by feedwright from {home})", r.title)),
+            author: r
+                .author
+                .clone()
+                .unwrap_or_else(|| home.host_str().unwrap_or("feedwright").to_owned()),
             title: r.title.clone(),
             id,
             urls,
@@ -182,7 +245,10 @@ impl Validator<'_> {
                 summary_chars: DEFAULT_SUMMARY_CHARS,
             },
             article,
-            refresh: Refresh { newest: r.refresh.newest.unwrap_or(usize::MAX), every },
+            refresh: Refresh {
+                newest: r.refresh.newest.unwrap_or(usize::MAX),
+                every,
+            },
         })
     }
 
@@ -191,7 +257,12 @@ impl Validator<'_> {
         let links = self.selector(&raw.links, "listing.links");
         let date = self.optional_selector(raw.date.as_ref(), "listing.date");
         let next = self.optional_selector(raw.next.as_ref(), "listing.next");
-        Some(ListRules { item: item?, links: links?, date: date?, next: next? })
+        Some(ListRules {
+            item: item?,
+            links: links?,
+            date: date?,
+            next: next?,
+        })
     }
 
     fn article(&mut self, raw: &RawArticle) -> Option<ArticleRules> {
@@ -215,7 +286,7 @@ impl Validator<'_> {
 
     fn selector(&mut self, s: &Spanned<String>, key: &str) -> Option<Selector> {
         Selector::parse(s.get_ref())
-            .map_err(|e| self.error(s.span(), format!("{key}: invalid selector \"{}\" ({e})", s.get_ref())))
+            .map_err(|_| self.error(s.span(), format!("{key}: invalid CSS selector \"{}\"", s.get_ref())))
             .ok()
     }
 
@@ -250,7 +321,13 @@ impl Validator<'_> {
                 None
             }
             Err(e) => {
-                self.error(s.span(), format!("{key}: invalid duration \"{}\" ({e}; e.g. \"20s\", \"30m\")", s.get_ref()));
+                self.error(
+                    s.span(),
+                    format!(
+                        "{key}: invalid duration \"{}\" ({e}; e.g. \"20s\", \"30m\")",
+                        s.get_ref()
+                    ),
+                );
                 None
             }
         }
@@ -299,9 +376,11 @@ fn with_trailing_slash(mut url: Url) -> Url {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
-    const GOOD: &str = r#"
+    const GOOD: &str = r##"
 [settings]
 feed_base_url = "https://feeds.example.org/wic"
 
@@ -317,7 +396,7 @@ links = "h4 a"
 [source.article]
 title = "h1"
 content = "#Content"
-"#;
+"##;
 
     fn problems(text: &str) -> Vec<String> {
         match parse(text, Path::new("config/test.toml")) {
@@ -346,9 +425,24 @@ content = "#Content"
             .replace(r#"url = "https://www"#, r#"url = "ftp://www"#);
         let found = problems(&bad);
         assert_eq!(found.len(), 3, "{found:#?}");
-        assert!(found.iter().any(|p| p.starts_with("config/test.toml:13: source \"wic-news\": listing.links: invalid selector \"div..title\"")), "{found:#?}");
-        assert!(found.iter().any(|p| p.starts_with("config/test.toml:9: source \"wic-news\": unknown time zone")), "{found:#?}");
-        assert!(found.iter().any(|p| p.starts_with("config/test.toml:8: source \"wic-news\": url: ")), "{found:#?}");
+        assert!(
+            found.iter().any(|p| p.starts_with(
+                "config/test.toml:12: source \"wic-news\": listing.links: invalid CSS selector \"div..title\""
+            )),
+            "{found:#?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|p| p.starts_with("config/test.toml:9: source \"wic-news\": unknown time zone")),
+            "{found:#?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|p| p.starts_with("config/test.toml:8: source \"wic-news\": url: ")),
+            "{found:#?}"
+        );
     }
 
     #[test]
@@ -356,21 +450,38 @@ content = "#Content"
         let bad = GOOD.replace("title = \"h1\"", "title = \"h1\"\ntitel = \"h2\"");
         let found = problems(&bad);
         assert_eq!(found.len(), 1);
-        assert!(found[0].starts_with("config/test.toml:17: unknown field `titel`"), "{found:#?}");
+        assert!(
+            found[0].starts_with("config/test.toml:16: unknown field `titel`"),
+            "{found:#?}"
+        );
     }
 
     #[test]
     fn duplicate_ids_and_bad_durations_are_reported() {
-        let bad = format!("{GOOD}\n{}", GOOD.replace("[settings]\nfeed_base_url = \"https://feeds.example.org/wic\"\n", ""))
-            .replacen("[settings]", "[settings]\ntimeout = \"soon\"", 1);
+        let bad = format!(
+            "{GOOD}\n{}",
+            GOOD.replace("[settings]\nfeed_base_url = \"https://feeds.example.org/wic\"\n", "")
+        )
+        .replacen("[settings]", "[settings]\ntimeout = \"soon\"", 1);
         let found = problems(&bad);
-        assert!(found.iter().any(|p| p.contains("duplicate source id \"wic-news\"")), "{found:#?}");
-        assert!(found.iter().any(|p| p.starts_with("config/test.toml:3: timeout: invalid duration \"soon\"")), "{found:#?}");
+        assert!(
+            found.iter().any(|p| p.contains("duplicate source id \"wic-news\"")),
+            "{found:#?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|p| p.starts_with("config/test.toml:3: timeout: invalid duration \"soon\"")),
+            "{found:#?}"
+        );
     }
 
     #[test]
     fn an_alternate_must_name_a_source() {
-        let bad = GOOD.replace("timezone = \"Asia/Shanghai\"", "timezone = \"Asia/Shanghai\"\nalternates = [\"wic-zh\"]");
+        let bad = GOOD.replace(
+            "timezone = \"Asia/Shanghai\"",
+            "timezone = \"Asia/Shanghai\"\nalternates = [\"wic-zh\"]",
+        );
         let found = problems(&bad);
         assert_eq!(found.len(), 1, "{found:#?}");
         assert!(found[0].contains("alternate \"wic-zh\" is not a source"), "{found:#?}");

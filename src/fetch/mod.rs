@@ -72,7 +72,11 @@ pub enum FetchError {
         source: reqwest::Error,
     },
     #[error("GET {url} returned HTTP {status}")]
-    Status { url: Url, status: u16, retry_after: Option<Duration> },
+    Status {
+        url: Url,
+        status: u16,
+        retry_after: Option<Duration>,
+    },
     #[error("GET {url}: body is larger than the {limit} byte limit (max_body)")]
     TooLarge { url: Url, limit: u64 },
     #[error("GET {url}: too many redirects or a redirect loop")]
@@ -164,13 +168,20 @@ impl Fetcher {
         if !status.is_success() {
             let retry_after = header_str(response.headers(), header::RETRY_AFTER)
                 .and_then(|v| retry::parse_retry_after(v, (self.clock)()));
-            return Err(FetchError::Status { url: url.clone(), status: status.as_u16(), retry_after });
+            return Err(FetchError::Status {
+                url: url.clone(),
+                status: status.as_u16(),
+                retry_after,
+            });
         }
         let final_url = response.url().clone();
         let headers = response.headers().clone();
         let limit = self.options.max_body;
         if response.content_length().is_some_and(|len| len > limit) {
-            return Err(FetchError::TooLarge { url: url.clone(), limit });
+            return Err(FetchError::TooLarge {
+                url: url.clone(),
+                limit,
+            });
         }
         let mut body = Vec::new();
         let mut stream = response.bytes_stream();
@@ -180,7 +191,10 @@ impl Fetcher {
                 other => other,
             })?;
             if body.len() as u64 + chunk.len() as u64 > limit {
-                return Err(FetchError::TooLarge { url: url.clone(), limit });
+                return Err(FetchError::TooLarge {
+                    url: url.clone(),
+                    limit,
+                });
             }
             body.extend_from_slice(&chunk);
         }
@@ -201,7 +215,10 @@ impl Fetcher {
     fn classify(&self, url: &Url, source: reqwest::Error) -> FetchError {
         let url = url.clone();
         if source.is_timeout() {
-            FetchError::Timeout { url, timeout: self.options.timeout }
+            FetchError::Timeout {
+                url,
+                timeout: self.options.timeout,
+            }
         } else if source.is_redirect() {
             FetchError::Redirect { url }
         } else if source.is_connect() {

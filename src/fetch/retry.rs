@@ -17,13 +17,13 @@ pub fn delay(error: &FetchError, attempt: u32, base: Duration, jitter: f64) -> O
     match error {
         // A reset mid-body is a dropped connection too.
         FetchError::Timeout { .. } | FetchError::Connect { .. } | FetchError::Body { .. } => Some(backoff),
-        FetchError::Status { status, retry_after, .. } if *status == 429 || (500..600).contains(status) => {
-            match retry_after {
-                Some(after) if *after > MAX_RETRY_AFTER => None,
-                Some(after) => Some(*after),
-                None => Some(backoff),
-            }
-        }
+        FetchError::Status {
+            status, retry_after, ..
+        } if *status == 429 || (500..600).contains(status) => match retry_after {
+            Some(after) if *after > MAX_RETRY_AFTER => None,
+            Some(after) => Some(*after),
+            None => Some(backoff),
+        },
         FetchError::Status { .. }
         | FetchError::TooLarge { .. }
         | FetchError::Redirect { .. }
@@ -38,7 +38,11 @@ pub fn parse_retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Opt
         return Some(Duration::from_secs(secs));
     }
     let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    Some((at.with_timezone(&chrono::Utc) - now).to_std().unwrap_or(Duration::ZERO))
+    Some(
+        (at.with_timezone(&chrono::Utc) - now)
+            .to_std()
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 #[cfg(test)]
@@ -47,15 +51,25 @@ mod tests {
     use url::Url;
 
     fn status(status: u16, retry_after: Option<Duration>) -> FetchError {
-        FetchError::Status { url: Url::parse("http://127.0.0.1/").unwrap(), status, retry_after }
+        FetchError::Status {
+            url: Url::parse("http://127.0.0.1/").unwrap(),
+            status,
+            retry_after,
+        }
     }
 
     #[test]
     fn server_errors_and_429_are_retried_other_4xx_are_not() {
         let base = Duration::from_millis(100);
         assert_eq!(delay(&status(503, None), 0, base, 0.0), Some(base));
-        assert_eq!(delay(&status(500, None), 2, base, 0.5), Some(Duration::from_millis(600)));
-        assert_eq!(delay(&status(429, Some(Duration::from_secs(3))), 0, base, 0.0), Some(Duration::from_secs(3)));
+        assert_eq!(
+            delay(&status(500, None), 2, base, 0.5),
+            Some(Duration::from_millis(600))
+        );
+        assert_eq!(
+            delay(&status(429, Some(Duration::from_secs(3))), 0, base, 0.0),
+            Some(Duration::from_secs(3))
+        );
         assert_eq!(delay(&status(429, Some(Duration::from_secs(3600))), 0, base, 0.0), None);
         assert_eq!(delay(&status(404, None), 0, base, 0.0), None);
         assert_eq!(delay(&status(403, None), 0, base, 0.0), None);
@@ -63,9 +77,14 @@ mod tests {
 
     #[test]
     fn retry_after_accepts_seconds_and_dates() {
-        let now = chrono::DateTime::parse_from_rfc3339("2015-12-16T10:00:00Z").unwrap().to_utc();
+        let now = chrono::DateTime::parse_from_rfc3339("2015-12-16T10:00:00Z")
+            .unwrap()
+            .to_utc();
         assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after("Wed, 16 Dec 2015 10:00:30 GMT", now), Some(Duration::from_secs(30)));
+        assert_eq!(
+            parse_retry_after("Wed, 16 Dec 2015 10:00:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
         assert_eq!(parse_retry_after("soon", now), None);
     }
 }

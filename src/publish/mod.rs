@@ -20,11 +20,17 @@ pub enum PublishError {
 
 /// Writes `bytes` to `path` atomically. Returns `false` when the file already held exactly these bytes.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<bool, PublishError> {
-    let fail = |source| PublishError::Write { path: path.to_owned(), source };
+    let fail = |source| PublishError::Write {
+        path: path.to_owned(),
+        source,
+    };
     if fs::read(path).is_ok_and(|old| old == bytes) {
         return Ok(false);
     }
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(fail)?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("feed");
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));

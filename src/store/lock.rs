@@ -27,11 +27,19 @@ impl StateLock {
     /// Takes the lock for the state database at `state`, waiting up to `timeout` for another holder.
     pub async fn acquire(state: &Path, timeout: Duration) -> Result<StateLock, LockError> {
         let path = state.with_extension("lock");
-        let io = |source| LockError::Io { path: path.clone(), source };
+        let io = |source| LockError::Io {
+            path: path.clone(),
+            source,
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
         let start = Instant::now();
         loop {
             match file.try_lock() {
@@ -40,7 +48,10 @@ impl StateLock {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 Err(std::fs::TryLockError::WouldBlock) => {
-                    return Err(LockError::Busy { path, waited: start.elapsed() });
+                    return Err(LockError::Busy {
+                        path,
+                        waited: start.elapsed(),
+                    });
                 }
                 Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
             }

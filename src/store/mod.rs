@@ -156,37 +156,56 @@ impl Store {
             })?;
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE;
-        let conn = Connection::open_with_flags(path, flags)
-            .map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
+        let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
         Self::init(conn, path.to_owned())
     }
 
     /// A private database that lives as long as the value (the demo, tests).
     pub fn in_memory() -> Result<Store, StoreError> {
         let path = PathBuf::from(":memory:");
-        let conn = Connection::open_in_memory().map_err(|source| StoreError::Open { path: path.clone(), source })?;
+        let conn = Connection::open_in_memory().map_err(|source| StoreError::Open {
+            path: path.clone(),
+            source,
+        })?;
         Self::init(conn, path)
     }
 
     fn init(conn: Connection, path: PathBuf) -> Result<Store, StoreError> {
         let mut store = Store { conn, path };
         store.check_ours()?;
-        store.conn.busy_timeout(Duration::from_secs(10)).map_err(|e| store.sql(e))?;
+        store
+            .conn
+            .busy_timeout(Duration::from_secs(10))
+            .map_err(|e| store.sql(e))?;
         // WAL keeps readers (`status`, `serve`) off the writer's back; NORMAL is durable at each commit in WAL mode
         // except for a power cut, which at worst loses the last run, never consistency.
-        store.conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| store.sql(e))?;
-        store.conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| store.sql(e))?;
+        store
+            .conn
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| store.sql(e))?;
+        store
+            .conn
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| store.sql(e))?;
         store.migrate(schema::MIGRATIONS)?;
         Ok(store)
     }
 
     /// Refuses files that are not SQLite, or SQLite databases some other program made.
     fn check_ours(&self) -> Result<(), StoreError> {
-        let foreign = || StoreError::Foreign { path: self.path.clone() };
-        let app_id: i64 = self.conn.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(|e| match e {
-            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase => foreign(),
-            e => self.sql(e),
-        })?;
+        let foreign = || StoreError::Foreign {
+            path: self.path.clone(),
+        };
+        let app_id: i64 = self
+            .conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase => foreign(),
+                e => self.sql(e),
+            })?;
         if app_id == schema::APPLICATION_ID {
             return Ok(());
         }
@@ -194,20 +213,33 @@ impl Store {
             .conn
             .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
             .map_err(|e| self.sql(e))?;
-        if app_id != 0 || tables > 0 { Err(foreign()) } else { Ok(()) }
+        if app_id != 0 || tables > 0 {
+            Err(foreign())
+        } else {
+            Ok(())
+        }
     }
 
     fn migrate(&mut self, migrations: &[&str]) -> Result<(), StoreError> {
         let known = migrations.len() as i64;
-        let found: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| self.sql(e))?;
+        let found: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.sql(e))?;
         if found > known {
-            return Err(StoreError::TooNew { path: self.path.clone(), found, known });
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found,
+                known,
+            });
         }
         for (version, sql) in migrations.iter().enumerate().skip(found as usize) {
             let tx = self.conn.transaction().map_err(|e| sql_err(&self.path, e))?;
             tx.execute_batch(sql).map_err(|e| sql_err(&self.path, e))?;
-            tx.pragma_update(None, "application_id", schema::APPLICATION_ID).map_err(|e| sql_err(&self.path, e))?;
-            tx.pragma_update(None, "user_version", version as i64 + 1).map_err(|e| sql_err(&self.path, e))?;
+            tx.pragma_update(None, "application_id", schema::APPLICATION_ID)
+                .map_err(|e| sql_err(&self.path, e))?;
+            tx.pragma_update(None, "user_version", version as i64 + 1)
+                .map_err(|e| sql_err(&self.path, e))?;
             tx.commit().map_err(|e| sql_err(&self.path, e))?;
         }
         Ok(())
@@ -219,9 +251,16 @@ impl Store {
 
     pub fn validators(&self, url: &Url) -> Result<Option<Validators>, StoreError> {
         self.conn
-            .query_row("SELECT etag, last_modified FROM validators WHERE url = ?1", [url.as_str()], |r| {
-                Ok(Validators { etag: r.get(0)?, last_modified: r.get(1)? })
-            })
+            .query_row(
+                "SELECT etag, last_modified FROM validators WHERE url = ?1",
+                [url.as_str()],
+                |r| {
+                    Ok(Validators {
+                        etag: r.get(0)?,
+                        last_modified: r.get(1)?,
+                    })
+                },
+            )
             .optional()
             .map_err(|e| self.sql(e))
     }
@@ -237,7 +276,13 @@ impl Store {
             .map_err(|e| self.sql(e))?;
         let rows = stmt
             .query_map([source.as_str()], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get(4)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get(4)?,
+                ))
             })
             .map_err(|e| self.sql(e))?;
         let mut known = HashMap::new();
@@ -259,120 +304,9 @@ impl Store {
     /// Commits one run: items (new ones inserted, edited ones updated in place), links, validators and the run
     /// record, in one transaction. Fills in `run.new` and `run.updated`.
     pub fn commit(&mut self, changes: &Changes, run: &mut RunRecord, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let err = |e| sql_err(&path, e);
-        let tx = self.conn.transaction().map_err(err)?;
-        let source = run.source.as_str();
-        let now_text = now.to_rfc3339();
-        let (mut new, mut updated) = (0, 0);
-        for item in &changes.items {
-            let hash = content_hash(item);
-            let stored: Option<(String, String)> = tx
-                .query_row(
-                    "SELECT content_hash, updated FROM items WHERE source = ?1 AND id = ?2",
-                    params![source, item.id.as_str()],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()
-                .map_err(err)?;
-            match stored {
-                None => {
-                    tx.execute(
-                        "INSERT INTO items (source, id, url, title, published, published_ts, date_source, updated,
-                            author, summary, content_html, image, image_caption, content_hash, first_seen, last_seen,
-                            last_checked)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?15)",
-                        params![
-                            source,
-                            item.id.as_str(),
-                            item.url.as_str(),
-                            item.title,
-                            item.published.to_rfc3339(),
-                            item.published.timestamp(),
-                            item.date_source.as_str(),
-                            item.updated.to_rfc3339(),
-                            item.author,
-                            item.summary,
-                            item.content_html,
-                            item.image.as_ref().map(Url::as_str),
-                            item.image_caption,
-                            hash,
-                            now_text,
-                        ],
-                    )
-                    .map_err(err)?;
-                    new += 1;
-                }
-                Some((old_hash, old_updated)) => {
-                    // An edit keeps the id and moves `updated` to when we noticed it, in the item's own offset.
-                    let edited = old_hash != hash;
-                    let updated_at = if edited {
-                        updated += 1;
-                        now.with_timezone(item.published.offset()).to_rfc3339()
-                    } else {
-                        old_updated
-                    };
-                    tx.execute(
-                        "UPDATE items SET url = ?3, title = ?4, published = ?5, published_ts = ?6, date_source = ?7,
-                            updated = ?8, author = ?9, summary = ?10, content_html = ?11, image = ?12,
-                            image_caption = ?13, content_hash = ?14, last_seen = ?15, last_checked = ?15
-                         WHERE source = ?1 AND id = ?2",
-                        params![
-                            source,
-                            item.id.as_str(),
-                            item.url.as_str(),
-                            item.title,
-                            item.published.to_rfc3339(),
-                            item.published.timestamp(),
-                            item.date_source.as_str(),
-                            updated_at,
-                            item.author,
-                            item.summary,
-                            item.content_html,
-                            item.image.as_ref().map(Url::as_str),
-                            item.image_caption,
-                            hash,
-                            now_text,
-                        ],
-                    )
-                    .map_err(err)?;
-                }
-            }
-        }
-        for id in &changes.seen {
-            tx.execute(
-                "UPDATE items SET last_seen = ?3 WHERE source = ?1 AND id = ?2",
-                params![source, id.as_str(), now_text],
-            )
-            .map_err(err)?;
-        }
-        for id in &changes.checked {
-            tx.execute(
-                "UPDATE items SET last_seen = ?3, last_checked = ?3 WHERE source = ?1 AND id = ?2",
-                params![source, id.as_str(), now_text],
-            )
-            .map_err(err)?;
-        }
-        for (url, id) in &changes.links {
-            tx.execute(
-                "INSERT INTO links (source, url, item_id) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (source, url) DO UPDATE SET item_id = excluded.item_id",
-                params![source, url.as_str(), id.as_str()],
-            )
-            .map_err(err)?;
-        }
-        for (url, v) in &changes.validators {
-            tx.execute(
-                "INSERT INTO validators (url, etag, last_modified) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified",
-                params![url.as_str(), v.etag, v.last_modified],
-            )
-            .map_err(err)?;
-        }
-        run.new = new;
-        run.updated = updated;
-        insert_run(&tx, run).map_err(err)?;
-        tx.commit().map_err(err)
+        let tx = self.conn.transaction().map_err(|e| sql_err(&self.path, e))?;
+        commit_changes(&tx, changes, run, now).map_err(|e| sql_err(&self.path, e))?;
+        tx.commit().map_err(|e| sql_err(&self.path, e))
     }
 
     /// Records a run that changed no item (a failed or broken run).
@@ -460,7 +394,16 @@ impl Store {
                     r.get::<_, i64>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, Option<String>>(3)?,
-                    [count(4)?, count(5)?, count(6)?, count(7)?, count(8)?, count(9)?, count(10)?, count(11)?],
+                    [
+                        count(4)?,
+                        count(5)?,
+                        count(6)?,
+                        count(7)?,
+                        count(8)?,
+                        count(9)?,
+                        count(10)?,
+                        count(11)?,
+                    ],
                     r.get::<_, String>(12)?,
                     r.get::<_, String>(13)?,
                 ))
@@ -468,8 +411,15 @@ impl Store {
             .map_err(|e| self.sql(e))?;
         let mut runs = Vec::new();
         for row in rows {
-            let (started, ms, outcome, reason, [links, new, updated, failed, fetched, with_date, with_body, requests], listing, errors) =
-                row.map_err(|e| self.sql(e))?;
+            let (
+                started,
+                ms,
+                outcome,
+                reason,
+                [links, new, updated, failed, fetched, with_date, with_body, requests],
+                listing,
+                errors,
+            ) = row.map_err(|e| self.sql(e))?;
             runs.push(RunRecord {
                 source: source.clone(),
                 started: self.time(&started)?.to_utc(),
@@ -496,12 +446,157 @@ impl Store {
     }
 
     fn corrupt(&self, detail: String) -> StoreError {
-        StoreError::Corrupt { path: self.path.clone(), detail }
+        StoreError::Corrupt {
+            path: self.path.clone(),
+            detail,
+        }
     }
 }
 
 fn sql_err(path: &Path, source: rusqlite::Error) -> StoreError {
-    StoreError::Sql { path: path.to_owned(), source }
+    StoreError::Sql {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn commit_changes(
+    tx: &rusqlite::Transaction<'_>,
+    changes: &Changes,
+    run: &mut RunRecord,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<()> {
+    let source = run.source.as_str();
+    let now_text = now.to_rfc3339();
+    let (mut new, mut updated) = (0, 0);
+    // Oldest first (the listing is newest first), so that when same-day items get nudged apart below, the
+    // one the site lists higher ends up later.
+    for item in changes.items.iter().rev() {
+        let hash = content_hash(item);
+        let stored: Option<(String, String)> = tx
+            .query_row(
+                "SELECT content_hash, updated FROM items WHERE source = ?1 AND id = ?2",
+                params![source, item.id.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        match stored {
+            None => {
+                let updated_at = distinct_updated(tx, source, &item.id, item.updated)?;
+                tx.execute(
+                    "INSERT INTO items (source, id, url, title, published, published_ts, date_source, updated,
+                            author, summary, content_html, image, image_caption, content_hash, first_seen, last_seen,
+                            last_checked)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?15)",
+                    params![
+                        source,
+                        item.id.as_str(),
+                        item.url.as_str(),
+                        item.title,
+                        item.published.to_rfc3339(),
+                        item.published.timestamp(),
+                        item.date_source.as_str(),
+                        updated_at,
+                        item.author,
+                        item.summary,
+                        item.content_html,
+                        item.image.as_ref().map(Url::as_str),
+                        item.image_caption,
+                        hash,
+                        now_text,
+                    ],
+                )?;
+                new += 1;
+            }
+            Some((old_hash, old_updated)) => {
+                // An edit keeps the id and moves `updated` to when we noticed it, in the item's own offset.
+                let edited = old_hash != hash;
+                let updated_at = if edited {
+                    updated += 1;
+                    distinct_updated(tx, source, &item.id, now.with_timezone(item.published.offset()))?
+                } else {
+                    old_updated
+                };
+                tx.execute(
+                    "UPDATE items SET url = ?3, title = ?4, published = ?5, published_ts = ?6, date_source = ?7,
+                            updated = ?8, author = ?9, summary = ?10, content_html = ?11, image = ?12,
+                            image_caption = ?13, content_hash = ?14, last_seen = ?15, last_checked = ?15
+                         WHERE source = ?1 AND id = ?2",
+                    params![
+                        source,
+                        item.id.as_str(),
+                        item.url.as_str(),
+                        item.title,
+                        item.published.to_rfc3339(),
+                        item.published.timestamp(),
+                        item.date_source.as_str(),
+                        updated_at,
+                        item.author,
+                        item.summary,
+                        item.content_html,
+                        item.image.as_ref().map(Url::as_str),
+                        item.image_caption,
+                        hash,
+                        now_text,
+                    ],
+                )?;
+            }
+        }
+    }
+    for id in &changes.seen {
+        tx.execute(
+            "UPDATE items SET last_seen = ?3 WHERE source = ?1 AND id = ?2",
+            params![source, id.as_str(), now_text],
+        )?;
+    }
+    for id in &changes.checked {
+        tx.execute(
+            "UPDATE items SET last_seen = ?3, last_checked = ?3 WHERE source = ?1 AND id = ?2",
+            params![source, id.as_str(), now_text],
+        )?;
+    }
+    for (url, id) in &changes.links {
+        tx.execute(
+            "INSERT INTO links (source, url, item_id) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (source, url) DO UPDATE SET item_id = excluded.item_id",
+            params![source, url.as_str(), id.as_str()],
+        )?;
+    }
+    for (url, v) in &changes.validators {
+        tx.execute(
+            "INSERT INTO validators (url, etag, last_modified) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified",
+            params![url.as_str(), v.etag, v.last_modified],
+        )?;
+    }
+    run.new = new;
+    run.updated = updated;
+    insert_run(tx, run)
+}
+
+/// `at`, or the first second after it that no other item of `source` has as its `updated` time.
+///
+/// Sites often print only a date, so several items share midnight; Atom readers (and the W3C validator) expect
+/// entries to differ in `updated`. The nudge is decided once, when the value is stored, so it never flaps.
+fn distinct_updated(
+    tx: &rusqlite::Transaction<'_>,
+    source: &str,
+    id: &ItemId,
+    at: DateTime<FixedOffset>,
+) -> rusqlite::Result<String> {
+    let mut candidate = at;
+    loop {
+        let text = candidate.to_rfc3339();
+        let taken: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM items WHERE source = ?1 AND updated = ?2 AND id != ?3)",
+            params![source, text, id.as_str()],
+            |r| r.get(0),
+        )?;
+        if !taken {
+            return Ok(text);
+        }
+        candidate += chrono::Duration::seconds(1);
+    }
 }
 
 fn insert_run(tx: &rusqlite::Transaction<'_>, run: &RunRecord) -> rusqlite::Result<()> {
@@ -537,7 +632,11 @@ fn insert_run(tx: &rusqlite::Transaction<'_>, run: &RunRecord) -> rusqlite::Resu
 /// What decides whether an article was edited: the fields a reader sees.
 fn content_hash(item: &Item) -> String {
     let mut h = Sha256::new();
-    for part in [item.title.as_str(), item.content_html.as_str(), item.author.as_deref().unwrap_or("")] {
+    for part in [
+        item.title.as_str(),
+        item.content_html.as_str(),
+        item.author.as_deref().unwrap_or(""),
+    ] {
         h.update(part.as_bytes());
         h.update([0]);
     }

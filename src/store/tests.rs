@@ -1,0 +1,225 @@
+use chrono::TimeZone;
+
+use super::*;
+
+fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+}
+
+fn source() -> SourceId {
+    SourceId::parse("wic-news").unwrap()
+}
+
+fn item(n: u32, body: &str) -> Item {
+    let url = Url::parse(&format!("https://www.example.org/2015-12/{n:02}/c_{n}.htm")).unwrap();
+    let published = chrono::FixedOffset::east_opt(8 * 3600)
+        .unwrap()
+        .with_ymd_and_hms(2015, 12, n, 10, 0, 0)
+        .unwrap();
+    Item {
+        id: ItemId::from_canonical(&url),
+        url,
+        title: format!("Story {n}"),
+        published,
+        date_source: DateSource::Page,
+        updated: published,
+        author: Some("xinhuanet.com".into()),
+        summary: body.into(),
+        content_html: format!("<p>{body}</p>"),
+        image: None,
+        image_caption: None,
+    }
+}
+
+fn record() -> RunRecord {
+    RunRecord {
+        source: source(),
+        started: t("2026-01-01T00:00:00Z"),
+        duration: Duration::from_millis(5),
+        outcome: Outcome::Ok,
+        reason: None,
+        links: 2,
+        new: 0,
+        updated: 0,
+        failed: 0,
+        fetched: 2,
+        with_date: 2,
+        with_body: 2,
+        requests: 3,
+        listing: vec![ListingStatus {
+            url: "https://www.example.org/news/".into(),
+            status: Some(200),
+        }],
+        errors: vec![],
+    }
+}
+
+fn changes(items: Vec<Item>) -> Changes {
+    Changes {
+        links: items.iter().map(|i| (i.url.clone(), i.id.clone())).collect(),
+        items,
+        ..Changes::default()
+    }
+}
+
+#[test]
+fn new_items_are_inserted_and_come_back_newest_first() {
+    let mut store = Store::in_memory().unwrap();
+    let mut run = record();
+    store
+        .commit(
+            &changes(vec![item(15, "a"), item(16, "b")]),
+            &mut run,
+            t("2026-01-01T00:00:00Z"),
+        )
+        .unwrap();
+    assert_eq!((run.new, run.updated), (2, 0));
+    let items = store.feed_items(&source(), 10).unwrap();
+    assert_eq!(
+        items.iter().map(|i| i.title.as_str()).collect::<Vec<_>>(),
+        ["Story 16", "Story 15"]
+    );
+    assert_eq!(items[0], item(16, "b"), "an item survives the round trip unchanged");
+    assert_eq!(store.feed_items(&source(), 1).unwrap().len(), 1);
+}
+
+#[test]
+fn an_edit_updates_in_place_and_bumps_updated() {
+    let mut store = Store::in_memory().unwrap();
+    store
+        .commit(
+            &changes(vec![item(16, "first")]),
+            &mut record(),
+            t("2026-01-01T00:00:00Z"),
+        )
+        .unwrap();
+    let mut run = record();
+    store
+        .commit(&changes(vec![item(16, "first")]), &mut run, t("2026-01-02T00:00:00Z"))
+        .unwrap();
+    assert_eq!((run.new, run.updated), (0, 0), "same content is no edit");
+    assert_eq!(
+        store.feed_items(&source(), 10).unwrap()[0].updated,
+        item(16, "").published
+    );
+
+    let mut run = record();
+    store
+        .commit(&changes(vec![item(16, "second")]), &mut run, t("2026-01-03T00:00:00Z"))
+        .unwrap();
+    assert_eq!((run.new, run.updated), (0, 1));
+    let items = store.feed_items(&source(), 10).unwrap();
+    assert_eq!(items.len(), 1, "an edit never duplicates");
+    assert_eq!(items[0].content_html, "<p>second</p>");
+    assert_eq!(items[0].updated.to_rfc3339(), "2026-01-03T08:00:00+08:00");
+    assert_eq!(items[0].published, item(16, "").published);
+}
+
+#[test]
+fn known_links_remember_first_seen() {
+    let mut store = Store::in_memory().unwrap();
+    store
+        .commit(&changes(vec![item(16, "x")]), &mut record(), t("2026-01-01T00:00:00Z"))
+        .unwrap();
+    store
+        .commit(&changes(vec![item(16, "x")]), &mut record(), t("2026-01-05T00:00:00Z"))
+        .unwrap();
+    let known = store.known_links(&source()).unwrap();
+    let k = &known[item(16, "").url.as_str()];
+    assert_eq!(k.first_seen, t("2026-01-01T00:00:00Z"));
+    assert_eq!(k.last_checked, t("2026-01-05T00:00:00Z"));
+}
+
+#[test]
+fn validators_and_runs_round_trip() {
+    let mut store = Store::in_memory().unwrap();
+    let url = Url::parse("https://www.example.org/news/").unwrap();
+    let v = Validators {
+        etag: Some("\"abc\"".into()),
+        last_modified: None,
+    };
+    let mut c = Changes::default();
+    c.validators.push((url.clone(), v.clone()));
+    let mut run = record();
+    store.commit(&c, &mut run, t("2026-01-01T00:00:00Z")).unwrap();
+    assert_eq!(store.validators(&url).unwrap(), Some(v));
+    let mut failed = record();
+    failed.outcome = Outcome::Failed;
+    failed.reason = Some("the listing yielded no article links".into());
+    store.record_run(&failed).unwrap();
+    let runs = store.recent_runs(&source(), 10).unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0], failed);
+    assert_eq!(runs[1], run);
+}
+
+#[test]
+fn old_runs_are_pruned() {
+    let mut store = Store::in_memory().unwrap();
+    for _ in 0..(RUNS_KEPT + 5) {
+        store.record_run(&record()).unwrap();
+    }
+    assert_eq!(store.recent_runs(&source(), 10_000).unwrap().len(), RUNS_KEPT as usize);
+}
+
+#[test]
+fn an_older_schema_is_migrated_and_keeps_its_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.sqlite");
+    {
+        let conn = Connection::open(&path).unwrap();
+        let mut store = Store {
+            conn,
+            path: path.clone(),
+        };
+        store.migrate(&schema::MIGRATIONS[..1]).unwrap();
+        store
+            .conn
+            .execute(
+                "INSERT INTO items VALUES ('wic-news', 'https://e.org/a', 'https://e.org/a', 'Old', '2015-12-16T10:00:00+08:00',
+                 1450231200, 'page', '2015-12-16T10:00:00+08:00', NULL, 's', '<p>b</p>', NULL, NULL, 'h',
+                 '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')",
+                [],
+            )
+            .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let version: i64 = store.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, schema::MIGRATIONS.len() as i64);
+    assert_eq!(store.feed_items(&source(), 10).unwrap()[0].title, "Old");
+    assert!(
+        store.recent_runs(&source(), 1).unwrap().is_empty(),
+        "the runs table now exists"
+    );
+}
+
+#[test]
+fn foreign_and_corrupt_files_are_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.sqlite");
+    std::fs::write(&garbage, b"this is not a database, it is a shopping list\n".repeat(100)).unwrap();
+    let before = std::fs::read(&garbage).unwrap();
+    assert!(matches!(Store::open(&garbage), Err(StoreError::Foreign { .. })));
+    assert_eq!(std::fs::read(&garbage).unwrap(), before);
+
+    let other = dir.path().join("other.sqlite");
+    Connection::open(&other)
+        .unwrap()
+        .execute_batch("CREATE TABLE notes (x TEXT)")
+        .unwrap();
+    let err = Store::open(&other).unwrap_err();
+    assert!(matches!(err, StoreError::Foreign { .. }));
+    assert!(err.to_string().contains("is not a feedwright state database"), "{err}");
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.sqlite");
+    drop(Store::open(&path).unwrap());
+    Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    assert!(matches!(Store::open(&path), Err(StoreError::TooNew { found: 99, .. })));
+}
