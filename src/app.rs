@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use url::Url;
 
 use crate::cli::{Cli, Command};
@@ -58,8 +58,10 @@ impl AppError {
     }
 }
 
+/// The clock, to whole seconds: every format can carry that exactly (RSS dates have no fractions), so a
+/// first-seen date reads the same in all three feeds.
 fn now() -> DateTime<Utc> {
-    Utc::now()
+    Utc::now().trunc_subsecs(0)
 }
 
 pub async fn main(cli: Cli) -> Result<Exit, AppError> {

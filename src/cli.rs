@@ -15,7 +15,7 @@ Exit codes:
   4  some sources failed (their last good feeds stay published)";
 
 #[derive(Debug, Parser)]
-#[command(name = "feedwright", version, about = "Turns news sites without a usable feed into Atom, RSS 2.0 and JSON Feed files", after_help = EXIT_CODES)]
+#[command(name = "feedwright", version, term_width = 100, about = "Turns news sites without a usable feed into Atom, RSS 2.0 and JSON Feed files", after_help = EXIT_CODES)]
 pub struct Cli {
     /// Config file; relative paths inside it are relative to its folder
     #[arg(long, short, global = true, default_value = crate::config::DEFAULT_PATH, env = "FEEDWRIGHT_CONFIG")]

@@ -1,0 +1,130 @@
+//! Shared helpers for the end-to-end tests: a local copy of a fixture site on 127.0.0.1 (wiremock), a config
+//! pointing at it, and the real `feedwright` binary.
+#![allow(dead_code)] // each test file uses a different part of this
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use wiremock::matchers::{method, path as path_is};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+/// Every file of `tests/fixtures/<site>` under its URL path, `_redirects` as 301s, everything else 404.
+pub async fn serve_site(site: &str) -> MockServer {
+    let server = MockServer::start().await;
+    mount_site(&server, site).await;
+    server
+}
+
+pub async fn mount_site(server: &MockServer, site: &str) {
+    let root = Path::new(FIXTURES).join(site);
+    for file in files(&root) {
+        let rel = file.strip_prefix(&root).unwrap().to_str().unwrap().replace('\\', "/");
+        if rel.starts_with('_') || rel.ends_with(".json") || rel.ends_with(".md") || rel.ends_with(".py") {
+            continue;
+        }
+        mount_page(server, &format!("/{rel}"), std::fs::read(&file).unwrap()).await;
+    }
+    if let Ok(rules) = std::fs::read_to_string(root.join("_redirects")) {
+        for (from, to) in rules
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split_once(' '))
+        {
+            Mock::given(method("GET"))
+                .and(path_is(from))
+                .respond_with(ResponseTemplate::new(301).insert_header("Location", to.trim()))
+                .mount(server)
+                .await;
+        }
+    }
+}
+
+/// Serves `body` at `path` like the real CMS: `text/html` without a charset.
+pub async fn mount_page(server: &MockServer, path: &str, body: Vec<u8>) {
+    Mock::given(method("GET"))
+        .and(path_is(path))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(body, "text/html"))
+        .mount(server)
+        .await;
+}
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files(&path))
+        } else {
+            out.push(path)
+        }
+    }
+    out
+}
+
+pub fn fixture(site: &str, rel: &str) -> Vec<u8> {
+    std::fs::read(Path::new(FIXTURES).join(site).join(rel.trim_start_matches('/'))).unwrap()
+}
+
+pub fn expected(site: &str) -> serde_json::Value {
+    serde_json::from_slice(&fixture(site, "expected.json")).unwrap()
+}
+
+/// A working folder with `feedwright.toml`: the shipped demo config, with the English source on `en` and the
+/// Chinese one on `zh`, feeds in `<dir>/feeds` and state in `<dir>/state`. `extra` is appended to `[settings]`.
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+}
+
+impl Setup {
+    pub fn new(en: &str, zh: &str, extra_settings: &str) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let demo = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo.toml")).unwrap();
+        let text = demo
+            .replace("http://127.0.0.1/news/", &format!("{en}/news/"))
+            .replace("http://127.0.0.1/web15/", &format!("{zh}/web15/"))
+            .replace("output_dir = \"../feeds\"", "output_dir = \"feeds\"")
+            .replace(
+                "state = \"../state/demo.sqlite\"",
+                "state = \"state/feedwright.sqlite\"",
+            )
+            .replace("[settings]\n", &format!("[settings]\n{extra_settings}\n"));
+        std::fs::write(dir.path().join("feedwright.toml"), text).unwrap();
+        Setup { dir }
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("feedwright.toml")
+    }
+
+    pub fn feed(&self, name: &str) -> PathBuf {
+        self.dir.path().join("feeds").join(name)
+    }
+
+    pub fn state(&self) -> PathBuf {
+        self.dir.path().join("state/feedwright.sqlite")
+    }
+
+    /// `feedwright --config <this config> <args>`.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::cargo_bin("feedwright").unwrap();
+        cmd.arg("--config")
+            .arg(self.config())
+            .args(args)
+            .env_remove("FEEDWRIGHT_LOG");
+        cmd
+    }
+
+    pub fn read(&self, name: &str) -> Vec<u8> {
+        std::fs::read(self.feed(name)).unwrap()
+    }
+}
+
+pub fn parse_feed(bytes: &[u8]) -> feed_rs::model::Feed {
+    feed_rs::parser::Builder::new()
+        .sanitize_content(false)
+        .build()
+        .parse(bytes)
+        .unwrap()
+}

@@ -1,0 +1,356 @@
+//! End to end: the real binary against local copies of the conference sites, checked field by field against
+//! `tests/fixtures/<site>/expected.json`.
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::{Setup, expected, parse_feed, serve_site};
+use serde_json::Value;
+
+async fn both_sites() -> (wiremock::MockServer, wiremock::MockServer) {
+    (serve_site("wic-en").await, serve_site("wic-zh").await)
+}
+
+/// Checks one published source against its fixture's expectations.
+fn check_site(setup: &Setup, id: &str, site: &str, base: &str) {
+    let exp = expected(site);
+    let articles = exp["articles"].as_array().unwrap();
+    let json: Value = serde_json::from_slice(&setup.read(&format!("{id}.json"))).unwrap();
+    let atom = parse_feed(&setup.read(&format!("{id}.atom")));
+    let rss = parse_feed(&setup.read(&format!("{id}.rss")));
+    let items = json["items"].as_array().unwrap();
+
+    let ids: Vec<&str> = items.iter().map(|i| i["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids.len(),
+        ids.iter().collect::<HashSet<_>>().len(),
+        "no duplicates: {ids:#?}"
+    );
+    assert_eq!(items.len(), articles.len(), "one item per real article: {ids:#?}");
+    assert_eq!(atom.entries.len(), articles.len());
+    assert_eq!(rss.entries.len(), articles.len());
+    for bad in exp["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(exp["decoys"].as_array().into_iter().flatten())
+    {
+        let url = format!("{base}{}", bad.as_str().unwrap());
+        assert!(!ids.contains(&url.as_str()), "{url} must not be an item");
+    }
+    let mut dates: Vec<&str> = items.iter().map(|i| i["date_published"].as_str().unwrap()).collect();
+    let published_order = dates.clone();
+    dates.sort_by(|a, b| {
+        let p = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap();
+        p(b).cmp(&p(a))
+    });
+    assert_eq!(published_order, dates, "newest first");
+
+    for article in articles {
+        let url = format!("{base}{}", article["canonical_path"].as_str().unwrap());
+        let item = items
+            .iter()
+            .find(|i| i["id"] == url.as_str())
+            .unwrap_or_else(|| panic!("{url} missing: {ids:#?}"));
+        let what = |field: &str| format!("{url}: {field}");
+        assert_eq!(item["url"], url.as_str(), "{}", what("url"));
+        assert_eq!(item["title"], article["title"], "{}", what("title"));
+        match article["published"].as_str() {
+            Some(published) => assert_eq!(item["date_published"], published, "{}", what("date")),
+            None => assert!(item["date_published"].is_string(), "{}", what("first-seen date")),
+        }
+        let author = item["authors"][0]["name"].as_str();
+        assert_eq!(author, article["author"].as_str(), "{}", what("author"));
+        let html = item["content_html"].as_str().unwrap();
+        let text = text_of(html);
+        for phrase in article["body_contains"].as_array().unwrap() {
+            let phrase = phrase.as_str().unwrap();
+            assert!(text.contains(phrase), "{}: {phrase:?} in {text:.300}", what("body"));
+        }
+        for phrase in article["body_excludes"].as_array().unwrap() {
+            assert!(
+                !html.contains(phrase.as_str().unwrap()),
+                "{}: {phrase} must be gone",
+                what("body")
+            );
+        }
+        for link in article["body_links"].as_array().into_iter().flatten() {
+            let absolute = format!("{base}{}", link.as_str().unwrap());
+            assert!(
+                html.contains(&format!("href=\"{absolute}\"")),
+                "{}: link {absolute} made absolute",
+                what("body")
+            );
+        }
+        match article["image_path"].as_str() {
+            Some(image) => assert_eq!(item["image"], format!("{base}{image}").as_str(), "{}", what("image")),
+            None => assert!(item.get("image").is_none(), "{}", what("image")),
+        }
+        if let Some(caption) = article["caption"].as_str() {
+            assert!(
+                text.contains(caption),
+                "{}: {caption:?} in {text:.500}",
+                what("caption")
+            );
+        }
+        let entry = atom
+            .entries
+            .iter()
+            .find(|e| e.id == url)
+            .unwrap_or_else(|| panic!("atom entry {url}"));
+        assert_eq!(
+            entry.title.as_ref().unwrap().content,
+            article["title"].as_str().unwrap()
+        );
+        assert_eq!(entry.links[0].href, url);
+        let rss_item = rss
+            .entries
+            .iter()
+            .find(|e| e.id == url)
+            .unwrap_or_else(|| panic!("rss item {url}"));
+        assert_eq!(rss_item.published.unwrap(), entry.published.unwrap());
+    }
+}
+
+/// The text a reader sees in `html`: tags dropped, the few entities the sanitizer writes decoded, whitespace
+/// collapsed.
+fn text_of(html: &str) -> String {
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    let text = text
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&");
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_publishes_both_editions_field_by_field() {
+    let (en, zh) = both_sites().await;
+    let setup = Setup::new(&en.uri(), &zh.uri(), "");
+    let out = setup.cmd(&["run"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The 404 in each listing degrades the source but does not fail the run.
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("wic-news ") && stdout.contains("degraded"), "{stdout}");
+    assert!(stderr.contains("returned HTTP 404"), "{stderr}");
+    check_site(&setup, "wic-news", "wic-en", &en.uri());
+    check_site(&setup, "wic-news-zh", "wic-zh", &zh.uri());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn feeds_link_their_other_language_and_name_themselves() {
+    let (en, zh) = both_sites().await;
+    let setup = Setup::new(&en.uri(), &zh.uri(), "");
+    setup.cmd(&["run", "--quiet"]).assert().success();
+    let atom = String::from_utf8(setup.read("wic-news.atom")).unwrap();
+    assert!(
+        atom.contains(r#"hreflang="zh-CN""#) && atom.contains("wic-news-zh.atom"),
+        "{atom:.1500}"
+    );
+    assert!(
+        atom.contains(r#"<link href="http://127.0.0.1:8080/wic-news.atom" rel="self""#),
+        "{atom:.1500}"
+    );
+    let rss = String::from_utf8(setup.read("wic-news-zh.rss")).unwrap();
+    assert!(rss.contains("<language>zh-CN</language>"), "{rss:.800}");
+    assert!(
+        rss.contains("+0800</pubDate>"),
+        "Beijing time keeps its offset: {rss:.2000}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quiet_run_prints_nothing_when_all_is_well() {
+    let (en, zh) = both_sites().await;
+    let setup = Setup::new(&en.uri(), &zh.uri(), "");
+    let out = setup.cmd(&["run", "--quiet"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.stderr.is_empty(),
+        "article warnings are not errors: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listing_that_is_down_keeps_the_published_feed_and_exits_4() {
+    let (en, zh) = both_sites().await;
+    let setup = Setup::new(&en.uri(), &zh.uri(), "");
+    setup.cmd(&["run", "-q"]).assert().success();
+    let before = setup.read("wic-news.atom");
+
+    en.reset().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(wiremock::ResponseTemplate::new(503))
+        .mount(&en)
+        .await;
+    let out = setup.cmd(&["run"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("no listing page could be read") && stderr.contains("HTTP 503"),
+        "{stderr}"
+    );
+    assert_eq!(setup.read("wic-news.atom"), before, "the old feed stays, byte for byte");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("wic-news-zh"),
+        "the other source still ran"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_missing_article_costs_only_that_article() {
+    let (en, zh) = both_sites().await;
+    let setup = Setup::new(&en.uri(), &zh.uri(), "");
+    setup.cmd(&["run", "-q"]).assert().success();
+    let missing = expected("wic-en")["missing"][0].as_str().unwrap().to_owned();
+    let json: Value = serde_json::from_slice(&setup.read("wic-news.json")).unwrap();
+    assert!(json["items"].as_array().unwrap().len() > 10);
+    assert!(
+        !json.to_string().contains(&missing),
+        "the 404 article is not an item, nor an error text"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn preview_prints_a_table_and_writes_nothing() {
+    let (en, zh) = both_sites().await;
+    let setup = Setup::new(&en.uri(), &zh.uri(), "");
+    let out = setup.cmd(&["preview", "wic-news"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("President Xi urges to build a community"), "{stdout}");
+    assert!(
+        stdout.contains("first-seen") && stdout.contains("url-path") && stdout.contains("listing"),
+        "{stdout}"
+    );
+    assert!(!setup.dir.path().join("feeds").exists(), "preview publishes nothing");
+    assert!(!setup.dir.path().join("state").exists(), "preview stores nothing");
+
+    let out = setup
+        .cmd(&["preview", "wic-news-zh", "--format", "json"])
+        .output()
+        .unwrap();
+    let feed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(feed["version"], "https://jsonfeed.org/version/1.1");
+    assert!(feed["items"].as_array().unwrap().len() >= 5);
+}
+
+#[test]
+fn an_unknown_source_is_a_usage_error() {
+    let setup = Setup::new("http://127.0.0.1:9", "http://127.0.0.1:9", "");
+    let out = setup.cmd(&["run", "--source", "nope"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no source \"nope\""));
+}
+
+#[test]
+fn a_broken_config_names_file_line_and_source_and_touches_nothing() {
+    let setup = Setup::new("http://127.0.0.1:9", "http://127.0.0.1:9", "");
+    let text = std::fs::read_to_string(setup.config())
+        .unwrap()
+        .replacen("links = \"h4 > a\"", "links = \"h4 >> a\"", 1)
+        .replacen("timezone = \"Asia/Shanghai\"", "timezone = \"Beijing\"", 1)
+        .replacen("max_items = 50", "max_items = 50\nmax_itmes = 5", 1);
+    std::fs::write(setup.config(), &text).unwrap();
+    let out = setup.cmd(&["check"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let file = setup.config().display().to_string();
+    assert!(
+        stderr.contains(&format!("{file}:")) && stderr.contains("unknown field `max_itmes`"),
+        "{stderr}"
+    );
+
+    let text = text.replace("max_items = 50\nmax_itmes = 5", "max_items = 50");
+    std::fs::write(setup.config(), &text).unwrap();
+    let out = setup.cmd(&["run"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let line = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    assert!(
+        stderr.contains(&format!(
+            "{file}:{}: source \"wic-news\": unknown time zone \"Beijing\"",
+            line("\"Beijing\"")
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{file}:{}: source \"wic-news\": listing.links: invalid CSS selector",
+            line("h4 >> a")
+        )),
+        "{stderr}"
+    );
+    assert!(!setup.dir.path().join("feeds").exists() && !setup.dir.path().join("state").exists());
+}
+
+#[test]
+fn check_accepts_every_shipped_config() {
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/config")).unwrap() {
+        let path = entry.unwrap().path();
+        let config = feedwright::config::Config::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(!config.sources.is_empty(), "{}", path.display());
+    }
+}
+
+#[test]
+fn demo_publishes_six_feeds_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = assert_cmd::Command::cargo_bin("feedwright")
+        .unwrap()
+        .current_dir(dir.path())
+        .arg("demo")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for id in ["wic-news", "wic-news-zh"] {
+        for ext in ["atom", "rss", "json"] {
+            let path = dir.path().join("feeds").join(format!("{id}.{ext}"));
+            let feed = parse_feed(&std::fs::read(&path).unwrap());
+            assert!(feed.entries.len() >= 5, "{}", path.display());
+            assert!(stdout.contains(&format!("feeds/{id}.{ext}")), "{stdout}");
+        }
+    }
+}
+
+#[test]
+fn readme_usage_matches_help() {
+    let help = assert_cmd::Command::cargo_bin("feedwright")
+        .unwrap()
+        .env_remove("FEEDWRIGHT_CONFIG")
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let block = readme
+        .split("<!-- usage -->\n```text\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .unwrap();
+    assert_eq!(
+        block.trim_end(),
+        help.trim_end(),
+        "update the usage block in README.md from `feedwright --help`"
+    );
+}
