@@ -148,6 +148,7 @@ async fn run(config: &Config, sources: &[Source], store: Store, quiet: bool) -> 
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
+    notify(config, &ctx).await;
 
     let mut exit = Exit::Ok;
     let mut out = std::io::stdout().lock();
@@ -169,6 +170,27 @@ async fn run(config: &Config, sources: &[Source], store: Store, quiet: bool) -> 
         }
     }
     Ok(exit)
+}
+
+/// Drains the outbox; a notifier that fails is logged and keeps its events, and never changes the exit code.
+async fn notify(config: &Config, ctx: &Context) {
+    if config.notify.is_empty() {
+        return;
+    }
+    let client = reqwest::Client::builder()
+        .user_agent(config.settings.user_agent.clone())
+        .timeout(std::time::Duration::from_secs(10))
+        .build();
+    let result = match client {
+        Ok(client) => crate::notify::deliver(&config.notify, &client, &ctx.store)
+            .await
+            .map_err(|e| error_chain(&e)),
+        Err(e) => Err(error_chain(&e)),
+    };
+    match result {
+        Ok(n) => tracing::info!(delivered = n, "notifications sent"),
+        Err(e) => tracing::warn!(error = %e, "notifications not sent; kept for the next run"),
+    }
 }
 
 fn summary(report: &Report) -> String {

@@ -13,6 +13,7 @@ pub mod fetch;
 pub mod health;
 pub mod model;
 pub mod normalize;
+pub mod notify;
 pub mod pipeline;
 pub mod publish;
 pub mod render;

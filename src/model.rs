@@ -192,3 +192,34 @@ impl Validators {
         self.etag.is_none() && self.last_modified.is_none()
     }
 }
+
+/// Something a user may want to hear about, delivered by `notify` to webhooks and commands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// Items published for the first time.
+    NewItems { source: SourceId, items: Vec<EventItem> },
+    /// The source went from healthy to broken; its last good feed stays published.
+    Broken { source: SourceId, reason: String },
+    /// The source works again.
+    Recovered { source: SourceId },
+}
+
+/// An item as named in an [`Event`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventItem {
+    pub id: ItemId,
+    pub url: Url,
+    pub title: String,
+    pub published: DateTime<FixedOffset>,
+}
+
+impl Event {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::NewItems { .. } => "new_items",
+            Self::Broken { .. } => "broken",
+            Self::Recovered { .. } => "recovered",
+        }
+    }
+}

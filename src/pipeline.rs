@@ -18,7 +18,7 @@ use crate::config::{Config, Source};
 use crate::extract;
 use crate::fetch::{Fetched, Fetcher, Page};
 use crate::health::{self, Observed};
-use crate::model::{Alternate, DateSource, FeedMeta, Item, ItemId, ListedLink, SourceId, Validators};
+use crate::model::{Alternate, DateSource, Event, FeedMeta, Item, ItemId, ListedLink, SourceId, Validators};
 use crate::normalize;
 use crate::publish;
 use crate::render;
@@ -315,10 +315,23 @@ pub async fn run(ctx: &Context, config: &Config, source: &Source, now: DateTime<
         errors: collected.errors,
     };
 
+    let was_broken = recent.first().is_some_and(|r| r.outcome == Outcome::Failed);
+    let event = match (&reason, was_broken) {
+        (Some(reason), false) => Some(Event::Broken {
+            source: source.id.clone(),
+            reason: reason.clone(),
+        }),
+        (None, true) => Some(Event::Recovered {
+            source: source.id.clone(),
+        }),
+        _ => None,
+    };
+    let notify: Vec<String> = config.notify.iter().map(|n| n.key()).collect();
+
     if let Some(reason) = &reason {
         tracing::error!(reason = %reason, "source failed; the published feed is kept");
         record.duration = clock.elapsed();
-        lock(&ctx.store).record_run(&record)?;
+        lock(&ctx.store).record_run(&record, event.as_slice(), &notify, now)?;
         let items = lock(&ctx.store).item_counts(&source.id, now)?.0.min(source.max_items);
         return Ok(Report {
             record,
@@ -327,9 +340,12 @@ pub async fn run(ctx: &Context, config: &Config, source: &Source, now: DateTime<
         });
     }
 
+    let mut changes = collected.changes;
+    changes.events.extend(event);
+    changes.notify = notify;
     let items = {
         let mut store = lock(&ctx.store);
-        store.commit(&collected.changes, &mut record, now)?;
+        store.commit(&changes, &mut record, now)?;
         store.feed_items(&source.id, source.max_items)?
     };
     let mut written = Vec::new();

@@ -29,6 +29,7 @@ pub struct Config {
     pub path: PathBuf,
     pub settings: Settings,
     pub sources: Vec<Source>,
+    pub notify: Vec<Notify>,
 }
 
 #[derive(Debug, Clone)]
@@ -65,6 +66,30 @@ pub struct Source {
     pub article: ArticleRules,
     pub normalize: normalize::Rules,
     pub refresh: Refresh,
+}
+
+/// Where events go, and which ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notify {
+    pub target: Target,
+    /// Event kinds (`new_items`, `broken`, `recovered`) this target receives.
+    pub events: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Webhook(Url),
+    Command(Vec<String>),
+}
+
+impl Notify {
+    /// Names the target in the outbox, so queued events survive a reordered config.
+    pub fn key(&self) -> String {
+        match &self.target {
+            Target::Webhook(url) => format!("webhook {url}"),
+            Target::Command(argv) => format!("command {}", argv.join(" ")),
+        }
+    }
 }
 
 /// Which known articles are fetched again (conditionally) to catch edits.

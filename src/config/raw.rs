@@ -12,6 +12,19 @@ pub struct RawConfig {
     pub settings: RawSettings,
     #[serde(default, rename = "source")]
     pub sources: Vec<Spanned<RawSource>>,
+    #[serde(default)]
+    pub notify: Vec<Spanned<RawNotify>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotify {
+    /// POST each event as JSON to this URL.
+    pub webhook: Option<Spanned<String>>,
+    /// Run this program (argv) with each event as JSON on stdin.
+    pub command: Option<Spanned<Vec<String>>>,
+    /// Which events: `new_items`, `broken`, `recovered` (default: all).
+    pub events: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

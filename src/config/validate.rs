@@ -10,8 +10,8 @@ use scraper::Selector;
 use toml::Spanned;
 use url::Url;
 
-use super::raw::{RawArticle, RawConfig, RawListing, RawSettings, RawSource};
-use super::{Config, ConfigError, Problem, Refresh, Settings, Source};
+use super::raw::{RawArticle, RawConfig, RawListing, RawNotify, RawSettings, RawSource};
+use super::{Config, ConfigError, Notify, Problem, Refresh, Settings, Source, Target};
 use crate::extract::{ArticleRules, ListRules};
 use crate::model::SourceId;
 use crate::normalize;
@@ -74,6 +74,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
             }
         }
     }
+    v.source = None;
+    let notify = raw.notify.iter().filter_map(|n| v.notify(n)).collect();
     if raw.sources.is_empty() {
         v.problems.push(v.problem(1, "no [[source]] is configured".into()));
     }
@@ -83,6 +85,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
             path: path.to_owned(),
             settings,
             sources,
+            notify,
         })
     } else {
         Err(ConfigError::Invalid { problems: v.problems })
@@ -250,6 +253,36 @@ impl Validator<'_> {
                 every,
             },
         })
+    }
+
+    fn notify(&mut self, raw: &Spanned<RawNotify>) -> Option<Notify> {
+        const KINDS: [&str; 3] = ["new_items", "broken", "recovered"];
+        let r = raw.get_ref();
+        let target = match (&r.webhook, &r.command) {
+            (Some(url), None) => Target::Webhook(self.url(url, "notify.webhook")?),
+            (None, Some(argv)) if !argv.get_ref().is_empty() => Target::Command(argv.get_ref().clone()),
+            (None, Some(argv)) => {
+                self.error(argv.span(), "notify.command: give the program and its arguments".into());
+                return None;
+            }
+            _ => {
+                self.error(raw.span(), "[[notify]] needs exactly one of webhook or command".into());
+                return None;
+            }
+        };
+        let events = match &r.events {
+            None => KINDS.map(String::from).to_vec(),
+            Some(list) => {
+                for kind in list.get_ref().iter().filter(|k| !KINDS.contains(&k.as_str())) {
+                    self.error(
+                        list.span(),
+                        format!("notify.events: unknown event \"{kind}\" (use {})", KINDS.join(", ")),
+                    );
+                }
+                list.get_ref().clone()
+            }
+        };
+        Some(Notify { target, events })
     }
 
     fn listing(&mut self, raw: &RawListing) -> Option<ListRules> {

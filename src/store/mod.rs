@@ -18,7 +18,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::model::{DateSource, Item, ItemId, SourceId, Validators};
+use crate::model::{DateSource, Event, EventItem, Item, ItemId, SourceId, Validators};
 
 pub use lock::{LockError, StateLock};
 
@@ -68,6 +68,10 @@ pub struct Changes {
     /// Known items whose conditional re-check answered 304.
     pub checked: Vec<ItemId>,
     pub validators: Vec<(Url, Validators)>,
+    /// Health events of this run; a `NewItems` event is added by the store for what it inserts.
+    pub events: Vec<Event>,
+    /// Notify targets (their keys) that each event is queued for.
+    pub notify: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -309,11 +313,52 @@ impl Store {
         tx.commit().map_err(|e| sql_err(&self.path, e))
     }
 
-    /// Records a run that changed no item (a failed or broken run).
-    pub fn record_run(&mut self, run: &RunRecord) -> Result<(), StoreError> {
+    /// Records a run that changed no item (a failed or broken run), with its health events.
+    pub fn record_run(
+        &mut self,
+        run: &RunRecord,
+        events: &[Event],
+        notify: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let tx = self.conn.transaction().map_err(|e| sql_err(&self.path, e))?;
-        insert_run(&tx, run).map_err(|e| sql_err(&self.path, e))?;
+        let write = |tx: &rusqlite::Transaction<'_>| {
+            insert_run(tx, run)?;
+            events.iter().try_for_each(|e| enqueue(tx, notify, e, now))
+        };
+        write(&tx).map_err(|e| sql_err(&self.path, e))?;
         tx.commit().map_err(|e| sql_err(&self.path, e))
+    }
+
+    /// Events waiting for delivery to `target`, oldest first: `(row id, event)`.
+    pub fn pending(&self, target: &str) -> Result<Vec<(i64, Event)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, event FROM outbox WHERE target = ?1 ORDER BY id")
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([target], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+            .map_err(|e| self.sql(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, json) = row.map_err(|e| self.sql(e))?;
+            let event = serde_json::from_str(&json).map_err(|e| self.corrupt(format!("outbox event {id}: {e}")))?;
+            out.push((id, event));
+        }
+        Ok(out)
+    }
+
+    /// Marks an outbox row delivered (`Ok`) or records why it was not, for the next try.
+    pub fn delivered(&self, id: i64, result: Result<(), String>) -> Result<(), StoreError> {
+        match result {
+            Ok(()) => self.conn.execute("DELETE FROM outbox WHERE id = ?1", [id]),
+            Err(e) => self.conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+                params![id, e],
+            ),
+        }
+        .map(drop)
+        .map_err(|e| self.sql(e))
     }
 
     /// The items of a feed: newest first, at most `limit`.
@@ -469,6 +514,7 @@ fn commit_changes(
     let source = run.source.as_str();
     let now_text = now.to_rfc3339();
     let (mut new, mut updated) = (0, 0);
+    let mut inserted = Vec::new();
     // Oldest first (the listing is newest first), so that when same-day items get nudged apart below, the
     // one the site lists higher ends up later.
     for item in changes.items.iter().rev() {
@@ -507,6 +553,12 @@ fn commit_changes(
                     ],
                 )?;
                 new += 1;
+                inserted.push(EventItem {
+                    id: item.id.clone(),
+                    url: item.url.clone(),
+                    title: item.title.clone(),
+                    published: item.published,
+                });
             }
             Some((old_hash, old_updated)) => {
                 // An edit keeps the id and moves `updated` to when we noticed it, in the item's own offset.
@@ -571,7 +623,39 @@ fn commit_changes(
     }
     run.new = new;
     run.updated = updated;
-    insert_run(tx, run)
+    insert_run(tx, run)?;
+    if !inserted.is_empty() {
+        inserted.reverse(); // back to newest first
+        enqueue(
+            tx,
+            &changes.notify,
+            &Event::NewItems {
+                source: run.source.clone(),
+                items: inserted,
+            },
+            now,
+        )?;
+    }
+    for event in &changes.events {
+        enqueue(tx, &changes.notify, event, now)?;
+    }
+    Ok(())
+}
+
+fn enqueue(
+    tx: &rusqlite::Transaction<'_>,
+    targets: &[String],
+    event: &Event,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<()> {
+    let json = serde_json::to_string(event).expect("plain data serializes");
+    for target in targets {
+        tx.execute(
+            "INSERT INTO outbox (target, event, created) VALUES (?1, ?2, ?3)",
+            params![target, json, now.to_rfc3339()],
+        )?;
+    }
+    Ok(())
 }
 
 /// `at`, or the first second after it that no other item of `source` has as its `updated` time.

@@ -57,4 +57,13 @@ pub const MIGRATIONS: &[&str] = &[
         errors      TEXT NOT NULL
     );
     CREATE INDEX runs_by_source ON runs (source, id DESC);",
+    // 3: events waiting for delivery, one row per notify target, written in the run's transaction.
+    "CREATE TABLE outbox (
+        id         INTEGER PRIMARY KEY,
+        target     TEXT NOT NULL,
+        event      TEXT NOT NULL,
+        created    TEXT NOT NULL,
+        attempts   INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    );",
 ];

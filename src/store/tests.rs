@@ -146,7 +146,7 @@ fn validators_and_runs_round_trip() {
     let mut failed = record();
     failed.outcome = Outcome::Failed;
     failed.reason = Some("the listing yielded no article links".into());
-    store.record_run(&failed).unwrap();
+    store.record_run(&failed, &[], &[], t("2026-01-01T00:00:00Z")).unwrap();
     let runs = store.recent_runs(&source(), 10).unwrap();
     assert_eq!(runs.len(), 2);
     assert_eq!(runs[0], failed);
@@ -157,7 +157,9 @@ fn validators_and_runs_round_trip() {
 fn old_runs_are_pruned() {
     let mut store = Store::in_memory().unwrap();
     for _ in 0..(RUNS_KEPT + 5) {
-        store.record_run(&record()).unwrap();
+        store
+            .record_run(&record(), &[], &[], t("2026-01-01T00:00:00Z"))
+            .unwrap();
     }
     assert_eq!(store.recent_runs(&source(), 10_000).unwrap().len(), RUNS_KEPT as usize);
 }

@@ -1,0 +1,136 @@
+//! Delivers queued events (new items, a source broken or recovered) to webhooks and commands.
+//!
+//! Events are queued in the store's outbox inside the run's own transaction, so none is lost to a crash; this
+//! module only drains the outbox. A webhook gets a JSON POST (retried a few times); a command gets the JSON on its
+//! stdin and must exit 0. A target that fails keeps its events for the next run and never fails the run itself.
+
+use std::process::Stdio;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+
+use crate::config::{Notify, Target};
+use crate::model::Event;
+use crate::store::{Store, StoreError};
+
+const WEBHOOK_ATTEMPTS: u32 = 3;
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("POST {url} returned HTTP {status}")]
+    Status { url: url::Url, status: u16 },
+    #[error("POST {url} failed")]
+    Request {
+        url: url::Url,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("notify command `{command}` failed")]
+    Spawn {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("notify command `{command}` exited with {status}")]
+    Exit {
+        command: String,
+        status: std::process::ExitStatus,
+    },
+    #[error("notify command `{command}` took longer than {COMMAND_TIMEOUT:?}")]
+    Timeout { command: String },
+}
+
+/// Sends every pending event to every target, oldest first; returns how many were delivered. A target that fails
+/// stops there (keeping the order of its events) and is tried again on the next call.
+pub async fn deliver(targets: &[Notify], client: &reqwest::Client, store: &Mutex<Store>) -> Result<usize, StoreError> {
+    let mut delivered = 0;
+    for target in targets {
+        let key = target.key();
+        let pending = lock(store).pending(&key)?;
+        for (id, event) in pending {
+            if !target.events.iter().any(|kind| kind == event.kind()) {
+                lock(store).delivered(id, Ok(()))?;
+                continue;
+            }
+            let result = send(&target.target, client, &event).await;
+            if let Err(e) = &result {
+                tracing::warn!(target = %key, event = event.kind(), error = %crate::pipeline::error_chain(e), "notification not delivered; kept for the next run");
+            }
+            let failed = result.is_err();
+            lock(store).delivered(id, result.map_err(|e| crate::pipeline::error_chain(&e)))?;
+            if failed {
+                break;
+            }
+            delivered += 1;
+        }
+    }
+    Ok(delivered)
+}
+
+async fn send(target: &Target, client: &reqwest::Client, event: &Event) -> Result<(), NotifyError> {
+    let json = serde_json::to_vec(event).expect("plain data serializes");
+    match target {
+        Target::Webhook(url) => {
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let result = client
+                    .post(url.clone())
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(json.clone())
+                    .send()
+                    .await;
+                let error = match result {
+                    Ok(r) if r.status().is_success() => return Ok(()),
+                    Ok(r) => NotifyError::Status {
+                        url: url.clone(),
+                        status: r.status().as_u16(),
+                    },
+                    Err(source) => NotifyError::Request {
+                        url: url.clone(),
+                        source,
+                    },
+                };
+                if attempt >= WEBHOOK_ATTEMPTS {
+                    return Err(error);
+                }
+                tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
+            }
+        }
+        Target::Command(argv) => {
+            let command = argv.join(" ");
+            let spawn = |source| NotifyError::Spawn {
+                command: command.clone(),
+                source,
+            };
+            let mut child = tokio::process::Command::new(&argv[0])
+                .args(&argv[1..])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(spawn)?;
+            let mut stdin = child.stdin.take().expect("stdin is piped");
+            // A command that does not read its input is its own business; only its exit status counts.
+            let _ = stdin.write_all(&json).await;
+            drop(stdin);
+            let status = tokio::time::timeout(COMMAND_TIMEOUT, child.wait())
+                .await
+                .map_err(|_| NotifyError::Timeout {
+                    command: command.clone(),
+                })?
+                .map_err(spawn)?;
+            if status.success() {
+                Ok(())
+            } else {
+                Err(NotifyError::Exit { command, status })
+            }
+        }
+    }
+}
+
+fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
+    store.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
