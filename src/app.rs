@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, SubsecRound, Utc};
-use url::Url;
 
 use crate::cli::{Cli, Command};
 use crate::config::{Config, ConfigError, Source};
@@ -40,6 +39,8 @@ pub enum AppError {
     Client(#[source] reqwest::Error),
     #[error(transparent)]
     Pipeline(#[from] pipeline::PipelineError),
+    #[error(transparent)]
+    Demo(#[from] demo::DemoError),
     #[error("{what}")]
     Io {
         what: String,
@@ -211,20 +212,10 @@ fn summary(report: &Report) -> String {
 }
 
 async fn demo(out: &Path, quiet: bool) -> Result<Exit, AppError> {
-    let mut config = crate::config::parse(demo::CONFIG, Path::new(demo::CONFIG_PATH))?;
-    config.settings.output_dir = out.to_owned();
-    for source in &mut config.sources {
-        let site = demo::site_for(source.id.as_str())
-            .ok_or_else(|| AppError::Usage(format!("demo has no site for {}", source.id)))?;
-        let addr = demo::serve(site).await.map_err(|source| AppError::Io {
-            what: "cannot start the demo site on 127.0.0.1".into(),
-            source,
-        })?;
-        for url in &mut source.urls {
-            rebase(url, addr);
-        }
-        if !quiet {
-            println!("serving the bundled site for {} at http://{addr}/", source.id);
+    let config = demo::start(out).await?;
+    if !quiet {
+        for source in &config.sources {
+            println!("serving the bundled site for {} at {}", source.id, source.urls[0]);
         }
     }
     // A fresh memory each time: the site's port changes on every demo, and with it every article URL.
@@ -241,12 +232,6 @@ async fn demo(out: &Path, quiet: bool) -> Result<Exit, AppError> {
         }
     }
     Ok(exit)
-}
-
-fn rebase(url: &mut Url, addr: std::net::SocketAddr) {
-    let _ = url.set_ip_host(addr.ip());
-    let _ = url.set_port(Some(addr.port()));
-    let _ = url.set_scheme("http");
 }
 
 async fn preview(path: &Path, id: &str, format: Option<Format>) -> Result<Exit, AppError> {

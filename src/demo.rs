@@ -2,14 +2,17 @@
 //!
 //! The pages are the end-to-end test fixtures (`tests/fixtures/wic-en`, `wic-zh`), compiled into the binary, so
 //! the demo exercises exactly what the tests check. Each site gets its own port, like two real hosts. A
-//! `_redirects` file in a site (`FROM TO` per line) is answered with 301s; anything else missing is a 404.
+//! `_redirects` file in a site (`FROM TO` per line) is answered with 301s; anything else missing is a 404. Pages
+//! carry an ETag and answer a matching `If-None-Match` with 304, as the static servers behind such CMSs do.
 
 use std::net::{Ipv4Addr, SocketAddr};
 
 use axum::body::Body;
-use axum::http::{StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::Response;
 use include_dir::{Dir, include_dir};
+
+use crate::config::Config;
 
 pub static WIC_EN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/tests/fixtures/wic-en");
 pub static WIC_ZH: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/tests/fixtures/wic-zh");
@@ -27,16 +30,44 @@ pub fn site_for(source: &str) -> Option<&'static Dir<'static>> {
     }
 }
 
+/// Starts a local server for each source of the demo config and returns the config moved onto them, writing
+/// feeds to `out`. Also used by the benchmarks, so they measure exactly what the demo does.
+pub async fn start(out: &std::path::Path) -> Result<Config, DemoError> {
+    let mut config = crate::config::parse(CONFIG, std::path::Path::new(CONFIG_PATH))?;
+    config.settings.output_dir = out.to_owned();
+    for source in &mut config.sources {
+        let site = site_for(source.id.as_str()).ok_or_else(|| DemoError::NoSite(source.id.to_string()))?;
+        let addr = serve(site).await.map_err(DemoError::Serve)?;
+        for url in &mut source.urls {
+            // Infallible for an http URL with an IP host, which is all the demo config has.
+            let _ = url.set_ip_host(addr.ip());
+            let _ = url.set_port(Some(addr.port()));
+        }
+    }
+    Ok(config)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("the demo has no bundled site for source \"{0}\"")]
+    NoSite(String),
+    #[error("cannot start the demo site on 127.0.0.1")]
+    Serve(#[source] std::io::Error),
+}
+
 /// Serves `site` on 127.0.0.1 on a free port until the process ends; returns the address.
 pub async fn serve(site: &'static Dir<'static>) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
     let addr = listener.local_addr()?;
-    let app = axum::Router::new().fallback(move |uri: Uri| async move { page(site, &uri) });
+    let app =
+        axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap| async move { page(site, &uri, &headers) });
     tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(addr)
 }
 
-fn page(site: &Dir<'static>, uri: &Uri) -> Response {
+fn page(site: &Dir<'static>, uri: &Uri, headers: &HeaderMap) -> Response {
     let path = uri.path();
     let redirect = site
         .get_file("_redirects")
@@ -62,14 +93,36 @@ fn page(site: &Dir<'static>, uri: &Uri) -> Response {
         .filter(|p| !p.starts_with('_'))
         .and_then(|p| site.get_file(p));
     match file {
-        // Like the real CMS pages: `text/html` with no charset, so the page's own `<meta>` decides.
-        Some(f) if path.ends_with("htm") || path.ends_with("html") => response
-            .header(header::CONTENT_TYPE, "text/html")
-            .body(Body::from(f.contents()))
-            .unwrap(),
+        Some(f) if path.ends_with("htm") || path.ends_with("html") => {
+            let etag = etag(f.contents());
+            if headers
+                .get(header::IF_NONE_MATCH)
+                .is_some_and(|v| v.as_bytes() == etag.as_bytes())
+            {
+                return response
+                    .status(StatusCode::NOT_MODIFIED)
+                    .header(header::ETAG, etag)
+                    .body(Body::empty())
+                    .unwrap();
+            }
+            // Like the real CMS pages: `text/html` with no charset, so the page's own `<meta>` decides.
+            response
+                .header(header::CONTENT_TYPE, "text/html")
+                .header(header::ETAG, etag)
+                .body(Body::from(f.contents()))
+                .unwrap()
+        }
         _ => response
             .status(StatusCode::NOT_FOUND)
             .body(Body::from("Not Found"))
             .unwrap(),
     }
+}
+
+/// A strong validator from the bytes (FNV-1a: stable across runs and builds, unlike `DefaultHasher`).
+fn etag(bytes: &[u8]) -> String {
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("\"{hash:016x}\"")
 }

@@ -26,6 +26,7 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (source, id)
     ) WITHOUT ROWID;
     CREATE INDEX items_newest ON items (source, published_ts DESC, id);
+    CREATE INDEX items_updated ON items (source, updated);
     CREATE TABLE links (
         source  TEXT NOT NULL,
         url     TEXT NOT NULL,
