@@ -125,7 +125,8 @@ async fn run(config: &Config, sources: &[Source], store: Store, quiet: bool) -> 
         store: Arc::new(Mutex::new(store)),
     };
     let started = now();
-    let progress = (!quiet && std::io::stderr().is_terminal()).then(|| {
+    // Only for a person watching: never in cron mail, pipes or logs.
+    let progress = (!quiet && std::io::stdout().is_terminal() && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(sources.len() as u64);
         bar.set_style(
             indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} sources {wide_msg}")

@@ -432,3 +432,86 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(refresh: &str) -> Source {
+        let text = format!(
+            "[[source]]\nid = \"s\"\ntitle = \"S\"\nurl = \"https://e.org/news/\"\n{refresh}\n[source.listing]\nlinks = \"a\"\n[source.article]\ntitle = \"h1\"\ncontent = \"p\"\n"
+        );
+        crate::config::parse(&text, std::path::Path::new("t.toml"))
+            .unwrap()
+            .sources
+            .remove(0)
+    }
+
+    fn link(n: u32) -> ListedLink {
+        ListedLink {
+            url: Url::parse(&format!("https://e.org/{n}.htm")).unwrap(),
+            title: None,
+            date_text: None,
+        }
+    }
+
+    fn known(n: u32, checked: &str) -> (String, Known) {
+        let at = DateTime::parse_from_rfc3339(checked).unwrap().to_utc();
+        let id = ItemId::from_canonical(&link(n).url);
+        (
+            link(n).url.to_string(),
+            Known {
+                item_id: id,
+                first_seen: at,
+                last_checked: at,
+                published_ts: 0,
+            },
+        )
+    }
+
+    fn planned(jobs: &[Job]) -> Vec<String> {
+        jobs.iter()
+            .map(|j| match j {
+                Job::New(l) => format!("new {}", l.url.path()),
+                Job::Recheck(l, _) => format!("recheck {}", l.url.path()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn new_links_are_fetched_and_known_ones_rechecked_by_default() {
+        let known: HashMap<_, _> = [known(2, "2026-01-01T00:00:00Z")].into();
+        let jobs = plan(
+            &source(""),
+            &known,
+            &[link(1), link(2)],
+            "2026-01-01T01:00:00Z".parse().unwrap(),
+        );
+        assert_eq!(planned(&jobs), ["new /1.htm", "recheck /2.htm"]);
+    }
+
+    #[test]
+    fn refresh_newest_limits_rechecks_and_every_forces_old_ones() {
+        let links = [link(1), link(2), link(3), link(4)];
+        let known: HashMap<_, _> = [
+            known(2, "2026-01-01T00:00:00Z"),
+            known(3, "2026-01-01T00:00:00Z"),
+            known(4, "2025-12-31T00:00:00Z"),
+        ]
+        .into();
+        let now = "2026-01-01T12:00:00Z".parse().unwrap();
+        let jobs = plan(&source("[source.refresh]\nnewest = 1"), &known, &links, now);
+        assert_eq!(planned(&jobs), ["new /1.htm", "recheck /2.htm"]);
+        let jobs = plan(
+            &source("[source.refresh]\nnewest = 1\nevery = \"1d\""),
+            &known,
+            &links,
+            now,
+        );
+        assert_eq!(
+            planned(&jobs),
+            ["new /1.htm", "recheck /2.htm", "recheck /4.htm"],
+            "/4 was last checked 36 h ago"
+        );
+    }
+}
