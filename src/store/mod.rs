@@ -526,32 +526,9 @@ fn commit_changes(
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        match stored {
+        // An edit keeps the id and moves `updated` to when we noticed it, in the item's own offset.
+        let updated_at = match stored {
             None => {
-                let updated_at = distinct_updated(tx, source, &item.id, item.updated)?;
-                tx.execute(
-                    "INSERT INTO items (source, id, url, title, published, published_ts, date_source, updated,
-                            author, summary, content_html, image, image_caption, content_hash, first_seen, last_seen,
-                            last_checked)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?15)",
-                    params![
-                        source,
-                        item.id.as_str(),
-                        item.url.as_str(),
-                        item.title,
-                        item.published.to_rfc3339(),
-                        item.published.timestamp(),
-                        item.date_source.as_str(),
-                        updated_at,
-                        item.author,
-                        item.summary,
-                        item.content_html,
-                        item.image.as_ref().map(Url::as_str),
-                        item.image_caption,
-                        hash,
-                        now_text,
-                    ],
-                )?;
                 new += 1;
                 inserted.push(EventItem {
                     id: item.id.clone(),
@@ -559,41 +536,42 @@ fn commit_changes(
                     title: item.title.clone(),
                     published: item.published,
                 });
+                distinct_updated(tx, source, &item.id, item.updated)?
             }
-            Some((old_hash, old_updated)) => {
-                // An edit keeps the id and moves `updated` to when we noticed it, in the item's own offset.
-                let edited = old_hash != hash;
-                let updated_at = if edited {
-                    updated += 1;
-                    distinct_updated(tx, source, &item.id, now.with_timezone(item.published.offset()))?
-                } else {
-                    old_updated
-                };
-                tx.execute(
-                    "UPDATE items SET url = ?3, title = ?4, published = ?5, published_ts = ?6, date_source = ?7,
-                            updated = ?8, author = ?9, summary = ?10, content_html = ?11, image = ?12,
-                            image_caption = ?13, content_hash = ?14, last_seen = ?15, last_checked = ?15
-                         WHERE source = ?1 AND id = ?2",
-                    params![
-                        source,
-                        item.id.as_str(),
-                        item.url.as_str(),
-                        item.title,
-                        item.published.to_rfc3339(),
-                        item.published.timestamp(),
-                        item.date_source.as_str(),
-                        updated_at,
-                        item.author,
-                        item.summary,
-                        item.content_html,
-                        item.image.as_ref().map(Url::as_str),
-                        item.image_caption,
-                        hash,
-                        now_text,
-                    ],
-                )?;
+            Some((old_hash, _)) if old_hash != hash => {
+                updated += 1;
+                distinct_updated(tx, source, &item.id, now.with_timezone(item.published.offset()))?
             }
-        }
+            Some((_, old_updated)) => old_updated,
+        };
+        tx.execute(
+            "INSERT INTO items (source, id, url, title, published, published_ts, date_source, updated, author, summary,
+                content_html, image, image_caption, content_hash, first_seen, last_seen, last_checked)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?15)
+             ON CONFLICT (source, id) DO UPDATE SET url = excluded.url, title = excluded.title,
+                published = excluded.published, published_ts = excluded.published_ts,
+                date_source = excluded.date_source, updated = excluded.updated, author = excluded.author,
+                summary = excluded.summary, content_html = excluded.content_html, image = excluded.image,
+                image_caption = excluded.image_caption, content_hash = excluded.content_hash,
+                last_seen = excluded.last_seen, last_checked = excluded.last_checked",
+            params![
+                source,
+                item.id.as_str(),
+                item.url.as_str(),
+                item.title,
+                item.published.to_rfc3339(),
+                item.published.timestamp(),
+                item.date_source.as_str(),
+                updated_at,
+                item.author,
+                item.summary,
+                item.content_html,
+                item.image.as_ref().map(Url::as_str),
+                item.image_caption,
+                hash,
+                now_text,
+            ],
+        )?;
     }
     for id in &changes.seen {
         tx.execute(
