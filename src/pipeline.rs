@@ -404,7 +404,7 @@ pub fn feed_meta(config: &Config, source: &Source, items: &[Item], now: DateTime
         author: source.author.clone(),
         updated,
         alternates,
-        hub: None,
+        hub: config.settings.hub.clone(),
     }
 }
 

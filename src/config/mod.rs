@@ -47,6 +47,14 @@ pub struct Settings {
     pub concurrency: usize,
     /// How long a run waits for another run holding the state lock.
     pub lock_timeout: Duration,
+    /// `watch`: the schedule of sources that name none.
+    pub schedule: Schedule,
+    /// `watch`: sources running at once.
+    pub max_running: usize,
+    /// `watch`: the longest a failing source waits between runs (never shorter than its own schedule).
+    pub backoff_max: Duration,
+    /// WebSub hub named in the feeds and pinged after a feed changes.
+    pub hub: Option<Url>,
 }
 
 #[derive(Debug, Clone)]
@@ -66,6 +74,8 @@ pub struct Source {
     pub article: ArticleRules,
     pub normalize: normalize::Rules,
     pub refresh: Refresh,
+    /// When `watch` runs this source.
+    pub schedule: Schedule,
 }
 
 /// Where events go, and which ones.
@@ -130,6 +140,22 @@ impl fmt::Display for Problem {
             write!(f, "source \"{id}\": ")?;
         }
         f.write_str(&self.message)
+    }
+}
+
+/// When `watch` runs a source: at a fixed interval, or at the times of a cron expression (in UTC).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Schedule {
+    Every(Duration),
+    Cron(Box<cron::Schedule>),
+}
+
+impl fmt::Display for Schedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Schedule::Every(d) => write!(f, "every {}", humantime::format_duration(*d)),
+            Schedule::Cron(c) => write!(f, "cron \"{c}\""),
+        }
     }
 }
 

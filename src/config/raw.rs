@@ -40,6 +40,14 @@ pub struct RawSettings {
     pub formats: Option<Spanned<Vec<String>>>,
     pub concurrency: Option<Spanned<usize>>,
     pub lock_timeout: Option<Spanned<String>>,
+    /// `watch`: how often each source runs, unless it says otherwise (`every` or `cron`, not both).
+    pub every: Option<Spanned<String>>,
+    pub cron: Option<Spanned<String>>,
+    /// `watch`: sources running at once, and the longest wait between runs of a failing source.
+    pub max_running: Option<Spanned<usize>>,
+    pub backoff_max: Option<Spanned<String>>,
+    /// WebSub hub that feeds name and that is pinged when a feed changes.
+    pub hub: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -61,6 +69,9 @@ pub struct RawSource {
     pub article: Spanned<RawArticle>,
     #[serde(default)]
     pub refresh: RawRefresh,
+    /// `watch`: this source's own schedule, instead of the one in `[settings]`.
+    pub every: Option<Spanned<String>>,
+    pub cron: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -11,7 +11,7 @@ use toml::Spanned;
 use url::Url;
 
 use super::raw::{RawArticle, RawConfig, RawListing, RawNotify, RawSettings, RawSource};
-use super::{Config, ConfigError, Notify, Problem, Refresh, Settings, Source, Target};
+use super::{Config, ConfigError, Notify, Problem, Refresh, Schedule, Settings, Source, Target};
 use crate::extract::{ArticleRules, ListRules};
 use crate::model::SourceId;
 use crate::normalize;
@@ -27,6 +27,12 @@ const DEFAULT_USER_AGENT: &str = concat!(
 );
 const DEFAULT_MAX_BODY: u64 = 8 * 1024 * 1024;
 const DEFAULT_SUMMARY_CHARS: usize = 280;
+/// `watch` runs a source this often unless told otherwise.
+const DEFAULT_EVERY: Duration = Duration::from_secs(30 * 60);
+/// The shortest `every` accepted: more often than this is unkind to the site.
+const MIN_EVERY: Duration = Duration::from_secs(60);
+const DEFAULT_MAX_RUNNING: usize = 4;
+const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(6 * 60 * 60);
 
 /// Parses and validates config text; `path` names the file in messages and anchors relative paths.
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
@@ -161,6 +167,16 @@ impl Validator<'_> {
             lock_timeout: self
                 .duration(raw.lock_timeout.as_ref(), "lock_timeout")
                 .unwrap_or(Duration::from_secs(60)),
+            schedule: self
+                .schedule(raw.every.as_ref(), raw.cron.as_ref())
+                .unwrap_or(Schedule::Every(DEFAULT_EVERY)),
+            max_running: self
+                .positive(raw.max_running.as_ref(), "max_running")
+                .unwrap_or(DEFAULT_MAX_RUNNING),
+            backoff_max: self
+                .duration(raw.backoff_max.as_ref(), "backoff_max")
+                .unwrap_or(DEFAULT_BACKOFF_MAX),
+            hub: raw.hub.as_ref().and_then(|h| self.url(h, "hub")),
         }
     }
 
@@ -221,6 +237,9 @@ impl Validator<'_> {
             .iter()
             .filter_map(|a| SourceId::parse(a.get_ref()))
             .collect();
+        let schedule = self
+            .schedule(r.every.as_ref(), r.cron.as_ref())
+            .unwrap_or_else(|| settings.schedule.clone());
 
         let (id, timezone, listing, article) = (id?, timezone?, listing?, article?);
         let home = urls.first()?.clone();
@@ -252,6 +271,7 @@ impl Validator<'_> {
                 newest: r.refresh.newest.unwrap_or(usize::MAX),
                 every,
             },
+            schedule,
         })
     }
 
@@ -399,6 +419,51 @@ impl Validator<'_> {
     }
 }
 
+impl Validator<'_> {
+    /// `every` or `cron` (not both); `None` when neither is given or the one given is invalid.
+    fn schedule(&mut self, every: Option<&Spanned<String>>, cron: Option<&Spanned<String>>) -> Option<Schedule> {
+        match (every, cron) {
+            (None, None) => None,
+            (Some(_), Some(c)) => {
+                self.error(c.span(), "give either every or cron, not both".into());
+                None
+            }
+            (Some(e), None) => {
+                let every = self.duration(Some(e), "every")?;
+                if every < MIN_EVERY {
+                    self.error(
+                        e.span(),
+                        format!("every: \"{}\" is too often for a web site (at least 1m)", e.get_ref()),
+                    );
+                    return None;
+                }
+                Some(Schedule::Every(every))
+            }
+            (None, Some(c)) => {
+                let text = c.get_ref().trim();
+                // Classic five-field cron (minute first) gets a zero seconds field; the cron crate wants six or seven.
+                let full = if text.split_whitespace().count() == 5 {
+                    format!("0 {text}")
+                } else {
+                    text.to_owned()
+                };
+                match full.parse::<cron::Schedule>() {
+                    Ok(schedule) => Some(Schedule::Cron(Box::new(schedule))),
+                    Err(e) => {
+                        self.error(
+                            c.span(),
+                            format!(
+                                "cron: invalid expression \"{text}\" ({e}; e.g. \"0 */30 * * * *\", seconds first)"
+                            ),
+                        );
+                        None
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn with_trailing_slash(mut url: Url) -> Url {
     if !url.path().ends_with('/') {
         let path = format!("{}/", url.path());
@@ -525,5 +590,67 @@ content = "#Content"
         let text = GOOD.replace("[settings]", "[settings]\nmax_body = \"2MiB\"");
         let config = parse(&text, Path::new("c.toml")).unwrap();
         assert_eq!(config.settings.max_body, 2 * 1024 * 1024);
+    }
+
+    #[test]
+    fn schedules_default_from_settings_and_sources_can_override_them() {
+        let text = GOOD
+            .replace(
+                "[settings]",
+                "[settings]\nevery = \"2h\"\nhub = \"https://hub.example.org/\"",
+            )
+            .replace(
+                "timezone = \"Asia/Shanghai\"",
+                "timezone = \"Asia/Shanghai\"\ncron = \"*/15 * * * *\"",
+            );
+        let config = parse(&text, Path::new("c.toml")).unwrap();
+        assert_eq!(config.settings.schedule, Schedule::Every(Duration::from_secs(7200)));
+        assert_eq!(
+            config.settings.hub.as_ref().map(Url::as_str),
+            Some("https://hub.example.org/")
+        );
+        let Schedule::Cron(cron) = &config.sources[0].schedule else {
+            panic!("expected a cron schedule, got {:?}", config.sources[0].schedule);
+        };
+        assert_eq!(
+            cron.to_string(),
+            "0 */15 * * * *",
+            "five fields get a zero seconds field"
+        );
+
+        let config = parse(GOOD, Path::new("c.toml")).unwrap();
+        assert_eq!(config.sources[0].schedule, Schedule::Every(DEFAULT_EVERY));
+        assert_eq!(config.settings.max_running, DEFAULT_MAX_RUNNING);
+        assert_eq!(config.settings.hub, None);
+    }
+
+    #[test]
+    fn bad_schedules_are_reported_with_their_line() {
+        let text = GOOD
+            .replace(
+                "[settings]",
+                "[settings]\nevery = \"10s\"\nhub = \"mailto:x@example.org\"",
+            )
+            .replace(
+                "timezone = \"Asia/Shanghai\"",
+                "timezone = \"Asia/Shanghai\"\ncron = \"every day\"\nevery = \"1h\"",
+            );
+        let found = problems(&text);
+        assert_eq!(found.len(), 3, "{found:#?}");
+        assert!(
+            found[0].starts_with("config/test.toml:3: every: \"10s\" is too often"),
+            "{found:#?}"
+        );
+        assert!(found[1].starts_with("config/test.toml:4: hub: "), "{found:#?}");
+        assert!(
+            found[2].starts_with("config/test.toml:12: source \"wic-news\": give either every or cron"),
+            "{found:#?}"
+        );
+        let text = GOOD.replace("[settings]", "[settings]\ncron = \"61 * * * * *\"");
+        let found = problems(&text);
+        assert!(
+            found[0].starts_with("config/test.toml:3: cron: invalid expression"),
+            "{found:#?}"
+        );
     }
 }
