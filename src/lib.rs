@@ -17,4 +17,5 @@ pub mod notify;
 pub mod pipeline;
 pub mod publish;
 pub mod render;
+pub mod scheduler;
 pub mod store;

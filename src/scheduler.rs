@@ -1,0 +1,326 @@
+//! `watch`'s clock: decides when each source runs next, and runs them, a few at a time, until told to stop.
+//!
+//! The timing rules are pure functions of their inputs ([`next_run`], [`first_run`], [`backoff`]): times and
+//! jitter come in as parameters, so they are tested without waiting. [`run`] is the loop around them: it keeps one
+//! slot per source, sleeps on tokio's clock until the earliest one is due, starts at most `max_running` runs at
+//! once, backs a failing source off (capped, reset by a success), swaps in a new [`Plan`] on reload, and on
+//! shutdown starts nothing new, lets what is in flight finish for a grace period and then drops it. Dropping is
+//! clean because a pipeline run does its store transaction and atomic file writes without an `.await` in between,
+//! so a run is abandoned only while it is fetching. It knows nothing of HTTP, feeds or config files: what a run
+//! does is the `runner` closure, and whether it went well is its [`Verdict`].
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+pub use crate::config::Schedule;
+use crate::model::SourceId;
+
+/// Jitter never moves a run by more than this, however long the period.
+pub const MAX_JITTER: Duration = Duration::from_secs(5 * 60);
+/// At start-up, sources without a recent run are spread over at most this long.
+pub const MAX_STARTUP_SPREAD: Duration = Duration::from_secs(30);
+/// How long in-flight runs may finish after a shutdown request before they are dropped.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// How a run went, as far as scheduling cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Success,
+    Failure,
+}
+
+/// The time between two runs of `spec` around `at`: the interval, or the gap between the next two cron times.
+pub fn period(spec: &Schedule, at: DateTime<Utc>) -> Duration {
+    match spec {
+        Schedule::Every(d) => *d,
+        Schedule::Cron(c) => {
+            let mut times = c.after(&at);
+            match (times.next(), times.next()) {
+                (Some(a), Some(b)) => (b - a).to_std().unwrap_or(Duration::ZERO),
+                _ => Duration::ZERO,
+            }
+        }
+    }
+}
+
+/// The spread that jitter in `[0, 1)` is scaled by: a tenth of the period, at most [`MAX_JITTER`].
+fn spread(period: Duration) -> Duration {
+    (period / 10).min(MAX_JITTER)
+}
+
+fn add(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| t.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// When a source that last started at `last` runs next. `jitter` in `[0, 1)` delays it by up to a tenth of the
+/// period (at most [`MAX_JITTER`]), so sources with equal schedules do not all fire in the same second. A cron
+/// schedule with no time left answers [`DateTime::MAX_UTC`]: never.
+pub fn next_run(last: DateTime<Utc>, spec: &Schedule, jitter: f64) -> DateTime<Utc> {
+    let base = match spec {
+        Schedule::Every(d) => add(last, *d),
+        Schedule::Cron(c) => match c.after(&last).next() {
+            Some(t) => t,
+            None => return DateTime::<Utc>::MAX_UTC,
+        },
+    };
+    add(base, spread(period(spec, last)).mul_f64(jitter.clamp(0.0, 1.0)))
+}
+
+/// When a source runs first after `watch` starts at `start`: on its schedule after its last run when that is
+/// still ahead (a restart does not re-run everything), otherwise soon, spread over a few seconds.
+pub fn first_run(start: DateTime<Utc>, last: Option<DateTime<Utc>>, spec: &Schedule, jitter: f64) -> DateTime<Utc> {
+    if let Some(last) = last {
+        let next = next_run(last, spec, jitter);
+        if next >= start {
+            return next;
+        }
+    }
+    let spread = spread(period(spec, start)).min(MAX_STARTUP_SPREAD);
+    add(start, spread.mul_f64(jitter.clamp(0.0, 1.0)))
+}
+
+/// How long a source that failed `failures` times in a row waits before its next run: its period, doubled for
+/// each failure after the first, capped at `cap` (but never shorter than the period). `jitter` in `[0, 1)` takes
+/// up to a quarter off, so failing sources do not retry in step.
+pub fn backoff(failures: u32, period: Duration, cap: Duration, jitter: f64) -> Duration {
+    let doubled = period.saturating_mul(1 << failures.saturating_sub(1).min(20));
+    let capped = doubled.min(cap.max(period));
+    capped.mul_f64(1.0 - 0.25 * jitter.clamp(0.0, 1.0)).max(period)
+}
+
+/// When a source runs again after a run that started at `started`, finished at `finished` and left it with
+/// `failures` failures in a row. Never before `finished`: a run longer than its period is not followed by a burst.
+pub fn after_run(
+    started: DateTime<Utc>,
+    finished: DateTime<Utc>,
+    spec: &Schedule,
+    failures: u32,
+    cap: Duration,
+    jitter: f64,
+) -> DateTime<Utc> {
+    let mut next = next_run(started, spec, jitter);
+    if failures > 0 {
+        next = next.max(add(started, backoff(failures, period(spec, started), cap, jitter)));
+    }
+    next.max(finished)
+}
+
+/// One source to schedule.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: SourceId,
+    pub schedule: Schedule,
+    /// When it last started, from the store; `None` for a source never run.
+    pub last: Option<DateTime<Utc>>,
+}
+
+/// Everything the loop schedules; `context` is handed to every run (the config, the client), and replaced on
+/// reload.
+#[derive(Debug)]
+pub struct Plan<C> {
+    pub context: Arc<C>,
+    pub jobs: Vec<Job>,
+    pub max_running: usize,
+    pub backoff_max: Duration,
+}
+
+/// What the loop is told from outside while it runs.
+#[derive(Debug)]
+pub enum Control<C> {
+    /// A new config was read: schedule these jobs from now on (running ones finish under the old context).
+    Reload(Plan<C>),
+    /// Start nothing new, let in-flight runs finish (for at most the grace period), return.
+    Shutdown,
+}
+
+/// Wall-clock time that advances with tokio's clock, so a paused test clock moves it too.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    wall: DateTime<Utc>,
+    mono: Instant,
+}
+
+impl Clock {
+    /// `wall` is the time now; `app` reads it once.
+    pub fn new(wall: DateTime<Utc>) -> Self {
+        Clock {
+            wall,
+            mono: Instant::now(),
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        add(self.wall, self.mono.elapsed())
+    }
+
+    /// The tokio instant at which the wall clock shows `t` (now, if `t` is past).
+    fn instant(&self, t: DateTime<Utc>) -> Instant {
+        let ahead = (t - self.now()).to_std().unwrap_or(Duration::ZERO);
+        // Far-future times (a cron with no time left) would overflow an Instant; a year is "not soon" enough.
+        Instant::now() + ahead.min(Duration::from_secs(365 * 24 * 60 * 60))
+    }
+}
+
+struct Slot {
+    schedule: Schedule,
+    next: DateTime<Utc>,
+    failures: u32,
+    running: bool,
+}
+
+/// Runs every job of `plan` on its schedule until [`Control::Shutdown`] arrives or `control` closes.
+///
+/// `runner` does one run of one source; it is called with the plan's context. `jitter` is asked for a number in
+/// `[0, 1)` each time a run is scheduled. A run that panics counts as a failure and the loop goes on.
+pub async fn run<C, R, F>(
+    plan: Plan<C>,
+    clock: Clock,
+    mut jitter: impl FnMut() -> f64,
+    runner: R,
+    mut control: mpsc::Receiver<Control<C>>,
+    grace: Duration,
+) where
+    R: Fn(Arc<C>, SourceId) -> F,
+    F: Future<Output = Verdict>,
+{
+    let mut slots: HashMap<SourceId, Slot> = HashMap::new();
+    let mut plan = plan;
+    apply(&mut slots, &plan, clock.now(), &mut jitter);
+    let mut running = FuturesUnordered::new();
+
+    loop {
+        let now = clock.now();
+        while running.len() < plan.max_running.max(1) {
+            let Some((id, slot)) = slots
+                .iter_mut()
+                .filter(|(_, s)| !s.running && s.next <= now)
+                .min_by_key(|(id, s)| (s.next, (*id).clone()))
+            else {
+                break;
+            };
+            slot.running = true;
+            let id = id.clone();
+            tracing::debug!(source = %id, "run starts");
+            let task = runner(plan.context.clone(), id.clone());
+            running.push(async move {
+                let verdict = AssertUnwindSafe(task).catch_unwind().await.unwrap_or_else(|_| {
+                    tracing::error!(source = %id, "run panicked; counted as a failure");
+                    Verdict::Failure
+                });
+                (id, now, verdict)
+            });
+        }
+        let wake = (running.len() < plan.max_running.max(1))
+            .then(|| slots.values().filter(|s| !s.running).map(|s| s.next).min())
+            .flatten()
+            .map(|t| clock.instant(t));
+
+        tokio::select! {
+            biased;
+            message = control.recv() => match message {
+                Some(Control::Reload(new)) => {
+                    plan = new;
+                    apply(&mut slots, &plan, clock.now(), &mut jitter);
+                    tracing::info!(sources = slots.len(), "schedule reloaded");
+                }
+                Some(Control::Shutdown) | None => break,
+            },
+            Some((id, started, verdict)) = running.next(), if !running.is_empty() => {
+                finish(&mut slots, &plan, &id, started, verdict, clock.now(), &mut jitter);
+            }
+            () = sleep_until(wake) => {}
+        }
+    }
+
+    if !running.is_empty() {
+        tracing::info!(
+            in_flight = running.len(),
+            grace_s = grace.as_secs(),
+            "shutting down: waiting for running sources"
+        );
+        let drained = tokio::time::timeout(grace, async {
+            while let Some((id, started, verdict)) = running.next().await {
+                finish(&mut slots, &plan, &id, started, verdict, clock.now(), &mut jitter);
+            }
+        })
+        .await;
+        if drained.is_err() {
+            // Dropping the futures cancels them at an `.await`: mid-fetch, before any write.
+            tracing::warn!(
+                abandoned = running.len(),
+                "grace period over: abandoning running sources"
+            );
+        }
+    }
+}
+
+async fn sleep_until(wake: Option<Instant>) {
+    match wake {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Makes `slots` match `plan`: new sources get a first run, removed ones go (a running one finishes unnoticed),
+/// kept ones keep their state, and are rescheduled from now if their schedule changed.
+fn apply<C>(slots: &mut HashMap<SourceId, Slot>, plan: &Plan<C>, now: DateTime<Utc>, jitter: &mut impl FnMut() -> f64) {
+    slots.retain(|id, _| plan.jobs.iter().any(|j| &j.id == id));
+    for job in &plan.jobs {
+        match slots.get_mut(&job.id) {
+            Some(slot) if slot.schedule == job.schedule => {}
+            Some(slot) => {
+                slot.schedule = job.schedule.clone();
+                slot.next = first_run(now, job.last, &job.schedule, jitter());
+            }
+            None => {
+                let next = first_run(now, job.last, &job.schedule, jitter());
+                tracing::info!(source = %job.id, schedule = %job.schedule, next = %next, "scheduled");
+                slots.insert(
+                    job.id.clone(),
+                    Slot {
+                        schedule: job.schedule.clone(),
+                        next,
+                        failures: 0,
+                        running: false,
+                    },
+                );
+            }
+        }
+    }
+}
+
+fn finish<C>(
+    slots: &mut HashMap<SourceId, Slot>,
+    plan: &Plan<C>,
+    id: &SourceId,
+    started: DateTime<Utc>,
+    verdict: Verdict,
+    now: DateTime<Utc>,
+    jitter: &mut impl FnMut() -> f64,
+) {
+    let Some(slot) = slots.get_mut(id) else {
+        return;
+    };
+    slot.running = false;
+    slot.failures = match verdict {
+        Verdict::Success => 0,
+        Verdict::Failure => slot.failures.saturating_add(1),
+    };
+    slot.next = after_run(started, now, &slot.schedule, slot.failures, plan.backoff_max, jitter());
+    tracing::info!(source = %id, ?verdict, failures = slot.failures, next = %slot.next, "run finished");
+}
+
+#[cfg(test)]
+mod tests;
