@@ -3,6 +3,14 @@
 //! A file is written to a temporary name in the same folder, synced, then renamed over the old one (rename is
 //! atomic within a file system). A file whose bytes would not change is left alone, so its mtime, and any ETag a
 //! web server derives from it, stay the same.
+//!
+//! Around the files: [`opml`] lists every feed, [`serve`] answers for them over HTTP, [`metrics`] counts runs for
+//! it, and [`websub`] tells a hub when a feed changed.
+
+pub mod metrics;
+pub mod opml;
+pub mod serve;
+pub mod websub;
 
 use std::fs::{self, File};
 use std::io::Write;

@@ -1,0 +1,575 @@
+//! HTTP serving of the published feeds (axum): `feedwright serve` and `feedwright watch --serve`.
+//!
+//! Inputs: the validated config (swapped on reload), the feed files in its output folder, the state database
+//! (read-only use, own connection, opened when it exists) and, under `watch`, the live [`Metrics`]. Routes:
+//! `/{id}.{ext}` for each configured source and format, `/` (an HTML list of the feeds), `/index.opml`,
+//! `/healthz` and `/metrics`. A feed's file path is built only from a configured source id and format, never from
+//! request text, so no request can reach another file: `..`, encoded dots, absolute paths and unknown names all
+//! miss the lookup and get 404; a feed file that is a symlink is refused (feedwright writes regular files only).
+//! Feeds carry strong ETags (a content hash) and Last-Modified and answer conditional requests with 304; bodies
+//! are compressed (gzip, brotli) when the client asks, and a compressed body gets its own ETag. This module never
+//! writes anything.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{self, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use tower_http::compression::CompressionLayer;
+
+use super::metrics::Metrics;
+use super::opml;
+use crate::config::{Config, Source};
+use crate::model::SourceId;
+use crate::render::Format;
+use crate::store::{Outcome, RunRecord, Store, StoreError};
+
+/// What the server reads, shared by all requests.
+#[derive(Debug)]
+pub struct Site {
+    config: RwLock<Arc<Config>>,
+    /// Live counters under `watch`; `None` for plain `serve`, which derives them from the store.
+    metrics: Option<Arc<Metrics>>,
+    store: Mutex<Option<Store>>,
+    files: Mutex<HashMap<PathBuf, Arc<FeedFile>>>,
+}
+
+/// A feed file as last read, kept while its size and modification time stay the same.
+#[derive(Debug)]
+struct FeedFile {
+    modified: SystemTime,
+    len: u64,
+    body: Bytes,
+    /// The quoted strong ETag of the identity (uncompressed) body.
+    etag: String,
+    last_modified: HeaderValue,
+}
+
+impl Site {
+    pub fn new(config: Arc<Config>, metrics: Option<Arc<Metrics>>) -> Arc<Site> {
+        Arc::new(Site {
+            config: RwLock::new(config),
+            metrics,
+            store: Mutex::new(None),
+            files: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Serves `config` from now on (after a reload). A changed state path is picked up on the next read.
+    pub fn set_config(&self, config: Arc<Config>) {
+        let state_changed = self.config().settings.state != config.settings.state;
+        *self.config.write().unwrap_or_else(std::sync::PoisonError::into_inner) = config;
+        if state_changed {
+            *lock(&self.store) = None;
+        }
+    }
+
+    fn config(&self) -> Arc<Config> {
+        self.config
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Reads the feed file at `path`, from the cache when its size and mtime are unchanged. `None` when there is no
+    /// regular file there (missing, a folder, a symlink).
+    fn file(&self, path: &Path) -> std::io::Result<Option<Arc<FeedFile>>> {
+        // A stat per request (microseconds) keeps a rewritten feed visible at once without a watcher.
+        let meta = match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.file_type().is_file() => meta,
+            Ok(_) => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let modified = meta.modified()?;
+        if let Some(cached) = lock(&self.files).get(path)
+            && cached.modified == modified
+            && cached.len == meta.len()
+        {
+            return Ok(Some(cached.clone()));
+        }
+        // Read through one handle, so body and mtime belong together even if the file is replaced meanwhile.
+        let mut file = File::open(path)?;
+        let meta = file.metadata()?;
+        let mut body = Vec::with_capacity(meta.len() as usize);
+        file.read_to_end(&mut body)?;
+        let hash = Sha256::digest(&body);
+        let etag = format!(
+            "\"{}\"",
+            hash[..16].iter().map(|b| format!("{b:02x}")).collect::<String>()
+        );
+        let modified = meta.modified()?;
+        let feed = Arc::new(FeedFile {
+            modified,
+            len: meta.len(),
+            etag,
+            last_modified: HeaderValue::from_str(&http_date(modified)).expect("an HTTP date is a valid header"),
+            body: Bytes::from(body),
+        });
+        lock(&self.files).insert(path.to_owned(), feed.clone());
+        Ok(Some(feed))
+    }
+
+    /// Runs `f` with the state database, opening it on first use; `Ok(None)` while there is none yet.
+    fn with_store<T>(&self, f: impl FnOnce(&Store) -> Result<T, StoreError>) -> Result<Option<T>, StoreError> {
+        let mut guard = lock(&self.store);
+        if guard.is_none() {
+            let state = self.config().settings.state.clone();
+            if !state.exists() {
+                return Ok(None);
+            }
+            *guard = Some(Store::open(&state)?);
+        }
+        let store = guard.as_ref().expect("opened above");
+        f(store).map(Some)
+    }
+
+    /// Each source's state, in config order.
+    fn feeds(&self) -> Result<Vec<FeedStatus>, StoreError> {
+        let config = self.config();
+        let stored = self.with_store(|store| {
+            config
+                .sources
+                .iter()
+                .map(|s| {
+                    let runs = store.recent_runs(&s.id, 1)?;
+                    let (items, _) = store.item_counts(&s.id, DateTime::UNIX_EPOCH)?;
+                    Ok((runs.into_iter().next(), items.min(s.max_items)))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()
+        })?;
+        Ok(config
+            .sources
+            .iter()
+            .enumerate()
+            .map(|(i, source)| {
+                let (last, items) = match &stored {
+                    Some(rows) => (rows[i].0.clone(), Some(rows[i].1)),
+                    None => (None, None),
+                };
+                FeedStatus::new(&config, source, last, items)
+            })
+            .collect())
+    }
+
+    fn metrics_text(&self) -> Result<String, StoreError> {
+        if let Some(live) = &self.metrics {
+            return Ok(live.render());
+        }
+        let config = self.config();
+        let rows = self
+            .with_store(|store| {
+                config
+                    .sources
+                    .iter()
+                    .map(|s| {
+                        let runs = store.recent_runs(&s.id, 500)?;
+                        let (items, _) = store.item_counts(&s.id, DateTime::UNIX_EPOCH)?;
+                        Ok((s.id.clone(), runs, Some(items.min(s.max_items))))
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()
+            })?
+            .unwrap_or_default();
+        Ok(Metrics::from_runs(&rows).render())
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Health {
+    /// The last run published (fully or degraded).
+    Healthy,
+    /// The last run failed: the feed is stale.
+    Broken,
+    /// Never run.
+    Unknown,
+}
+
+impl Health {
+    fn as_str(self) -> &'static str {
+        match self {
+            Health::Healthy => "healthy",
+            Health::Broken => "broken",
+            Health::Unknown => "unknown",
+        }
+    }
+}
+
+#[derive(Debug, serde::Serialize)]
+struct FeedStatus {
+    source: SourceId,
+    title: String,
+    #[serde(skip)]
+    home: String,
+    health: Health,
+    /// When the feed file last changed.
+    updated: Option<DateTime<Utc>>,
+    items: Option<usize>,
+    last_run: Option<DateTime<Utc>>,
+    last_error: Option<String>,
+    #[serde(skip)]
+    formats: Vec<Format>,
+}
+
+impl FeedStatus {
+    fn new(config: &Config, source: &Source, last: Option<RunRecord>, items: Option<usize>) -> Self {
+        let updated = config
+            .settings
+            .formats
+            .iter()
+            .filter_map(|f| {
+                let path = config.settings.output_dir.join(format!("{}.{}", source.id, f.ext()));
+                std::fs::metadata(path).and_then(|m| m.modified()).ok()
+            })
+            .max()
+            .map(DateTime::<Utc>::from);
+        FeedStatus {
+            source: source.id.clone(),
+            title: source.title.clone(),
+            home: source.urls[0].to_string(),
+            health: match last.as_ref().map(|r| r.outcome) {
+                None => Health::Unknown,
+                Some(Outcome::Failed) => Health::Broken,
+                Some(_) => Health::Healthy,
+            },
+            updated,
+            items,
+            last_run: last.as_ref().map(|r| r.started),
+            last_error: last
+                .as_ref()
+                .filter(|r| r.outcome != Outcome::Ok)
+                .and_then(|r| r.reason.clone()),
+            formats: config.settings.formats.clone(),
+        }
+    }
+}
+
+/// The routes, with compression; `site` is shared by every request.
+pub fn router(site: Arc<Site>) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/index.opml", get(opml_list))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/{file}", get(feed))
+        .fallback(not_found)
+        .with_state(site)
+        .layer(CompressionLayer::new())
+        .layer(axum::middleware::map_response(tag_encoding))
+}
+
+/// Serves `site` on `listener` until `shutdown` completes, then finishes the requests in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    site: Arc<Site>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(site))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// The source and format a request file name names, when both are configured; anything else is `None`.
+fn resolve<'a>(config: &'a Config, file: &str) -> Option<(&'a Source, Format)> {
+    let (stem, ext) = file.rsplit_once('.')?;
+    let format = config.settings.formats.iter().copied().find(|f| f.ext() == ext)?;
+    let source = config.sources.iter().find(|s| s.id.as_str() == stem)?;
+    Some((source, format))
+}
+
+async fn feed(
+    State(site): State<Arc<Site>>,
+    extract::Path(file): extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let config = site.config();
+    let Some((source, format)) = resolve(&config, &file) else {
+        return not_found().await;
+    };
+    // Built from the configured id and format only, never from the request text.
+    let path = config
+        .settings
+        .output_dir
+        .join(format!("{}.{}", source.id, format.ext()));
+    let feed = match site.file(&path) {
+        Ok(Some(feed)) => feed,
+        Ok(None) => return not_found().await,
+        Err(e) => {
+            tracing::error!(path = %path.display(), error = %e, "cannot read feed file");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "cannot read the feed file\n").into_response();
+        }
+    };
+
+    let not_modified = match headers.get(header::IF_NONE_MATCH) {
+        // If-None-Match wins over If-Modified-Since (RFC 9110, 13.2.2).
+        Some(inm) => matching_tag(inm, &feed.etag),
+        None => headers
+            .get(header::IF_MODIFIED_SINCE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
+            .filter(|since| DateTime::<Utc>::from(feed.modified).timestamp() <= since.timestamp())
+            .map(|_| feed.etag.clone()),
+    };
+    let mut response = match not_modified {
+        Some(tag) => {
+            let mut r = StatusCode::NOT_MODIFIED.into_response();
+            // The tag the client holds (it may be a compressed body's), so it keeps matching.
+            r.headers_mut().insert(
+                header::ETAG,
+                HeaderValue::from_str(&tag).expect("a matched tag is a valid header"),
+            );
+            r
+        }
+        None => {
+            let mut r = Response::new(Body::from(feed.body.clone()));
+            let h = r.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_str(&format!("{}; charset=utf-8", format.media_type())).expect("valid media type"),
+            );
+            h.insert(
+                header::ETAG,
+                HeaderValue::from_str(&feed.etag).expect("a hex tag is a valid header"),
+            );
+            r
+        }
+    };
+    let h = response.headers_mut();
+    h.insert(header::LAST_MODIFIED, feed.last_modified.clone());
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    response
+}
+
+/// The suffix a compressed body's ETag gets, after its content coding.
+fn coding_suffix(coding: &str) -> Option<&'static str> {
+    match coding {
+        "gzip" => Some("-gzip"),
+        "br" => Some("-br"),
+        "deflate" => Some("-deflate"),
+        "zstd" => Some("-zstd"),
+        _ => None,
+    }
+}
+
+/// The entity tag in `if_none_match` that names this feed (its identity or a compressed body), as the client wrote
+/// it; weak comparison, as RFC 9110 asks for If-None-Match.
+fn matching_tag(if_none_match: &HeaderValue, etag: &str) -> Option<String> {
+    let value = if_none_match.to_str().ok()?;
+    let base = etag.trim_end_matches('"');
+    value.split(',').map(str::trim).find_map(|tag| {
+        if tag == "*" {
+            return Some(etag.to_owned());
+        }
+        let strong = tag.strip_prefix("W/").unwrap_or(tag);
+        let inner = strong.strip_prefix(base)?;
+        let ok = inner == "\""
+            || ["-gzip", "-br", "-deflate", "-zstd"]
+                .iter()
+                .any(|suffix| inner.strip_prefix(suffix) == Some("\""));
+        ok.then(|| strong.to_owned())
+    })
+}
+
+/// Gives a compressed body its own strong ETag (`"hash-gzip"`), since its bytes differ from the identity body's.
+async fn tag_encoding(mut response: Response) -> Response {
+    let suffix = response
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .and_then(coding_suffix);
+    if let Some(suffix) = suffix
+        && let Some(tag) = response.headers().get(header::ETAG).and_then(|v| v.to_str().ok())
+        && let Some(base) = tag.strip_suffix('"')
+        && !base.ends_with(suffix)
+    {
+        let tagged = format!("{base}{suffix}\"");
+        if let Ok(v) = HeaderValue::from_str(&tagged) {
+            response.headers_mut().insert(header::ETAG, v);
+        }
+    }
+    response
+}
+
+async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "not found\n",
+    )
+        .into_response()
+}
+
+fn store_failed(e: &StoreError) -> Response {
+    tracing::error!(error = %crate::pipeline::error_chain(e), "cannot read the state database");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "cannot read the state database\n",
+    )
+        .into_response()
+}
+
+/// Runs a store-reading `f` off the async threads.
+async fn blocking<T: Send + 'static>(
+    site: Arc<Site>,
+    f: impl FnOnce(&Site) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    match tokio::task::spawn_blocking(move || f(&site)).await {
+        Ok(result) => result,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+async fn opml_list(State(site): State<Arc<Site>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/x-opml; charset=utf-8")],
+        opml::document(&site.config()),
+    )
+        .into_response()
+}
+
+async fn healthz(State(site): State<Arc<Site>>) -> Response {
+    let feeds = match blocking(site, Site::feeds).await {
+        Ok(feeds) => feeds,
+        Err(e) => {
+            let mut r = store_failed(&e);
+            *r.body_mut() = Body::from(
+                serde_json::json!({"status": "error", "error": crate::pipeline::error_chain(&e)}).to_string(),
+            );
+            r.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            return r;
+        }
+    };
+    let healthy = feeds.iter().all(|f| f.health != Health::Broken);
+    let body = serde_json::json!({
+        "status": if healthy { "ok" } else { "failing" },
+        "sources": feeds,
+    });
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+async fn metrics(State(site): State<Arc<Site>>) -> Response {
+    match blocking(site, Site::metrics_text).await {
+        Ok(text) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+            text,
+        )
+            .into_response(),
+        Err(e) => store_failed(&e),
+    }
+}
+
+async fn index(State(site): State<Arc<Site>>) -> Response {
+    match blocking(site, Site::feeds).await {
+        Ok(feeds) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], index_html(&feeds)).into_response(),
+        Err(e) => store_failed(&e),
+    }
+}
+
+fn format_name(format: Format) -> &'static str {
+    match format {
+        Format::Atom => "Atom",
+        Format::Rss => "RSS",
+        Format::Json => "JSON Feed",
+    }
+}
+
+fn index_html(feeds: &[FeedStatus]) -> String {
+    let e = opml::escape;
+    let mut out = String::from(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>feedwright feeds</title>\n",
+    );
+    for f in feeds {
+        for &format in &f.formats {
+            let _ = writeln!(
+                out,
+                "<link rel=\"alternate\" type=\"{}\" title=\"{} ({})\" href=\"{}.{}\">",
+                format.media_type(),
+                e(&f.title),
+                format_name(format),
+                f.source,
+                format.ext()
+            );
+        }
+    }
+    out.push_str(
+        "<style>body{font:16px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem}\
+         table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.4rem .6rem;border-bottom:1px solid #ddd}\
+         .healthy{color:#186a3b}.broken{color:#b03a2e;font-weight:bold}.unknown{color:#777}</style>\n</head>\n<body>\n\
+         <h1>Feeds</h1>\n<p>Subscribe to one feed below, or to all of them with the <a href=\"index.opml\">OPML list</a>.</p>\n\
+         <table>\n<thead><tr><th>Feed</th><th>Last update</th><th>Items</th><th>Health</th><th>Subscribe</th></tr></thead>\n<tbody>\n",
+    );
+    for f in feeds {
+        let updated = f.updated.map_or_else(
+            || "never".to_owned(),
+            |t| {
+                format!(
+                    "<time datetime=\"{}\">{}</time>",
+                    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    t.format("%Y-%m-%d %H:%M UTC")
+                )
+            },
+        );
+        let links: Vec<String> = f
+            .formats
+            .iter()
+            .map(|&format| {
+                format!(
+                    "<a href=\"{}.{}\" type=\"{}\">{}</a>",
+                    f.source,
+                    format.ext(),
+                    format.media_type(),
+                    format_name(format)
+                )
+            })
+            .collect();
+        let health = match &f.last_error {
+            Some(why) if f.health == Health::Broken => {
+                format!("<span class=\"broken\" title=\"{}\">broken</span>", e(why))
+            }
+            _ => format!("<span class=\"{0}\">{0}</span>", f.health.as_str()),
+        };
+        let _ = writeln!(
+            out,
+            "<tr id=\"{id}\"><td><a href=\"{home}\">{title}</a></td><td>{updated}</td><td>{items}</td><td>{health}</td><td>{links}</td></tr>",
+            id = f.source,
+            home = e(&f.home),
+            title = e(&f.title),
+            items = f.items.map_or("-".to_owned(), |n| n.to_string()),
+            links = links.join(" · "),
+        );
+    }
+    out.push_str("</tbody>\n</table>\n</body>\n</html>\n");
+    out
+}
+
+/// An HTTP date (IMF-fixdate) for `t`.
+fn http_date(t: SystemTime) -> String {
+    DateTime::<Utc>::from(t).format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+#[cfg(test)]
+mod tests;
