@@ -1,5 +1,6 @@
 //! Command-line types (clap derive). No behaviour here: `app` acts on these.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -72,6 +73,28 @@ pub enum Command {
         /// Machine-readable output
         #[arg(long)]
         json: bool,
+    },
+    /// Run as a service: every source on its own schedule, optionally serving the feeds too
+    ///
+    /// Each source runs on its `every` or `cron` schedule (default from [settings]), with jitter, capped backoff for
+    /// failing sources and at most `max_running` at once; writes index.opml and pings the WebSub hub when a feed
+    /// changes. Takes the same state lock as `run`. SIGINT/SIGTERM stop it cleanly (exit 0), SIGHUP re-reads the
+    /// config (an invalid one is reported and the old one keeps running)
+    Watch {
+        /// Also serve the feeds over HTTP on this address, as `serve` does
+        #[arg(long, value_name = "ADDR")]
+        serve: Option<SocketAddr>,
+    },
+    /// Serve the published feeds over HTTP (/ID.EXT, /, /index.opml, /healthz, /metrics)
+    ///
+    /// Answers /ID.EXT for each configured source and format (ETag, Last-Modified, 304, gzip and brotli), / (an
+    /// HTML list of the feeds), /index.opml, /healthz (200, or 503 with JSON when a source is broken) and /metrics
+    /// (Prometheus text). Nothing else in the output folder is reachable. SIGINT/SIGTERM stop it (exit 0), SIGHUP
+    /// re-reads the config
+    Serve {
+        /// Address to listen on
+        #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+        addr: SocketAddr,
     },
 }
 
