@@ -27,7 +27,7 @@ use crate::model::SourceId;
 /// Jitter never moves a run by more than this, however long the period.
 pub const MAX_JITTER: Duration = Duration::from_secs(5 * 60);
 /// At start-up, sources without a recent run are spread over at most this long.
-pub const MAX_STARTUP_SPREAD: Duration = Duration::from_secs(30);
+pub const MAX_STARTUP_SPREAD: Duration = Duration::from_secs(10);
 /// How long in-flight runs may finish after a shutdown request before they are dropped.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 

@@ -65,7 +65,7 @@ fn first_run_keeps_to_the_schedule_after_a_restart_and_runs_overdue_sources_soon
     );
     assert_eq!(first_run(start, Some(at("2026-01-01T08:00:00Z")), &every, 0.0), start);
     assert_eq!(first_run(start, None, &every, 0.0), start);
-    assert_eq!(first_run(start, None, &every, 0.5), at("2026-01-01T10:00:15Z"));
+    assert_eq!(first_run(start, None, &every, 0.5), at("2026-01-01T10:00:05Z"));
 }
 
 #[test]

@@ -1,0 +1,221 @@
+//! `feedwright watch --serve` as a user runs it: the real binary against a local site and a local WebSub hub. It
+//! publishes, serves, writes index.opml, pings the hub, holds the state lock against `run`, survives a bad config
+//! on SIGHUP and exits 0 on SIGTERM, leaving no temporary files.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const LISTING: &str = r#"<html><body><ul>
+<li><h4><a href="/news/a1.html">First story</a></h4></li>
+<li><h4><a href="/news/a2.html">Second story</a></h4></li>
+<li><h4><a href="/news/a3.html">Third story</a></h4></li>
+</ul></body></html>"#;
+
+fn article(n: usize) -> String {
+    format!(
+        r#"<html><body><h1>Story number {n}</h1><p class="date">2026-01-0{n} 10:00</p>
+<div id="Content"><p>The body of story {n}, with enough words to count as an article body.</p></div></body></html>"#
+    )
+}
+
+async fn site() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/news/"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(LISTING, "text/html; charset=utf-8"))
+        .mount(&server)
+        .await;
+    for n in 1..=3 {
+        Mock::given(method("GET"))
+            .and(path(format!("/news/a{n}.html")))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(article(n), "text/html; charset=utf-8"))
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("POST"))
+        .and(path("/hub"))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&server)
+        .await;
+    server
+}
+
+fn config(site: &str, port: u16) -> String {
+    format!(
+        r##"[settings]
+output_dir = "feeds"
+state = "state/feedwright.sqlite"
+feed_base_url = "http://127.0.0.1:{port}/"
+hub = "{site}/hub"
+every = "1h"
+lock_timeout = "1s"
+
+[[source]]
+id = "local-news"
+title = "Local News"
+url = "{site}/news/"
+timezone = "UTC"
+
+[source.listing]
+links = "h4 > a"
+
+[source.article]
+title = "h1"
+date = "p.date"
+content = "#Content"
+"##
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{name}"), child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Polls `done` every 50 ms for at most 60 s (a bound against hanging, not a timing assertion).
+async fn eventually(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let start = Instant::now();
+    while !done().await {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_publishes_serves_pings_reloads_and_stops_cleanly() {
+    let site = site().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config_path = dir.path().join("feedwright.toml");
+    std::fs::write(&config_path, config(&site.uri(), port)).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("feedwright");
+    let mut child = Command::new(&bin)
+        .arg("--config")
+        .arg(&config_path)
+        .args(["--quiet", "watch", "--serve", &format!("127.0.0.1:{port}")])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    eventually("the feed to be served", async || {
+        client
+            .get(format!("{base}/local-news.atom"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    let atom = client.get(format!("{base}/local-news.atom")).send().await.unwrap();
+    assert_eq!(atom.headers()["content-type"], "application/atom+xml; charset=utf-8");
+    let atom = atom.text().await.unwrap();
+    assert!(atom.contains("Story number 3"), "{atom}");
+    assert!(
+        atom.contains(&format!("<link href=\"{}/hub\" rel=\"hub\"/>", site.uri())),
+        "{atom}"
+    );
+    assert_eq!(
+        client.get(format!("{base}/healthz")).send().await.unwrap().status(),
+        200
+    );
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("feedwright_runs_total{source=\"local-news\",outcome=\"ok\"} 1"),
+        "{metrics}"
+    );
+    assert!(dir.path().join("feeds/index.opml").exists());
+
+    // One ping per feed file that changed: atom, rss and json.
+    eventually("three hub pings", async || {
+        site.received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.method.as_str() == "POST")
+            .count()
+            == 3
+    })
+    .await;
+    let pings: Vec<String> = site
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    let expected = format!("hub.mode=publish&hub.url=http%3A%2F%2F127.0.0.1%3A{port}%2Flocal-news.atom");
+    assert!(pings.contains(&expected), "{pings:?}");
+
+    // `run` cannot race the service on the same state.
+    let run = Command::new(&bin)
+        .arg("--config")
+        .arg(&config_path)
+        .arg("run")
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("another feedwright run holds"));
+
+    // A broken config on SIGHUP is reported; the old one keeps serving.
+    std::fs::write(&config_path, "[settings]\nevery = \"soon\"\n").unwrap();
+    signal(&child, "HUP");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        client
+            .get(format!("{base}/local-news.rss"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert!(child.try_wait().unwrap().is_none(), "still running");
+
+    signal(&child, "TERM");
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(
+        files(&dir.path().join("feeds")),
+        ["index.opml", "local-news.atom", "local-news.json", "local-news.rss"],
+        "no temporary files left"
+    );
+}
