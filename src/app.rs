@@ -619,6 +619,7 @@ async fn watch_run(w: Arc<Watched>, id: crate::model::SourceId) -> scheduler::Ve
                 tracing::error!(error = %error_chain(&e), "cannot write the OPML list");
             }
             ping_hub(&w.config, &w.pinger, &report.written).await;
+            notify(&w.config, &w.ctx).await;
             if report.record.outcome == Outcome::Failed {
                 scheduler::Verdict::Failure
             } else {

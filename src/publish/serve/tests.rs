@@ -93,26 +93,31 @@ impl Fixture {
     fn record(&self, source: &str, outcome: Outcome, reason: Option<&str>) {
         let mut store = Store::open(&self.dir.path().join("state/feedwright.sqlite")).unwrap();
         store
-            .record_run(&RunRecord {
-                source: SourceId::parse(source).unwrap(),
-                started: DateTime::parse_from_rfc3339("2026-01-01T10:00:00Z").unwrap().to_utc(),
-                duration: Duration::from_millis(1500),
-                outcome,
-                reason: reason.map(str::to_owned),
-                links: 20,
-                new: 3,
-                updated: 1,
-                failed: 0,
-                fetched: 4,
-                with_date: 4,
-                with_body: 4,
-                requests: 5,
-                listing: vec![ListingStatus {
-                    url: "https://www.example.org/news/".into(),
-                    status: Some(200),
-                }],
-                errors: Vec::new(),
-            })
+            .record_run(
+                &RunRecord {
+                    source: SourceId::parse(source).unwrap(),
+                    started: DateTime::parse_from_rfc3339("2026-01-01T10:00:00Z").unwrap().to_utc(),
+                    duration: Duration::from_millis(1500),
+                    outcome,
+                    reason: reason.map(str::to_owned),
+                    links: 20,
+                    new: 3,
+                    updated: 1,
+                    failed: 0,
+                    fetched: 4,
+                    with_date: 4,
+                    with_body: 4,
+                    requests: 5,
+                    listing: vec![ListingStatus {
+                        url: "https://www.example.org/news/".into(),
+                        status: Some(200),
+                    }],
+                    errors: Vec::new(),
+                },
+                &[],
+                &[],
+                DateTime::UNIX_EPOCH,
+            )
             .unwrap();
     }
 }
