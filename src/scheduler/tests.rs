@@ -1,3 +1,6 @@
+//! Scheduler tests: the pure timing rules with fixed times and jitter, and the loop on a paused tokio clock (a fake
+//! runner logs when each source starts), so nothing here waits on or reads the wall clock.
+
 use std::sync::Mutex;
 
 use super::*;

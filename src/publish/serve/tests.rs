@@ -1,3 +1,7 @@
+//! Server tests, in process with tower's `oneshot` (and one over a real loopback socket): media types, validators
+//! and 304s, HEAD, compression with per-coding ETags, every path traversal we could think of, the index page,
+//! `/healthz`, `/metrics`, OPML and a config swap. Feed files and run records are written into a temporary folder.
+
 use std::io::Read as _;
 use std::path::Path;
 use std::time::Duration;
