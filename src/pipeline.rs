@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
+use tracing::Instrument;
 use url::Url;
 
 use crate::config::{Config, Source};
@@ -272,7 +273,15 @@ fn parse_article(source: &Source, listed: &ListedLink, page: Page, first_seen: D
 /// Runs one source end to end and publishes its feeds when they changed.
 pub async fn run(ctx: &Context, config: &Config, source: &Source, now: DateTime<Utc>) -> Result<Report, PipelineError> {
     let span = tracing::info_span!("source", source = %source.id);
-    let _enter = span.enter();
+    run_source(ctx, config, source, now).instrument(span).await
+}
+
+async fn run_source(
+    ctx: &Context,
+    config: &Config,
+    source: &Source,
+    now: DateTime<Utc>,
+) -> Result<Report, PipelineError> {
     let clock = Instant::now();
     let collected = collect(ctx, source, config.settings.concurrency, now).await?;
     let recent = lock(&ctx.store).recent_runs(&source.id, 10)?;
