@@ -12,14 +12,34 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> (String, &'static Enc
     if let Some((encoding, bom_len)) = Encoding::for_bom(bytes) {
         return (decode_with(encoding, &bytes[bom_len..]).0, encoding);
     }
-    let declared = [content_type.and_then(charset_param), meta_charset(bytes)];
-    let mut first = None;
-    for encoding in declared.into_iter().flatten() {
-        let (text, clean) = decode_with(encoding, bytes);
-        if clean {
-            return (text, encoding);
+    let mut declared: Vec<&'static Encoding> = Vec::with_capacity(2);
+    for encoding in [content_type.and_then(charset_param), meta_charset(bytes)]
+        .into_iter()
+        .flatten()
+    {
+        if !declared.contains(&encoding) {
+            declared.push(encoding);
         }
-        first.get_or_insert((text, encoding));
+    }
+    let mut clean = Vec::new();
+    let mut first = None;
+    for encoding in declared {
+        let (text, is_clean) = decode_with(encoding, bytes);
+        if is_clean {
+            clean.push((text, encoding));
+        } else {
+            first.get_or_insert((text, encoding));
+        }
+    }
+    if clean.len() > 1 {
+        // The header and the `<meta>` disagree and both decode without errors (single-byte encodings decode
+        // anything, and so does GBK for much UTF-8): let detection pick between them, else trust the header.
+        let detected = detect(bytes);
+        let pick = clean.iter().position(|(_, e)| *e == detected).unwrap_or(0);
+        return clean.swap_remove(pick);
+    }
+    if let Some(only) = clean.pop() {
+        return only;
     }
     let detected = detect(bytes);
     let (text, clean) = decode_with(detected, bytes);
@@ -126,6 +146,32 @@ mod tests {
     fn a_header_that_contradicts_the_bytes_yields_to_the_meta() {
         let bytes = gbk_page(r#"<meta charset="gb2312">"#);
         let (text, enc) = decode(&bytes, Some("text/html; charset=utf-8"));
+        assert_eq!(enc, encoding_rs::GBK);
+        assert!(text.contains(ZH));
+    }
+
+    #[test]
+    fn a_latin1_header_on_a_gbk_page_yields_to_the_meta() {
+        // Servers often add `charset=ISO-8859-1` by default; windows-1252 decodes any bytes, so cleanliness alone
+        // cannot tell, and detection breaks the tie.
+        let bytes = gbk_page(r#"<meta http-equiv="Content-Type" content="text/html; charset=gbk">"#);
+        let (text, enc) = decode(&bytes, Some("text/html; charset=ISO-8859-1"));
+        assert_eq!(enc, encoding_rs::GBK);
+        assert!(text.contains(ZH), "{text}");
+    }
+
+    #[test]
+    fn a_gbk_header_on_a_utf8_page_yields_to_the_meta() {
+        let html = format!("<html><head><meta charset=\"utf-8\"></head><body><p>{ZH}</p></body></html>");
+        let (text, enc) = decode(html.as_bytes(), Some("text/html; charset=GBK"));
+        assert_eq!(enc, encoding_rs::UTF_8);
+        assert!(text.contains(ZH), "{text}");
+    }
+
+    #[test]
+    fn a_header_and_meta_that_agree_are_used_as_is() {
+        let bytes = gbk_page(r#"<meta charset="gb2312">"#);
+        let (text, enc) = decode(&bytes, Some("text/html; charset=gbk"));
         assert_eq!(enc, encoding_rs::GBK);
         assert!(text.contains(ZH));
     }

@@ -1,19 +1,31 @@
-//! HTTP fetching: one GET with timeouts, a body cap, redirects, retries and conditional requests, decoded to text.
+//! HTTP fetching: one polite GET with timeouts, a body cap, redirects, retries and conditional requests, decoded
+//! to text.
 //!
 //! Returns the decoded page together with the URL it finally came from, so relative links resolve against where
-//! the page really is. Knows nothing of HTML or feeds; the only policy here is being a careful HTTP client.
+//! the page really is. Knows nothing of HTML or feeds; the only policy here is being a careful, polite HTTP client:
+//! every request (listing, article, robots.txt, each redirect hop and retry) passes the per-host limiter in
+//! [`hosts`] and, unless a source opts out, the host's robots.txt ([`robots`]). Redirects are followed here rather
+//! than inside reqwest so that each hop is limited, checked against robots.txt and watched for loops.
+//! [`retry::delay`] alone decides what is worth repeating.
 
 pub mod charset;
+pub mod hosts;
 pub mod retry;
+pub mod robots;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use reqwest::header::{self, HeaderMap, HeaderValue};
+use tokio::time::Instant;
 use url::Url;
 
 use crate::model::Validators;
+
+pub use hosts::HostLimits;
 
 /// Client settings, from `[settings]`.
 #[derive(Debug, Clone)]
@@ -42,6 +54,31 @@ impl Options {
     }
 }
 
+/// How one source's requests are made (`[source.http]`, with `[settings]` defaults filled in).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// Whether robots.txt is fetched and obeyed (its rules and its `Crawl-delay`).
+    pub respect_robots: bool,
+    /// Limits for the source's hosts; several sources on one host share the strictest.
+    pub limits: HostLimits,
+    /// A proxy for this source's requests instead of the one from `HTTP_PROXY`/`HTTPS_PROXY`/`ALL_PROXY`.
+    pub proxy: Option<Url>,
+    /// Extra request headers, cookies included. `Cookie` and `Authorization` are not sent on to another host
+    /// after a redirect.
+    pub headers: HeaderMap,
+}
+
+impl Default for Profile {
+    fn default() -> Self {
+        Profile {
+            respect_robots: true,
+            limits: HostLimits::default(),
+            proxy: None,
+            headers: HeaderMap::new(),
+        }
+    }
+}
+
 /// A page as served: decoded text and where it came from.
 #[derive(Debug, Clone)]
 pub struct Page {
@@ -63,10 +100,16 @@ pub enum Fetched {
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    #[error("GET {url} timed out after {timeout:?}")]
+    #[error("GET {url} timed out after {}", humantime::format_duration(*timeout))]
     Timeout { url: Url, timeout: Duration },
     #[error("GET {url}: cannot connect")]
     Connect {
+        url: Url,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("GET {url}: the connection closed before a response arrived")]
+    Dropped {
         url: Url,
         #[source]
         source: reqwest::Error,
@@ -79,8 +122,26 @@ pub enum FetchError {
     },
     #[error("GET {url}: body is larger than the {limit} byte limit (max_body)")]
     TooLarge { url: Url, limit: u64 },
-    #[error("GET {url}: too many redirects or a redirect loop")]
-    Redirect { url: Url },
+    #[error("GET {url}: more than {limit} redirects (max_redirects)")]
+    TooManyRedirects { url: Url, limit: usize },
+    /// `to` is the URL the chain came back to (a string, to keep the error small).
+    #[error("GET {url}: redirect loop (redirected back to {to})")]
+    RedirectLoop { url: Url, to: String },
+    #[error("GET {url}: redirect to an invalid location \"{location}\"")]
+    BadRedirect { url: Url, location: String },
+    #[error(
+        "GET {url}: disallowed for this user agent by {} (set respect_robots = false only for a site you own)",
+        robots::url_for(url)
+    )]
+    Disallowed { url: Url },
+    #[error("GET {url} skipped: the source's time budget of {} was used up", humantime::format_duration(*budget))]
+    Budget { url: Url, budget: Duration },
+    #[error("cannot set up an HTTP client for proxy {proxy}")]
+    Proxy {
+        proxy: Url,
+        #[source]
+        source: reqwest::Error,
+    },
     #[error("GET {url}: the connection broke while reading the body")]
     Body {
         url: Url,
@@ -96,62 +157,266 @@ pub enum FetchError {
 }
 
 impl FetchError {
+    /// The URL the error is about (the proxy's, for [`FetchError::Proxy`]).
     pub fn url(&self) -> &Url {
         match self {
             Self::Timeout { url, .. }
             | Self::Connect { url, .. }
+            | Self::Dropped { url, .. }
             | Self::Status { url, .. }
             | Self::TooLarge { url, .. }
-            | Self::Redirect { url }
+            | Self::TooManyRedirects { url, .. }
+            | Self::RedirectLoop { url, .. }
+            | Self::BadRedirect { url, .. }
+            | Self::Disallowed { url, .. }
+            | Self::Budget { url, .. }
             | Self::Body { url, .. }
             | Self::Request { url, .. } => url,
+            Self::Proxy { proxy, .. } => proxy,
         }
     }
 }
 
-/// A shared HTTP client; cheap to clone.
+/// A shared HTTP client; cheap to clone. Clones made with [`Fetcher::for_source`] and [`Fetcher::with_budget`]
+/// share the per-host limiter and the robots.txt cache with the fetcher they came from.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
+    shared: Arc<Shared>,
     client: reqwest::Client,
+    profile: Arc<Profile>,
+    /// When set, every request gives up at this instant with [`FetchError::Budget`].
+    deadline: Option<(Instant, Duration)>,
+}
+
+#[derive(Debug)]
+struct Shared {
     options: Options,
     clock: fn() -> DateTime<Utc>,
+    /// The robots.txt product token of `options.user_agent`.
+    agent: String,
+    hosts: hosts::Hosts,
+    robots: robots::Cache,
+    direct: reqwest::Client,
+    /// One client per distinct per-source proxy.
+    proxied: Mutex<HashMap<Url, reqwest::Client>>,
+}
+
+/// What one request brought: a final answer or the next hop.
+enum Hop {
+    Done(Fetched),
+    Redirect(Url),
 }
 
 impl Fetcher {
     /// `clock` is only read to interpret a `Retry-After` date.
     pub fn new(options: Options, clock: fn() -> DateTime<Utc>) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .user_agent(options.user_agent.clone())
-            .timeout(options.timeout)
-            .connect_timeout(options.connect_timeout)
-            .redirect(reqwest::redirect::Policy::limited(options.max_redirects))
-            .build()?;
-        Ok(Fetcher { client, options, clock })
+        let direct = build_client(&options, None)?;
+        let shared = Arc::new(Shared {
+            agent: robots::agent_token(&options.user_agent).to_owned(),
+            options,
+            clock,
+            hosts: hosts::Hosts::default(),
+            robots: robots::Cache::default(),
+            direct: direct.clone(),
+            proxied: Mutex::new(HashMap::new()),
+        });
+        Ok(Fetcher {
+            shared,
+            client: direct,
+            profile: Arc::new(Profile::default()),
+            deadline: None,
+        })
     }
 
-    /// GETs `url`, conditionally when `validators` are given, retrying what `retry::delay` allows.
-    pub async fn get(&self, url: &Url, validators: Option<&Validators>) -> Result<Fetched, FetchError> {
-        let mut attempt = 0;
-        loop {
-            match self.get_once(url, validators).await {
-                Ok(fetched) => return Ok(fetched),
-                Err(error) => {
-                    let jitter = jitter(url, attempt);
-                    match retry::delay(&error, attempt, self.options.retry_base, jitter) {
-                        Some(wait) if attempt < self.options.retries => {
-                            tracing::debug!(url = %url, attempt, wait_ms = wait.as_millis() as u64, error = %error, "retrying");
-                            tokio::time::sleep(wait).await;
-                            attempt += 1;
-                        }
-                        _ => return Err(error),
+    /// Sets the limits of `url`'s host for every fetcher sharing this one's limiter; when several sources name
+    /// one host, the strictest limits win. Call before the first request to that host.
+    pub fn configure_host(&self, url: &Url, limits: HostLimits) {
+        self.shared.hosts.configure(url, limits);
+    }
+
+    /// A fetcher making requests the way `profile` says, sharing this one's limiter and robots cache.
+    pub fn for_source(&self, profile: &Profile) -> Result<Fetcher, FetchError> {
+        let client = match &profile.proxy {
+            None => self.shared.direct.clone(),
+            Some(proxy) => {
+                let mut proxied = self.shared.proxied.lock().unwrap_or_else(PoisonError::into_inner);
+                match proxied.get(proxy) {
+                    Some(client) => client.clone(),
+                    None => {
+                        let client =
+                            build_client(&self.shared.options, Some(proxy)).map_err(|source| FetchError::Proxy {
+                                proxy: proxy.clone(),
+                                source,
+                            })?;
+                        proxied.insert(proxy.clone(), client.clone());
+                        client
                     }
+                }
+            }
+        };
+        Ok(Fetcher {
+            shared: Arc::clone(&self.shared),
+            client,
+            profile: Arc::new(profile.clone()),
+            deadline: self.deadline,
+        })
+    }
+
+    /// A fetcher whose requests all end by `deadline`; `budget` is only named in the error.
+    pub fn with_budget(&self, deadline: Instant, budget: Duration) -> Fetcher {
+        Fetcher {
+            deadline: Some((deadline, budget)),
+            ..self.clone()
+        }
+    }
+
+    /// GETs `url`, conditionally when `validators` are given, following redirects and retrying what
+    /// `retry::delay` allows.
+    pub async fn get(&self, url: &Url, validators: Option<&Validators>) -> Result<Fetched, FetchError> {
+        let Some((deadline, budget)) = self.deadline else {
+            return self.follow(url, validators).await;
+        };
+        let over = || FetchError::Budget {
+            url: url.clone(),
+            budget,
+        };
+        if Instant::now() >= deadline {
+            return Err(over());
+        }
+        tokio::time::timeout_at(deadline, self.follow(url, validators))
+            .await
+            .unwrap_or_else(|_| Err(over()))
+    }
+
+    async fn follow(&self, url: &Url, validators: Option<&Validators>) -> Result<Fetched, FetchError> {
+        let mut chain = vec![url.clone()];
+        loop {
+            let current = chain.last().expect("the chain starts with url").clone();
+            let crawl_delay = if self.profile.respect_robots {
+                let rules = self.robots(&current).await;
+                if !rules.allowed(&current) {
+                    return Err(FetchError::Disallowed { url: current });
+                }
+                rules.crawl_delay()
+            } else {
+                Duration::ZERO
+            };
+            let private = same_host(url, &current);
+            match self.get_retrying(&current, validators, private, crawl_delay).await? {
+                Hop::Done(fetched) => return Ok(fetched),
+                Hop::Redirect(next) => {
+                    if chain.contains(&next) {
+                        return Err(FetchError::RedirectLoop {
+                            url: url.clone(),
+                            to: next.into(),
+                        });
+                    }
+                    if chain.len() > self.shared.options.max_redirects {
+                        return Err(FetchError::TooManyRedirects {
+                            url: url.clone(),
+                            limit: self.shared.options.max_redirects,
+                        });
+                    }
+                    tracing::debug!(from = %current, to = %next, "redirect");
+                    chain.push(next);
                 }
             }
         }
     }
 
-    async fn get_once(&self, url: &Url, validators: Option<&Validators>) -> Result<Fetched, FetchError> {
+    /// The robots.txt rules of `url`'s host, fetched on the first request to it in this process.
+    async fn robots(&self, url: &Url) -> Arc<robots::Rules> {
+        let cell = self.shared.robots.cell(url);
+        let rules = cell
+            .get_or_init(|| async { Arc::new(self.fetch_robots(url).await) })
+            .await;
+        Arc::clone(rules)
+    }
+
+    /// One try, no retries: a robots.txt that does not answer at once means "allow" anyway (see
+    /// [`robots::Rules::from_response`]), so waiting for it would only delay the run. Redirects are followed, at
+    /// most five as RFC 9309 asks.
+    async fn fetch_robots(&self, url: &Url) -> robots::Rules {
+        let robots_url = robots::url_for(url);
+        let agent = &self.shared.agent;
+        let mut current = robots_url.clone();
+        for _ in 0..=5 {
+            let private = same_host(&robots_url, &current);
+            let response = match self.attempt(&current, None, private, Duration::ZERO).await {
+                Ok(Hop::Redirect(next)) => {
+                    current = next;
+                    continue;
+                }
+                Ok(Hop::Done(Fetched::Page(page))) => {
+                    return robots::Rules::from_response(
+                        agent,
+                        &robots_url,
+                        robots::Response::Body(page.text.as_bytes()),
+                    );
+                }
+                Ok(Hop::Done(Fetched::NotModified)) => robots::Response::Status(304),
+                Err(FetchError::Status { status, .. }) => robots::Response::Status(status),
+                Err(e) => {
+                    tracing::warn!(error = %error_chain(&e), "robots.txt request failed");
+                    robots::Response::Unreachable
+                }
+            };
+            return robots::Rules::from_response(agent, &robots_url, response);
+        }
+        robots::Rules::from_response(agent, &robots_url, robots::Response::Unreachable)
+    }
+
+    async fn get_retrying(
+        &self,
+        url: &Url,
+        validators: Option<&Validators>,
+        private: bool,
+        crawl_delay: Duration,
+    ) -> Result<Hop, FetchError> {
+        let options = &self.shared.options;
+        let mut attempt = 0;
+        loop {
+            let error = match self.attempt(url, validators, private, crawl_delay).await {
+                Ok(hop) => return Ok(hop),
+                Err(error) => error,
+            };
+            match retry::delay(&error, attempt, options.retry_base, jitter(url, attempt)) {
+                Some(wait) if attempt < options.retries => {
+                    if let FetchError::Status {
+                        retry_after: Some(_), ..
+                    } = &error
+                    {
+                        // The server asked every client to hold off, not just this request.
+                        self.shared.hosts.defer(url, Instant::now() + wait);
+                    }
+                    tracing::debug!(url = %url, attempt, wait_ms = wait.as_millis() as u64, error = %error, "retrying");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                _ => return Err(error),
+            }
+        }
+    }
+
+    /// One request: waits for a slot on the host, sends, reads the body within the cap.
+    async fn attempt(
+        &self,
+        url: &Url,
+        validators: Option<&Validators>,
+        private: bool,
+        crawl_delay: Duration,
+    ) -> Result<Hop, FetchError> {
+        let _slot = self.shared.hosts.acquire(url, self.profile.limits, crawl_delay).await;
+        self.get_once(url, validators, private).await
+    }
+
+    async fn get_once(&self, url: &Url, validators: Option<&Validators>, private: bool) -> Result<Hop, FetchError> {
         let mut request = self.client.get(url.clone());
+        for (name, value) in &self.profile.headers {
+            if private || (name != header::COOKIE && name != header::AUTHORIZATION) {
+                request = request.header(name, value);
+            }
+        }
         if let Some(v) = validators {
             if let Some(etag) = &v.etag {
                 request = request.header(header::IF_NONE_MATCH, etag);
@@ -163,31 +428,44 @@ impl Fetcher {
         let response = request.send().await.map_err(|e| self.classify(url, e))?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_MODIFIED {
-            return Ok(Fetched::NotModified);
+            return Ok(Hop::Done(Fetched::NotModified));
+        }
+        if status.is_redirection()
+            && let Some(location) = header_str(response.headers(), header::LOCATION)
+        {
+            return match url.join(location) {
+                Ok(next) if matches!(next.scheme(), "http" | "https") => Ok(Hop::Redirect(next)),
+                _ => Err(FetchError::BadRedirect {
+                    url: url.clone(),
+                    location: location.to_owned(),
+                }),
+            };
         }
         if !status.is_success() {
             let retry_after = header_str(response.headers(), header::RETRY_AFTER)
-                .and_then(|v| retry::parse_retry_after(v, (self.clock)()));
+                .and_then(|v| retry::parse_retry_after(v, (self.shared.clock)()));
             return Err(FetchError::Status {
                 url: url.clone(),
                 status: status.as_u16(),
                 retry_after,
             });
         }
-        let final_url = response.url().clone();
         let headers = response.headers().clone();
-        let limit = self.options.max_body;
+        let limit = self.shared.options.max_body;
         if response.content_length().is_some_and(|len| len > limit) {
             return Err(FetchError::TooLarge {
                 url: url.clone(),
                 limit,
             });
         }
+        // Streamed with a running check, so a huge or endless body costs at most `limit` bytes of memory.
         let mut body = Vec::new();
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| match self.classify(url, e) {
-                FetchError::Request { url, source } => FetchError::Body { url, source },
+                FetchError::Request { url, source } | FetchError::Dropped { url, source } => {
+                    FetchError::Body { url, source }
+                }
                 other => other,
             })?;
             if body.len() as u64 + chunk.len() as u64 > limit {
@@ -199,8 +477,8 @@ impl Fetcher {
             body.extend_from_slice(&chunk);
         }
         let (text, encoding) = charset::decode(&body, header_str(&headers, header::CONTENT_TYPE));
-        Ok(Fetched::Page(Page {
-            final_url,
+        Ok(Hop::Done(Fetched::Page(Page {
+            final_url: url.clone(),
             status: status.as_u16(),
             text,
             encoding: encoding.name(),
@@ -209,7 +487,7 @@ impl Fetcher {
                 last_modified: header_str(&headers, header::LAST_MODIFIED).map(str::to_owned),
             },
             bytes: body.len(),
-        }))
+        })))
     }
 
     fn classify(&self, url: &Url, source: reqwest::Error) -> FetchError {
@@ -217,22 +495,55 @@ impl Fetcher {
         if source.is_timeout() {
             FetchError::Timeout {
                 url,
-                timeout: self.options.timeout,
+                timeout: self.shared.options.timeout,
             }
-        } else if source.is_redirect() {
-            FetchError::Redirect { url }
         } else if source.is_connect() {
             FetchError::Connect { url, source }
         } else if source.is_body() || source.is_decode() {
             FetchError::Body { url, source }
+        } else if source.is_request() {
+            // Connected, but the server closed or reset before answering: as transient as a refused connect.
+            FetchError::Dropped { url, source }
         } else {
             FetchError::Request { url, source }
         }
     }
 }
 
+/// Redirects are followed by [`Fetcher::follow`], so reqwest's own policy is off. Proxies from the environment
+/// (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`) apply unless `proxy` is given, which then takes every
+/// request. gzip, brotli and deflate are accepted (reqwest features) and decoded before the body cap counts.
+fn build_client(options: &Options, proxy: Option<&Url>) -> Result<reqwest::Client, reqwest::Error> {
+    let mut builder = reqwest::Client::builder()
+        .user_agent(options.user_agent.clone())
+        .timeout(options.timeout)
+        .connect_timeout(options.connect_timeout)
+        .redirect(reqwest::redirect::Policy::none());
+    if let Some(proxy) = proxy {
+        builder = builder.proxy(reqwest::Proxy::all(proxy.as_str())?);
+    }
+    builder.build()
+}
+
+/// Whether credentials meant for `origin` may go to `url` (the rule browsers and reqwest use).
+fn same_host(origin: &Url, url: &Url) -> bool {
+    origin.host_str() == url.host_str() && origin.port_or_known_default() == url.port_or_known_default()
+}
+
 fn header_str(headers: &HeaderMap<HeaderValue>, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// An error with its causes on one line (the pipeline's `error_chain`, which fetch must not import).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 /// Deterministic jitter in `[0, 1)` from the URL and attempt, so retries of different URLs spread out without

@@ -1,7 +1,8 @@
 //! The one place that decides whether a failed request is worth repeating, and after how long.
 //!
-//! Timeouts, dropped connections, 429 and 5xx are retried with exponential backoff and jitter, and a
-//! `Retry-After` from the server is honoured (capped); other 4xx, TLS, body-size and redirect errors are final.
+//! Timeouts, refused or dropped connections (also mid-body), 429 and 5xx are retried with exponential backoff and
+//! jitter, and a `Retry-After` from the server is honoured (capped); other 4xx, TLS, body-size, redirect, robots.txt
+//! and time-budget errors are final.
 
 use std::time::Duration;
 
@@ -16,7 +17,10 @@ pub fn delay(error: &FetchError, attempt: u32, base: Duration, jitter: f64) -> O
     let backoff = base.saturating_mul(1 << attempt.min(16)).mul_f64(1.0 + jitter);
     match error {
         // A reset mid-body is a dropped connection too.
-        FetchError::Timeout { .. } | FetchError::Connect { .. } | FetchError::Body { .. } => Some(backoff),
+        FetchError::Timeout { .. }
+        | FetchError::Connect { .. }
+        | FetchError::Dropped { .. }
+        | FetchError::Body { .. } => Some(backoff),
         FetchError::Status {
             status, retry_after, ..
         } if *status == 429 || (500..600).contains(status) => match retry_after {
@@ -26,7 +30,12 @@ pub fn delay(error: &FetchError, attempt: u32, base: Duration, jitter: f64) -> O
         },
         FetchError::Status { .. }
         | FetchError::TooLarge { .. }
-        | FetchError::Redirect { .. }
+        | FetchError::TooManyRedirects { .. }
+        | FetchError::RedirectLoop { .. }
+        | FetchError::BadRedirect { .. }
+        | FetchError::Disallowed { .. }
+        | FetchError::Budget { .. }
+        | FetchError::Proxy { .. }
         | FetchError::Request { .. } => None,
     }
 }
@@ -73,6 +82,32 @@ mod tests {
         assert_eq!(delay(&status(429, Some(Duration::from_secs(3600))), 0, base, 0.0), None);
         assert_eq!(delay(&status(404, None), 0, base, 0.0), None);
         assert_eq!(delay(&status(403, None), 0, base, 0.0), None);
+    }
+
+    #[test]
+    fn timeouts_are_retried_robots_budget_and_redirect_errors_are_not() {
+        let url = Url::parse("http://127.0.0.1/a").unwrap();
+        let base = Duration::from_millis(100);
+        let timeout = FetchError::Timeout {
+            url: url.clone(),
+            timeout: Duration::from_secs(2),
+        };
+        assert_eq!(delay(&timeout, 1, base, 0.0), Some(Duration::from_millis(200)));
+        let finals = [
+            FetchError::Disallowed { url: url.clone() },
+            FetchError::Budget {
+                url: url.clone(),
+                budget: Duration::from_secs(300),
+            },
+            FetchError::RedirectLoop {
+                url: url.clone(),
+                to: url.to_string(),
+            },
+            FetchError::TooLarge { url, limit: 10 },
+        ];
+        for error in finals {
+            assert_eq!(delay(&error, 0, base, 0.0), None, "{error}");
+        }
     }
 
     #[test]
