@@ -10,7 +10,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use crate::cli::{Cli, Command};
 use crate::config::{Config, ConfigError, Source};
 use crate::demo;
-use crate::fetch::{self, Fetcher};
+use crate::fetch::Fetcher;
 use crate::pipeline::{self, Context, Report, error_chain};
 use crate::publish;
 use crate::render::{self, Format};
@@ -121,9 +121,15 @@ fn select(config: &Config, ids: &[String]) -> Result<Vec<Source>, AppError> {
         .collect()
 }
 
+/// One client for the whole command, so sources on one host share its per-host limits and robots.txt.
 fn fetcher(config: &Config) -> Result<Fetcher, AppError> {
-    let s = &config.settings;
-    Fetcher::new(fetch::Options::new(s.user_agent.clone(), s.timeout, s.max_body), now).map_err(AppError::Client)
+    let fetcher = Fetcher::new(config.settings.fetch_options(), now).map_err(AppError::Client)?;
+    for source in &config.sources {
+        for url in &source.urls {
+            fetcher.configure_host(url, source.http.limits);
+        }
+    }
+    Ok(fetcher)
 }
 
 /// Runs `sources` at once (they are usually on different hosts) and prints one line per source.
@@ -255,7 +261,7 @@ async fn preview(path: &Path, id: &str, format: Option<Format>) -> Result<Exit, 
         store: Arc::new(Mutex::new(Store::in_memory()?)),
     };
     let now = now();
-    let collected = pipeline::collect(&ctx, &source, config.settings.concurrency, now).await?;
+    let collected = pipeline::collect(&ctx, &source, source.http.limits.concurrency, now).await?;
     for e in &collected.errors {
         eprintln!("warning: {e}");
     }

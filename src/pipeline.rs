@@ -64,6 +64,9 @@ pub struct Collected {
     pub errors: Vec<String>,
     /// Articles whose page had no title or body (kept apart from HTTP failures for the health verdict).
     pub unparsable: usize,
+    /// Articles not read because the source's time budget ran out (counted in `failed` too). They degrade a run,
+    /// never fail it: the next run reads them.
+    pub skipped: usize,
 }
 
 enum Job {
@@ -85,6 +88,8 @@ enum ArticleResult {
     NotModified(ItemId),
     Unparsable(String),
     Failed(String),
+    /// Not read: the source's time budget was used up first.
+    Skipped(String),
 }
 
 /// Fetches the listing and the articles that need reading, and normalizes them. Reads the store, never writes.
@@ -97,18 +102,28 @@ pub async fn collect(
     let known = lock(&ctx.store).known_links(&source.id)?;
     let mut out = Collected::default();
     let mut seen = HashSet::new();
+    let deadline = tokio::time::Instant::now() + source.budget;
+    let fetcher = match ctx.fetcher.for_source(&source.http) {
+        Ok(fetcher) => fetcher.with_budget(deadline, source.budget),
+        Err(e) => {
+            out.listing_failures += 1;
+            out.errors.push(error_chain(&e));
+            return Ok(out);
+        }
+    };
 
+    let mut visited = HashSet::new();
     for start in &source.urls {
         let mut next = Some(start.clone());
-        let mut pages = 0;
+        let mut page_number = 0;
         while let Some(url) = next.take() {
-            if pages == source.max_pages {
+            if page_number == source.max_pages || !visited.insert(url.clone()) {
                 break;
             }
-            pages += 1;
+            page_number += 1;
             let validators = lock(&ctx.store).validators(&url)?;
             out.requests += 1;
-            match ctx.fetcher.get(&url, validators.as_ref()).await {
+            match fetcher.get(&url, validators.as_ref()).await {
                 Ok(Fetched::NotModified) => {
                     tracing::debug!(source = %source.id, url = %url, "listing not modified");
                     out.listing.push(ListingStatus {
@@ -135,8 +150,17 @@ pub async fn collect(
                     out.changes.validators.push((url, page.validators));
                     // A page that brings nothing new means the rest are older still: a routine run reads one page.
                     if unknown > 0 {
-                        next = listing.next.filter(|n| *n != page.final_url);
+                        next = match &source.pages {
+                            Some(pages) => pages.url(page_number + 1),
+                            None => listing.next.filter(|n| *n != page.final_url),
+                        };
                     }
+                }
+                // A numbered page past the last one is the end of the listing, not a failure.
+                Err(crate::fetch::FetchError::Status { status: 404, .. })
+                    if page_number > 1 && source.pages.is_some() =>
+                {
+                    tracing::debug!(source = %source.id, url = %url, "no such listing page; the listing ends here");
                 }
                 Err(e) => {
                     let status = match &e {
@@ -157,7 +181,7 @@ pub async fn collect(
 
     let jobs = plan(source, &known, &out.links, now);
     let mut results = futures_util::stream::iter(jobs)
-        .map(|job| read_article(ctx, source, job, now))
+        .map(|job| read_article(ctx, &fetcher, source, job, now))
         .buffered(concurrency.max(1));
     let mut listed_ids = HashSet::new();
     while let Some((requests, result)) = results.next().await {
@@ -191,6 +215,11 @@ pub async fn collect(
             }
             ArticleResult::Failed(e) => {
                 out.failed += 1;
+                out.errors.push(e);
+            }
+            ArticleResult::Skipped(e) => {
+                out.failed += 1;
+                out.skipped += 1;
                 out.errors.push(e);
             }
         }
@@ -231,7 +260,13 @@ fn plan(source: &Source, known: &HashMap<String, Known>, links: &[ListedLink], n
 }
 
 /// Reads one article; returns the number of requests made and what came of it.
-async fn read_article(ctx: &Context, source: &Source, job: Job, now: DateTime<Utc>) -> (usize, ArticleResult) {
+async fn read_article(
+    ctx: &Context,
+    fetcher: &Fetcher,
+    source: &Source,
+    job: Job,
+    now: DateTime<Utc>,
+) -> (usize, ArticleResult) {
     let (listed, validators, first_seen, known_id) = match job {
         Job::New(link) => (link, None, now, None),
         Job::Recheck(link, known) => match lock(&ctx.store).validators(&link.url) {
@@ -239,7 +274,7 @@ async fn read_article(ctx: &Context, source: &Source, job: Job, now: DateTime<Ut
             Err(e) => return (0, ArticleResult::Failed(error_chain(&e))),
         },
     };
-    match ctx.fetcher.get(&listed.url, validators.as_ref()).await {
+    match fetcher.get(&listed.url, validators.as_ref()).await {
         Ok(Fetched::NotModified) => match known_id {
             Some(id) => (1, ArticleResult::NotModified(id)),
             None => (
@@ -248,6 +283,7 @@ async fn read_article(ctx: &Context, source: &Source, job: Job, now: DateTime<Ut
             ),
         },
         Ok(Fetched::Page(page)) => (1, parse_article(source, &listed, page, first_seen)),
+        Err(e @ crate::fetch::FetchError::Budget { .. }) => (0, ArticleResult::Skipped(error_chain(&e))),
         Err(e) => {
             tracing::warn!(source = %source.id, error = %error_chain(&e), "article failed");
             (1, ArticleResult::Failed(error_chain(&e)))
@@ -283,7 +319,7 @@ async fn run_source(
     now: DateTime<Utc>,
 ) -> Result<Report, PipelineError> {
     let clock = Instant::now();
-    let collected = collect(ctx, source, config.settings.concurrency, now).await?;
+    let collected = collect(ctx, source, source.http.limits.concurrency, now).await?;
     let recent = lock(&ctx.store).recent_runs(&source.id, 10)?;
 
     let listing_ok = collected.listing.len() > collected.listing_failures;
@@ -294,8 +330,9 @@ async fn run_source(
         ))
     } else {
         health::broken(&collected.observed, &recent).or_else(|| {
-            let tried = collected.changes.items.len() + collected.failed;
-            (collected.changes.items.is_empty() && collected.failed > 0 && collected.changes.checked.is_empty())
+            let failed = collected.failed - collected.skipped;
+            let tried = collected.changes.items.len() + failed;
+            (collected.changes.items.is_empty() && failed > 0 && collected.changes.checked.is_empty())
                 .then(|| format!("all {tried} articles read this run failed"))
         })
     };
@@ -311,7 +348,7 @@ async fn run_source(
         outcome,
         reason: reason
             .clone()
-            .or_else(|| (outcome == Outcome::Degraded).then(|| format!("{} articles failed", collected.failed))),
+            .or_else(|| (outcome == Outcome::Degraded).then(|| degraded_reason(&collected))),
         links: collected.links.len(),
         new: 0,
         updated: 0,
@@ -384,6 +421,16 @@ async fn run_source(
         written,
         items: items.len(),
     })
+}
+
+fn degraded_reason(collected: &Collected) -> String {
+    match collected.skipped {
+        0 => format!("{} articles failed", collected.failed),
+        skipped => format!(
+            "{} articles failed, {skipped} of them skipped when the time budget ran out",
+            collected.failed
+        ),
+    }
 }
 
 /// Feed-level data for `source`; `updated` follows the items, so an unchanged feed renders to the same bytes.

@@ -15,6 +15,7 @@ use chrono_tz::Tz;
 use url::Url;
 
 use crate::extract::{ArticleRules, ListRules};
+use crate::fetch;
 use crate::model::SourceId;
 use crate::normalize;
 use crate::render::Format;
@@ -43,7 +44,7 @@ pub struct Settings {
     pub max_body: u64,
     pub max_items: usize,
     pub formats: Vec<Format>,
-    /// Requests in flight at once per source.
+    /// Requests in flight at once per host (a source's `[source.http] concurrency` overrides it).
     pub concurrency: usize,
     /// How long a run waits for another run holding the state lock.
     pub lock_timeout: Duration,
@@ -55,6 +56,16 @@ pub struct Settings {
     pub backoff_max: Duration,
     /// WebSub hub named in the feeds and pinged after a feed changes.
     pub hub: Option<Url>,
+    pub connect_timeout: Duration,
+    pub max_redirects: usize,
+    /// Retries of a request that failed in a way worth repeating (see `fetch::retry`).
+    pub retries: u32,
+    /// The first retry's wait; each further one doubles it (plus jitter).
+    pub retry_base: Duration,
+    /// Defaults for `[source.http]`.
+    pub respect_robots: bool,
+    pub min_gap: Duration,
+    pub budget: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -76,6 +87,12 @@ pub struct Source {
     pub refresh: Refresh,
     /// When `watch` runs this source.
     pub schedule: Schedule,
+    /// Listing pages 2..=max_pages, when the site numbers them instead of linking a next page.
+    pub pages: Option<PageTemplate>,
+    /// How this source's requests are made: robots.txt, per-host limits, proxy, headers and cookies.
+    pub http: fetch::Profile,
+    /// The longest a run may spend on this source; articles not read by then are skipped.
+    pub budget: Duration,
 }
 
 /// Where events go, and which ones.
@@ -98,6 +115,37 @@ impl Notify {
         match &self.target {
             Target::Webhook(url) => format!("webhook {url}"),
             Target::Command(argv) => format!("command {}", argv.join(" ")),
+        }
+    }
+}
+
+/// A listing URL with `{page}` in it, e.g. `https://site/news/node_35363_{page}.htm`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageTemplate(String);
+
+impl PageTemplate {
+    /// Accepts a template that has `{page}` and makes an http(s) URL when a number is put in.
+    pub fn parse(template: &str) -> Option<Self> {
+        let url = Url::parse(&template.replace("{page}", "2")).ok()?;
+        (template.contains("{page}") && matches!(url.scheme(), "http" | "https") && url.host().is_some())
+            .then(|| Self(template.to_owned()))
+    }
+
+    /// The URL of page `page`.
+    pub fn url(&self, page: usize) -> Option<Url> {
+        Url::parse(&self.0.replace("{page}", &page.to_string())).ok()
+    }
+}
+
+impl Settings {
+    /// The HTTP client options these settings describe.
+    pub fn fetch_options(&self) -> fetch::Options {
+        fetch::Options {
+            connect_timeout: self.connect_timeout,
+            max_redirects: self.max_redirects,
+            retries: self.retries,
+            retry_base: self.retry_base,
+            ..fetch::Options::new(self.user_agent.clone(), self.timeout, self.max_body)
         }
     }
 }

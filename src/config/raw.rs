@@ -48,6 +48,13 @@ pub struct RawSettings {
     pub backoff_max: Option<Spanned<String>>,
     /// WebSub hub that feeds name and that is pinged when a feed changes.
     pub hub: Option<Spanned<String>>,
+    pub connect_timeout: Option<Spanned<String>>,
+    pub max_redirects: Option<usize>,
+    pub retries: Option<u32>,
+    pub retry_base: Option<Spanned<String>>,
+    pub respect_robots: Option<bool>,
+    pub min_gap: Option<Spanned<String>>,
+    pub budget: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -72,6 +79,8 @@ pub struct RawSource {
     /// `watch`: this source's own schedule, instead of the one in `[settings]`.
     pub every: Option<Spanned<String>>,
     pub cron: Option<Spanned<String>>,
+    #[serde(default)]
+    pub http: RawHttp,
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,6 +91,8 @@ pub struct RawListing {
     pub date: Option<Spanned<String>>,
     pub next: Option<Spanned<String>>,
     pub max_pages: Option<Spanned<usize>>,
+    /// A URL template with `{page}` for pages 2..=max_pages, instead of following `next`.
+    pub pages: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -106,4 +117,17 @@ pub struct RawRefresh {
     pub newest: Option<usize>,
     /// Also re-check known articles this often, even when the listing did not change.
     pub every: Option<Spanned<String>>,
+}
+
+/// `[source.http]`: how this source's requests are made; unset keys take the `[settings]` value.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttp {
+    pub concurrency: Option<Spanned<usize>>,
+    pub min_gap: Option<Spanned<String>>,
+    pub respect_robots: Option<bool>,
+    pub budget: Option<Spanned<String>>,
+    pub proxy: Option<Spanned<String>>,
+    pub headers: Option<Spanned<std::collections::BTreeMap<String, String>>>,
+    pub cookies: Option<Spanned<String>>,
 }

@@ -10,9 +10,10 @@ use scraper::Selector;
 use toml::Spanned;
 use url::Url;
 
-use super::raw::{RawArticle, RawConfig, RawListing, RawNotify, RawSettings, RawSource};
-use super::{Config, ConfigError, Notify, Problem, Refresh, Schedule, Settings, Source, Target};
+use super::raw::{RawArticle, RawConfig, RawHttp, RawListing, RawNotify, RawSettings, RawSource};
+use super::{Config, ConfigError, Notify, PageTemplate, Problem, Refresh, Schedule, Settings, Source, Target};
 use crate::extract::{ArticleRules, ListRules};
+use crate::fetch::{self, HostLimits};
 use crate::model::SourceId;
 use crate::normalize;
 use crate::render::Format;
@@ -33,6 +34,7 @@ const DEFAULT_EVERY: Duration = Duration::from_secs(30 * 60);
 const MIN_EVERY: Duration = Duration::from_secs(60);
 const DEFAULT_MAX_RUNNING: usize = 4;
 const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(6 * 60 * 60);
+const DEFAULT_BUDGET: Duration = Duration::from_secs(5 * 60);
 
 /// Parses and validates config text; `path` names the file in messages and anchors relative paths.
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
@@ -148,14 +150,28 @@ impl Validator<'_> {
                 formats
             }
         };
+        let timeout = self
+            .duration(raw.timeout.as_ref(), "timeout")
+            .unwrap_or(Duration::from_secs(20));
         Settings {
+            connect_timeout: self
+                .duration(raw.connect_timeout.as_ref(), "connect_timeout")
+                .unwrap_or(timeout.min(Duration::from_secs(10))),
+            max_redirects: raw.max_redirects.unwrap_or(10),
+            retries: raw.retries.unwrap_or(2),
+            retry_base: self
+                .duration_or_zero(raw.retry_base.as_ref(), "retry_base")
+                .unwrap_or(Duration::from_millis(500)),
+            respect_robots: raw.respect_robots.unwrap_or(true),
+            min_gap: self
+                .duration_or_zero(raw.min_gap.as_ref(), "min_gap")
+                .unwrap_or(Duration::ZERO),
+            budget: self.duration(raw.budget.as_ref(), "budget").unwrap_or(DEFAULT_BUDGET),
             output_dir: base_dir.join(raw.output_dir.as_deref().unwrap_or("feeds")),
             state: base_dir.join(raw.state.as_deref().unwrap_or("state/feedwright.sqlite")),
             feed_base_url: feed_base_url.unwrap_or_else(|| Url::parse(DEFAULT_FEED_BASE).expect("valid default")),
             user_agent: raw.user_agent.clone().unwrap_or_else(|| DEFAULT_USER_AGENT.to_owned()),
-            timeout: self
-                .duration(raw.timeout.as_ref(), "timeout")
-                .unwrap_or(Duration::from_secs(20)),
+            timeout,
             max_body: raw
                 .max_body
                 .as_ref()
@@ -241,7 +257,14 @@ impl Validator<'_> {
             .schedule(r.every.as_ref(), r.cron.as_ref())
             .unwrap_or_else(|| settings.schedule.clone());
 
+        let pages = self.pages(r, r.listing.get_ref());
+        let http = self.http(&r.http, settings);
+        let budget = self
+            .duration(r.http.budget.as_ref(), "http.budget")
+            .unwrap_or(settings.budget);
+
         let (id, timezone, listing, article) = (id?, timezone?, listing?, article?);
+        let (pages, http) = (pages?, http?);
         let home = urls.first()?.clone();
         Some(Source {
             description: r
@@ -272,6 +295,119 @@ impl Validator<'_> {
                 every,
             },
             schedule,
+            pages,
+            http,
+            budget,
+        })
+    }
+
+    /// `listing.pages`: `None` means invalid; `Some(None)` means not configured.
+    fn pages(&mut self, source: &RawSource, raw: &RawListing) -> Option<Option<PageTemplate>> {
+        let Some(template) = &raw.pages else {
+            return Some(None);
+        };
+        let Some(pages) = PageTemplate::parse(template.get_ref()) else {
+            self.error(
+                template.span(),
+                format!(
+                    "listing.pages: \"{}\" is not an http(s) URL template with {{page}} in it",
+                    template.get_ref()
+                ),
+            );
+            return None;
+        };
+        let problem = if raw.next.is_some() {
+            Some("give either listing.next (a link to follow) or listing.pages (a URL template), not both")
+        } else if source.urls.is_some() {
+            Some("listing.pages continues a single listing url; it cannot follow urls")
+        } else if raw.max_pages.is_none() {
+            Some("listing.pages needs max_pages (the last page number to read)")
+        } else {
+            None
+        };
+        match problem {
+            Some(message) => {
+                self.error(template.span(), message.into());
+                None
+            }
+            None => Some(Some(pages)),
+        }
+    }
+
+    /// `[source.http]` over the `[settings]` defaults.
+    fn http(&mut self, raw: &RawHttp, settings: &Settings) -> Option<fetch::Profile> {
+        let mut ok = true;
+        let concurrency = self
+            .positive(raw.concurrency.as_ref(), "http.concurrency")
+            .unwrap_or(settings.concurrency);
+        let min_gap = self
+            .duration_or_zero(raw.min_gap.as_ref(), "http.min_gap")
+            .unwrap_or(settings.min_gap);
+        let proxy = raw.proxy.as_ref().and_then(|p| match Url::parse(p.get_ref()) {
+            Ok(u) if matches!(u.scheme(), "http" | "https" | "socks5" | "socks5h") && u.host().is_some() => Some(u),
+            _ => {
+                self.error(
+                    p.span(),
+                    format!(
+                        "http.proxy: \"{}\" is not a proxy URL (http://, https://, socks5:// or socks5h://)",
+                        p.get_ref()
+                    ),
+                );
+                ok = false;
+                None
+            }
+        });
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(raw_headers) = &raw.headers {
+            for (name, value) in raw_headers.get_ref() {
+                let parsed = (
+                    reqwest::header::HeaderName::from_bytes(name.as_bytes()),
+                    reqwest::header::HeaderValue::from_str(value),
+                );
+                match parsed {
+                    (Ok(name), Ok(value)) => {
+                        headers.insert(name, value);
+                    }
+                    (Err(_), _) => {
+                        self.error(
+                            raw_headers.span(),
+                            format!("http.headers: invalid header name \"{name}\""),
+                        );
+                        ok = false;
+                    }
+                    (_, Err(_)) => {
+                        self.error(
+                            raw_headers.span(),
+                            format!("http.headers: invalid value for \"{name}\""),
+                        );
+                        ok = false;
+                    }
+                }
+            }
+        }
+        if let Some(cookies) = &raw.cookies {
+            if headers.contains_key(reqwest::header::COOKIE) {
+                self.error(
+                    cookies.span(),
+                    "give cookies either in http.cookies or as a Cookie header, not both".into(),
+                );
+                ok = false;
+            }
+            match reqwest::header::HeaderValue::from_str(cookies.get_ref().trim()) {
+                Ok(value) => {
+                    headers.insert(reqwest::header::COOKIE, value);
+                }
+                Err(_) => {
+                    self.error(cookies.span(), "http.cookies: not a valid Cookie header value".into());
+                    ok = false;
+                }
+            }
+        }
+        ok.then(|| fetch::Profile {
+            respect_robots: raw.respect_robots.unwrap_or(settings.respect_robots),
+            limits: HostLimits { concurrency, min_gap },
+            proxy,
+            headers,
         })
     }
 
@@ -378,6 +514,24 @@ impl Validator<'_> {
                     s.span(),
                     format!(
                         "{key}: invalid duration \"{}\" ({e}; e.g. \"20s\", \"30m\")",
+                        s.get_ref()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// Like `duration`, but `"0s"` is allowed.
+    fn duration_or_zero(&mut self, s: Option<&Spanned<String>>, key: &str) -> Option<Duration> {
+        let s = s?;
+        match humantime::parse_duration(s.get_ref()) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.error(
+                    s.span(),
+                    format!(
+                        "{key}: invalid duration \"{}\" ({e}; e.g. \"0s\", \"500ms\")",
                         s.get_ref()
                     ),
                 );
@@ -583,6 +737,113 @@ content = "#Content"
         let found = problems(&bad);
         assert_eq!(found.len(), 1, "{found:#?}");
         assert!(found[0].contains("alternate \"wic-zh\" is not a source"), "{found:#?}");
+    }
+
+    #[test]
+    fn http_settings_default_from_settings_and_sources_override_them() {
+        let text = GOOD
+            .replace(
+                "[settings]",
+                "[settings]\nconcurrency = 3\nmin_gap = \"0s\"\nbudget = \"2m\"\nretry_base = \"10ms\"",
+            )
+            .replace(
+                "[source.article]",
+                r#"[source.http]
+concurrency = 2
+min_gap = "250ms"
+respect_robots = false
+proxy = "socks5h://127.0.0.1:1080"
+headers = { "X-Feed" = "wic", "Accept-Language" = "zh-CN" }
+cookies = "a=b; c=d"
+
+[source.article]"#,
+            );
+        let config = parse(&text, Path::new("c.toml")).unwrap();
+        assert_eq!(config.settings.concurrency, 3);
+        assert_eq!(config.settings.budget, Duration::from_secs(120));
+        assert_eq!(config.settings.fetch_options().retry_base, Duration::from_millis(10));
+        let source = &config.sources[0];
+        assert_eq!(source.budget, Duration::from_secs(120));
+        let http = &source.http;
+        assert_eq!(
+            http.limits,
+            HostLimits {
+                concurrency: 2,
+                min_gap: Duration::from_millis(250)
+            }
+        );
+        assert!(!http.respect_robots);
+        assert_eq!(http.proxy.as_ref().map(Url::as_str), Some("socks5h://127.0.0.1:1080"));
+        assert_eq!(http.headers["x-feed"], "wic");
+        assert_eq!(http.headers["cookie"], "a=b; c=d");
+
+        let plain = parse(GOOD, Path::new("c.toml")).unwrap();
+        let http = &plain.sources[0].http;
+        assert!(http.respect_robots);
+        assert_eq!(http.limits, HostLimits::default());
+        assert_eq!(plain.sources[0].budget, DEFAULT_BUDGET);
+    }
+
+    #[test]
+    fn bad_http_settings_are_reported() {
+        let bad = GOOD.replace(
+            "[source.article]",
+            "[source.http]\nproxy = \"ftp://x\"\nheaders = { \"Bad Name\" = \"v\" }\nmin_gap = \"soon\"\n\n[source.article]",
+        );
+        let found = problems(&bad);
+        assert_eq!(found.len(), 3, "{found:#?}");
+        assert!(
+            found.iter().any(|p| p.contains("http.proxy: \"ftp://x\"")),
+            "{found:#?}"
+        );
+        assert!(
+            found.iter().any(|p| p.contains("invalid header name \"Bad Name\"")),
+            "{found:#?}"
+        );
+        assert!(
+            found.iter().any(|p| p.contains("http.min_gap: invalid duration")),
+            "{found:#?}"
+        );
+    }
+
+    #[test]
+    fn a_page_template_fills_in_the_page_number() {
+        let text = GOOD.replace(
+            "links = \"h4 a\"",
+            "links = \"h4 a\"\npages = \"https://www.wicinternet.org/news/node_35363_{page}.htm\"\nmax_pages = 3",
+        );
+        let config = parse(&text, Path::new("c.toml")).unwrap();
+        let pages = config.sources[0].pages.as_ref().unwrap();
+        assert_eq!(
+            pages.url(2).unwrap().as_str(),
+            "https://www.wicinternet.org/news/node_35363_2.htm"
+        );
+        assert_eq!(config.sources[0].max_pages, 3);
+    }
+
+    #[test]
+    fn a_page_template_needs_page_max_pages_and_no_next() {
+        let with = |extra: &str| GOOD.replace("links = \"h4 a\"", &format!("links = \"h4 a\"\n{extra}"));
+        let cases = [
+            (
+                "pages = \"https://x.example/news.htm\"\nmax_pages = 2",
+                "with {page} in it",
+            ),
+            ("pages = \"https://x.example/n_{page}.htm\"", "needs max_pages"),
+            (
+                "pages = \"https://x.example/n_{page}.htm\"\nmax_pages = 2\nnext = \"a.next\"",
+                "not both",
+            ),
+        ];
+        for (extra, expected) in cases {
+            let found = problems(&with(extra));
+            assert_eq!(found.len(), 1, "{extra}: {found:#?}");
+            assert!(found[0].contains(expected), "{extra}: {found:#?}");
+            assert!(
+                found[0].starts_with("config/test.toml:13: source \"wic-news\": "),
+                "{found:#?}"
+            );
+        }
     }
 
     #[test]
