@@ -283,7 +283,10 @@ async fn read_article(
             ),
         },
         Ok(Fetched::Page(page)) => (1, parse_article(source, &listed, page, first_seen)),
-        Err(e @ crate::fetch::FetchError::Budget { .. }) => (0, ArticleResult::Skipped(error_chain(&e))),
+        Err(e @ crate::fetch::FetchError::Budget { .. }) => {
+            tracing::warn!(source = %source.id, error = %error_chain(&e), "article skipped");
+            (0, ArticleResult::Skipped(error_chain(&e)))
+        }
         Err(e) => {
             tracing::warn!(source = %source.id, error = %error_chain(&e), "article failed");
             (1, ArticleResult::Failed(error_chain(&e)))
