@@ -244,6 +244,41 @@ async fn a_connection_closed_mid_body_is_retried_then_a_clear_error() {
 }
 
 #[tokio::test]
+async fn a_tls_failure_is_final() {
+    // Answers a TLS ClientHello with plain HTTP, as a misconfigured port does.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&connections);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            let mut buf = [0; 512];
+            let _ = stream.read(&mut buf).await;
+            let _ = stream
+                .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                .await;
+        }
+    });
+    let target = Url::parse(&format!("https://{addr}/news.htm")).unwrap();
+    let error = quick().get(&target, None).await.unwrap_err();
+    assert!(matches!(error, FetchError::Tls { .. }), "{}", chain(&error));
+    assert!(chain(&error).starts_with(&format!("GET {target}: TLS handshake failed")));
+    // One for robots.txt (which then allows), one for the page: no retries.
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_retried_then_a_clear_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = Url::parse(&format!("http://{}/news.htm", listener.local_addr().unwrap())).unwrap();
+    drop(listener);
+    let error = quick().get(&target, None).await.unwrap_err();
+    assert!(matches!(error, FetchError::Connect { .. }), "{}", chain(&error));
+    assert!(chain(&error).starts_with(&format!("GET {target}: cannot connect")));
+}
+
+#[tokio::test]
 async fn a_server_trickling_a_byte_a_second_hits_the_request_timeout() {
     let (target, stats) = raw_server(|mut stream, stats| async move {
         let head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1000\r\n\r\n";

@@ -108,6 +108,12 @@ pub enum FetchError {
         #[source]
         source: reqwest::Error,
     },
+    #[error("GET {url}: TLS handshake failed")]
+    Tls {
+        url: Url,
+        #[source]
+        source: reqwest::Error,
+    },
     #[error("GET {url}: the connection closed before a response arrived")]
     Dropped {
         url: Url,
@@ -162,6 +168,7 @@ impl FetchError {
         match self {
             Self::Timeout { url, .. }
             | Self::Connect { url, .. }
+            | Self::Tls { url, .. }
             | Self::Dropped { url, .. }
             | Self::Status { url, .. }
             | Self::TooLarge { url, .. }
@@ -497,6 +504,8 @@ impl Fetcher {
                 url,
                 timeout: self.shared.options.timeout,
             }
+        } else if source.is_connect() && is_tls(&source) {
+            FetchError::Tls { url, source }
         } else if source.is_connect() {
             FetchError::Connect { url, source }
         } else if source.is_body() || source.is_decode() {
@@ -523,6 +532,27 @@ fn build_client(options: &Options, proxy: Option<&Url>) -> Result<reqwest::Clien
         builder = builder.proxy(reqwest::Proxy::all(proxy.as_str())?);
     }
     builder.build()
+}
+
+/// Whether a connect error is a TLS failure (a certificate or protocol problem, which retrying cannot fix) rather
+/// than a refused or dropped connection. rustls reports these as `InvalidData` I/O errors, which hyper wraps in
+/// another I/O error (and `io::Error::source` skips the wrapped one, hence `get_ref`).
+fn is_tls(error: &reqwest::Error) -> bool {
+    fn invalid_data(io: &std::io::Error) -> bool {
+        io.kind() == std::io::ErrorKind::InvalidData
+            || io
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<std::io::Error>())
+                .is_some_and(invalid_data)
+    }
+    let mut cause = std::error::Error::source(error);
+    while let Some(c) = cause {
+        if c.downcast_ref::<std::io::Error>().is_some_and(invalid_data) {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// Whether credentials meant for `origin` may go to `url` (the rule browsers and reqwest use).

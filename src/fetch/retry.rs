@@ -36,6 +36,7 @@ pub fn delay(error: &FetchError, attempt: u32, base: Duration, jitter: f64) -> O
         | FetchError::Disallowed { .. }
         | FetchError::Budget { .. }
         | FetchError::Proxy { .. }
+        | FetchError::Tls { .. }
         | FetchError::Request { .. } => None,
     }
 }
