@@ -333,7 +333,7 @@ impl Fetcher {
 
     /// The robots.txt rules of `url`'s host, fetched on the first request to it in this process.
     async fn robots(&self, url: &Url) -> Arc<robots::Rules> {
-        let cell = self.shared.robots.cell(url);
+        let cell = self.shared.robots.cell(url, Instant::now());
         let rules = cell
             .get_or_init(|| async { Arc::new(self.fetch_robots(url).await) })
             .await;

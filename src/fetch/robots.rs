@@ -1,8 +1,9 @@
 //! robots.txt: what one host allows our user agent to fetch, and how slowly.
 //!
 //! [`Rules`] is the parsed file (pure: bytes in, answers out; parsing by `texting_robots`, which follows RFC 9309
-//! and Google's reading of it). [`Cache`] keeps one `Rules` per host for the life of the process (one run), so
-//! a host's robots.txt is fetched once however many sources and requests go to it. Fetching belongs to the
+//! and Google's reading of it). [`Cache`] keeps one `Rules` per host for a day (RFC 9309's upper bound), so a
+//! host's robots.txt is fetched once per run however many sources and requests go to it, and a long-running
+//! `watch` still sees changes. Fetching belongs to the
 //! [`super::Fetcher`]; what an unreadable robots.txt means is decided here, in [`Rules::from_response`].
 
 use std::collections::HashMap;
@@ -10,7 +11,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::OnceCell;
+use tokio::time::Instant;
 use url::Url;
+
+/// How long fetched rules are used before robots.txt is asked again.
+pub const MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The longest `Crawl-delay` obeyed; a site asking for more gets this (the source's time budget bounds the run).
 pub const MAX_CRAWL_DELAY: Duration = Duration::from_secs(60);
@@ -112,17 +117,28 @@ pub fn agent_token(user_agent: &str) -> &str {
     if token.is_empty() { "*" } else { token }
 }
 
+/// A host's rules once fetched; the first request to the host fills it while the others wait.
+pub type Cell = Arc<OnceCell<Arc<Rules>>>;
+
 /// One [`Rules`] per host, filled on first use; concurrent first requests to a host wait for one fetch.
 #[derive(Debug, Default)]
 pub struct Cache {
-    map: Mutex<HashMap<String, Arc<OnceCell<Arc<Rules>>>>>,
+    /// Host → when its cell was made, and the cell.
+    map: Mutex<HashMap<String, (Instant, Cell)>>,
 }
 
 impl Cache {
-    /// The cell for `url`'s host, to be filled with `get_or_init`.
-    pub fn cell(&self, url: &Url) -> Arc<OnceCell<Arc<Rules>>> {
+    /// The cell for `url`'s host, to be filled with `get_or_init`; a new, empty one once `MAX_AGE` has passed
+    /// since the last was made. `now` is tokio's clock.
+    pub fn cell(&self, url: &Url, now: Instant) -> Cell {
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        Arc::clone(map.entry(super::hosts::key(url)).or_default())
+        let entry = map
+            .entry(super::hosts::key(url))
+            .or_insert_with(|| (now, Arc::default()));
+        if now.saturating_duration_since(entry.0) >= MAX_AGE {
+            *entry = (now, Arc::default());
+        }
+        Arc::clone(&entry.1)
     }
 }
 
@@ -178,6 +194,25 @@ Crawl-delay: 0.5
     fn a_huge_crawl_delay_is_capped() {
         let rules = Rules::parse("feedwright", "User-agent: *\nCrawl-delay: 86400\n");
         assert_eq!(rules.crawl_delay(), MAX_CRAWL_DELAY);
+    }
+
+    #[test]
+    fn cached_rules_are_shared_per_host_and_expire_after_a_day() {
+        let cache = Cache::default();
+        let t0 = Instant::now();
+        let a = cache.cell(&url("https://wic.example/news/"), t0);
+        assert!(a.set(Arc::new(Rules::AllowAll)).is_ok());
+        let same = cache.cell(
+            &url("https://wic.example/2015-12/16/c_1.htm"),
+            t0 + Duration::from_secs(3600),
+        );
+        assert!(same.initialized());
+        assert!(!cache.cell(&url("https://other.example/"), t0).initialized());
+        assert!(
+            !cache
+                .cell(&url("https://wic.example/news/"), t0 + MAX_AGE)
+                .initialized()
+        );
     }
 
     #[test]
