@@ -62,8 +62,6 @@ pub struct Collected {
     pub failed: usize,
     pub requests: usize,
     pub errors: Vec<String>,
-    /// Articles whose page had no title or body (kept apart from HTTP failures for the health verdict).
-    pub unparsable: usize,
     /// Articles not read because the source's time budget ran out (counted in `failed` too). They degrade a run,
     /// never fail it: the next run reads them.
     pub skipped: usize,
@@ -93,12 +91,7 @@ enum ArticleResult {
 }
 
 /// Fetches the listing and the articles that need reading, and normalizes them. Reads the store, never writes.
-pub async fn collect(
-    ctx: &Context,
-    source: &Source,
-    concurrency: usize,
-    now: DateTime<Utc>,
-) -> Result<Collected, StoreError> {
+pub async fn collect(ctx: &Context, source: &Source, now: DateTime<Utc>) -> Result<Collected, StoreError> {
     let known = lock(&ctx.store).known_links(&source.id)?;
     let mut out = Collected::default();
     let mut seen = HashSet::new();
@@ -182,7 +175,7 @@ pub async fn collect(
     let jobs = plan(source, &known, &out.links, now);
     let mut results = futures_util::stream::iter(jobs)
         .map(|job| read_article(ctx, &fetcher, source, job, now))
-        .buffered(concurrency.max(1));
+        .buffered(source.http.limits.concurrency.max(1));
     let mut listed_ids = HashSet::new();
     while let Some((requests, result)) = results.next().await {
         out.requests += requests;
@@ -209,7 +202,6 @@ pub async fn collect(
             }
             ArticleResult::Unparsable(e) => {
                 out.observed.parsed += 1;
-                out.unparsable += 1;
                 out.failed += 1;
                 out.errors.push(e);
             }
@@ -322,7 +314,7 @@ async fn run_source(
     now: DateTime<Utc>,
 ) -> Result<Report, PipelineError> {
     let clock = Instant::now();
-    let collected = collect(ctx, source, source.http.limits.concurrency, now).await?;
+    let collected = collect(ctx, source, now).await?;
     let recent = lock(&ctx.store).recent_runs(&source.id, 10)?;
 
     let listing_ok = collected.listing.len() > collected.listing_failures;

@@ -1,0 +1,307 @@
+//! The long-running commands: `watch` (the scheduler, with `--serve`) and `serve`, their signal handling and
+//! config reloads, and the WebSub hub pings that `run` shares.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use super::{AppError, Exit, fetcher, notify, now, summary};
+use crate::config::Config;
+use crate::pipeline::{self, Context, error_chain};
+use crate::publish;
+use crate::scheduler;
+use crate::store::{Outcome, StateLock, Store};
+
+/// A pinger for the configured hub, or `None` when there is no hub (or no client could be built, which is logged:
+/// pings never fail a run).
+pub(super) fn pinger(config: &Config) -> Option<publish::websub::Pinger> {
+    config.settings.hub.as_ref()?;
+    let s = &config.settings;
+    publish::websub::Pinger::new(&s.user_agent, s.timeout)
+        .map_err(|e| tracing::error!(error = %error_chain(&e), "cannot build the WebSub client; no hub pings"))
+        .ok()
+}
+
+/// Tells the hub about each feed file in `written`; failures are logged, never returned.
+pub(super) async fn ping_hub(config: &Config, pinger: &Option<publish::websub::Pinger>, written: &[PathBuf]) {
+    let (Some(hub), Some(pinger)) = (&config.settings.hub, pinger) else {
+        return;
+    };
+    let pings = written.iter().filter_map(|path| {
+        let name = path.file_name()?.to_str()?;
+        let feed = config.settings.feed_base_url.join(name).ok()?;
+        Some(async move {
+            match pinger.ping(hub, &feed).await {
+                Ok(attempts) => tracing::info!(hub = %hub, feed = %feed, attempts, "hub pinged"),
+                Err(e) => tracing::warn!(error = %error_chain(&e), "hub ping failed; subscribers will poll"),
+            }
+        })
+    });
+    futures_util::future::join_all(pings).await;
+}
+
+/// A number in `[0, 1)` for scheduling jitter, from the standard library's per-process random hash keys.
+fn random_unit() -> f64 {
+    use std::hash::BuildHasher;
+    let bits = std::hash::RandomState::new().hash_one(());
+    (bits >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// SIGINT/SIGTERM (stop) and SIGHUP (reload), for `watch` and `serve`.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+enum Signal {
+    Stop,
+    Reload,
+}
+
+impl Signals {
+    fn new() -> Result<Self, AppError> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let io = |source| AppError::Io {
+            what: "cannot install signal handlers".into(),
+            source,
+        };
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).map_err(io)?,
+            int: signal(SignalKind::interrupt()).map_err(io)?,
+            hup: signal(SignalKind::hangup()).map_err(io)?,
+        })
+    }
+
+    async fn next(&mut self) -> Signal {
+        tokio::select! {
+            _ = self.term.recv() => Signal::Stop,
+            _ = self.int.recv() => Signal::Stop,
+            _ = self.hup.recv() => Signal::Reload,
+        }
+    }
+}
+
+/// Re-reads the config at `path` for a reload; an invalid one, or one that moves the state, is reported and `None`.
+fn reload_config(path: &Path, running: &Config) -> Option<Config> {
+    match Config::load(path) {
+        Ok(config) if config.settings.state != running.settings.state => {
+            tracing::error!(
+                path = %path.display(),
+                "config reload refused: `state` changed, which needs a restart; the old config keeps running"
+            );
+            None
+        }
+        Ok(config) => {
+            tracing::info!(path = %path.display(), sources = config.sources.len(), "config reloaded");
+            Some(config)
+        }
+        Err(e) => {
+            tracing::error!(path = %path.display(), error = %error_chain(&e), "config reload failed; the old config keeps running");
+            None
+        }
+    }
+}
+
+/// Binds `addr` and serves `site` until the returned sender fires (or is dropped).
+async fn start_server(
+    addr: std::net::SocketAddr,
+    site: Arc<publish::serve::Site>,
+    quiet: bool,
+) -> Result<
+    (
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<std::io::Result<()>>,
+    ),
+    AppError,
+> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| AppError::Io {
+            what: format!("cannot listen on {addr}"),
+            source,
+        })?;
+    let bound = listener.local_addr().unwrap_or(addr);
+    if !quiet {
+        eprintln!("serving feeds on http://{bound}/");
+    }
+    tracing::info!(addr = %bound, "serving feeds");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(publish::serve::serve(listener, site, async {
+        let _ = stopped.await;
+    }));
+    Ok((stop, server))
+}
+
+async fn stop_server(
+    server: Option<(
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<std::io::Result<()>>,
+    )>,
+) -> Result<(), AppError> {
+    let Some((stop, handle)) = server else {
+        return Ok(());
+    };
+    let _ = stop.send(());
+    match handle.await {
+        Ok(result) => result.map_err(|source| AppError::Io {
+            what: "the HTTP server failed".into(),
+            source,
+        }),
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+/// `feedwright serve`: the feeds over HTTP until SIGINT/SIGTERM; SIGHUP re-reads the config.
+pub(super) async fn serve(path: &Path, addr: std::net::SocketAddr, quiet: bool) -> Result<Exit, AppError> {
+    let config = Config::load(path)?;
+    let mut signals = Signals::new()?;
+    let site = publish::serve::Site::new(Arc::new(config.clone()), None);
+    let server = start_server(addr, site.clone(), quiet).await?;
+    let mut running = config;
+    loop {
+        match signals.next().await {
+            Signal::Stop => break,
+            Signal::Reload => {
+                if let Some(config) = reload_config(path, &running) {
+                    site.set_config(Arc::new(config.clone()));
+                    running = config;
+                }
+            }
+        }
+    }
+    stop_server(Some(server)).await?;
+    Ok(Exit::Ok)
+}
+
+/// What every scheduled run of `watch` shares; rebuilt on reload.
+struct Watched {
+    config: Config,
+    ctx: Context,
+    metrics: Arc<publish::metrics::Metrics>,
+    pinger: Option<publish::websub::Pinger>,
+    quiet: bool,
+}
+
+fn watch_plan(
+    config: Config,
+    store: &Arc<Mutex<Store>>,
+    metrics: &Arc<publish::metrics::Metrics>,
+    quiet: bool,
+) -> Result<scheduler::Plan<Watched>, AppError> {
+    let mut jobs = Vec::new();
+    {
+        let store = store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for source in &config.sources {
+            jobs.push(scheduler::Job {
+                id: source.id.clone(),
+                schedule: source.schedule.clone(),
+                last: store.recent_runs(&source.id, 1)?.first().map(|r| r.started),
+            });
+        }
+    }
+    Ok(scheduler::Plan {
+        max_running: config.settings.max_running,
+        backoff_max: config.settings.backoff_max,
+        context: Arc::new(Watched {
+            ctx: Context {
+                fetcher: fetcher(&config)?,
+                store: store.clone(),
+            },
+            pinger: pinger(&config),
+            metrics: metrics.clone(),
+            config,
+            quiet,
+        }),
+        jobs,
+    })
+}
+
+/// One scheduled run of one source: the pipeline, then counters, the OPML list and hub pings.
+async fn watch_run(w: Arc<Watched>, id: crate::model::SourceId) -> scheduler::Verdict {
+    let Some(source) = w.config.source(id.as_str()) else {
+        return scheduler::Verdict::Failure;
+    };
+    match pipeline::run(&w.ctx, &w.config, source, now()).await {
+        Ok(report) => {
+            w.metrics.record(&report.record, report.items);
+            if !w.quiet {
+                println!("{}", summary(&report));
+            }
+            if let Err(e) = publish::opml::write(&w.config) {
+                tracing::error!(error = %error_chain(&e), "cannot write the OPML list");
+            }
+            ping_hub(&w.config, &w.pinger, &report.written).await;
+            notify(&w.config, &w.ctx).await;
+            if report.record.outcome == Outcome::Failed {
+                scheduler::Verdict::Failure
+            } else {
+                scheduler::Verdict::Success
+            }
+        }
+        Err(e) => {
+            tracing::error!(source = %id, error = %error_chain(&e), "source failed");
+            scheduler::Verdict::Failure
+        }
+    }
+}
+
+/// `feedwright watch`: runs sources on their schedules until SIGINT/SIGTERM, optionally serving the feeds.
+pub(super) async fn watch(path: &Path, serve: Option<std::net::SocketAddr>, quiet: bool) -> Result<Exit, AppError> {
+    let config = Config::load(path)?;
+    let mut signals = Signals::new()?;
+    let _lock = StateLock::acquire(&config.settings.state, config.settings.lock_timeout).await?;
+    let store = Arc::new(Mutex::new(Store::open(&config.settings.state)?));
+    let metrics = Arc::new(publish::metrics::Metrics::default());
+    publish::opml::write(&config)?;
+    let site = publish::serve::Site::new(Arc::new(config.clone()), Some(metrics.clone()));
+    let server = match serve {
+        Some(addr) => Some(start_server(addr, site.clone(), quiet).await?),
+        None => None,
+    };
+    let plan = watch_plan(config.clone(), &store, &metrics, quiet)?;
+    tracing::info!(sources = plan.jobs.len(), max_running = plan.max_running, "watching");
+
+    let (control, controlled) = tokio::sync::mpsc::channel(4);
+    let relay = async {
+        let mut running = config;
+        loop {
+            match signals.next().await {
+                Signal::Stop => {
+                    tracing::info!("stopping: no new runs; running ones may finish");
+                    let _ = control.send(scheduler::Control::Shutdown).await;
+                    return;
+                }
+                Signal::Reload => {
+                    let Some(new) = reload_config(path, &running) else {
+                        continue;
+                    };
+                    match watch_plan(new.clone(), &store, &metrics, quiet) {
+                        Ok(plan) => {
+                            if let Err(e) = publish::opml::write(&new) {
+                                tracing::error!(error = %error_chain(&e), "cannot write the OPML list");
+                            }
+                            site.set_config(Arc::new(new.clone()));
+                            let _ = control.send(scheduler::Control::Reload(plan)).await;
+                            running = new;
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %error_chain(&e), "config reload failed; the old config keeps running")
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let schedule = scheduler::run(
+        plan,
+        scheduler::Clock::new(now()),
+        random_unit,
+        watch_run,
+        controlled,
+        scheduler::SHUTDOWN_GRACE,
+    );
+    // The relay ends after sending Shutdown; the scheduler then drains and returns.
+    let ((), ()) = tokio::join!(relay, schedule);
+    stop_server(server).await?;
+    Ok(Exit::Ok)
+}
