@@ -19,3 +19,16 @@ pub mod publish;
 pub mod render;
 pub mod scheduler;
 pub mod store;
+
+/// An error with all its causes on one line (`GET … failed: connection refused: …`), for logs and run records.
+/// Error types keep the cause in `#[source]`, never in their own text, so each cause appears once.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}

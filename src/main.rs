@@ -32,7 +32,7 @@ fn main() -> ExitCode {
     match runtime.block_on(app::main(cli)) {
         Ok(exit) => ExitCode::from(exit as u8),
         Err(e) => {
-            eprintln!("error: {}", feedwright::pipeline::error_chain(&e));
+            eprintln!("error: {}", feedwright::error_chain(&e));
             ExitCode::from(e.exit() as u8)
         }
     }

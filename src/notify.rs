@@ -56,10 +56,10 @@ pub async fn deliver(targets: &[Notify], client: &reqwest::Client, store: &Mutex
             }
             let result = send(&target.target, client, &event).await;
             if let Err(e) = &result {
-                tracing::warn!(target = %key, event = event.kind(), error = %crate::pipeline::error_chain(e), "notification not delivered; kept for the next run");
+                tracing::warn!(target = %key, event = event.kind(), error = %crate::error_chain(e), "notification not delivered; kept for the next run");
             }
             let failed = result.is_err();
-            lock(store).delivered(id, result.map_err(|e| crate::pipeline::error_chain(&e)))?;
+            lock(store).delivered(id, result.map_err(|e| crate::error_chain(&e)))?;
             if failed {
                 break;
             }

@@ -16,6 +16,7 @@ use tracing::Instrument;
 use url::Url;
 
 use crate::config::{Config, Source};
+use crate::error_chain;
 use crate::extract;
 use crate::fetch::{Fetched, Fetcher, Page};
 use crate::health::{self, Observed};
@@ -470,18 +471,6 @@ fn feed_base(config: &Config, id: &SourceId) -> Url {
 fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
     // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll back), so go on.
     store.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// An error with its causes, on one line.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -57,7 +57,7 @@ async fn requests_to(server: &MockServer, p: &str) -> usize {
 
 /// The error and its causes, as the pipeline prints them.
 fn chain(e: &FetchError) -> String {
-    feedwright::pipeline::error_chain(e)
+    feedwright::error_chain(e)
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use super::{AppError, Exit, fetcher, notify, now, summary};
 use crate::config::Config;
-use crate::pipeline::{self, Context, error_chain};
+use crate::error_chain;
+use crate::pipeline::{self, Context};
 use crate::publish;
 use crate::scheduler;
 use crate::store::{Outcome, StateLock, Store};

@@ -23,6 +23,7 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use tokio::time::Instant;
 use url::Url;
 
+use crate::error_chain;
 use crate::model::Validators;
 
 pub use hosts::HostLimits;
@@ -562,18 +563,6 @@ fn same_host(origin: &Url, url: &Url) -> bool {
 
 fn header_str(headers: &HeaderMap<HeaderValue>, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// An error with its causes on one line (the pipeline's `error_chain`, which fetch must not import).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }
 
 /// Deterministic jitter in `[0, 1)` from the URL and attempt, so retries of different URLs spread out without

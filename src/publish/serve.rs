@@ -416,7 +416,7 @@ async fn not_found() -> Response {
 }
 
 fn store_failed(e: &StoreError) -> Response {
-    tracing::error!(error = %crate::pipeline::error_chain(e), "cannot read the state database");
+    tracing::error!(error = %crate::error_chain(e), "cannot read the state database");
     (
         StatusCode::SERVICE_UNAVAILABLE,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -449,9 +449,8 @@ async fn healthz(State(site): State<Arc<Site>>) -> Response {
         Ok(feeds) => feeds,
         Err(e) => {
             let mut r = store_failed(&e);
-            *r.body_mut() = Body::from(
-                serde_json::json!({"status": "error", "error": crate::pipeline::error_chain(&e)}).to_string(),
-            );
+            *r.body_mut() =
+                Body::from(serde_json::json!({"status": "error", "error": crate::error_chain(&e)}).to_string());
             r.headers_mut()
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
             return r;
