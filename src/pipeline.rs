@@ -94,6 +94,12 @@ enum ArticleResult {
 /// Fetches the listing and the articles that need reading, and normalizes them. Reads the store, never writes.
 pub async fn collect(ctx: &Context, source: &Source, now: DateTime<Utc>) -> Result<Collected, StoreError> {
     let known = lock(&ctx.store).known_links(&source.id)?;
+    // robots.txt read by an earlier run within its lifetime is not asked for again.
+    let max_age = chrono::Duration::from_std(crate::fetch::robots::MAX_AGE).expect("a day fits");
+    for robots in lock(&ctx.store).robots(now - max_age)? {
+        let age = (now - robots.fetched).to_std().unwrap_or_default();
+        ctx.fetcher.remember_robots(&robots.host, robots.body.as_deref(), age);
+    }
     let mut out = Collected::default();
     let mut seen = HashSet::new();
     let deadline = tokio::time::Instant::now() + source.budget;
@@ -316,6 +322,7 @@ async fn run_source(
 ) -> Result<Report, PipelineError> {
     let clock = Instant::now();
     let collected = collect(ctx, source, now).await?;
+    lock(&ctx.store).save_robots(&ctx.fetcher.take_fetched_robots(), now)?;
     let recent = lock(&ctx.store).recent_runs(&source.id, 10)?;
 
     let listing_ok = collected.listing.len() > collected.listing_failures;

@@ -453,6 +453,46 @@ async fn robots_txt_is_fetched_once_per_host_and_obeyed() {
 }
 
 #[tokio::test]
+async fn robots_txt_from_an_earlier_run_is_obeyed_without_asking_again_until_a_day_old() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("page"))
+        .mount(&server)
+        .await;
+    let host = server.uri();
+    let article = url(&server, "/system/2015/12/18/020955008.shtml");
+
+    // Fetched by an earlier run an hour ago: obeyed, and nothing is asked.
+    let fetcher = quick();
+    fetcher.remember_robots(
+        &host,
+        Some("User-agent: *\nDisallow: /system/\n"),
+        Duration::from_secs(3600),
+    );
+    assert!(matches!(
+        fetcher.get(&article, None).await,
+        Err(FetchError::Disallowed { .. })
+    ));
+    page(&fetcher, &url(&server, "/web15/news/index.shtml")).await;
+    assert_eq!(requests_to(&server, "/robots.txt").await, 0);
+    assert!(fetcher.take_fetched_robots().is_empty(), "nothing new to keep");
+
+    // A day old: asked again (its robots.txt now has no rules), and the answer is handed over for keeping.
+    let fetcher = quick();
+    fetcher.remember_robots(
+        &host,
+        Some("User-agent: *\nDisallow: /\n"),
+        Duration::from_secs(25 * 3600),
+    );
+    page(&fetcher, &article).await;
+    assert_eq!(requests_to(&server, "/robots.txt").await, 1);
+    assert_eq!(
+        fetcher.take_fetched_robots(),
+        vec![(host.clone(), Some("page".to_owned()))]
+    );
+}
+
+#[tokio::test]
 async fn a_redirect_into_a_disallowed_path_is_refused() {
     let server = MockServer::start().await;
     Mock::given(path("/robots.txt"))

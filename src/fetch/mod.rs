@@ -332,6 +332,26 @@ impl Fetcher {
         }
     }
 
+    /// Remembers a robots.txt read `age` ago (by an earlier run, from the store) for `host`, so this process does
+    /// not ask again until it is a day old. `body` is `None` when the host has none.
+    pub fn remember_robots(&self, host: &str, body: Option<&str>, age: Duration) {
+        let robots_url = Url::parse(host).map(|u| robots::url_for(&u));
+        let (Ok(robots_url), Some(made)) = (robots_url, Instant::now().checked_sub(age)) else {
+            return;
+        };
+        let response = match body {
+            Some(body) => robots::Response::Body(body.as_bytes()),
+            None => robots::Response::Status(404),
+        };
+        let rules = robots::Rules::from_response(&self.shared.agent, &robots_url, response);
+        self.shared.robots.seed(host.to_owned(), rules, made);
+    }
+
+    /// The robots.txt files fetched since the last call, for the store to keep.
+    pub fn take_fetched_robots(&self) -> Vec<robots::Fetched> {
+        self.shared.robots.take_fetched()
+    }
+
     /// The robots.txt rules of `url`'s host, fetched on the first request to it in this process.
     async fn robots(&self, url: &Url) -> Arc<robots::Rules> {
         let cell = self.shared.robots.cell(url, Instant::now());
@@ -356,6 +376,7 @@ impl Fetcher {
                     continue;
                 }
                 Ok(Hop::Done(Fetched::Page(page))) => {
+                    self.shared.robots.record((hosts::key(url), Some(page.text.clone())));
                     return robots::Rules::from_response(
                         agent,
                         &robots_url,
@@ -363,7 +384,12 @@ impl Fetcher {
                     );
                 }
                 Ok(Hop::Done(Fetched::NotModified)) => robots::Response::Status(304),
-                Err(FetchError::Status { status, .. }) => robots::Response::Status(status),
+                Err(FetchError::Status { status, .. }) => {
+                    if (400..500).contains(&status) {
+                        self.shared.robots.record((hosts::key(url), None));
+                    }
+                    robots::Response::Status(status)
+                }
                 Err(e) => {
                     tracing::warn!(error = %error_chain(&e), "robots.txt request failed");
                     robots::Response::Unreachable

@@ -120,11 +120,17 @@ pub fn agent_token(user_agent: &str) -> &str {
 /// A host's rules once fetched; the first request to the host fills it while the others wait.
 pub type Cell = Arc<OnceCell<Arc<Rules>>>;
 
+/// A robots.txt worth keeping between runs: the host (a [`super::hosts::key`]) and its body, or `None` when the host
+/// has none (it answered 4xx). Answers that mean "could not ask" (5xx, no connection) are never kept.
+pub type Fetched = (String, Option<String>);
+
 /// One [`Rules`] per host, filled on first use; concurrent first requests to a host wait for one fetch.
 #[derive(Debug, Default)]
 pub struct Cache {
     /// Host → when its cell was made, and the cell.
     map: Mutex<HashMap<String, (Instant, Cell)>>,
+    /// What was fetched since the last [`Cache::take_fetched`], for the store to keep.
+    fetched: Mutex<Vec<Fetched>>,
 }
 
 impl Cache {
@@ -139,6 +145,24 @@ impl Cache {
             *entry = (now, Arc::default());
         }
         Arc::clone(&entry.1)
+    }
+
+    /// Fills `host`'s cell with rules read in an earlier run, as if made at `made`, unless the host has one already.
+    pub fn seed(&self, host: String, rules: Rules, made: Instant) {
+        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        map.entry(host)
+            .or_insert_with(|| (made, Arc::new(OnceCell::new_with(Some(Arc::new(rules))))));
+    }
+
+    pub fn record(&self, fetched: Fetched) {
+        self.fetched
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(fetched);
+    }
+
+    pub fn take_fetched(&self) -> Vec<Fetched> {
+        std::mem::take(&mut *self.fetched.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }
 

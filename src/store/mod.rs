@@ -103,6 +103,16 @@ impl Outcome {
     }
 }
 
+/// A host's robots.txt as kept between runs.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StoredRobots {
+    /// The origin, as `fetch::hosts::key` writes it (`https://www.example.org`).
+    pub host: String,
+    /// `None` when the host has no robots.txt (it answered 4xx).
+    pub body: Option<String>,
+    pub fetched: DateTime<Utc>,
+}
+
 /// The HTTP result of one listing page request: a status code, or `None` when no response arrived.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ListingStatus {
@@ -359,6 +369,43 @@ impl Store {
         }
         .map(drop)
         .map_err(|e| self.sql(e))
+    }
+
+    /// The robots.txt files fetched at or after `since`.
+    pub fn robots(&self, since: DateTime<Utc>) -> Result<Vec<StoredRobots>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT host, body, fetched FROM robots WHERE fetched >= ?1")
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([since.to_rfc3339()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?))
+            })
+            .map_err(|e| self.sql(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (host, body, fetched) = row.map_err(|e| self.sql(e))?;
+            out.push(StoredRobots {
+                host,
+                body,
+                fetched: self.time(&fetched)?.to_utc(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Keeps robots.txt files fetched at `now` (`(host, body)`; `None`: the host has none).
+    pub fn save_robots(&self, fetched: &[(String, Option<String>)], now: DateTime<Utc>) -> Result<(), StoreError> {
+        for (host, body) in fetched {
+            self.conn
+                .execute(
+                    "INSERT INTO robots (host, body, fetched) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (host) DO UPDATE SET body = excluded.body, fetched = excluded.fetched",
+                    params![host, body, now.to_rfc3339()],
+                )
+                .map_err(|e| self.sql(e))?;
+        }
+        Ok(())
     }
 
     /// The items of a feed: newest first, at most `limit`.

@@ -67,4 +67,10 @@ pub const MIGRATIONS: &[&str] = &[
         attempts   INTEGER NOT NULL DEFAULT 0,
         last_error TEXT
     );",
+    // 4: robots.txt per host, so a run within a day of the last fetch does not ask again.
+    "CREATE TABLE robots (
+        host    TEXT PRIMARY KEY,
+        body    TEXT,
+        fetched TEXT NOT NULL
+    ) WITHOUT ROWID;",
 ];

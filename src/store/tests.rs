@@ -225,3 +225,28 @@ fn a_newer_schema_is_refused() {
         .unwrap();
     assert!(matches!(Store::open(&path), Err(StoreError::TooNew { found: 99, .. })));
 }
+
+#[test]
+fn robots_txt_is_kept_per_host_and_read_back_while_fresh() {
+    let store = Store::in_memory().unwrap();
+    let fetched = vec![
+        (
+            "https://www.wuzhenwic.org".to_owned(),
+            Some("User-agent: *\nDisallow: /admin/\n".to_owned()),
+        ),
+        ("http://www.wicwuzhen.cn".to_owned(), None),
+    ];
+    store.save_robots(&fetched, t("2026-01-01T00:00:00Z")).unwrap();
+    store.save_robots(&fetched[1..], t("2026-01-02T00:00:00Z")).unwrap();
+    let mut fresh = store.robots(t("2026-01-01T12:00:00Z")).unwrap();
+    let expected = StoredRobots {
+        host: "http://www.wicwuzhen.cn".into(),
+        body: None,
+        fetched: t("2026-01-02T00:00:00Z"),
+    };
+    assert_eq!(fresh, vec![expected]);
+    fresh = store.robots(t("2025-12-31T00:00:00Z")).unwrap();
+    fresh.sort();
+    assert_eq!(fresh.len(), 2);
+    assert_eq!(fresh[1].body.as_deref(), Some("User-agent: *\nDisallow: /admin/\n"));
+}
