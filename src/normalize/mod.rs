@@ -76,6 +76,12 @@ pub fn item(
     }
 
     let (published, date_source) = publish_date(raw, listed, &item_url, rules, first_seen);
+    let image_caption = raw.image_caption.as_deref().map(text::clean).filter(|c| !c.is_empty());
+    // A lead photo's caption often opens the body; a summary should start with the story, not the photo credit.
+    let story = image_caption
+        .as_deref()
+        .and_then(|c| plain.strip_prefix(c))
+        .map_or(plain.as_str(), str::trim_start);
 
     Ok(Item {
         id: ItemId::from_canonical(&item_url),
@@ -85,10 +91,10 @@ pub fn item(
         date_source,
         updated: published,
         author: raw.author.as_deref().map(author).filter(|a| !a.is_empty()),
-        summary: summary(&plain, rules.summary_chars),
+        summary: summary(story, rules.summary_chars),
         content_html,
         image: raw.image.as_deref().and_then(|src| url::resolve(page_url, src)),
-        image_caption: raw.image_caption.as_deref().map(text::clean).filter(|c| !c.is_empty()),
+        image_caption,
     })
 }
 
@@ -478,6 +484,19 @@ mod tests {
         assert_eq!(author("Bytedance News"), "Bytedance News");
         assert_eq!(author("Sources say"), "Sources say");
         assert_eq!(author("Xinhua"), "Xinhua");
+    }
+
+    #[test]
+    fn a_caption_that_opens_the_body_is_left_out_of_the_summary() {
+        let mut page = raw();
+        page.content_html =
+            Some("<p><img src=\"x.jpg\"></p><p>(Xinhua/Li Tao)</p><p>WUZHEN, Dec 16 -- The story.</p>".into());
+        let item = item(&page, &listed(), &rules(), first_seen()).unwrap();
+        assert_eq!(item.summary, "WUZHEN, Dec 16 -- The story.");
+        assert!(
+            item.content_html.contains("(Xinhua/Li Tao)"),
+            "the caption stays in the body"
+        );
     }
 
     #[test]
