@@ -85,8 +85,9 @@ struct Parsed {
 enum ArticleResult {
     Parsed(Box<Parsed>),
     NotModified(ItemId),
-    Unparsable(String),
-    Failed(String),
+    /// The listed URL and why.
+    Unparsable(Url, String),
+    Failed(Url, String),
     /// Not read: the source's time budget was used up first.
     Skipped(String),
 }
@@ -94,6 +95,8 @@ enum ArticleResult {
 /// Fetches the listing and the articles that need reading, and normalizes them. Reads the store, never writes.
 pub async fn collect(ctx: &Context, source: &Source, now: DateTime<Utc>) -> Result<Collected, StoreError> {
     let known = lock(&ctx.store).known_links(&source.id)?;
+    // Links that failed before are not news either: a listing page of only those should not lead to the next page.
+    let failed_before = lock(&ctx.store).failed_links(&source.id)?;
     // robots.txt read by an earlier run within its lifetime is not asked for again.
     let max_age = chrono::Duration::from_std(crate::fetch::robots::MAX_AGE).expect("a day fits");
     for robots in lock(&ctx.store).robots(now - max_age)? {
@@ -142,7 +145,8 @@ pub async fn collect(ctx: &Context, source: &Source, now: DateTime<Utc>) -> Resu
                     for link in listing.links {
                         let key = normalize::url::canonical(&link.url);
                         if seen.insert(key.clone()) {
-                            unknown += usize::from(!known.contains_key(key.as_str()));
+                            unknown +=
+                                usize::from(!known.contains_key(key.as_str()) && !failed_before.contains(key.as_str()));
                             out.links.push(ListedLink { url: key, ..link });
                         }
                     }
@@ -207,12 +211,14 @@ pub async fn collect(ctx: &Context, source: &Source, now: DateTime<Utc>) -> Resu
                 listed_ids.insert(id.clone());
                 out.changes.checked.push(id);
             }
-            ArticleResult::Unparsable(e) => {
+            ArticleResult::Unparsable(url, e) => {
+                out.changes.failed.push((url, e.clone()));
                 out.observed.parsed += 1;
                 out.failed += 1;
                 out.errors.push(e);
             }
-            ArticleResult::Failed(e) => {
+            ArticleResult::Failed(url, e) => {
+                out.changes.failed.push((url, e.clone()));
                 out.failed += 1;
                 out.errors.push(e);
             }
@@ -270,7 +276,7 @@ async fn read_article(
         Job::New(link) => (link, None, now, None),
         Job::Recheck(link, known) => match lock(&ctx.store).validators(&link.url) {
             Ok(v) => (link, v, known.first_seen, Some(known.item_id)),
-            Err(e) => return (0, ArticleResult::Failed(error_chain(&e))),
+            Err(e) => return (0, ArticleResult::Failed(link.url, error_chain(&e))),
         },
     };
     match fetcher.get(&listed.url, validators.as_ref()).await {
@@ -278,7 +284,10 @@ async fn read_article(
             Some(id) => (1, ArticleResult::NotModified(id)),
             None => (
                 1,
-                ArticleResult::Failed(format!("GET {} answered 304 to an unconditional request", listed.url)),
+                ArticleResult::Failed(
+                    listed.url.clone(),
+                    format!("GET {} answered 304 to an unconditional request", listed.url),
+                ),
             ),
         },
         Ok(Fetched::Page(page)) => (1, parse_article(source, &listed, page, first_seen)),
@@ -288,7 +297,7 @@ async fn read_article(
         }
         Err(e) => {
             tracing::warn!(source = %source.id, error = %error_chain(&e), "article failed");
-            (1, ArticleResult::Failed(error_chain(&e)))
+            (1, ArticleResult::Failed(listed.url, error_chain(&e)))
         }
     }
 }
@@ -303,7 +312,7 @@ fn parse_article(source: &Source, listed: &ListedLink, page: Page, first_seen: D
         })),
         Err(e) => {
             tracing::warn!(source = %source.id, error = %e, "article unparsable");
-            ArticleResult::Unparsable(error_chain(&e))
+            ArticleResult::Unparsable(listed.url.clone(), error_chain(&e))
         }
     }
 }

@@ -429,3 +429,33 @@ async fn kill_9_at_any_moment_loses_nothing() {
         .collect();
     assert_eq!(ids.len(), 6, "{ids:#?}");
 }
+
+/// A listed article that keeps failing (the fixture's 404) is remembered, so a listing page that brings nothing
+/// else new does not send the run on to the next page.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_link_is_not_news_so_a_routine_run_reads_one_listing_page() {
+    let en = serve_site("wic-en").await;
+    let setup = Setup::new(&en.uri(), "http://127.0.0.1:9", "");
+    setup.cmd(&["run", "-q", "--source", "wic-news"]).assert().success();
+    let page_two = "/news/node_35363_2.htm";
+    let reads = |requests: &[wiremock::Request]| requests.iter().filter(|r| r.url.path() == page_two).count();
+    let cold = en.received_requests().await.unwrap();
+    assert_eq!(reads(&cold), 1, "the cold run reads page 2");
+
+    // The listing page changes (a new "most popular" block, say) but lists no new story.
+    override_page(
+        &en,
+        LISTING,
+        english_listing().replace("</body>", "<!-- sidebar refreshed --></body>"),
+    )
+    .await;
+    setup.cmd(&["run", "-q", "--source", "wic-news"]).assert().success();
+    let warm = en.received_requests().await.unwrap();
+    assert_eq!(reads(&warm[cold.len()..]), 0, "page 2 is not read again");
+    let missing = common::expected("wic-en")["missing"][0].as_str().unwrap().to_owned();
+    assert_eq!(
+        warm[cold.len()..].iter().filter(|r| r.url.path() == missing).count(),
+        1,
+        "the failing article itself is still tried on each run"
+    );
+}

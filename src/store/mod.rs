@@ -9,7 +9,7 @@
 mod lock;
 mod schema;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -68,6 +68,8 @@ pub struct Changes {
     /// Known items whose conditional re-check answered 304.
     pub checked: Vec<ItemId>,
     pub validators: Vec<(Url, Validators)>,
+    /// Listed article links that failed this run, with the error; a link that later succeeds is forgotten here.
+    pub failed: Vec<(Url, String)>,
     /// Health events of this run; a `NewItems` event is added by the store for what it inserts.
     pub events: Vec<Event>,
     /// Notify targets (their keys) that each event is queued for.
@@ -313,6 +315,18 @@ impl Store {
             );
         }
         Ok(known)
+    }
+
+    /// The listed article links of `source` that failed in their last attempt and never succeeded since.
+    pub fn failed_links(&self, source: &SourceId) -> Result<HashSet<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT url FROM failed_links WHERE source = ?1")
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([source.as_str()], |r| r.get(0))
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
     }
 
     /// Commits one run: items (new ones inserted, edited ones updated in place), links, validators and the run
@@ -637,6 +651,19 @@ fn commit_changes(
             "INSERT INTO links (source, url, item_id) VALUES (?1, ?2, ?3)
                  ON CONFLICT (source, url) DO UPDATE SET item_id = excluded.item_id",
             params![source, url.as_str(), id.as_str()],
+        )?;
+        tx.execute(
+            "DELETE FROM failed_links WHERE source = ?1 AND url = ?2",
+            params![source, url.as_str()],
+        )?;
+    }
+    for (url, error) in &changes.failed {
+        tx.execute(
+            "INSERT INTO failed_links (source, url, first_failed, last_failed, attempts, error)
+             VALUES (?1, ?2, ?3, ?3, 1, ?4)
+             ON CONFLICT (source, url) DO UPDATE SET last_failed = excluded.last_failed, attempts = attempts + 1,
+                error = excluded.error",
+            params![source, url.as_str(), now_text, error],
         )?;
     }
     for (url, v) in &changes.validators {

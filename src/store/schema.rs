@@ -73,4 +73,14 @@ pub const MIGRATIONS: &[&str] = &[
         body    TEXT,
         fetched TEXT NOT NULL
     ) WITHOUT ROWID;",
+    // 5: listed article links that failed, so pagination can tell them from links never seen.
+    "CREATE TABLE failed_links (
+        source      TEXT NOT NULL,
+        url         TEXT NOT NULL,
+        first_failed TEXT NOT NULL,
+        last_failed  TEXT NOT NULL,
+        attempts    INTEGER NOT NULL,
+        error       TEXT NOT NULL,
+        PRIMARY KEY (source, url)
+    ) WITHOUT ROWID;",
 ];

@@ -250,3 +250,22 @@ fn robots_txt_is_kept_per_host_and_read_back_while_fresh() {
     assert_eq!(fresh.len(), 2);
     assert_eq!(fresh[1].body.as_deref(), Some("User-agent: *\nDisallow: /admin/\n"));
 }
+
+#[test]
+fn failed_links_are_remembered_until_they_succeed() {
+    let mut store = Store::in_memory().unwrap();
+    let url = item(16, "").url;
+    let mut c = Changes::default();
+    c.failed.push((url.clone(), "GET … returned HTTP 404".into()));
+    store.commit(&c, &mut record(), t("2026-01-01T00:00:00Z")).unwrap();
+    store.commit(&c, &mut record(), t("2026-01-02T00:00:00Z")).unwrap();
+    assert!(store.failed_links(&source()).unwrap().contains(url.as_str()));
+    store
+        .commit(
+            &changes(vec![item(16, "back")]),
+            &mut record(),
+            t("2026-01-03T00:00:00Z"),
+        )
+        .unwrap();
+    assert!(store.failed_links(&source()).unwrap().is_empty());
+}
