@@ -45,6 +45,10 @@ pub enum NotifyError {
 /// Sends every pending event to every target, oldest first; returns how many were delivered. A target that fails
 /// stops there (keeping the order of its events) and is tried again on the next call.
 pub async fn deliver(targets: &[Notify], client: &reqwest::Client, store: &Mutex<Store>) -> Result<usize, StoreError> {
+    // One drain at a time in this process: `watch` finishes runs concurrently, and two drains reading the same
+    // pending rows would send each event twice. (Other processes are kept out by the state lock.)
+    static DRAINING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _draining = DRAINING.lock().await;
     let mut delivered = 0;
     for target in targets {
         let key = target.key();

@@ -303,8 +303,20 @@ async fn read_article(
 }
 
 fn parse_article(source: &Source, listed: &ListedLink, page: Page, first_seen: DateTime<Utc>) -> ArticleResult {
-    let raw = extract::article::parse(&page.text, &page.final_url, &source.article);
-    match normalize::item(&raw, listed, &source.normalize, first_seen) {
+    // A bug in a parser must cost one article, not the run: the other sources and articles go on.
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let raw = extract::article::parse(&page.text, &page.final_url, &source.article);
+        normalize::item(&raw, listed, &source.normalize, first_seen)
+    }));
+    let Ok(parsed) = parsed else {
+        let error = format!(
+            "article {} could not be parsed (a feedwright bug: please report it)",
+            listed.url
+        );
+        tracing::error!(source = %source.id, error = %error, "parser panicked");
+        return ArticleResult::Unparsable(listed.url.clone(), error);
+    };
+    match parsed {
         Ok(item) => ArticleResult::Parsed(Box::new(Parsed {
             item,
             validators: page.validators,
@@ -344,7 +356,8 @@ async fn run_source(
         health::broken(&collected.observed, &recent).or_else(|| {
             let failed = collected.failed - collected.skipped;
             let tried = collected.changes.items.len() + failed;
-            (collected.changes.items.is_empty() && failed > 0 && collected.changes.checked.is_empty())
+            // One dead link among few is that article's problem; several with nothing read is the source's.
+            (collected.changes.items.is_empty() && failed >= 3 && collected.changes.checked.is_empty())
                 .then(|| format!("all {tried} articles read this run failed"))
         })
     };

@@ -177,15 +177,16 @@ async fn run(config: &Config, sources: &[Source], store: Store, quiet: bool) -> 
         match result {
             Ok(report) => {
                 changed.extend(report.written.iter().cloned());
-                if report.record.outcome == Outcome::Failed {
+                if report.record.outcome == Outcome::Failed && exit == Exit::Ok {
                     exit = Exit::SourcesFailed;
                 }
                 if !quiet {
                     let _ = writeln!(out, "{}", summary(&report));
                 }
             }
+            // The state or the output folder failed, not the site: that is exit 1, as documented.
             Err(e) => {
-                exit = Exit::SourcesFailed;
+                exit = Exit::Failure;
                 tracing::error!(source = %source.id, error = %error_chain(&e), "source failed");
             }
         }

@@ -71,10 +71,16 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         }
         v.source = None;
     }
-    for (raw_source, source) in raw.sources.iter().zip(&sources) {
-        for alt in &raw_source.get_ref().alternates {
-            if !seen.iter().any(|id| id.as_str() == alt.get_ref()) {
-                v.source = Some(source.id.to_string());
+    // By the ids as written, so a source that failed validation neither hides nor misnames these problems.
+    for raw_source in &raw.sources {
+        let r = raw_source.get_ref();
+        for alt in &r.alternates {
+            if !raw
+                .sources
+                .iter()
+                .any(|other| other.get_ref().id.get_ref() == alt.get_ref())
+            {
+                v.source = Some(r.id.get_ref().clone());
                 v.error(
                     alt.span(),
                     format!("alternate \"{}\" is not a source in this file", alt.get_ref()),
@@ -567,7 +573,7 @@ impl Validator<'_> {
             _ => None,
         };
         match (digits.parse::<u64>(), factor) {
-            (Ok(n), Some(f)) if n > 0 => Some(n * f),
+            (Ok(n), Some(f)) if n > 0 && n.checked_mul(f).is_some() => Some(n * f),
             _ => {
                 self.error(s.span(), format!("max_body: invalid size \"{text}\" (e.g. \"8MiB\")"));
                 None

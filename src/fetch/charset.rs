@@ -78,20 +78,24 @@ fn meta_charset(bytes: &[u8]) -> Option<&'static Encoding> {
         let start = from + pos;
         let end = find(&lower[start..], b">").map_or(lower.len(), |e| start + e);
         let tag = &lower[start..end];
-        if let Some(c) = find(tag, b"charset") {
-            let rest = &tag[c + "charset".len()..];
-            let rest = rest.trim_ascii_start().strip_prefix(b"=")?.trim_ascii_start();
+        // A tag that merely mentions "charset" (say in a keywords list) is passed over, not the end of the search.
+        let value = find(tag, b"charset").and_then(|c| {
+            let rest = tag[c + "charset".len()..]
+                .trim_ascii_start()
+                .strip_prefix(b"=")?
+                .trim_ascii_start();
             let value: Vec<u8> = rest
                 .iter()
                 .copied()
                 .skip_while(|b| *b == b'"' || *b == b'\'')
                 .take_while(|b| !matches!(b, b'"' | b'\'' | b';' | b'/') && !b.is_ascii_whitespace())
                 .collect();
-            if let Some(encoding) = label(std::str::from_utf8(&value).ok()?) {
-                return Some(encoding);
-            }
+            String::from_utf8(value).ok()
+        });
+        if let Some(encoding) = value.as_deref().and_then(label) {
+            return Some(encoding);
         }
-        from = end;
+        from = end.max(start + 1);
     }
     None
 }
@@ -172,6 +176,14 @@ mod tests {
     fn a_header_and_meta_that_agree_are_used_as_is() {
         let bytes = gbk_page(r#"<meta charset="gb2312">"#);
         let (text, enc) = decode(&bytes, Some("text/html; charset=gbk"));
+        assert_eq!(enc, encoding_rs::GBK);
+        assert!(text.contains(ZH));
+    }
+
+    #[test]
+    fn a_meta_that_only_mentions_charset_does_not_hide_the_real_one() {
+        let bytes = gbk_page(r#"<meta name="keywords" content="charset, encoding"><meta charset="gbk">"#);
+        let (text, enc) = decode(&bytes, None);
         assert_eq!(enc, encoding_rs::GBK);
         assert!(text.contains(ZH));
     }

@@ -412,7 +412,8 @@ impl<'a> Cursor<'a> {
             }
             1 => {
                 let rest = &self.0[1..];
-                let dotted = rest.len() >= 3 && rest[..3].eq_ignore_ascii_case(".m.");
+                // By `get`, not by index: the text after the letter may be any character (a CJK source name).
+                let dotted = rest.get(..3).is_some_and(|r| r.eq_ignore_ascii_case(".m."));
                 if dotted {
                     self.0 = &rest[3..];
                 }
@@ -469,6 +470,13 @@ mod tests {
 
     fn some(s: &str) -> Option<String> {
         Some(s.to_owned())
+    }
+
+    #[test]
+    fn a_letter_before_cjk_text_after_the_time_does_not_panic() {
+        // A regression: the a.m./p.m. check sliced the text by bytes, inside `新`.
+        assert_eq!(p("2015-12-16 10:23 a 新华网"), some("2015-12-16T10:23:00+08:00"));
+        assert_eq!(p("2015-12-16 10:23 p新"), some("2015-12-16T10:23:00+08:00"));
     }
 
     #[test]

@@ -610,7 +610,11 @@ fn commit_changes(
                 content_html, image, image_caption, content_hash, first_seen, last_seen, last_checked)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?15)
              ON CONFLICT (source, id) DO UPDATE SET url = excluded.url, title = excluded.title,
-                published = excluded.published, published_ts = excluded.published_ts,
+                -- An item dated by when it was first seen keeps that date, even when reached by a new link.
+                published = CASE WHEN items.date_source = 'first-seen' AND excluded.date_source = 'first-seen'
+                    THEN items.published ELSE excluded.published END,
+                published_ts = CASE WHEN items.date_source = 'first-seen' AND excluded.date_source = 'first-seen'
+                    THEN items.published_ts ELSE excluded.published_ts END,
                 date_source = excluded.date_source, updated = excluded.updated, author = excluded.author,
                 summary = excluded.summary, content_html = excluded.content_html, image = excluded.image,
                 image_caption = excluded.image_caption, content_hash = excluded.content_hash,

@@ -269,3 +269,24 @@ fn failed_links_are_remembered_until_they_succeed() {
         .unwrap();
     assert!(store.failed_links(&source()).unwrap().is_empty());
 }
+
+#[test]
+fn a_first_seen_date_is_stored_once_even_when_the_item_comes_back_by_another_link() {
+    let mut store = Store::in_memory().unwrap();
+    let mut undated = item(16, "x");
+    undated.date_source = DateSource::FirstSeen;
+    store
+        .commit(
+            &changes(vec![undated.clone()]),
+            &mut record(),
+            t("2026-01-01T00:00:00Z"),
+        )
+        .unwrap();
+    let mut again = undated.clone();
+    again.published = undated.published + chrono::Duration::days(30);
+    again.updated = again.published;
+    store
+        .commit(&changes(vec![again]), &mut record(), t("2026-01-31T00:00:00Z"))
+        .unwrap();
+    assert_eq!(store.feed_items(&source(), 10).unwrap()[0].published, undated.published);
+}
