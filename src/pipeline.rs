@@ -24,7 +24,7 @@ use crate::model::{Alternate, DateSource, Event, FeedMeta, Item, ItemId, ListedL
 use crate::normalize;
 use crate::publish;
 use crate::render;
-use crate::store::{Changes, Known, ListingStatus, Outcome, RunRecord, Store, StoreError};
+use crate::store::{Changes, FailedLink, Known, ListingStatus, Outcome, RunRecord, Store, StoreError};
 
 /// What a run needs besides the source: built once per command by `app`.
 #[derive(Debug, Clone)]
@@ -85,11 +85,11 @@ struct Parsed {
 enum ArticleResult {
     Parsed(Box<Parsed>),
     NotModified(ItemId),
-    /// The listed URL and why.
-    Unparsable(Url, String),
-    Failed(Url, String),
+    /// The listed link and why.
+    Unparsable(ListedLink, String),
+    Failed(ListedLink, String),
     /// Not read: the source's time budget was used up first.
-    Skipped(String),
+    Skipped(ListedLink, String),
 }
 
 /// Fetches the listing and the articles that need reading, and normalizes them. Reads the store, never writes.
@@ -145,8 +145,9 @@ pub async fn collect(ctx: &Context, source: &Source, now: DateTime<Utc>) -> Resu
                     for link in listing.links {
                         let key = normalize::url::canonical(&link.url);
                         if seen.insert(key.clone()) {
-                            unknown +=
-                                usize::from(!known.contains_key(key.as_str()) && !failed_before.contains(key.as_str()));
+                            unknown += usize::from(
+                                !known.contains_key(key.as_str()) && !failed_before.contains_key(key.as_str()),
+                            );
                             out.links.push(ListedLink { url: key, ..link });
                         }
                     }
@@ -183,7 +184,7 @@ pub async fn collect(ctx: &Context, source: &Source, now: DateTime<Utc>) -> Resu
     }
     out.observed.links = out.links.len();
 
-    let jobs = plan(source, &known, &out.links, now);
+    let jobs = plan(source, &known, &failed_before, &out.links, now);
     let mut results = futures_util::stream::iter(jobs)
         .map(|job| read_article(ctx, &fetcher, source, job, now))
         .buffered(source.http.limits.concurrency.max(1));
@@ -211,18 +212,25 @@ pub async fn collect(ctx: &Context, source: &Source, now: DateTime<Utc>) -> Resu
                 listed_ids.insert(id.clone());
                 out.changes.checked.push(id);
             }
-            ArticleResult::Unparsable(url, e) => {
-                out.changes.failed.push((url, e.clone()));
+            ArticleResult::Unparsable(link, e) => {
+                if !known.contains_key(link.url.as_str()) {
+                    out.changes.failed.push((link, e.clone()));
+                }
                 out.observed.parsed += 1;
                 out.failed += 1;
                 out.errors.push(e);
             }
-            ArticleResult::Failed(url, e) => {
-                out.changes.failed.push((url, e.clone()));
+            ArticleResult::Failed(link, e) => {
+                if !known.contains_key(link.url.as_str()) {
+                    out.changes.failed.push((link, e.clone()));
+                }
                 out.failed += 1;
                 out.errors.push(e);
             }
-            ArticleResult::Skipped(e) => {
+            ArticleResult::Skipped(link, e) => {
+                if !known.contains_key(link.url.as_str()) {
+                    out.changes.skipped.push(link);
+                }
                 out.failed += 1;
                 out.skipped += 1;
                 out.errors.push(e);
@@ -241,12 +249,20 @@ pub async fn collect(ctx: &Context, source: &Source, now: DateTime<Utc>) -> Resu
 }
 
 /// Decides which articles to read: every new link; the newest `refresh.newest` known ones still listed (the
-/// listing changed, so they may have been edited); and any known one not checked for `refresh.every`.
-fn plan(source: &Source, known: &HashMap<String, Known>, links: &[ListedLink], now: DateTime<Utc>) -> Vec<Job> {
+/// listing changed, so they may have been edited); any known one not checked for `refresh.every`; and links that
+/// failed or were skipped before, once their backoff is over, whether or not the listing was read this run.
+fn plan(
+    source: &Source,
+    known: &HashMap<String, Known>,
+    failed: &HashMap<String, FailedLink>,
+    links: &[ListedLink],
+    now: DateTime<Utc>,
+) -> Vec<Job> {
     let mut jobs = Vec::new();
     let mut rechecks = 0;
     for link in links {
         match known.get(link.url.as_str()) {
+            None if failed.get(link.url.as_str()).is_some_and(|f| !f.due(now)) => {}
             None => jobs.push(Job::New(link.clone())),
             Some(k) => {
                 let due = source.refresh.every.is_some_and(|every| {
@@ -261,6 +277,15 @@ fn plan(source: &Source, known: &HashMap<String, Known>, links: &[ListedLink], n
             }
         }
     }
+    // Not on the listing this run (it answered 304, or its page was not read): retried from memory.
+    let listed: HashSet<&str> = links.iter().map(|l| l.url.as_str()).collect();
+    let mut retries: Vec<&FailedLink> = failed
+        .iter()
+        .filter(|(url, f)| !listed.contains(url.as_str()) && f.due(now))
+        .map(|(_, f)| f)
+        .collect();
+    retries.sort_by(|a, b| a.link.url.cmp(&b.link.url));
+    jobs.extend(retries.into_iter().map(|f| Job::New(f.link.clone())));
     jobs
 }
 
@@ -276,7 +301,7 @@ async fn read_article(
         Job::New(link) => (link, None, now, None),
         Job::Recheck(link, known) => match lock(&ctx.store).validators(&link.url) {
             Ok(v) => (link, v, known.first_seen, Some(known.item_id)),
-            Err(e) => return (0, ArticleResult::Failed(link.url, error_chain(&e))),
+            Err(e) => return (0, ArticleResult::Failed(link, error_chain(&e))),
         },
     };
     match fetcher.get(&listed.url, validators.as_ref()).await {
@@ -285,7 +310,7 @@ async fn read_article(
             None => (
                 1,
                 ArticleResult::Failed(
-                    listed.url.clone(),
+                    listed.clone(),
                     format!("GET {} answered 304 to an unconditional request", listed.url),
                 ),
             ),
@@ -293,11 +318,11 @@ async fn read_article(
         Ok(Fetched::Page(page)) => (1, parse_article(source, &listed, page, first_seen)),
         Err(e @ crate::fetch::FetchError::Budget { .. }) => {
             tracing::warn!(source = %source.id, error = %error_chain(&e), "article skipped");
-            (0, ArticleResult::Skipped(error_chain(&e)))
+            (0, ArticleResult::Skipped(listed, error_chain(&e)))
         }
         Err(e) => {
             tracing::warn!(source = %source.id, error = %error_chain(&e), "article failed");
-            (1, ArticleResult::Failed(listed.url, error_chain(&e)))
+            (1, ArticleResult::Failed(listed, error_chain(&e)))
         }
     }
 }
@@ -314,7 +339,7 @@ fn parse_article(source: &Source, listed: &ListedLink, page: Page, first_seen: D
             listed.url
         );
         tracing::error!(source = %source.id, error = %error, "parser panicked");
-        return ArticleResult::Unparsable(listed.url.clone(), error);
+        return ArticleResult::Unparsable(listed.clone(), error);
     };
     match parsed {
         Ok(item) => ArticleResult::Parsed(Box::new(Parsed {
@@ -324,7 +349,7 @@ fn parse_article(source: &Source, listed: &ListedLink, page: Page, first_seen: D
         })),
         Err(e) => {
             tracing::warn!(source = %source.id, error = %e, "article unparsable");
-            ArticleResult::Unparsable(listed.url.clone(), error_chain(&e))
+            ArticleResult::Unparsable(listed.clone(), error_chain(&e))
         }
     }
 }
@@ -553,6 +578,7 @@ mod tests {
         let jobs = plan(
             &source(""),
             &known,
+            &HashMap::new(),
             &[link(1), link(2)],
             "2026-01-01T01:00:00Z".parse().unwrap(),
         );
@@ -569,11 +595,18 @@ mod tests {
         ]
         .into();
         let now = "2026-01-01T12:00:00Z".parse().unwrap();
-        let jobs = plan(&source("[source.refresh]\nnewest = 1"), &known, &links, now);
+        let jobs = plan(
+            &source("[source.refresh]\nnewest = 1"),
+            &known,
+            &HashMap::new(),
+            &links,
+            now,
+        );
         assert_eq!(planned(&jobs), ["new /1.htm", "recheck /2.htm"]);
         let jobs = plan(
             &source("[source.refresh]\nnewest = 1\nevery = \"1d\""),
             &known,
+            &HashMap::new(),
             &links,
             now,
         );
@@ -581,6 +614,36 @@ mod tests {
             planned(&jobs),
             ["new /1.htm", "recheck /2.htm", "recheck /4.htm"],
             "/4 was last checked 36 h ago"
+        );
+    }
+
+    #[test]
+    fn failed_links_wait_out_their_backoff_and_come_back_even_when_unlisted() {
+        let failed = |n: u32, at: &str, attempts: u32| {
+            let f = FailedLink {
+                link: link(n),
+                last_failed: at.parse().unwrap(),
+                attempts,
+            };
+            (link(n).url.to_string(), f)
+        };
+        let now: DateTime<Utc> = "2026-01-01T12:00:00Z".parse().unwrap();
+        let failed: HashMap<_, _> = [
+            failed(1, "2026-01-01T11:55:00Z", 1),  // failed 5 minutes ago: waits
+            failed(2, "2026-01-01T11:00:00Z", 1),  // an hour ago: due
+            failed(3, "2026-01-01T11:59:00Z", 0),  // skipped by the budget: due at once
+            failed(4, "2026-01-01T11:30:00Z", 3),  // third failure half an hour ago: waits (60 min after the third)
+            failed(5, "2025-01-01T00:00:00Z", 12), // given up
+        ]
+        .into();
+        let listed = [link(1), link(2)];
+        let jobs = plan(&source(""), &HashMap::new(), &failed, &listed, now);
+        assert_eq!(planned(&jobs), ["new /2.htm", "new /3.htm"]);
+        let jobs = plan(&source(""), &HashMap::new(), &failed, &[], now);
+        assert_eq!(
+            planned(&jobs),
+            ["new /2.htm", "new /3.htm"],
+            "a 304 listing still retries what is due"
         );
     }
 }

@@ -155,6 +155,20 @@ async fn new_edited_vanished_and_broken_between_runs() {
     assert!(String::from_utf8_lossy(&table.stdout).contains("broken"));
 }
 
+/// Moves every remembered failure `ago` into the past, as if that much time had passed.
+fn age_failures(setup: &Setup, ago: &str) {
+    let conn = rusqlite::Connection::open(setup.state()).unwrap();
+    let moved = conn
+        .execute(
+            &format!(
+                "UPDATE failed_links SET last_failed = strftime('%Y-%m-%dT%H:%M:%S+00:00', last_failed, '-{ago}')"
+            ),
+            [],
+        )
+        .unwrap();
+    assert!(moved > 0, "there were failures to age");
+}
+
 /// Mounts `site` with ETags: a request carrying the current ETag gets 304.
 async fn mount_with_etags(server: &MockServer, pages: &[(&str, Vec<u8>)]) {
     for (at, body) in pages {
@@ -228,6 +242,21 @@ async fn an_unchanged_site_costs_one_conditional_request_and_rewrites_nothing() 
     assert_eq!(warm.len(), 1, "only the listing, conditionally: {warm:#?}");
     assert!(warm[0].headers.contains_key("if-none-match"));
     assert!(String::from_utf8_lossy(&out.stdout).contains("files written 0"));
+
+    // The article that 404ed is retried once its backoff is over, although the listing answers 304.
+    age_failures(&setup, "1 hour");
+    let before_retry = zh.received_requests().await.unwrap().len();
+    setup.cmd(&["run", "-q", "--source", "wic-news-zh"]).assert().success();
+    let retry: Vec<String> = zh.received_requests().await.unwrap()[before_retry..]
+        .iter()
+        .map(|r| r.url.path().to_owned())
+        .collect();
+    let missing = common::expected("wic-zh")["missing"][0].as_str().unwrap().to_owned();
+    assert_eq!(
+        retry,
+        ["/web15/news/index.shtml".to_owned(), missing],
+        "the listing (304), then the retry"
+    );
     assert_eq!(
         files.iter().map(|p| stamp(p)).collect::<Vec<_>>(),
         before,
@@ -453,9 +482,12 @@ async fn a_failing_link_is_not_news_so_a_routine_run_reads_one_listing_page() {
     let warm = en.received_requests().await.unwrap();
     assert_eq!(reads(&warm[cold.len()..]), 0, "page 2 is not read again");
     let missing = common::expected("wic-en")["missing"][0].as_str().unwrap().to_owned();
-    assert_eq!(
-        warm[cold.len()..].iter().filter(|r| r.url.path() == missing).count(),
-        1,
-        "the failing article itself is still tried on each run"
-    );
+    let tries = |requests: &[wiremock::Request]| requests.iter().filter(|r| r.url.path() == missing).count();
+    assert_eq!(tries(&warm[cold.len()..]), 0, "the dead article waits out its backoff");
+
+    // An hour later it is due again, and tried once.
+    age_failures(&setup, "1 hour");
+    setup.cmd(&["run", "-q", "--source", "wic-news"]).assert().success();
+    let later = en.received_requests().await.unwrap();
+    assert_eq!(tries(&later[warm.len()..]), 1);
 }

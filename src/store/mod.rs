@@ -9,7 +9,7 @@
 mod lock;
 mod schema;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::model::{DateSource, Event, EventItem, Item, ItemId, SourceId, Validators};
+use crate::model::{DateSource, Event, EventItem, Item, ItemId, ListedLink, SourceId, Validators};
 
 pub use lock::{LockError, StateLock};
 
@@ -56,6 +56,29 @@ pub struct Known {
     pub published_ts: i64,
 }
 
+/// A listed link whose last attempt failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedLink {
+    /// As the listing showed it (title and date kept, for when it is retried without the listing).
+    pub link: ListedLink,
+    pub last_failed: DateTime<Utc>,
+    /// Failed attempts so far (skips do not count).
+    pub attempts: u32,
+}
+
+impl FailedLink {
+    /// Whether to try again at `now`: at once after a skip; after a failure in 15 minutes, doubling up to a day;
+    /// not any more after 12 failures (about a week of tries).
+    pub fn due(&self, now: DateTime<Utc>) -> bool {
+        if self.attempts >= 12 {
+            return false;
+        }
+        let wait =
+            chrono::Duration::minutes(15 << self.attempts.saturating_sub(1).min(7)).min(chrono::Duration::days(1));
+        self.attempts == 0 || now - self.last_failed >= wait
+    }
+}
+
 /// Everything one run learned about one source, committed at once.
 #[derive(Debug, Clone, Default)]
 pub struct Changes {
@@ -69,7 +92,9 @@ pub struct Changes {
     pub checked: Vec<ItemId>,
     pub validators: Vec<(Url, Validators)>,
     /// Listed article links that failed this run, with the error; a link that later succeeds is forgotten here.
-    pub failed: Vec<(Url, String)>,
+    pub failed: Vec<(ListedLink, String)>,
+    /// Listed article links not read this run (the time budget ran out): kept to be read first next time.
+    pub skipped: Vec<ListedLink>,
     /// Health events of this run; a `NewItems` event is added by the store for what it inserts.
     pub events: Vec<Event>,
     /// Notify targets (their keys) that each event is queued for.
@@ -317,16 +342,42 @@ impl Store {
         Ok(known)
     }
 
-    /// The listed article links of `source` that failed in their last attempt and never succeeded since.
-    pub fn failed_links(&self, source: &SourceId) -> Result<HashSet<String>, StoreError> {
+    /// The listed article links of `source` whose last attempt failed and that never succeeded since, by URL.
+    pub fn failed_links(&self, source: &SourceId) -> Result<HashMap<String, FailedLink>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT url FROM failed_links WHERE source = ?1")
+            .prepare_cached("SELECT url, title, date_text, last_failed, attempts FROM failed_links WHERE source = ?1")
             .map_err(|e| self.sql(e))?;
         let rows = stmt
-            .query_map([source.as_str()], |r| r.get(0))
+            .query_map([source.as_str()], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            })
             .map_err(|e| self.sql(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+        let mut out = HashMap::new();
+        for row in rows {
+            let (url, title, date_text, last_failed, attempts) = row.map_err(|e| self.sql(e))?;
+            let link = ListedLink {
+                url: Url::parse(&url).map_err(|e| self.corrupt(format!("failed link {url}: {e}")))?,
+                title,
+                date_text,
+            };
+            let last_failed = self.time(&last_failed)?.to_utc();
+            out.insert(
+                url,
+                FailedLink {
+                    link,
+                    last_failed,
+                    attempts: attempts as u32,
+                },
+            );
+        }
+        Ok(out)
     }
 
     /// Commits one run: items (new ones inserted, edited ones updated in place), links, validators and the run
@@ -661,14 +712,11 @@ fn commit_changes(
             params![source, url.as_str()],
         )?;
     }
-    for (url, error) in &changes.failed {
-        tx.execute(
-            "INSERT INTO failed_links (source, url, first_failed, last_failed, attempts, error)
-             VALUES (?1, ?2, ?3, ?3, 1, ?4)
-             ON CONFLICT (source, url) DO UPDATE SET last_failed = excluded.last_failed, attempts = attempts + 1,
-                error = excluded.error",
-            params![source, url.as_str(), now_text, error],
-        )?;
+    for (link, error) in &changes.failed {
+        remember_failure(tx, source, link, Some(error), &now_text)?;
+    }
+    for link in &changes.skipped {
+        remember_failure(tx, source, link, None, &now_text)?;
     }
     for (url, v) in &changes.validators {
         tx.execute(
@@ -711,6 +759,32 @@ fn enqueue(
             params![target, json, now.to_rfc3339()],
         )?;
     }
+    Ok(())
+}
+
+/// Records a failed (`error`) or skipped (`None`: no attempt was made, so no backoff grows) listed link.
+fn remember_failure(
+    tx: &rusqlite::Transaction<'_>,
+    source: &str,
+    link: &ListedLink,
+    error: Option<&String>,
+    now: &str,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO failed_links (source, url, title, date_text, first_failed, last_failed, attempts, error)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)
+         ON CONFLICT (source, url) DO UPDATE SET title = excluded.title, date_text = excluded.date_text,
+            last_failed = excluded.last_failed, attempts = attempts + excluded.attempts, error = excluded.error",
+        params![
+            source,
+            link.url.as_str(),
+            link.title,
+            link.date_text,
+            now,
+            i64::from(error.is_some()),
+            error.map_or("skipped: the time budget ran out", String::as_str),
+        ],
+    )?;
     Ok(())
 }
 

@@ -73,14 +73,16 @@ pub const MIGRATIONS: &[&str] = &[
         body    TEXT,
         fetched TEXT NOT NULL
     ) WITHOUT ROWID;",
-    // 5: listed article links that failed, so pagination can tell them from links never seen.
+    // 5: listed article links that failed (or were skipped), to retry with backoff and to tell from new links.
     "CREATE TABLE failed_links (
-        source      TEXT NOT NULL,
-        url         TEXT NOT NULL,
+        source       TEXT NOT NULL,
+        url          TEXT NOT NULL,
+        title        TEXT,
+        date_text    TEXT,
         first_failed TEXT NOT NULL,
         last_failed  TEXT NOT NULL,
-        attempts    INTEGER NOT NULL,
-        error       TEXT NOT NULL,
+        attempts     INTEGER NOT NULL,
+        error        TEXT NOT NULL,
         PRIMARY KEY (source, url)
     ) WITHOUT ROWID;",
 ];

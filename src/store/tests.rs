@@ -1,6 +1,7 @@
 use chrono::TimeZone;
 
 use super::*;
+use crate::model::ListedLink;
 
 fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().to_utc()
@@ -255,11 +256,29 @@ fn robots_txt_is_kept_per_host_and_read_back_while_fresh() {
 fn failed_links_are_remembered_until_they_succeed() {
     let mut store = Store::in_memory().unwrap();
     let url = item(16, "").url;
+    let listed = ListedLink {
+        url: url.clone(),
+        title: Some("Story 16".into()),
+        date_text: Some("2015-12-16".into()),
+    };
     let mut c = Changes::default();
-    c.failed.push((url.clone(), "GET … returned HTTP 404".into()));
+    c.failed.push((listed.clone(), "GET … returned HTTP 404".into()));
+    c.skipped.push(ListedLink {
+        url: Url::parse("https://www.example.org/skipped.htm").unwrap(),
+        ..listed.clone()
+    });
     store.commit(&c, &mut record(), t("2026-01-01T00:00:00Z")).unwrap();
     store.commit(&c, &mut record(), t("2026-01-02T00:00:00Z")).unwrap();
-    assert!(store.failed_links(&source()).unwrap().contains(url.as_str()));
+    let failed = store.failed_links(&source()).unwrap();
+    let dead = &failed[url.as_str()];
+    assert_eq!(
+        (dead.attempts, &dead.link, dead.last_failed),
+        (2, &listed, t("2026-01-02T00:00:00Z"))
+    );
+    assert_eq!(
+        failed["https://www.example.org/skipped.htm"].attempts, 0,
+        "a skip is no failed attempt"
+    );
     store
         .commit(
             &changes(vec![item(16, "back")]),
@@ -267,7 +286,11 @@ fn failed_links_are_remembered_until_they_succeed() {
             t("2026-01-03T00:00:00Z"),
         )
         .unwrap();
-    assert!(store.failed_links(&source()).unwrap().is_empty());
+    assert_eq!(
+        store.failed_links(&source()).unwrap().len(),
+        1,
+        "the link that worked is forgotten"
+    );
 }
 
 #[test]
