@@ -9,6 +9,37 @@ use crate::store::{Outcome, RunRecord};
 /// The fewest articles a run must read before coverage can be judged.
 const MIN_SAMPLE: usize = 3;
 
+/// A source's state as `status`, `/healthz` and the index page show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    /// The last run published (fully or degraded).
+    Healthy,
+    /// The last run failed: the feed is stale.
+    Broken,
+    /// Never run.
+    Unknown,
+}
+
+impl Health {
+    /// A source's health is its last run's: broken after a failed run, until a run publishes again.
+    pub fn of(last: Option<&RunRecord>) -> Health {
+        match last.map(|r| r.outcome) {
+            None => Health::Unknown,
+            Some(Outcome::Failed) => Health::Broken,
+            Some(_) => Health::Healthy,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Healthy => "healthy",
+            Health::Broken => "broken",
+            Health::Unknown => "unknown",
+        }
+    }
+}
+
 /// What this run saw, for the verdict.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Observed {

@@ -12,7 +12,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::config::{Notify, Target};
 use crate::model::Event;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, lock};
 
 const WEBHOOK_ATTEMPTS: u32 = 3;
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
@@ -133,8 +133,4 @@ async fn send(target: &Target, client: &reqwest::Client, event: &Event) -> Resul
             }
         }
     }
-}
-
-fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
-    store.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

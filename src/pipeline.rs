@@ -24,7 +24,7 @@ use crate::model::{Alternate, DateSource, Event, FeedMeta, Item, ItemId, ListedL
 use crate::normalize;
 use crate::publish;
 use crate::render;
-use crate::store::{Changes, FailedLink, Known, ListingStatus, Outcome, RunRecord, Store, StoreError};
+use crate::store::{Changes, FailedLink, Known, ListingStatus, Outcome, RunRecord, Store, StoreError, lock};
 
 /// What a run needs besides the source: built once per command by `app`.
 #[derive(Debug, Clone)]
@@ -151,7 +151,7 @@ pub async fn collect(ctx: &Context, source: &Source, now: DateTime<Utc>) -> Resu
                             out.links.push(ListedLink { url: key, ..link });
                         }
                     }
-                    tracing::info!(source = %source.id, url = %page.final_url, links = out.links.len(), unknown, "listing parsed");
+                    tracing::info!(source = %source.id, url = %page.final_url, encoding = page.encoding, bytes = page.bytes, links = out.links.len(), unknown, "listing parsed");
                     out.changes.validators.push((url, page.validators));
                     // A page that brings nothing new means the rest are older still: a routine run reads one page.
                     if unknown > 0 {
@@ -448,10 +448,7 @@ async fn run_source(
     if !items.is_empty() {
         let meta = feed_meta(config, source, &items, now);
         for &format in &config.settings.formats {
-            let path = config
-                .settings
-                .output_dir
-                .join(format!("{}.{}", source.id, format.ext()));
+            let path = config.settings.feed_path(&source.id, format);
             if publish::write_atomic(&path, render::render(format, &meta, &items).as_bytes())? {
                 written.push(path);
             }
@@ -522,11 +519,6 @@ fn feed_base(config: &Config, id: &SourceId) -> Url {
         .expect("a source id is a valid relative URL")
 }
 
-fn lock(store: &Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
-    // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll back), so go on.
-    store.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -558,7 +550,6 @@ mod tests {
                 item_id: id,
                 first_seen: at,
                 last_checked: at,
-                published_ts: 0,
             },
         )
     }

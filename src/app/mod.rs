@@ -14,6 +14,7 @@ use crate::config::{Config, ConfigError, Source};
 use crate::demo;
 use crate::error_chain;
 use crate::fetch::Fetcher;
+use crate::health::Health;
 use crate::pipeline::{self, Context, Report};
 use crate::publish;
 use crate::render::{self, Format};
@@ -247,7 +248,7 @@ async fn demo(out: &Path, quiet: bool) -> Result<Exit, AppError> {
         println!("published:");
         for source in &config.sources {
             for format in &config.settings.formats {
-                let path = out.join(format!("{}.{}", source.id, format.ext()));
+                let path = config.settings.feed_path(&source.id, *format);
                 if path.exists() {
                     println!("  {}", path.display());
                 }
@@ -326,7 +327,7 @@ fn write_preview_table(out: &mut impl Write, items: &[crate::model::Item], links
 #[derive(Debug, serde::Serialize)]
 struct SourceStatus {
     source: String,
-    health: &'static str,
+    health: Health,
     last_run: Option<DateTime<Utc>>,
     last_outcome: Option<Outcome>,
     last_success: Option<DateTime<Utc>>,
@@ -353,11 +354,7 @@ fn status(path: &Path, json: bool) -> Result<Exit, AppError> {
         let last = runs.first();
         rows.push(SourceStatus {
             source: source.id.to_string(),
-            health: match last.map(|r| r.outcome) {
-                None => "unknown",
-                Some(Outcome::Failed) => "broken",
-                Some(_) => "healthy",
-            },
+            health: Health::of(last),
             last_run: last.map(|r| r.started),
             last_outcome: last.map(|r| r.outcome),
             last_success: runs.iter().find(|r| r.outcome != Outcome::Failed).map(|r| r.started),
@@ -391,7 +388,7 @@ fn status(path: &Path, json: bool) -> Result<Exit, AppError> {
                 out,
                 "{:<16} {:<8} {:<21} {:<21} {:>5} {:>7} {:>8}  {}",
                 r.source,
-                r.health,
+                r.health.as_str(),
                 time(r.last_run),
                 time(r.last_success),
                 r.items_in_feed,
@@ -402,7 +399,7 @@ fn status(path: &Path, json: bool) -> Result<Exit, AppError> {
             .map_err(io)?;
         }
     }
-    Ok(if rows.iter().any(|r| r.health == "broken") {
+    Ok(if rows.iter().any(|r| r.health == Health::Broken) {
         Exit::SourcesFailed
     } else {
         Exit::Ok

@@ -148,6 +148,18 @@ impl Settings {
             ..fetch::Options::new(self.user_agent.clone(), self.timeout, self.max_body)
         }
     }
+
+    /// The file a source's feed is written to in one format: `<output_dir>/<id>.<ext>`.
+    pub fn feed_path(&self, id: &SourceId, format: Format) -> PathBuf {
+        self.output_dir.join(format!("{id}.{}", format.ext()))
+    }
+
+    /// Where that file is published: `<feed_base_url>/<id>.<ext>`.
+    pub fn feed_url(&self, id: &SourceId, format: Format) -> Url {
+        self.feed_base_url
+            .join(&format!("{id}.{}", format.ext()))
+            .expect("a source id is a valid relative URL")
+    }
 }
 
 /// Which known articles are fetched again (conditionally) to catch edits.

@@ -28,15 +28,6 @@ pub struct Outline {
     pub language: Option<String>,
 }
 
-/// The published URL of `id` in `format`, the way the feeds name themselves.
-pub fn feed_url(config: &Config, id: &str, format: Format) -> Url {
-    config
-        .settings
-        .feed_base_url
-        .join(&format!("{id}.{}", format.ext()))
-        .expect("a source id is a valid relative URL")
-}
-
 /// One outline per source, pointing at its feed in the first configured format.
 pub fn outlines(config: &Config) -> Vec<Outline> {
     let format = config.settings.formats.first().copied().unwrap_or(Format::Atom);
@@ -46,7 +37,7 @@ pub fn outlines(config: &Config) -> Vec<Outline> {
         .map(|s| Outline {
             title: s.title.clone(),
             description: s.description.clone(),
-            xml_url: feed_url(config, s.id.as_str(), format),
+            xml_url: config.settings.feed_url(&s.id, format),
             html_url: s.urls[0].clone(),
             language: s.language.clone(),
         })

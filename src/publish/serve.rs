@@ -31,6 +31,7 @@ use tower_http::compression::CompressionLayer;
 use super::metrics::Metrics;
 use super::opml;
 use crate::config::{Config, Source};
+use crate::health::Health;
 use crate::model::SourceId;
 use crate::render::Format;
 use crate::store::{Outcome, RunRecord, Store, StoreError};
@@ -189,27 +190,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-enum Health {
-    /// The last run published (fully or degraded).
-    Healthy,
-    /// The last run failed: the feed is stale.
-    Broken,
-    /// Never run.
-    Unknown,
-}
-
-impl Health {
-    fn as_str(self) -> &'static str {
-        match self {
-            Health::Healthy => "healthy",
-            Health::Broken => "broken",
-            Health::Unknown => "unknown",
-        }
-    }
-}
-
 #[derive(Debug, serde::Serialize)]
 struct FeedStatus {
     source: SourceId,
@@ -233,7 +213,7 @@ impl FeedStatus {
             .formats
             .iter()
             .filter_map(|f| {
-                let path = config.settings.output_dir.join(format!("{}.{}", source.id, f.ext()));
+                let path = config.settings.feed_path(&source.id, *f);
                 std::fs::metadata(path).and_then(|m| m.modified()).ok()
             })
             .max()
@@ -242,11 +222,7 @@ impl FeedStatus {
             source: source.id.clone(),
             title: source.title.clone(),
             home: source.urls[0].to_string(),
-            health: match last.as_ref().map(|r| r.outcome) {
-                None => Health::Unknown,
-                Some(Outcome::Failed) => Health::Broken,
-                Some(_) => Health::Healthy,
-            },
+            health: Health::of(last.as_ref()),
             updated,
             items,
             last_run: last.as_ref().map(|r| r.started),
@@ -302,10 +278,7 @@ async fn feed(
         return not_found().await;
     };
     // Built from the configured id and format only, never from the request text.
-    let path = config
-        .settings
-        .output_dir
-        .join(format!("{}.{}", source.id, format.ext()));
+    let path = config.settings.feed_path(&source.id, format);
     let feed = match site.file(&path) {
         Ok(Some(feed)) => feed,
         Ok(None) => return not_found().await,

@@ -22,6 +22,12 @@ use crate::model::{DateSource, Event, EventItem, Item, ItemId, ListedLink, Sourc
 
 pub use lock::{LockError, StateLock};
 
+/// Locks a store shared between concurrent runs. A panic while it was held cannot have left SQLite inconsistent
+/// (an unfinished transaction rolls back), so a poisoned lock is used as it is.
+pub fn lock(store: &std::sync::Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
+    store.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// How many run records are kept per source.
 const RUNS_KEPT: i64 = 500;
 
@@ -53,7 +59,6 @@ pub struct Known {
     pub item_id: ItemId,
     pub first_seen: DateTime<Utc>,
     pub last_checked: DateTime<Utc>,
-    pub published_ts: i64,
 }
 
 /// A listed link whose last attempt failed.
@@ -311,7 +316,7 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT l.url, i.id, i.first_seen, i.last_checked, i.published_ts
+                "SELECT l.url, i.id, i.first_seen, i.last_checked
                  FROM links l JOIN items i ON i.source = l.source AND i.id = l.item_id WHERE l.source = ?1",
             )
             .map_err(|e| self.sql(e))?;
@@ -322,20 +327,18 @@ impl Store {
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, String>(3)?,
-                    r.get(4)?,
                 ))
             })
             .map_err(|e| self.sql(e))?;
         let mut known = HashMap::new();
         for row in rows {
-            let (url, id, first_seen, last_checked, published_ts) = row.map_err(|e| self.sql(e))?;
+            let (url, id, first_seen, last_checked) = row.map_err(|e| self.sql(e))?;
             known.insert(
                 url,
                 Known {
                     item_id: ItemId::from_stored(id),
                     first_seen: self.time(&first_seen)?.to_utc(),
                     last_checked: self.time(&last_checked)?.to_utc(),
-                    published_ts,
                 },
             );
         }
