@@ -128,12 +128,17 @@ fn select(config: &Config, ids: &[String]) -> Result<Vec<Source>, AppError> {
 /// One client for the whole command, so sources on one host share its per-host limits and robots.txt.
 fn fetcher(config: &Config) -> Result<Fetcher, AppError> {
     let fetcher = Fetcher::new(config.settings.fetch_options(), now).map_err(AppError::Client)?;
+    configure_hosts(&fetcher, config);
+    Ok(fetcher)
+}
+
+/// Gives each source's listing hosts its per-host limits (the strictest win where sources share a host).
+fn configure_hosts(fetcher: &Fetcher, config: &Config) {
     for source in &config.sources {
         for url in &source.urls {
             fetcher.configure_host(url, source.http.limits);
         }
     }
-    Ok(fetcher)
 }
 
 /// Runs `sources` at once (they are usually on different hosts) and prints one line per source.

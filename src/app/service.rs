@@ -4,9 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::{AppError, Exit, fetcher, notify, now, summary};
+use super::{AppError, Exit, configure_hosts, fetcher, notify, now, summary};
 use crate::config::Config;
 use crate::error_chain;
+use crate::fetch::Fetcher;
 use crate::pipeline::{self, Context};
 use crate::publish;
 use crate::scheduler;
@@ -183,8 +184,11 @@ struct Watched {
     quiet: bool,
 }
 
+/// A plan for `config`, using `client` (kept across reloads, so the per-host limits and the robots.txt cache hold
+/// for runs of the old and the new config alike).
 fn watch_plan(
     config: Config,
+    client: Fetcher,
     store: &Arc<Mutex<Store>>,
     metrics: &Arc<publish::metrics::Metrics>,
     quiet: bool,
@@ -205,7 +209,7 @@ fn watch_plan(
         backoff_max: config.settings.backoff_max,
         context: Arc::new(Watched {
             ctx: Context {
-                fetcher: fetcher(&config)?,
+                fetcher: client,
                 store: store.clone(),
             },
             pinger: pinger(&config),
@@ -259,7 +263,8 @@ pub(super) async fn watch(path: &Path, serve: Option<std::net::SocketAddr>, quie
         Some(addr) => Some(start_server(addr, site.clone(), quiet).await?),
         None => None,
     };
-    let plan = watch_plan(config.clone(), &store, &metrics, quiet)?;
+    let mut client = fetcher(&config)?;
+    let plan = watch_plan(config.clone(), client.clone(), &store, &metrics, quiet)?;
     tracing::info!(sources = plan.jobs.len(), max_running = plan.max_running, "watching");
 
     let (control, controlled) = tokio::sync::mpsc::channel(4);
@@ -276,7 +281,18 @@ pub(super) async fn watch(path: &Path, serve: Option<std::net::SocketAddr>, quie
                     let Some(new) = reload_config(path, &running) else {
                         continue;
                     };
-                    match watch_plan(new.clone(), &store, &metrics, quiet) {
+                    if new.settings.fetch_options() != running.settings.fetch_options() {
+                        // New timeouts or a new user agent need a new client; its host limits start afresh.
+                        match fetcher(&new) {
+                            Ok(fresh) => client = fresh,
+                            Err(e) => {
+                                tracing::error!(error = %error_chain(&e), "config reload failed; the old config keeps running");
+                                continue;
+                            }
+                        }
+                    }
+                    configure_hosts(&client, &new);
+                    match watch_plan(new.clone(), client.clone(), &store, &metrics, quiet) {
                         Ok(plan) => {
                             if let Err(e) = publish::opml::write(&new) {
                                 tracing::error!(error = %error_chain(&e), "cannot write the OPML list");

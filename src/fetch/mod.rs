@@ -29,7 +29,7 @@ use crate::model::Validators;
 pub use hosts::HostLimits;
 
 /// Client settings, from `[settings]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     pub user_agent: String,
     /// Bounds one whole request, body included, so a server trickling bytes cannot hold a run.
