@@ -349,7 +349,7 @@ fn status(path: &Path, json: bool) -> Result<Exit, AppError> {
         eprintln!("no state at {} yet: run `feedwright run` first", state.display());
         return Ok(Exit::Ok);
     }
-    let store = Store::open(&state)?;
+    let store = Store::open_read_only(&state)?;
     let now = now();
     let mut rows = Vec::new();
     for source in &config.sources {

@@ -130,7 +130,7 @@ impl Site {
             if !state.exists() {
                 return Ok(None);
             }
-            *guard = Some(Store::open(&state)?);
+            *guard = Some(Store::open_read_only(&state)?);
         }
         let store = guard.as_ref().expect("opened above");
         f(store).map(Some)

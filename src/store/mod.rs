@@ -43,6 +43,8 @@ pub enum StoreError {
     Foreign { path: PathBuf },
     #[error("{} has schema version {found}, newer than this feedwright understands ({known}); upgrade feedwright", path.display())]
     TooNew { path: PathBuf, found: i64, known: i64 },
+    #[error("{} was written by an older feedwright; the next `feedwright run` upgrades it", path.display())]
+    Outdated { path: PathBuf },
     #[error("state database {} failed", path.display())]
     Sql {
         path: PathBuf,
@@ -207,6 +209,43 @@ impl Store {
             source,
         })?;
         Self::init(conn, path.to_owned())
+    }
+
+    /// Opens an existing database for reading only (`status`, `serve`): nothing is created, migrated or written, so
+    /// a reader never races a running `run` for the schema.
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        let conn =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|source| StoreError::Open {
+                path: path.to_owned(),
+                source,
+            })?;
+        let store = Store {
+            conn,
+            path: path.to_owned(),
+        };
+        store.check_ours()?;
+        store
+            .conn
+            .busy_timeout(Duration::from_secs(10))
+            .map_err(|e| store.sql(e))?;
+        let found: i64 = store
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| store.sql(e))?;
+        let known = schema::MIGRATIONS.len() as i64;
+        if found > known {
+            return Err(StoreError::TooNew {
+                path: store.path.clone(),
+                found,
+                known,
+            });
+        }
+        if found < known {
+            return Err(StoreError::Outdated {
+                path: store.path.clone(),
+            });
+        }
+        Ok(store)
     }
 
     /// A private database that lives as long as the value (the demo, tests).

@@ -313,3 +313,38 @@ fn a_first_seen_date_is_stored_once_even_when_the_item_comes_back_by_another_lin
         .unwrap();
     assert_eq!(store.feed_items(&source(), 10).unwrap()[0].published, undated.published);
 }
+
+#[test]
+fn a_read_only_store_reads_and_never_migrates_or_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.sqlite");
+    {
+        let mut store = Store::open(&path).unwrap();
+        store
+            .commit(&changes(vec![item(16, "x")]), &mut record(), t("2026-01-01T00:00:00Z"))
+            .unwrap();
+    }
+    let mut reader = Store::open_read_only(&path).unwrap();
+    assert_eq!(reader.feed_items(&source(), 10).unwrap().len(), 1);
+    assert!(
+        reader
+            .commit(&changes(vec![item(17, "y")]), &mut record(), t("2026-01-02T00:00:00Z"))
+            .is_err()
+    );
+
+    let old = dir.path().join("old.sqlite");
+    {
+        let conn = Connection::open(&old).unwrap();
+        let mut store = Store {
+            conn,
+            path: old.clone(),
+        };
+        store.migrate(&schema::MIGRATIONS[..1]).unwrap();
+    }
+    assert!(matches!(Store::open_read_only(&old), Err(StoreError::Outdated { .. })));
+    assert!(
+        Store::open_read_only(&dir.path().join("missing.sqlite")).is_err(),
+        "nothing is created"
+    );
+    assert!(!dir.path().join("missing.sqlite").exists());
+}
