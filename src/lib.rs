@@ -11,6 +11,7 @@ pub mod demo;
 pub mod extract;
 pub mod fetch;
 pub mod health;
+pub mod html;
 pub mod model;
 pub mod normalize;
 pub mod notify;

@@ -14,6 +14,7 @@ use scraper::{ElementRef, Html, Node, Selector};
 use url::Url;
 
 use super::dom;
+use crate::html::{escape_into, is_data_url};
 use crate::model::RawArticle;
 
 static CANONICAL: LazyLock<Selector> = LazyLock::new(|| dom::selector(r#"link[rel~="canonical" i][href]"#));
@@ -116,7 +117,7 @@ fn image_src(found: ElementRef<'_>) -> Option<&str> {
     IMAGE_ATTRS
         .iter()
         .filter_map(|name| dom::attr(img, name))
-        .find(|src| !src.get(..5).is_some_and(|scheme| scheme.eq_ignore_ascii_case("data:")))
+        .find(|src| !is_data_url(src))
 }
 
 /// One step of the serializer's walk: write a node (and queue its children), or close an element.
@@ -154,7 +155,7 @@ fn inner_html_without(body: ElementRef<'_>, remove: &[Selector]) -> String {
             }
         };
         match node.value() {
-            Node::Text(text) => escape(text, false, &mut out),
+            Node::Text(text) => escape_into(&mut out, text, false),
             Node::Element(el) => {
                 let name = el.name();
                 if ALWAYS_REMOVED.contains(&name) || removed.contains(&node.id()) {
@@ -172,7 +173,7 @@ fn inner_html_without(body: ElementRef<'_>, remove: &[Selector]) -> String {
                     }
                     out.push_str(&attr.local);
                     out.push_str("=\"");
-                    escape(value, true, &mut out);
+                    escape_into(&mut out, value, true);
                     out.push('"');
                 }
                 out.push('>');
@@ -197,20 +198,6 @@ fn inner_html_without(body: ElementRef<'_>, remove: &[Selector]) -> String {
         }
     }
     out
-}
-
-/// Escapes text (`&`, `<`, `>`) or an attribute value (`&`, `"`) for HTML. Escaping `>` in text is not required,
-/// but keeps `-->`, `]]>` and friends inert for whatever reads the HTML next.
-fn escape(s: &str, attribute: bool, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '"' if attribute => out.push_str("&quot;"),
-            '<' if !attribute => out.push_str("&lt;"),
-            '>' if !attribute => out.push_str("&gt;"),
-            c => out.push(c),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use scraper::{Html, Node};
 use url::Url;
 
 use super::text;
+use crate::html::{escape_into, is_data_url};
 
 /// Tags kept (without their attributes, unless listed in [`ATTRIBUTES`]). Anything else is unwrapped: its children
 /// stay, the tag goes. `h1` is left out on purpose: the headline is the item title, and a second one in the body
@@ -172,7 +173,7 @@ fn promote_lazy_images(html: &str) -> String {
     let mut out = String::with_capacity(html.len() + 64);
     walk(&doc, |visit| match visit {
         Visit::Text(t) => {
-            escape(&mut out, t, false);
+            escape_into(&mut out, t, false);
             true
         }
         Visit::Open(el) => {
@@ -204,7 +205,7 @@ fn open_tag(out: &mut String, el: &Element) {
             .find_map(|n| el.attr(n))
             .map(str::trim)
             // An inline `data:` value is itself a placeholder.
-            .filter(|v| !v.is_empty() && !v.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("data:")))
+            .filter(|v| !v.is_empty() && !is_data_url(v))
     };
     let (src, srcset) = if name == "img" {
         (lazy(LAZY_SRC), lazy(LAZY_SRCSET))
@@ -226,22 +227,10 @@ fn open_tag(out: &mut String, el: &Element) {
         out.push(' ');
         out.push_str(attr);
         out.push_str("=\"");
-        escape(out, value, true);
+        escape_into(out, value, true);
         out.push('"');
     }
     out.push('>');
-}
-
-fn escape(out: &mut String, s: &str, attribute: bool) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '"' if attribute => out.push_str("&quot;"),
-            '<' if !attribute => out.push_str("&lt;"),
-            '>' if !attribute => out.push_str("&gt;"),
-            _ => out.push(c),
-        }
-    }
 }
 
 enum Visit<'a> {
