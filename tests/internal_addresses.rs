@@ -41,7 +41,10 @@ fn article(title: &str) -> String {
 }
 
 fn listing(links: &[String]) -> String {
-    let items: String = links.iter().map(|l| format!("<li><a href=\"{l}\">{l} {SECRET}</a></li>\n")).collect();
+    let items: String = links
+        .iter()
+        .map(|l| format!("<li><a href=\"{l}\">{l} {SECRET}</a></li>\n"))
+        .collect();
     format!("<html><body><ul>\n{items}</ul></body></html>")
 }
 
@@ -151,8 +154,20 @@ async fn metadata_links_in_every_spelling_and_a_redirect_to_metadata_are_refused
 
     for ext in ["atom", "rss", "json"] {
         let feed = ws.feed(ext);
-        assert!(feed.contains("First good story") && feed.contains("Second good story"), "{ext}: {feed}");
-        for bad in ["169.254", "a9fe", "0xa9fe", "2852039166", "0251.", "metadata", "moved.htm", SECRET] {
+        assert!(
+            feed.contains("First good story") && feed.contains("Second good story"),
+            "{ext}: {feed}"
+        );
+        for bad in [
+            "169.254",
+            "a9fe",
+            "0xa9fe",
+            "2852039166",
+            "0251.",
+            "metadata",
+            "moved.htm",
+            SECRET,
+        ] {
             assert!(!feed.contains(bad), "{ext} mentions {bad}: {feed}");
         }
     }
@@ -171,14 +186,26 @@ async fn metadata_links_in_every_spelling_and_a_redirect_to_metadata_are_refused
         assert!(log.contains(&expected), "{link}: no \"{expected}\" in\n{log}");
     }
     assert!(
-        log.contains(&format!("GET http://169.254.169.254/latest/meta-data/: refused: 169.254.169.254 {link_local}")),
+        log.contains(&format!(
+            "GET http://169.254.169.254/latest/meta-data/: refused: 169.254.169.254 {link_local}"
+        )),
         "the redirect hop: {log}"
     );
 
     let elsewhere = recorder.received_requests().await.unwrap();
     assert!(elsewhere.is_empty(), "requests left for other hosts: {elsewhere:?}");
-    let local: Vec<String> = site.received_requests().await.unwrap().iter().map(|r| r.url.path().to_owned()).collect();
-    assert_eq!(local.iter().filter(|p| *p == "/moved.htm").count(), 1, "a refusal is not retried: {local:?}");
+    let local: Vec<String> = site
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.url.path().to_owned())
+        .collect();
+    assert_eq!(
+        local.iter().filter(|p| *p == "/moved.htm").count(),
+        1,
+        "a refusal is not retried: {local:?}"
+    );
     for p in ["/robots.txt", "/news/", "/good-1.htm", "/good-2.htm"] {
         assert!(local.iter().any(|l| l == p), "{p} was not fetched: {local:?}");
     }
@@ -224,19 +251,35 @@ async fn a_public_source_behind_a_proxy_refuses_loopback_and_private_links_befor
     run.code(0);
     let atom = ws.feed("atom");
     assert!(atom.contains("Public story"), "{atom}");
-    assert!(!atom.contains("Loopback story") && !atom.contains("Private story"), "{atom}");
+    assert!(
+        !atom.contains("Loopback story") && !atom.contains("Private story"),
+        "{atom}"
+    );
     let hint = "and the source's own URL is not (set allow_private = true for a site on your own network)";
     let loopback = format!("{}/local.htm", proxy.uri());
     assert!(
-        log.contains(&format!("GET {loopback}: refused: 127.0.0.1 is a loopback address {hint}")),
+        log.contains(&format!(
+            "GET {loopback}: refused: 127.0.0.1 is a loopback address {hint}"
+        )),
         "{log}"
     );
     assert!(
-        log.contains(&format!("GET http://10.0.0.1/private.htm: refused: 10.0.0.1 is a private-network address {hint}")),
+        log.contains(&format!(
+            "GET http://10.0.0.1/private.htm: refused: 10.0.0.1 is a private-network address {hint}"
+        )),
         "{log}"
     );
-    let sent: Vec<String> = proxy.received_requests().await.unwrap().iter().map(|r| r.url.to_string()).collect();
-    assert!(sent.iter().all(|u| u.starts_with("http://news.example/")), "sent through the proxy: {sent:?}");
+    let sent: Vec<String> = proxy
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.url.to_string())
+        .collect();
+    assert!(
+        sent.iter().all(|u| u.starts_with("http://news.example/")),
+        "sent through the proxy: {sent:?}"
+    );
 }
 
 #[tokio::test]
@@ -249,7 +292,13 @@ async fn a_public_source_with_allow_private_fetches_its_loopback_link() {
         assert!(atom.contains(title), "{title} missing: {atom}\n{log}");
     }
     let loopback = format!("{}/local.htm", proxy.uri());
-    let sent: Vec<String> = proxy.received_requests().await.unwrap().iter().map(|r| r.url.to_string()).collect();
+    let sent: Vec<String> = proxy
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.url.to_string())
+        .collect();
     assert!(sent.contains(&loopback), "{sent:?}");
 }
 
@@ -302,7 +351,10 @@ async fn a_public_name_resolving_to_loopback_is_refused_after_resolution_dns_reb
              URL is not (set allow_private = true for a site on your own network)"
         )
     );
-    assert!(server.received_requests().await.unwrap().is_empty(), "robots.txt included");
+    assert!(
+        server.received_requests().await.unwrap().is_empty(),
+        "robots.txt included"
+    );
 
     match fetcher_for(Policy::ALLOW_PRIVATE).get(&target, None).await {
         Ok(Fetched::Page(page)) => assert_eq!(page.text, "<p>inside</p>"),

@@ -821,7 +821,10 @@ cookies = "a=b; c=d"
         let everywhere = GOOD.replace("[settings]", "[settings]\nallow_private = true");
         let config = parse(&everywhere, Path::new("c.toml")).unwrap();
         assert_eq!(config.sources[0].http.addresses, Policy::ALLOW_PRIVATE);
-        let opted_out = everywhere.replace("[source.article]", "[source.http]\nallow_private = false\n\n[source.article]");
+        let opted_out = everywhere.replace(
+            "[source.article]",
+            "[source.http]\nallow_private = false\n\n[source.article]",
+        );
         let config = parse(&opted_out, Path::new("c.toml")).unwrap();
         assert_eq!(config.sources[0].http.addresses, Policy::PUBLIC);
 
@@ -833,7 +836,10 @@ cookies = "a=b; c=d"
 
     #[test]
     fn a_source_url_on_a_metadata_or_link_local_host_is_reported() {
-        let bad = GOOD.replace("https://www.wicinternet.org/news/node_35363.htm", "http://0xa9fea9fe/latest/");
+        let bad = GOOD.replace(
+            "https://www.wicinternet.org/news/node_35363.htm",
+            "http://0xa9fea9fe/latest/",
+        );
         let found = problems(&bad);
         assert_eq!(
             found,

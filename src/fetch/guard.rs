@@ -292,7 +292,10 @@ pub struct Refusal {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     /// Never connected to, whatever the config says.
-    Always { class: Class, metadata: bool },
+    Always {
+        class: Class,
+        metadata: bool,
+    },
     MetadataName,
     /// Loopback or private, and the source's own URL is not.
     NotHome(Class),
@@ -309,18 +312,20 @@ impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let subject = &self.subject;
         match self.kind {
-            Kind::Always {
-                class,
-                metadata: true,
-            } if class != Class::Public => write!(
+            Kind::Always { class, metadata: true } if class != Class::Public => write!(
                 f,
                 "{subject} is {} (cloud metadata); feedwright never connects there",
                 class.describe()
             ),
             Kind::Always { metadata: true, .. } => {
-                write!(f, "{subject} is a cloud metadata address; feedwright never connects there")
+                write!(
+                    f,
+                    "{subject} is a cloud metadata address; feedwright never connects there"
+                )
             }
-            Kind::Always { class, .. } => write!(f, "{subject} is {}; feedwright never connects there", class.describe()),
+            Kind::Always { class, .. } => {
+                write!(f, "{subject} is {}; feedwright never connects there", class.describe())
+            }
             Kind::MetadataName => write!(f, "{subject} is a cloud metadata name; feedwright never connects there"),
             Kind::NotHome(class) => write!(
                 f,
@@ -409,7 +414,10 @@ mod tests {
             "http://instance-data.ec2.internal/",
         ] {
             let why = refused(Policy::ALLOW_PRIVATE, s);
-            assert!(why.ends_with("is a cloud metadata name; feedwright never connects there"), "{s}: {why}");
+            assert!(
+                why.ends_with("is a cloud metadata name; feedwright never connects there"),
+                "{s}: {why}"
+            );
         }
         assert!(Policy::PUBLIC.check_url(&url("http://metadata.example.org/")).is_ok());
         assert!(Policy::PUBLIC.check_url(&url("http://news.example/")).is_ok());
@@ -424,7 +432,10 @@ mod tests {
             "http://192.0.0.192/",
         ] {
             let why = refused(Policy::ALLOW_PRIVATE, s);
-            assert!(why.contains("(cloud metadata); feedwright never connects there"), "{s}: {why}");
+            assert!(
+                why.contains("(cloud metadata); feedwright never connects there"),
+                "{s}: {why}"
+            );
         }
     }
 
@@ -498,12 +509,23 @@ mod tests {
 
         let allowed = Policy::for_source(&[url("https://news.example/")], true);
         assert_eq!(allowed, Policy::ALLOW_PRIVATE);
-        for s in ["http://127.0.0.1/", "http://10.0.0.1/", "http://[fd00::1]/", "http://localhost/"] {
+        for s in [
+            "http://127.0.0.1/",
+            "http://10.0.0.1/",
+            "http://[fd00::1]/",
+            "http://localhost/",
+        ] {
             assert!(allowed.check_url(&url(s)).is_ok(), "{s}");
         }
         // Nothing a source is configured with unlocks link-local, unspecified or multicast addresses.
         let odd_home = Policy::for_source(&[url("http://169.254.1.1/"), url("http://0.0.0.0/")], true);
-        for s in ["http://169.254.1.1/", "http://0.0.0.0/", "http://[::]/", "http://224.0.0.1/", "http://[fe80::1]/"] {
+        for s in [
+            "http://169.254.1.1/",
+            "http://0.0.0.0/",
+            "http://[::]/",
+            "http://224.0.0.1/",
+            "http://[fe80::1]/",
+        ] {
             let why = refused(odd_home, s);
             assert!(why.ends_with("feedwright never connects there"), "{s}: {why}");
             assert!(!odd_home.check_url(&url(s)).unwrap_err().allowed_by_allow_private());
@@ -513,7 +535,11 @@ mod tests {
     #[test]
     fn resolved_addresses_are_judged_with_the_name_in_the_message() {
         let policy = Policy::PUBLIC;
-        assert!(policy.check_resolved("news.example", "93.184.216.34".parse().unwrap()).is_ok());
+        assert!(
+            policy
+                .check_resolved("news.example", "93.184.216.34".parse().unwrap())
+                .is_ok()
+        );
         let why = policy
             .check_resolved("rebind.example", "10.0.0.1".parse().unwrap())
             .unwrap_err();

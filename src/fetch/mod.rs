@@ -283,11 +283,16 @@ impl Fetcher {
         let client = match (clients.get(&key), &profile.proxy) {
             (Some(client), _) => client.clone(),
             (None, Some(proxy)) => {
-                let client = build_client(&self.shared.options, Some(proxy), profile.addresses, &self.shared.lookup)
-                    .map_err(|source| FetchError::Proxy {
-                        proxy: proxy.clone(),
-                        source,
-                    })?;
+                let client = build_client(
+                    &self.shared.options,
+                    Some(proxy),
+                    profile.addresses,
+                    &self.shared.lookup,
+                )
+                .map_err(|source| FetchError::Proxy {
+                    proxy: proxy.clone(),
+                    source,
+                })?;
                 clients.insert(key, client.clone());
                 client
             }
@@ -626,19 +631,26 @@ fn build_client(
 /// The host names of the proxies reqwest takes from the environment (a proxy there may be written without a
 /// scheme, as reqwest allows).
 fn env_proxy_hosts() -> Vec<String> {
-    ["ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"]
-        .iter()
-        .filter_map(|var| std::env::var(var).ok())
-        .filter_map(|value| {
-            let value = value.trim();
-            let url = if value.contains("://") {
-                Url::parse(value)
-            } else {
-                Url::parse(&format!("http://{value}"))
-            };
-            url.ok()?.host_str().map(str::to_owned)
-        })
-        .collect()
+    [
+        "ALL_PROXY",
+        "all_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+    ]
+    .iter()
+    .filter_map(|var| std::env::var(var).ok())
+    .filter_map(|value| {
+        let value = value.trim();
+        let url = if value.contains("://") {
+            Url::parse(value)
+        } else {
+            Url::parse(&format!("http://{value}"))
+        };
+        url.ok()?.host_str().map(str::to_owned)
+    })
+    .collect()
 }
 
 /// The refusal behind a request error, when the client's resolver refused every address of the name.

@@ -164,7 +164,10 @@ pub(crate) mod tests {
             ("news.example", &["93.184.216.34"]),
         ]);
         let public = Guarded::new(Policy::PUBLIC, Vec::new(), lookup.clone());
-        assert!(refused(public.resolve_name("rebind.example").await).starts_with("rebind.example (resolved to 10.0.0.1) is a private-network address"));
+        assert!(
+            refused(public.resolve_name("rebind.example").await)
+                .starts_with("rebind.example (resolved to 10.0.0.1) is a private-network address")
+        );
         assert_eq!(
             refused(public.resolve_name("meta.example").await),
             "meta.example (resolved to 169.254.169.254) is a link-local address (cloud metadata); feedwright never \
@@ -194,9 +197,15 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn metadata_names_are_refused_before_any_lookup_and_proxies_are_not_judged() {
-        let lookup = table(&[("metadata.google.internal", &["93.184.216.34"]), ("localhost", &["127.0.0.1"])]);
+        let lookup = table(&[
+            ("metadata.google.internal", &["93.184.216.34"]),
+            ("localhost", &["127.0.0.1"]),
+        ]);
         let guarded = Guarded::new(Policy::PUBLIC, vec!["LOCALHOST".into()], lookup);
-        assert!(refused(guarded.resolve_name("metadata.google.internal").await).ends_with("is a cloud metadata name; feedwright never connects there"));
+        assert!(
+            refused(guarded.resolve_name("metadata.google.internal").await)
+                .ends_with("is a cloud metadata name; feedwright never connects there")
+        );
         assert_eq!(
             guarded.resolve_name("localhost").await.unwrap(),
             ["127.0.0.1".parse::<IpAddr>().unwrap()],
