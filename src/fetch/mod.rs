@@ -476,7 +476,8 @@ impl Fetcher {
     /// there is.
     fn check(&self, url: &Url) -> Result<(), FetchError> {
         self.profile.addresses.check_url(url).map_err(|reason| {
-            tracing::warn!(url = %url, reason = %reason, "request refused");
+            // The caller reports the error (an article's, a listing's); this only traces where it was stopped.
+            tracing::debug!(url = %url, reason = %reason, "request refused");
             FetchError::Refused {
                 url: url.clone(),
                 reason,
