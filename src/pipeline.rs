@@ -66,6 +66,10 @@ pub struct Collected {
     /// Articles not read because the source's time budget ran out (counted in `failed` too). They degrade a run,
     /// never fail it: the next run reads them.
     pub skipped: usize,
+    /// Articles not requested because their address is one the source may not reach (counted in `failed` too).
+    /// Like skipped ones they never fail a run on their own: a hostile listing must not be able to break a source
+    /// by listing the metadata address.
+    pub refused: usize,
 }
 
 enum Job {
@@ -90,6 +94,8 @@ enum ArticleResult {
     Failed(ListedLink, String),
     /// Not read: the source's time budget was used up first.
     Skipped(ListedLink, String),
+    /// Not requested: the link (or a redirect on the way) goes to an address the source may not reach.
+    Refused(ListedLink, String),
 }
 
 /// Fetches the listing and the articles that need reading, and normalizes them. Reads the store, never writes.
@@ -227,6 +233,14 @@ pub async fn collect(ctx: &Context, source: &Source, now: DateTime<Utc>) -> Resu
                 out.failed += 1;
                 out.errors.push(e);
             }
+            ArticleResult::Refused(link, e) => {
+                if !known.contains_key(link.url.as_str()) {
+                    out.changes.failed.push((link, e.clone()));
+                }
+                out.failed += 1;
+                out.refused += 1;
+                out.errors.push(e);
+            }
             ArticleResult::Skipped(link, e) => {
                 if !known.contains_key(link.url.as_str()) {
                     out.changes.skipped.push(link);
@@ -320,6 +334,11 @@ async fn read_article(
             tracing::warn!(source = %source.id, error = %error_chain(&e), "article skipped");
             (0, ArticleResult::Skipped(listed, error_chain(&e)))
         }
+        // A refused redirect hop did cost the request that brought it; the count stays a lower bound then.
+        Err(e @ crate::fetch::FetchError::Refused { .. }) => {
+            tracing::warn!(source = %source.id, link = %listed.url, error = %error_chain(&e), "article refused");
+            (0, ArticleResult::Refused(listed, error_chain(&e)))
+        }
         Err(e) => {
             tracing::warn!(source = %source.id, error = %error_chain(&e), "article failed");
             (1, ArticleResult::Failed(listed, error_chain(&e)))
@@ -379,7 +398,7 @@ async fn run_source(
         ))
     } else {
         health::broken(&collected.observed, &recent).or_else(|| {
-            let failed = collected.failed - collected.skipped;
+            let failed = collected.failed - collected.skipped - collected.refused;
             let tried = collected.changes.items.len() + failed;
             // One dead link among few is that article's problem; several with nothing read is the source's.
             (collected.changes.items.is_empty() && failed >= 3 && collected.changes.checked.is_empty())
@@ -471,13 +490,17 @@ async fn run_source(
 }
 
 fn degraded_reason(collected: &Collected) -> String {
-    match collected.skipped {
-        0 => format!("{} articles failed", collected.failed),
-        skipped => format!(
-            "{} articles failed, {skipped} of them skipped when the time budget ran out",
-            collected.failed
-        ),
+    let mut reason = format!("{} articles failed", collected.failed);
+    if collected.skipped > 0 {
+        reason.push_str(&format!(
+            ", {} of them skipped when the time budget ran out",
+            collected.skipped
+        ));
     }
+    if collected.refused > 0 {
+        reason.push_str(&format!(", {} of them refused for their address", collected.refused));
+    }
+    reason
 }
 
 /// Feed-level data for `source`; `updated` follows the items, so an unchanged feed renders to the same bytes.

@@ -64,6 +64,8 @@ pub struct Settings {
     pub retry_base: Duration,
     /// Defaults for `[source.http]`.
     pub respect_robots: bool,
+    /// Whether links to loopback and private addresses are fetched for sources whose own URL is not on one.
+    pub allow_private: bool,
     pub min_gap: Duration,
     pub budget: Duration,
 }

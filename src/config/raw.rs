@@ -53,6 +53,7 @@ pub struct RawSettings {
     pub retries: Option<u32>,
     pub retry_base: Option<Spanned<String>>,
     pub respect_robots: Option<bool>,
+    pub allow_private: Option<bool>,
     pub min_gap: Option<Spanned<String>>,
     pub budget: Option<Spanned<String>>,
 }
@@ -126,6 +127,8 @@ pub struct RawHttp {
     pub concurrency: Option<Spanned<usize>>,
     pub min_gap: Option<Spanned<String>>,
     pub respect_robots: Option<bool>,
+    /// Loopback and private addresses may be fetched even when the source's own URL is not on one.
+    pub allow_private: Option<bool>,
     pub budget: Option<Spanned<String>>,
     pub proxy: Option<Spanned<String>>,
     pub headers: Option<Spanned<std::collections::BTreeMap<String, String>>>,

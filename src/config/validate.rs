@@ -13,6 +13,7 @@ use url::Url;
 use super::raw::{RawArticle, RawConfig, RawHttp, RawListing, RawNotify, RawSettings, RawSource};
 use super::{Config, ConfigError, Notify, PageTemplate, Problem, Refresh, Schedule, Settings, Source, Target};
 use crate::extract::{ArticleRules, ListRules};
+use crate::fetch::guard::Policy;
 use crate::fetch::{self, HostLimits};
 use crate::model::SourceId;
 use crate::normalize;
@@ -169,6 +170,7 @@ impl Validator<'_> {
                 .duration_or_zero(raw.retry_base.as_ref(), "retry_base")
                 .unwrap_or(Duration::from_millis(500)),
             respect_robots: raw.respect_robots.unwrap_or(true),
+            allow_private: raw.allow_private.unwrap_or(false),
             min_gap: self
                 .duration_or_zero(raw.min_gap.as_ref(), "min_gap")
                 .unwrap_or(Duration::ZERO),
@@ -215,10 +217,10 @@ impl Validator<'_> {
 
         let mut urls = Vec::new();
         match (&r.url, &r.urls) {
-            (Some(url), None) => urls.extend(self.url(url, "url")),
+            (Some(url), None) => urls.extend(self.listing_url(url, "url")),
             (None, Some(list)) => {
                 for u in list.get_ref() {
-                    urls.extend(self.url(&Spanned::new(list.span(), u.clone()), "urls"));
+                    urls.extend(self.listing_url(&Spanned::new(list.span(), u.clone()), "urls"));
                 }
                 if list.get_ref().is_empty() {
                     self.error(list.span(), "urls is empty".into());
@@ -264,7 +266,7 @@ impl Validator<'_> {
             .unwrap_or_else(|| settings.schedule.clone());
 
         let pages = self.pages(r, r.listing.get_ref());
-        let http = self.http(&r.http, settings);
+        let http = self.http(&r.http, settings, &urls);
         let budget = self
             .duration(r.http.budget.as_ref(), "http.budget")
             .unwrap_or(settings.budget);
@@ -343,8 +345,22 @@ impl Validator<'_> {
         }
     }
 
-    /// `[source.http]` over the `[settings]` defaults.
-    fn http(&mut self, raw: &RawHttp, settings: &Settings) -> Option<fetch::Profile> {
+    /// A source's own listing URL: an http(s) URL on a host feedwright may connect to at all (a source on the
+    /// loopback or a private network is fine; link-local, metadata and the like never are).
+    fn listing_url(&mut self, s: &Spanned<String>, key: &str) -> Option<Url> {
+        let url = self.url(s, key)?;
+        match Policy::ALLOW_PRIVATE.check_url(&url) {
+            Ok(()) => Some(url),
+            Err(reason) => {
+                self.error(s.span(), format!("{key}: {reason}"));
+                None
+            }
+        }
+    }
+
+    /// `[source.http]` over the `[settings]` defaults; `urls` (the source's own) decide which address classes its
+    /// links may reach.
+    fn http(&mut self, raw: &RawHttp, settings: &Settings, urls: &[Url]) -> Option<fetch::Profile> {
         let mut ok = true;
         let concurrency = self
             .positive(raw.concurrency.as_ref(), "http.concurrency")
@@ -417,6 +433,7 @@ impl Validator<'_> {
             limits: HostLimits { concurrency, min_gap },
             proxy,
             headers,
+            addresses: Policy::for_source(urls, raw.allow_private.unwrap_or(settings.allow_private)),
         })
     }
 
@@ -791,6 +808,46 @@ cookies = "a=b; c=d"
         assert!(http.respect_robots);
         assert_eq!(http.limits, HostLimits::default());
         assert_eq!(plain.sources[0].budget, DEFAULT_BUDGET);
+    }
+
+    #[test]
+    fn allow_private_defaults_from_settings_and_the_source_url_sets_its_own_class() {
+        let private = "http://10.1.2.3/x".parse::<Url>().unwrap();
+        let loopback = "http://127.0.0.1:9/x".parse::<Url>().unwrap();
+        let plain = parse(GOOD, Path::new("c.toml")).unwrap();
+        assert_eq!(plain.sources[0].http.addresses, Policy::PUBLIC);
+        assert!(plain.sources[0].http.addresses.check_url(&private).is_err());
+
+        let everywhere = GOOD.replace("[settings]", "[settings]\nallow_private = true");
+        let config = parse(&everywhere, Path::new("c.toml")).unwrap();
+        assert_eq!(config.sources[0].http.addresses, Policy::ALLOW_PRIVATE);
+        let opted_out = everywhere.replace(
+            "[source.article]",
+            "[source.http]\nallow_private = false\n\n[source.article]",
+        );
+        let config = parse(&opted_out, Path::new("c.toml")).unwrap();
+        assert_eq!(config.sources[0].http.addresses, Policy::PUBLIC);
+
+        let local = GOOD.replace("https://www.wicinternet.org/", "http://127.0.0.1:8080/");
+        let http = &parse(&local, Path::new("c.toml")).unwrap().sources[0].http;
+        assert!(http.addresses.check_url(&loopback).is_ok());
+        assert!(http.addresses.check_url(&private).is_err());
+    }
+
+    #[test]
+    fn a_source_url_on_a_metadata_or_link_local_host_is_reported() {
+        let bad = GOOD.replace(
+            "https://www.wicinternet.org/news/node_35363.htm",
+            "http://0xa9fea9fe/latest/",
+        );
+        let found = problems(&bad);
+        assert_eq!(
+            found,
+            [
+                "config/test.toml:8: source \"wic-news\": url: 169.254.169.254 is a link-local address (cloud \
+                 metadata); feedwright never connects there"
+            ]
+        );
     }
 
     #[test]

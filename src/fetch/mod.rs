@@ -6,10 +6,15 @@
 //! every request (listing, article, robots.txt, each redirect hop and retry) passes the per-host limiter in
 //! [`hosts`] and, unless a source opts out, the host's robots.txt ([`robots`]). Redirects are followed here rather
 //! than inside reqwest so that each hop is limited, checked against robots.txt and watched for loops.
-//! [`retry::delay`] alone decides what is worth repeating.
+//! [`retry::delay`] alone decides what is worth repeating. Every request's host is judged by the source's
+//! [`guard::Policy`] before anything is sent (robots.txt included), and names are resolved by [`resolver`], which
+//! hands reqwest only the addresses that policy allows; so a hostile listing cannot make us fetch cloud metadata
+//! or the operator's own network.
 
 pub mod charset;
+pub mod guard;
 pub mod hosts;
+pub mod resolver;
 pub mod retry;
 pub mod robots;
 
@@ -67,6 +72,8 @@ pub struct Profile {
     /// Extra request headers, cookies included. `Cookie` and `Authorization` are not sent on to another host
     /// after a redirect.
     pub headers: HeaderMap,
+    /// Which addresses this source's requests may go to (from its URLs and `allow_private`).
+    pub addresses: guard::Policy,
 }
 
 impl Default for Profile {
@@ -76,6 +83,9 @@ impl Default for Profile {
             limits: HostLimits::default(),
             proxy: None,
             headers: HeaderMap::new(),
+            // A fetcher not made for a configured source (a library caller, a test against its own server on
+            // 127.0.0.1) may reach loopback and private addresses; the config builds every source's own policy.
+            addresses: guard::Policy::ALLOW_PRIVATE,
         }
     }
 }
@@ -155,6 +165,13 @@ pub enum FetchError {
         #[source]
         source: reqwest::Error,
     },
+    /// Not sent: the host is one feedwright must not connect to for this source (see [`guard`]).
+    #[error("GET {url}: refused")]
+    Refused {
+        url: Url,
+        #[source]
+        reason: guard::Refusal,
+    },
     #[error("GET {url} failed")]
     Request {
         url: Url,
@@ -179,6 +196,7 @@ impl FetchError {
             | Self::Disallowed { url, .. }
             | Self::Budget { url, .. }
             | Self::Body { url, .. }
+            | Self::Refused { url, .. }
             | Self::Request { url, .. } => url,
             Self::Proxy { proxy, .. } => proxy,
         }
@@ -204,9 +222,9 @@ struct Shared {
     agent: String,
     hosts: hosts::Hosts,
     robots: robots::Cache,
-    direct: reqwest::Client,
-    /// One client per distinct per-source proxy.
-    proxied: Mutex<HashMap<Url, reqwest::Client>>,
+    /// One client per distinct (per-source proxy, address policy): the policy lives in the client's resolver.
+    clients: Mutex<HashMap<(Option<Url>, guard::Policy), reqwest::Client>>,
+    lookup: resolver::Lookup,
 }
 
 /// What one request brought: a final answer or the next hop.
@@ -216,22 +234,38 @@ enum Hop {
 }
 
 impl Fetcher {
-    /// `clock` is only read to interpret a `Retry-After` date.
+    /// `clock` is only read to interpret a `Retry-After` date. Names are resolved by the system resolver.
     pub fn new(options: Options, clock: fn() -> DateTime<Utc>) -> Result<Self, reqwest::Error> {
-        let direct = build_client(&options, None)?;
+        Self::with_lookup(options, clock, resolver::system())
+    }
+
+    /// Like [`Fetcher::new`], with names resolved by `lookup` (whose answers are still judged by each source's
+    /// policy before reqwest sees them).
+    pub fn with_lookup(
+        options: Options,
+        clock: fn() -> DateTime<Utc>,
+        lookup: resolver::Lookup,
+    ) -> Result<Self, reqwest::Error> {
+        let profile = Profile::default();
+        // Direct clients for every policy up front, so only a per-source proxy can fail to set up later.
+        let mut clients = HashMap::new();
+        for policy in guard::Policy::ALL {
+            clients.insert((None, policy), build_client(&options, None, policy, &lookup)?);
+        }
+        let direct = clients[&(None, profile.addresses)].clone();
         let shared = Arc::new(Shared {
             agent: robots::agent_token(&options.user_agent).to_owned(),
             options,
             clock,
             hosts: hosts::Hosts::default(),
             robots: robots::Cache::default(),
-            direct: direct.clone(),
-            proxied: Mutex::new(HashMap::new()),
+            clients: Mutex::new(clients),
+            lookup,
         });
         Ok(Fetcher {
             shared,
             client: direct,
-            profile: Arc::new(Profile::default()),
+            profile: Arc::new(profile),
             deadline: None,
         })
     }
@@ -244,24 +278,27 @@ impl Fetcher {
 
     /// A fetcher making requests the way `profile` says, sharing this one's limiter and robots cache.
     pub fn for_source(&self, profile: &Profile) -> Result<Fetcher, FetchError> {
-        let client = match &profile.proxy {
-            None => self.shared.direct.clone(),
-            Some(proxy) => {
-                let mut proxied = self.shared.proxied.lock().unwrap_or_else(PoisonError::into_inner);
-                match proxied.get(proxy) {
-                    Some(client) => client.clone(),
-                    None => {
-                        let client =
-                            build_client(&self.shared.options, Some(proxy)).map_err(|source| FetchError::Proxy {
-                                proxy: proxy.clone(),
-                                source,
-                            })?;
-                        proxied.insert(proxy.clone(), client.clone());
-                        client
-                    }
-                }
+        let key = (profile.proxy.clone(), profile.addresses);
+        let mut clients = self.shared.clients.lock().unwrap_or_else(PoisonError::into_inner);
+        let client = match (clients.get(&key), &profile.proxy) {
+            (Some(client), _) => client.clone(),
+            (None, Some(proxy)) => {
+                let client = build_client(
+                    &self.shared.options,
+                    Some(proxy),
+                    profile.addresses,
+                    &self.shared.lookup,
+                )
+                .map_err(|source| FetchError::Proxy {
+                    proxy: proxy.clone(),
+                    source,
+                })?;
+                clients.insert(key, client.clone());
+                client
             }
+            (None, None) => unreachable!("`with_lookup` made a direct client for every policy"),
         };
+        drop(clients);
         Ok(Fetcher {
             shared: Arc::clone(&self.shared),
             client,
@@ -300,6 +337,8 @@ impl Fetcher {
         let mut chain = vec![url.clone()];
         loop {
             let current = chain.last().expect("the chain starts with url").clone();
+            // Before robots.txt, so a refused host gets no request at all.
+            self.check(&current)?;
             let crawl_delay = if self.profile.respect_robots {
                 let rules = self.robots(&current).await;
                 if !rules.allowed(&current) {
@@ -432,7 +471,22 @@ impl Fetcher {
         }
     }
 
-    /// One request: waits for a slot on the host, sends, reads the body within the cap.
+    /// Whether this source may send a request to `url` at all, judged from the host as written. Names are judged
+    /// again, by address, in the client's resolver; through a proxy, which resolves names itself, this is all
+    /// there is.
+    fn check(&self, url: &Url) -> Result<(), FetchError> {
+        self.profile.addresses.check_url(url).map_err(|reason| {
+            // The caller reports the error (an article's, a listing's); this only traces where it was stopped.
+            tracing::debug!(url = %url, reason = %reason, "request refused");
+            FetchError::Refused {
+                url: url.clone(),
+                reason,
+            }
+        })
+    }
+
+    /// One request: checks the host, waits for a slot on it, sends, reads the body within the cap. Every request
+    /// (robots.txt, each hop, each retry) comes through here.
     async fn attempt(
         &self,
         url: &Url,
@@ -440,6 +494,7 @@ impl Fetcher {
         private: bool,
         crawl_delay: Duration,
     ) -> Result<Hop, FetchError> {
+        self.check(url)?;
         let _slot = self.shared.hosts.acquire(url, self.profile.limits, crawl_delay).await;
         self.get_once(url, validators, private).await
     }
@@ -526,7 +581,9 @@ impl Fetcher {
 
     fn classify(&self, url: &Url, source: reqwest::Error) -> FetchError {
         let url = url.clone();
-        if source.is_timeout() {
+        if let Some(reason) = refusal(&source) {
+            FetchError::Refused { url, reason }
+        } else if source.is_timeout() {
             FetchError::Timeout {
                 url,
                 timeout: self.shared.options.timeout,
@@ -549,16 +606,64 @@ impl Fetcher {
 /// Redirects are followed by [`Fetcher::follow`], so reqwest's own policy is off. Proxies from the environment
 /// (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`) apply unless `proxy` is given, which then takes every
 /// request. gzip, brotli and deflate are accepted (reqwest features) and decoded before the body cap counts.
-fn build_client(options: &Options, proxy: Option<&Url>) -> Result<reqwest::Client, reqwest::Error> {
+/// Names are resolved by a [`resolver::Guarded`] for `policy`, which resolves the proxies' own names unjudged.
+fn build_client(
+    options: &Options,
+    proxy: Option<&Url>,
+    policy: guard::Policy,
+    lookup: &resolver::Lookup,
+) -> Result<reqwest::Client, reqwest::Error> {
+    let proxies = match proxy {
+        Some(proxy) => proxy.host_str().into_iter().map(str::to_owned).collect(),
+        None => env_proxy_hosts(),
+    };
     let mut builder = reqwest::Client::builder()
         .user_agent(options.user_agent.clone())
         .timeout(options.timeout)
         .connect_timeout(options.connect_timeout)
-        .redirect(reqwest::redirect::Policy::none());
+        .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(Arc::new(resolver::Guarded::new(policy, proxies, lookup.clone())));
     if let Some(proxy) = proxy {
         builder = builder.proxy(reqwest::Proxy::all(proxy.as_str())?);
     }
     builder.build()
+}
+
+/// The host names of the proxies reqwest takes from the environment (a proxy there may be written without a
+/// scheme, as reqwest allows).
+fn env_proxy_hosts() -> Vec<String> {
+    [
+        "ALL_PROXY",
+        "all_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+    ]
+    .iter()
+    .filter_map(|var| std::env::var(var).ok())
+    .filter_map(|value| {
+        let value = value.trim();
+        let url = if value.contains("://") {
+            Url::parse(value)
+        } else {
+            Url::parse(&format!("http://{value}"))
+        };
+        url.ok()?.host_str().map(str::to_owned)
+    })
+    .collect()
+}
+
+/// The refusal behind a request error, when the client's resolver refused every address of the name.
+fn refusal(error: &reqwest::Error) -> Option<guard::Refusal> {
+    let mut cause = std::error::Error::source(error);
+    while let Some(c) = cause {
+        if let Some(refusal) = c.downcast_ref::<guard::Refusal>() {
+            return Some(refusal.clone());
+        }
+        cause = c.source();
+    }
+    None
 }
 
 /// Whether a connect error is a TLS failure (a certificate or protocol problem, which retrying cannot fix) rather

@@ -1,8 +1,8 @@
 //! The one place that decides whether a failed request is worth repeating, and after how long.
 //!
 //! Timeouts, refused or dropped connections (also mid-body), 429 and 5xx are retried with exponential backoff and
-//! jitter, and a `Retry-After` from the server is honoured (capped); other 4xx, TLS, body-size, redirect, robots.txt
-//! and time-budget errors are final.
+//! jitter, and a `Retry-After` from the server is honoured (capped); other 4xx, TLS, body-size, redirect, robots.txt,
+//! refused-address and time-budget errors are final.
 
 use std::time::Duration;
 
@@ -37,6 +37,7 @@ pub fn delay(error: &FetchError, attempt: u32, base: Duration, jitter: f64) -> O
         | FetchError::Budget { .. }
         | FetchError::Proxy { .. }
         | FetchError::Tls { .. }
+        | FetchError::Refused { .. }
         | FetchError::Request { .. } => None,
     }
 }
