@@ -81,6 +81,7 @@ pub async fn main(cli: Cli) -> Result<Exit, AppError> {
             let selected = select(&config, sources)?;
             let _lock = StateLock::acquire(&config.settings.state, config.settings.lock_timeout).await?;
             let store = Store::open(&config.settings.state)?;
+            remove_stale_temp_files(&config);
             let exit = run(&config, &selected, store, cli.quiet).await?;
             publish::opml::write(&config)?;
             Ok(exit)
@@ -102,6 +103,18 @@ fn check(path: &Path) -> Result<Exit, AppError> {
         ids(&config.sources)
     );
     Ok(Exit::Ok)
+}
+
+/// Removes the temporary files that runs killed while publishing left in the output folder. Only while holding the
+/// state lock: then no writer of this config's files is alive. A failure is logged; it never fails the run.
+fn remove_stale_temp_files(config: &Config) {
+    let names = publish::file_names(config);
+    for result in publish::remove_stale_temp_files(&config.settings.output_dir, &names) {
+        match result {
+            Ok(path) => tracing::info!(path = %path.display(), "removed a temporary file left by an interrupted run"),
+            Err(e) => tracing::warn!(error = %error_chain(&e), "stale temporary file kept"),
+        }
+    }
 }
 
 fn ids(sources: &[Source]) -> String {
