@@ -298,6 +298,34 @@ fn a_broken_config_names_file_line_and_source_and_touches_nothing() {
     assert!(!setup.dir.path().join("feeds").exists() && !setup.dir.path().join("state").exists());
 }
 
+/// `:is(` / `:not(` / `:where(` nested about 3,000 deep used to overflow the stack (SIGABRT) in `check` and `run`.
+#[test]
+fn a_deeply_nested_selector_is_exit_3_not_a_crash() {
+    let setup = Setup::new("http://127.0.0.1:9", "http://127.0.0.1:9", "");
+    let open: String = (0..3000).map(|i| [":is(", ":not(", ":where("][i % 3]).collect();
+    let selector = format!("h4 > a{open}b{}", ")".repeat(3000));
+    let text = std::fs::read_to_string(setup.config()).unwrap().replacen(
+        "links = \"h4 > a\"",
+        &format!("links = \"{selector}\""),
+        1,
+    );
+    std::fs::write(setup.config(), &text).unwrap();
+    let line = text.lines().position(|l| l.contains(":where(")).unwrap() + 1;
+    let file = setup.config().display().to_string();
+    for command in ["check", "run"] {
+        let out = setup.cmd(&[command]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{command}: {:?} {stderr:.500}", out.status);
+        assert!(
+            stderr.contains(&format!(
+                "{file}:{line}: source \"wic-news\": listing.links: CSS selector nests 3000 levels"
+            )),
+            "{command}: {stderr:.500}"
+        );
+    }
+    assert!(!setup.dir.path().join("state").exists());
+}
+
 #[test]
 fn check_accepts_every_shipped_config() {
     for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/config")).unwrap() {

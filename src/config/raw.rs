@@ -101,7 +101,7 @@ pub struct RawArticle {
     pub title: Spanned<String>,
     pub date: Option<Spanned<String>>,
     #[serde(default)]
-    pub date_formats: Vec<String>,
+    pub date_formats: Vec<Spanned<String>>,
     pub author: Option<Spanned<String>>,
     pub content: Spanned<String>,
     pub image: Option<Spanned<String>>,

@@ -35,6 +35,9 @@ const MIN_EVERY: Duration = Duration::from_secs(60);
 const DEFAULT_MAX_RUNNING: usize = 4;
 const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(6 * 60 * 60);
 const DEFAULT_BUDGET: Duration = Duration::from_secs(5 * 60);
+/// The deepest nesting of `(` (and `[`) a configured CSS selector may have; real ones stay under 5, and about
+/// 3,000 overflow the parser's stack (which aborts the process: it cannot be caught).
+const MAX_SELECTOR_NESTING: usize = 32;
 
 /// Parses and validates config text; `path` names the file in messages and anchors relative paths.
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
@@ -263,6 +266,7 @@ impl Validator<'_> {
             .schedule(r.every.as_ref(), r.cron.as_ref())
             .unwrap_or_else(|| settings.schedule.clone());
 
+        let date_formats = self.date_formats(&r.article.get_ref().date_formats);
         let pages = self.pages(r, r.listing.get_ref());
         let http = self.http(&r.http, settings);
         let budget = self
@@ -270,7 +274,7 @@ impl Validator<'_> {
             .unwrap_or(settings.budget);
 
         let (id, timezone, listing, article) = (id?, timezone?, listing?, article?);
-        let (pages, http) = (pages?, http?);
+        let (pages, http, date_formats) = (pages?, http?, date_formats?);
         let home = urls.first()?.clone();
         Some(Source {
             description: r.description.clone().unwrap_or_else(|| {
@@ -295,7 +299,7 @@ impl Validator<'_> {
             max_pages,
             normalize: normalize::Rules {
                 timezone,
-                date_formats: r.article.get_ref().date_formats.clone(),
+                date_formats,
                 summary_chars: DEFAULT_SUMMARY_CHARS,
             },
             article,
@@ -482,7 +486,20 @@ impl Validator<'_> {
         })
     }
 
+    /// The one place config compiles selectors. The selector parser recurses into `:is(`, `:not(`, `:where(`,
+    /// `:has(` and the like, and a stack overflow cannot be caught, so nesting is bounded before it parses.
     fn selector(&mut self, s: &Spanned<String>, key: &str) -> Option<Selector> {
+        let depth = nesting_depth(s.get_ref());
+        if depth > MAX_SELECTOR_NESTING {
+            self.error(
+                s.span(),
+                format!(
+                    "{key}: CSS selector nests {depth} levels of parentheses (at most {MAX_SELECTOR_NESTING}): \"{}\"",
+                    shorten(s.get_ref(), 60)
+                ),
+            );
+            return None;
+        }
         Selector::parse(s.get_ref())
             .map_err(|_| self.error(s.span(), format!("{key}: invalid CSS selector \"{}\"", s.get_ref())))
             .ok()
@@ -494,6 +511,27 @@ impl Validator<'_> {
             None => Some(None),
             Some(s) => self.selector(s, key).map(Some),
         }
+    }
+
+    /// `article.date_formats`: chrono formats, checked here so that a typo is a config error, not a date that
+    /// silently never parses.
+    fn date_formats(&mut self, raw: &[Spanned<String>]) -> Option<Vec<String>> {
+        let mut ok = true;
+        for f in raw {
+            let broken = f.get_ref().is_empty()
+                || chrono::format::StrftimeItems::new(f.get_ref()).any(|i| i == chrono::format::Item::Error);
+            if broken {
+                self.error(
+                    f.span(),
+                    format!(
+                        "article.date_formats: \"{}\" is not a chrono format (e.g. \"%Y-%m-%d %H:%M\")",
+                        shorten(f.get_ref(), 60)
+                    ),
+                );
+                ok = false;
+            }
+        }
+        ok.then(|| raw.iter().map(|f| f.get_ref().clone()).collect())
     }
 
     fn url(&mut self, s: &Spanned<String>, key: &str) -> Option<Url> {
@@ -616,7 +654,8 @@ impl Validator<'_> {
                         self.error(
                             c.span(),
                             format!(
-                                "cron: invalid expression \"{text}\" ({e}; e.g. \"0 */30 * * * *\", seconds first)"
+                                "cron: invalid expression \"{}\" ({e}; e.g. \"0 */30 * * * *\", seconds first)",
+                                shorten(text, 60)
                             ),
                         );
                         None
@@ -624,6 +663,30 @@ impl Validator<'_> {
                 }
             }
         }
+    }
+}
+
+/// How deeply `(` nest in `text` (counting those inside quotes too: a real selector never comes near the bound).
+fn nesting_depth(text: &str) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    for c in text.chars() {
+        match c {
+            '(' | '[' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            ')' | ']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+/// `text` cut to `chars` characters, with an ellipsis when cut, for messages about huge values.
+fn shorten(text: &str, chars: usize) -> String {
+    match text.char_indices().nth(chars) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
     }
 }
 
@@ -920,6 +983,53 @@ cookies = "a=b; c=d"
         let found = problems(&text);
         assert!(
             found[0].starts_with("config/test.toml:3: cron: invalid expression"),
+            "{found:#?}"
+        );
+    }
+    fn nested(depth: usize) -> String {
+        let open: String = (0..depth).map(|i| [":is(", ":not(", ":where("][i % 3]).collect();
+        format!("h4 a{open}b{}", ")".repeat(depth))
+    }
+
+    #[test]
+    fn a_deeply_nested_selector_is_a_problem_not_a_stack_overflow() {
+        let bad = GOOD.replace(r#"links = "h4 a""#, &format!("links = \"{}\"", nested(3000)));
+        let found = problems(&bad);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(
+            found[0].starts_with(
+                "config/test.toml:12: source \"wic-news\": listing.links: CSS selector nests 3000 levels of parentheses (at most 32)"
+            ),
+            "{found:#?}"
+        );
+        assert!(found[0].len() < 300, "the selector is shortened: {found:#?}");
+    }
+
+    #[test]
+    fn a_selector_nested_to_the_limit_still_parses_on_a_small_stack() {
+        // Config is also parsed on tokio worker threads (watch reloads), whose stacks are 2 MiB; keep a margin.
+        let good = GOOD.replace(
+            r#"links = "h4 a""#,
+            &format!("links = \"{}\"", nested(MAX_SELECTOR_NESTING)),
+        );
+        let parsed = std::thread::Builder::new()
+            .stack_size(512 << 10)
+            .spawn(move || parse(&good, Path::new("c.toml")).map(|_| ()).map_err(|e| e.to_string()))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(parsed, Ok(()));
+    }
+    #[test]
+    fn a_date_format_that_is_not_a_chrono_format_is_reported() {
+        let bad = GOOD.replace(
+            "content = \"#Content\"",
+            "content = \"#Content\"\ndate_formats = [\"%Y-%m-%d\", \"%Y-%Q\"]",
+        );
+        let found = problems(&bad);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(
+            found[0].starts_with("config/test.toml:17: source \"wic-news\": article.date_formats: \"%Y-%Q\""),
             "{found:#?}"
         );
     }
