@@ -270,32 +270,83 @@ fn a_broken_config_names_file_line_and_source_and_touches_nothing() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     let file = setup.config().display().to_string();
-    assert!(
-        stderr.contains(&format!("{file}:")) && stderr.contains("unknown field `max_itmes`"),
-        "{stderr}"
-    );
+    // Every problem in one round, the unknown key included (it used to hide the other two).
+    let line = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    for expected in [
+        format!(
+            "{file}:{}: unknown key `max_itmes` in [settings] (expected one of:",
+            line("max_itmes")
+        ),
+        format!(
+            "{file}:{}: source \"wic-news\": unknown time zone \"Beijing\"",
+            line("\"Beijing\"")
+        ),
+        format!(
+            "{file}:{}: source \"wic-news\": listing.links: invalid CSS selector",
+            line("h4 >> a")
+        ),
+    ] {
+        assert!(stderr.contains(&expected), "{expected}\n{stderr}");
+    }
 
     let text = text.replace("max_items = 50\nmax_itmes = 5", "max_items = 50");
     std::fs::write(setup.config(), &text).unwrap();
     let out = setup.cmd(&["run"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
-    let line = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
     assert!(
-        stderr.contains(&format!(
-            "{file}:{}: source \"wic-news\": unknown time zone \"Beijing\"",
-            line("\"Beijing\"")
-        )),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains(&format!(
-            "{file}:{}: source \"wic-news\": listing.links: invalid CSS selector",
-            line("h4 >> a")
-        )),
+        stderr.contains("unknown time zone") && stderr.contains("invalid CSS selector"),
         "{stderr}"
     );
     assert!(!setup.dir.path().join("feeds").exists() && !setup.dir.path().join("state").exists());
+}
+
+/// Five problems of five kinds (a bad time zone, a bad selector, an unknown key in `[source.article]`, a type
+/// error in another source, an unknown key in `[settings]`) used to take five rounds of `check`; now one.
+#[test]
+fn config_errors_are_all_reported_in_one_check() {
+    let setup = Setup::new("http://127.0.0.1:9", "http://127.0.0.1:9", "formts = [\"atom\"]");
+    let text = std::fs::read_to_string(setup.config()).unwrap();
+    let zh = text.find("id = \"wic-news-zh\"").unwrap();
+    let (en, zh) = text.split_at(zh);
+    let en = en
+        .replacen("timezone = \"Asia/Shanghai\"", "timezone = \"Beijing\"", 1)
+        .replacen("links = \"h4 > a\"", "links = \"h4 >> a\"", 1)
+        .replacen("content = ", "contnet = \"#Content\"\ncontent = ", 1);
+    let zh = zh.replacen("title = ", "max_pages_typo = 1\nmax_items = \"many\"\ntitle = ", 1);
+    let text = format!("{en}{zh}");
+    std::fs::write(setup.config(), &text).unwrap();
+    let out = setup.cmd(&["check"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let file = setup.config().display().to_string();
+    let line = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    for expected in [
+        format!("{file}:{}: unknown key `formts` in [settings]", line("formts")),
+        format!(
+            "{file}:{}: source \"wic-news\": unknown time zone \"Beijing\"",
+            line("Beijing")
+        ),
+        format!(
+            "{file}:{}: source \"wic-news\": listing.links: invalid CSS selector",
+            line("h4 >> a")
+        ),
+        format!(
+            "{file}:{}: source \"wic-news\": unknown key `contnet` in [source.article]",
+            line("contnet")
+        ),
+        format!(
+            "{file}:{}: source \"wic-news-zh\": unknown key `max_pages_typo` in [[source]]",
+            line("max_pages_typo")
+        ),
+        format!(
+            "{file}:{}: source \"wic-news-zh\": max_items: invalid type: string \"many\"",
+            line("\"many\"")
+        ),
+    ] {
+        assert!(stderr.contains(&expected), "{expected}\n{stderr}");
+    }
+    assert!(!setup.dir.path().join("state").exists());
 }
 
 /// `:is(` / `:not(` / `:where(` nested about 3,000 deep used to overflow the stack (SIGABRT) in `check` and `run`.

@@ -1,7 +1,7 @@
 //! Configuration: `raw` mirrors the TOML file, `validate` turns it into typed values.
 //!
 //! Loading collects every problem at once, each with file, line and source id, so a user fixes a broken config in
-//! one round. Nothing after this module sees an unparsed URL, selector, duration or time zone. Relative paths in
+//! one round: unknown keys and type errors (found by `raw`) as well as invalid values (found by `validate`). Nothing after this module sees an unparsed URL, selector, duration or time zone. Relative paths in
 //! the file are relative to the folder of the file.
 
 mod raw;

@@ -10,7 +10,7 @@ use scraper::Selector;
 use toml::Spanned;
 use url::Url;
 
-use super::raw::{RawArticle, RawConfig, RawHttp, RawListing, RawNotify, RawSettings, RawSource};
+use super::raw::{RawArticle, RawHttp, RawListing, RawNotify, RawSettings, RawSource};
 use super::{Config, ConfigError, Notify, PageTemplate, Problem, Refresh, Schedule, Settings, Source, Target};
 use crate::extract::{ArticleRules, ListRules};
 use crate::fetch::{self, HostLimits};
@@ -47,16 +47,13 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         source: None,
         problems: Vec::new(),
     };
-    let raw: RawConfig = match toml::from_str(text) {
-        Ok(raw) => raw,
-        Err(e) => {
-            let line = e.span().map_or(1, |s| v.line(s.start));
-            let message = e.message().trim().to_owned();
-            return Err(ConfigError::Invalid {
-                problems: vec![v.problem(line, message)],
-            });
-        }
-    };
+    let read = super::raw::read(text);
+    for p in read.problems.iter().cloned() {
+        v.source = p.source;
+        v.error(p.span, p.message);
+    }
+    v.source = None;
+    let raw = read.config;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let settings = v.settings(&raw.settings, &base_dir);
 
@@ -78,11 +75,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     for raw_source in &raw.sources {
         let r = raw_source.get_ref();
         for alt in &r.alternates {
-            if !raw
-                .sources
-                .iter()
-                .any(|other| other.get_ref().id.get_ref() == alt.get_ref())
-            {
+            if !read.source_ids.iter().flatten().any(|id| id == alt.get_ref()) {
                 v.source = Some(r.id.get_ref().clone());
                 v.error(
                     alt.span(),
@@ -93,10 +86,12 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     }
     v.source = None;
     let notify = raw.notify.iter().filter_map(|n| v.notify(n)).collect();
-    if raw.sources.is_empty() {
+    if read.source_ids.is_empty() && read.syntax_ok {
         v.problems.push(v.problem(1, "no [[source]] is configured".into()));
     }
 
+    // In file order, whichever stage found them.
+    v.problems.sort_by_key(|p| p.line);
     if v.problems.is_empty() {
         Ok(Config {
             path: path.to_owned(),
@@ -773,11 +768,75 @@ content = "#Content"
     fn unknown_keys_are_rejected_with_their_line() {
         let bad = GOOD.replace("title = \"h1\"", "title = \"h1\"\ntitel = \"h2\"");
         let found = problems(&bad);
-        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found,
+            [
+                "config/test.toml:16: source \"wic-news\": unknown key `titel` in [source.article] (expected one of: \
+              title, date, date_formats, author, content, image, caption, remove)"
+            ]
+        );
+    }
+
+    /// A typo in `[source.article]` used to stop validation at the first error, so a file with five problems
+    /// needed five rounds of `check`.
+    #[test]
+    fn config_errors_are_all_reported_at_once() {
+        let second = GOOD
+            .replace("[settings]\nfeed_base_url = \"https://feeds.example.org/wic\"\n", "")
+            .replace("id = \"wic-news\"", "id = \"wic-zh\"\nmax_items = \"many\"");
+        let bad = format!("{GOOD}{second}")
+            .replace("Asia/Shanghai", "Asia/Beijing")
+            .replacen(r#"links = "h4 a""#, r#"links = "div..title""#, 1)
+            .replacen(
+                "content = \"#Content\"",
+                "contnet = \"#Content\"\ncontent = \"#Content\"",
+                1,
+            )
+            .replace("feed_base_url", "feed_base = \"x\"\nfeed_base_url");
+        let found = problems(&bad);
+        let expected = [
+            "config/test.toml:3: unknown key `feed_base` in [settings] (expected one of: output_dir, state, ",
+            "config/test.toml:10: source \"wic-news\": unknown time zone \"Asia/Beijing\"",
+            "config/test.toml:13: source \"wic-news\": listing.links: invalid CSS selector \"div..title\"",
+            "config/test.toml:17: source \"wic-news\": unknown key `contnet` in [source.article] (expected one of: title,",
+            "config/test.toml:23: source \"wic-zh\": max_items: invalid type: string \"many\", expected usize",
+        ];
+        assert_eq!(found.len(), expected.len(), "{found:#?}");
+        for (found, expected) in found.iter().zip(expected) {
+            assert!(found.starts_with(expected), "{found}\nexpected: {expected}");
+        }
+    }
+
+    #[test]
+    fn a_table_that_is_not_an_array_of_tables_is_reported() {
+        let found = problems("[source]\nid = \"x\"\n");
         assert!(
-            found[0].starts_with("config/test.toml:16: unknown field `titel`"),
+            found
+                .iter()
+                .any(|p| p.starts_with("config/test.toml:1: source must be a list of tables: write [[source]]")),
             "{found:#?}"
         );
+        assert!(
+            found.iter().any(|p| p.ends_with("no [[source]] is configured")),
+            "{found:#?}"
+        );
+    }
+
+    #[test]
+    fn every_raw_table_lists_its_keys() {
+        // The key lists come from the serde derives; a table whose struct is missing from `table_keys` would let
+        // its unknown keys through to `deny_unknown_fields`, which stops at the first.
+        let bad = GOOD.replace(
+            "[source.article]",
+            "[source.refresh]\nnewst = 1\n[source.http]\nproxxy = \"x\"\n\n[source.article]",
+        ) + "\n[[notify]]\nwebhok = \"https://x.example/\"\n";
+        let found = problems(&bad);
+        for key in ["newst", "proxxy", "webhok"] {
+            assert!(
+                found.iter().any(|p| p.contains(&format!("unknown key `{key}`"))),
+                "{key}: {found:#?}"
+            );
+        }
     }
 
     #[test]
@@ -1032,5 +1091,12 @@ cookies = "a=b; c=d"
             found[0].starts_with("config/test.toml:17: source \"wic-news\": article.date_formats: \"%Y-%Q\""),
             "{found:#?}"
         );
+    }
+    #[test]
+    fn a_syntax_error_is_reported_alone_with_its_line() {
+        let bad = GOOD.replace("title = \"h1\"", "title = \"h1\"\ntitle = \"h2\"");
+        let found = problems(&bad);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(found[0].starts_with("config/test.toml:16: "), "{found:#?}");
     }
 }
