@@ -4,6 +4,7 @@
 mod common;
 
 use std::collections::HashSet;
+use std::path::Path;
 
 use common::{Setup, expected, parse_feed, serve_site};
 use serde_json::Value;
@@ -375,6 +376,55 @@ fn a_deeply_nested_selector_is_exit_3_not_a_crash() {
         );
     }
     assert!(!setup.dir.path().join("state").exists());
+}
+
+/// `state = "/dev/null"` used to create `/dev/null.lock` and `/dev/null-journal`, then fail with "disk I/O error".
+#[test]
+fn a_state_path_that_is_not_a_regular_file_is_a_config_error_and_creates_nothing() {
+    let setup = Setup::new("http://127.0.0.1:9", "http://127.0.0.1:9", "");
+    let text = std::fs::read_to_string(setup.config()).unwrap();
+    let file = setup.config().display().to_string();
+    let existed = [Path::new("/dev/null.lock"), Path::new("/dev/null-journal")].map(Path::exists);
+    std::fs::create_dir_all(setup.dir.path().join("taken")).unwrap();
+    for (state, expected) in [
+        (
+            "/dev/null",
+            "state: /dev/null exists and is not a regular file (it is a character device)",
+        ),
+        ("taken", "exists and is not a regular file (it is a folder)"),
+        (
+            "feedwright.toml/state.sqlite",
+            "feedwright.toml is not a folder (it is a regular file)",
+        ),
+    ] {
+        let edited = text.replace("state = \"state/feedwright.sqlite\"", &format!("state = \"{state}\""));
+        let line = edited.lines().position(|l| l.starts_with("state = ")).unwrap() + 1;
+        std::fs::write(setup.config(), &edited).unwrap();
+        for command in ["check", "run"] {
+            let out = setup.cmd(&[command]).output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(3), "{command} {state}: {stderr}");
+            assert!(
+                stderr.contains(&format!("{file}:{line}: ")) && stderr.contains(expected),
+                "{command} {state}: {stderr}"
+            );
+        }
+    }
+    assert_eq!(
+        [Path::new("/dev/null.lock"), Path::new("/dev/null-journal")].map(Path::exists),
+        existed,
+        "nothing was created beside /dev/null"
+    );
+    let mut left: Vec<_> = std::fs::read_dir(setup.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        ["feedwright.toml", "taken"],
+        "no lock, journal, state or feeds folder"
+    );
 }
 
 #[test]

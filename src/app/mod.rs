@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::cli::{Cli, Command};
-use crate::config::{Config, ConfigError, Source};
+use crate::config::{Config, ConfigError, Source, check_paths};
 use crate::demo;
 use crate::error_chain;
 use crate::fetch::Fetcher;
@@ -79,6 +79,7 @@ pub async fn main(cli: Cli) -> Result<Exit, AppError> {
         Command::Run { sources } => {
             let config = Config::load(&cli.config)?;
             let selected = select(&config, sources)?;
+            check_paths(&config)?;
             let _lock = StateLock::acquire(&config.settings.state, config.settings.lock_timeout).await?;
             let store = Store::open(&config.settings.state)?;
             remove_stale_temp_files(&config);
@@ -96,6 +97,7 @@ pub async fn main(cli: Cli) -> Result<Exit, AppError> {
 
 fn check(path: &Path) -> Result<Exit, AppError> {
     let config = Config::load(path)?;
+    check_paths(&config)?;
     println!(
         "{}: ok, {} sources ({})",
         path.display(),

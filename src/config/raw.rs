@@ -272,8 +272,8 @@ pub struct RawNotify {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSettings {
-    pub output_dir: Option<String>,
-    pub state: Option<String>,
+    pub output_dir: Option<Spanned<String>>,
+    pub state: Option<Spanned<String>>,
     pub feed_base_url: Option<Spanned<String>>,
     pub user_agent: Option<String>,
     pub timeout: Option<Spanned<String>>,

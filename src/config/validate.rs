@@ -11,7 +11,9 @@ use toml::Spanned;
 use url::Url;
 
 use super::raw::{RawArticle, RawHttp, RawListing, RawNotify, RawSettings, RawSource};
-use super::{Config, ConfigError, Notify, PageTemplate, Problem, Refresh, Schedule, Settings, Source, Target};
+use super::{
+    Config, ConfigError, Notify, PageTemplate, PathLines, Problem, Refresh, Schedule, Settings, Source, Target,
+};
 use crate::extract::{ArticleRules, ListRules};
 use crate::fetch::{self, HostLimits};
 use crate::model::SourceId;
@@ -171,8 +173,16 @@ impl Validator<'_> {
                 .duration_or_zero(raw.min_gap.as_ref(), "min_gap")
                 .unwrap_or(Duration::ZERO),
             budget: self.duration(raw.budget.as_ref(), "budget").unwrap_or(DEFAULT_BUDGET),
-            output_dir: base_dir.join(raw.output_dir.as_deref().unwrap_or("feeds")),
-            state: base_dir.join(raw.state.as_deref().unwrap_or("state/feedwright.sqlite")),
+            output_dir: base_dir.join(raw.output_dir.as_ref().map_or("feeds", |s| s.get_ref().as_str())),
+            state: base_dir.join(
+                raw.state
+                    .as_ref()
+                    .map_or("state/feedwright.sqlite", |s| s.get_ref().as_str()),
+            ),
+            lines: PathLines {
+                output_dir: raw.output_dir.as_ref().map_or(1, |s| self.line(s.span().start)),
+                state: raw.state.as_ref().map_or(1, |s| self.line(s.span().start)),
+            },
             feed_base_url: feed_base_url.unwrap_or_else(|| Url::parse(DEFAULT_FEED_BASE).expect("valid default")),
             user_agent: raw.user_agent.clone().unwrap_or_else(|| DEFAULT_USER_AGENT.to_owned()),
             timeout,
