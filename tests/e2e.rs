@@ -150,6 +150,71 @@ async fn run_publishes_both_editions_field_by_field() {
     check_site(&setup, "wic-news-zh", "wic-zh", &zh.uri());
 }
 
+/// U+202A–U+202E and U+2066–U+2069 in titles and authors used to reach all three feeds, so a site could make a
+/// reader show text reversed. Every page of the English site is served with them after every tag, in every
+/// `alt`, and as character references; none reaches any feed file.
+#[tokio::test(flavor = "multi_thread")]
+async fn bidi_controls_never_reach_a_feed() {
+    const BIDI: [char; 9] = [
+        '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+    ];
+    let en = wiremock::MockServer::start().await;
+    common::mount_site(&en, "wic-en").await;
+    let root = Path::new(common::FIXTURES).join("wic-en");
+    for dir in [
+        "news",
+        "2015-12/13",
+        "2015-12/14",
+        "2015-12/15",
+        "2015-12/16",
+        "2015-12/17",
+        "specials",
+    ] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            let page = String::from_utf8(std::fs::read(&path).unwrap()).unwrap();
+            let hostile = page
+                .replace("<h1>", "<h1>\u{202E}&#x202D;")
+                .replace("alt=\"", "alt=\"\u{2067}")
+                .replace("</a>", "&#8238;</a>")
+                .replace("</span>", "\u{202E}\u{2066}</span>")
+                .replace("</p>", "\u{202B}&#x2069;</p>")
+                .replace("<p", "\u{202D}<p");
+            let at = format!("/{}", path.strip_prefix(&root).unwrap().display());
+            wiremock::Mock::given(wiremock::matchers::path(at))
+                .respond_with(wiremock::ResponseTemplate::new(200).set_body_raw(hostile, "text/html"))
+                .with_priority(1)
+                .mount(&en)
+                .await;
+        }
+    }
+    let setup = Setup::new(&en.uri(), "http://127.0.0.1:9", "");
+    setup.cmd(&["run", "--source", "wic-news"]).assert().code(0);
+    let json: Value = serde_json::from_slice(&setup.read("wic-news.json")).unwrap();
+    let items = json["items"].as_array().unwrap();
+    assert!(items.len() >= 5, "{json:#}");
+    assert!(
+        items.iter().filter(|i| i["authors"][0]["name"].is_string()).count() >= 3,
+        "authors were read: {json:#}"
+    );
+    for ext in ["atom", "rss", "json"] {
+        let feed = String::from_utf8(setup.read(&format!("wic-news.{ext}"))).unwrap();
+        for c in BIDI {
+            let code = c as u32;
+            let escapes = [
+                c.to_string(),
+                format!("&#x{code:x};"),
+                format!("&#x{code:X};"),
+                format!("&#{code};"),
+                format!("\\u{code:04x}"),
+            ];
+            for e in escapes {
+                assert!(!feed.contains(&e), "{ext} contains {e:?} (U+{code:04X})");
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn feeds_link_their_other_language_and_name_themselves() {
     let (en, zh) = both_sites().await;
