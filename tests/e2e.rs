@@ -277,6 +277,48 @@ async fn a_listing_that_is_down_keeps_the_published_feed_and_exits_4() {
     );
 }
 
+/// A publish that failed (a full disk) used to end the whole run with exit 1, though the README promises 4 for a
+/// source that failed while others were published. A folder squatting on one feed file name stands in for the
+/// disk (tests may run as root, where permission bits stop nothing).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_feed_file_that_cannot_be_written_fails_that_source_with_exit_4() {
+    let (en, zh) = both_sites().await;
+    let setup = Setup::new(&en.uri(), &zh.uri(), "");
+    std::fs::create_dir_all(setup.feed("wic-news.atom").join("squatter")).unwrap();
+    let out = setup.cmd(&["run"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stdout}\n{stderr}");
+    let atom = setup.feed("wic-news.atom").display().to_string();
+    assert!(stderr.contains(&format!("cannot write {atom}")), "{stderr}");
+    assert!(stdout.contains("wic-news ") && stdout.contains("failed"), "{stdout}");
+    // The other source, and the other formats of this one, were published.
+    check_site(&setup, "wic-news-zh", "wic-zh", &zh.uri());
+    for name in ["wic-news.rss", "wic-news.json"] {
+        assert!(!parse_feed(&setup.read(name)).entries.is_empty(), "{name}");
+    }
+    let status = setup.cmd(&["status", "--json"]).output().unwrap();
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    let en_status = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["source"] == "wic-news")
+        .unwrap();
+    assert_eq!(en_status["last_outcome"], "failed", "{status:#}");
+    let last_error = en_status["last_error"].as_str().unwrap();
+    assert!(
+        last_error.starts_with("cannot publish the feed: cannot write ") && last_error.contains(&atom),
+        "{last_error}"
+    );
+
+    // Once the folder is gone the next run writes the file from the stored items.
+    std::fs::remove_dir_all(setup.feed("wic-news.atom")).unwrap();
+    let out = setup.cmd(&["run", "--source", "wic-news"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    check_site(&setup, "wic-news", "wic-en", &en.uri());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn one_missing_article_costs_only_that_article() {
     let (en, zh) = both_sites().await;

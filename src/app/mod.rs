@@ -205,7 +205,8 @@ async fn run(config: &Config, sources: &[Source], store: Store, quiet: bool) -> 
                     let _ = writeln!(out, "{}", summary(&report));
                 }
             }
-            // The state or the output folder failed, not the site: that is exit 1, as documented.
+            // The state database failed, not the site: that is exit 1, as documented. (A feed file that cannot be
+            // written is that source's failure, in its report: exit 4.)
             Err(e) => {
                 exit = Exit::Failure;
                 tracing::error!(source = %source.id, error = %error_chain(&e), "source failed");
