@@ -94,6 +94,8 @@ pub struct Page {
     pub bytes: usize,
 }
 
+// One `Fetched` per request, moved once to its caller: boxing the page would cost an allocation and buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Fetched {
     Page(Page),
