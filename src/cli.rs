@@ -10,10 +10,11 @@ use crate::render::Format;
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0  every source ok
-  1  unexpected failure
+  1  unexpected failure (the state database, the lock, the OPML list)
   2  usage error
   3  invalid config
-  4  some sources failed (their last good feeds stay published)";
+  4  some sources failed (their listing, their articles or writing their feed files); the others
+     were published";
 
 #[derive(Debug, Parser)]
 #[command(name = "feedwright", version, term_width = 100, about = "Turns news sites without a usable feed into Atom, RSS 2.0 and JSON Feed files", after_help = EXIT_CODES)]

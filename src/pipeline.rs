@@ -43,13 +43,17 @@ pub struct Report {
     pub items: usize,
 }
 
+/// What the state database failing does to a run: the run stops (exit 1). A feed file that cannot be written is
+/// not such an error: it fails that source only (its run record says why; exit 4), and the others go on.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(transparent)]
-    Publish(#[from] publish::PublishError),
 }
+
+/// How the reason of a run whose feed files could not be written begins; the next run recognises it, so that a
+/// source broken by its output folder is "recovered" only once its feeds are written again.
+const PUBLISH_FAILED: &str = "cannot publish the feed";
 
 /// Articles read for one source, before anything is stored: what `run` commits and `preview` prints.
 #[derive(Debug, Default)]
@@ -431,6 +435,9 @@ async fn run_source(
     };
 
     let was_broken = recent.first().is_some_and(|r| r.outcome == Outcome::Failed);
+    let broken_by_publish = recent.first().is_some_and(|r| {
+        r.outcome == Outcome::Failed && r.reason.as_deref().is_some_and(|r| r.starts_with(PUBLISH_FAILED))
+    });
     let event = match (&reason, was_broken) {
         (Some(reason), false) => Some(Event::Broken {
             source: source.id.clone(),
@@ -455,25 +462,52 @@ async fn run_source(
         });
     }
 
+    // A source broken by its output folder has recovered only once its feeds are written: hold that event back.
+    let (event, held) = match event {
+        Some(e @ Event::Recovered { .. }) if broken_by_publish => (None, Some(e)),
+        e => (e, None),
+    };
+    let queued_recovered = event.is_some() && was_broken;
     let mut changes = collected.changes;
     changes.events.extend(event);
-    changes.notify = notify;
+    changes.notify = notify.clone();
     let items = {
         let mut store = lock(&ctx.store);
         store.commit(&changes, &mut record, now)?;
         store.feed_items(&source.id, source.max_items)?
     };
     let mut written = Vec::new();
+    let mut unwritten = Vec::new();
     if !items.is_empty() {
         let meta = feed_meta(config, source, &items, now);
         for &format in &config.settings.formats {
             let path = config.settings.feed_path(&source.id, format);
-            if publish::write_atomic(&path, render::render(format, &meta, &items).as_bytes())? {
-                written.push(path);
+            // Every format is tried: a folder squatting on one file name does not keep the others stale.
+            match publish::write_atomic(&path, render::render(format, &meta, &items).as_bytes()) {
+                Ok(true) => written.push(path),
+                Ok(false) => {}
+                Err(e) => unwritten.push(error_chain(&e)),
             }
         }
     }
     record.duration = clock.elapsed();
+    if !unwritten.is_empty() {
+        // The items are stored, so the next run writes these files as soon as it can.
+        let reason = format!("{PUBLISH_FAILED}: {}", unwritten.join("; "));
+        tracing::error!(reason = %reason, "source failed; feed files not written");
+        record.outcome = Outcome::Failed;
+        record.reason = Some(reason.clone());
+        record.errors.extend(unwritten);
+        // Still broken since the last run: nothing to tell. Otherwise (fine before, or just recovered from a
+        // broken listing) it is news.
+        let broken = (!was_broken || queued_recovered).then(|| Event::Broken {
+            source: source.id.clone(),
+            reason,
+        });
+        lock(&ctx.store).amend_run(&record, broken.as_slice(), &notify, now)?;
+    } else if let Some(recovered) = held {
+        lock(&ctx.store).amend_run(&record, &[recovered], &notify, now)?;
+    }
     tracing::info!(
         links = record.links,
         new = record.new,

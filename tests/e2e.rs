@@ -4,6 +4,7 @@
 mod common;
 
 use std::collections::HashSet;
+use std::path::Path;
 
 use common::{Setup, expected, parse_feed, serve_site};
 use serde_json::Value;
@@ -149,6 +150,71 @@ async fn run_publishes_both_editions_field_by_field() {
     check_site(&setup, "wic-news-zh", "wic-zh", &zh.uri());
 }
 
+/// U+202A–U+202E and U+2066–U+2069 in titles and authors used to reach all three feeds, so a site could make a
+/// reader show text reversed. Every page of the English site is served with them after every tag, in every
+/// `alt`, and as character references; none reaches any feed file.
+#[tokio::test(flavor = "multi_thread")]
+async fn bidi_controls_never_reach_a_feed() {
+    const BIDI: [char; 9] = [
+        '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+    ];
+    let en = wiremock::MockServer::start().await;
+    common::mount_site(&en, "wic-en").await;
+    let root = Path::new(common::FIXTURES).join("wic-en");
+    for dir in [
+        "news",
+        "2015-12/13",
+        "2015-12/14",
+        "2015-12/15",
+        "2015-12/16",
+        "2015-12/17",
+        "specials",
+    ] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            let page = String::from_utf8(std::fs::read(&path).unwrap()).unwrap();
+            let hostile = page
+                .replace("<h1>", "<h1>\u{202E}&#x202D;")
+                .replace("alt=\"", "alt=\"\u{2067}")
+                .replace("</a>", "&#8238;</a>")
+                .replace("</span>", "\u{202E}\u{2066}</span>")
+                .replace("</p>", "\u{202B}&#x2069;</p>")
+                .replace("<p", "\u{202D}<p");
+            let at = format!("/{}", path.strip_prefix(&root).unwrap().display());
+            wiremock::Mock::given(wiremock::matchers::path(at))
+                .respond_with(wiremock::ResponseTemplate::new(200).set_body_raw(hostile, "text/html"))
+                .with_priority(1)
+                .mount(&en)
+                .await;
+        }
+    }
+    let setup = Setup::new(&en.uri(), "http://127.0.0.1:9", "");
+    setup.cmd(&["run", "--source", "wic-news"]).assert().code(0);
+    let json: Value = serde_json::from_slice(&setup.read("wic-news.json")).unwrap();
+    let items = json["items"].as_array().unwrap();
+    assert!(items.len() >= 5, "{json:#}");
+    assert!(
+        items.iter().filter(|i| i["authors"][0]["name"].is_string()).count() >= 3,
+        "authors were read: {json:#}"
+    );
+    for ext in ["atom", "rss", "json"] {
+        let feed = String::from_utf8(setup.read(&format!("wic-news.{ext}"))).unwrap();
+        for c in BIDI {
+            let code = c as u32;
+            let escapes = [
+                c.to_string(),
+                format!("&#x{code:x};"),
+                format!("&#x{code:X};"),
+                format!("&#{code};"),
+                format!("\\u{code:04x}"),
+            ];
+            for e in escapes {
+                assert!(!feed.contains(&e), "{ext} contains {e:?} (U+{code:04X})");
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn feeds_link_their_other_language_and_name_themselves() {
     let (en, zh) = both_sites().await;
@@ -211,6 +277,48 @@ async fn a_listing_that_is_down_keeps_the_published_feed_and_exits_4() {
     );
 }
 
+/// A publish that failed (a full disk) used to end the whole run with exit 1, though the README promises 4 for a
+/// source that failed while others were published. A folder squatting on one feed file name stands in for the
+/// disk (tests may run as root, where permission bits stop nothing).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_feed_file_that_cannot_be_written_fails_that_source_with_exit_4() {
+    let (en, zh) = both_sites().await;
+    let setup = Setup::new(&en.uri(), &zh.uri(), "");
+    std::fs::create_dir_all(setup.feed("wic-news.atom").join("squatter")).unwrap();
+    let out = setup.cmd(&["run"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stdout}\n{stderr}");
+    let atom = setup.feed("wic-news.atom").display().to_string();
+    assert!(stderr.contains(&format!("cannot write {atom}")), "{stderr}");
+    assert!(stdout.contains("wic-news ") && stdout.contains("failed"), "{stdout}");
+    // The other source, and the other formats of this one, were published.
+    check_site(&setup, "wic-news-zh", "wic-zh", &zh.uri());
+    for name in ["wic-news.rss", "wic-news.json"] {
+        assert!(!parse_feed(&setup.read(name)).entries.is_empty(), "{name}");
+    }
+    let status = setup.cmd(&["status", "--json"]).output().unwrap();
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    let en_status = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["source"] == "wic-news")
+        .unwrap();
+    assert_eq!(en_status["last_outcome"], "failed", "{status:#}");
+    let last_error = en_status["last_error"].as_str().unwrap();
+    assert!(
+        last_error.starts_with("cannot publish the feed: cannot write ") && last_error.contains(&atom),
+        "{last_error}"
+    );
+
+    // Once the folder is gone the next run writes the file from the stored items.
+    std::fs::remove_dir_all(setup.feed("wic-news.atom")).unwrap();
+    let out = setup.cmd(&["run", "--source", "wic-news"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    check_site(&setup, "wic-news", "wic-en", &en.uri());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn one_missing_article_costs_only_that_article() {
     let (en, zh) = both_sites().await;
@@ -270,32 +378,160 @@ fn a_broken_config_names_file_line_and_source_and_touches_nothing() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     let file = setup.config().display().to_string();
-    assert!(
-        stderr.contains(&format!("{file}:")) && stderr.contains("unknown field `max_itmes`"),
-        "{stderr}"
-    );
+    // Every problem in one round, the unknown key included (it used to hide the other two).
+    let line = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    for expected in [
+        format!(
+            "{file}:{}: unknown key `max_itmes` in [settings] (expected one of:",
+            line("max_itmes")
+        ),
+        format!(
+            "{file}:{}: source \"wic-news\": unknown time zone \"Beijing\"",
+            line("\"Beijing\"")
+        ),
+        format!(
+            "{file}:{}: source \"wic-news\": listing.links: invalid CSS selector",
+            line("h4 >> a")
+        ),
+    ] {
+        assert!(stderr.contains(&expected), "{expected}\n{stderr}");
+    }
 
     let text = text.replace("max_items = 50\nmax_itmes = 5", "max_items = 50");
     std::fs::write(setup.config(), &text).unwrap();
     let out = setup.cmd(&["run"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
-    let line = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
     assert!(
-        stderr.contains(&format!(
-            "{file}:{}: source \"wic-news\": unknown time zone \"Beijing\"",
-            line("\"Beijing\"")
-        )),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains(&format!(
-            "{file}:{}: source \"wic-news\": listing.links: invalid CSS selector",
-            line("h4 >> a")
-        )),
+        stderr.contains("unknown time zone") && stderr.contains("invalid CSS selector"),
         "{stderr}"
     );
     assert!(!setup.dir.path().join("feeds").exists() && !setup.dir.path().join("state").exists());
+}
+
+/// Five problems of five kinds (a bad time zone, a bad selector, an unknown key in `[source.article]`, a type
+/// error in another source, an unknown key in `[settings]`) used to take five rounds of `check`; now one.
+#[test]
+fn config_errors_are_all_reported_in_one_check() {
+    let setup = Setup::new("http://127.0.0.1:9", "http://127.0.0.1:9", "formts = [\"atom\"]");
+    let text = std::fs::read_to_string(setup.config()).unwrap();
+    let zh = text.find("id = \"wic-news-zh\"").unwrap();
+    let (en, zh) = text.split_at(zh);
+    let en = en
+        .replacen("timezone = \"Asia/Shanghai\"", "timezone = \"Beijing\"", 1)
+        .replacen("links = \"h4 > a\"", "links = \"h4 >> a\"", 1)
+        .replacen("content = ", "contnet = \"#Content\"\ncontent = ", 1);
+    let zh = zh.replacen("title = ", "max_pages_typo = 1\nmax_items = \"many\"\ntitle = ", 1);
+    let text = format!("{en}{zh}");
+    std::fs::write(setup.config(), &text).unwrap();
+    let out = setup.cmd(&["check"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let file = setup.config().display().to_string();
+    let line = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    for expected in [
+        format!("{file}:{}: unknown key `formts` in [settings]", line("formts")),
+        format!(
+            "{file}:{}: source \"wic-news\": unknown time zone \"Beijing\"",
+            line("Beijing")
+        ),
+        format!(
+            "{file}:{}: source \"wic-news\": listing.links: invalid CSS selector",
+            line("h4 >> a")
+        ),
+        format!(
+            "{file}:{}: source \"wic-news\": unknown key `contnet` in [source.article]",
+            line("contnet")
+        ),
+        format!(
+            "{file}:{}: source \"wic-news-zh\": unknown key `max_pages_typo` in [[source]]",
+            line("max_pages_typo")
+        ),
+        format!(
+            "{file}:{}: source \"wic-news-zh\": max_items: invalid type: string \"many\"",
+            line("\"many\"")
+        ),
+    ] {
+        assert!(stderr.contains(&expected), "{expected}\n{stderr}");
+    }
+    assert!(!setup.dir.path().join("state").exists());
+}
+
+/// `:is(` / `:not(` / `:where(` nested about 3,000 deep used to overflow the stack (SIGABRT) in `check` and `run`.
+#[test]
+fn a_deeply_nested_selector_is_exit_3_not_a_crash() {
+    let setup = Setup::new("http://127.0.0.1:9", "http://127.0.0.1:9", "");
+    let open: String = (0..3000).map(|i| [":is(", ":not(", ":where("][i % 3]).collect();
+    let selector = format!("h4 > a{open}b{}", ")".repeat(3000));
+    let text = std::fs::read_to_string(setup.config()).unwrap().replacen(
+        "links = \"h4 > a\"",
+        &format!("links = \"{selector}\""),
+        1,
+    );
+    std::fs::write(setup.config(), &text).unwrap();
+    let line = text.lines().position(|l| l.contains(":where(")).unwrap() + 1;
+    let file = setup.config().display().to_string();
+    for command in ["check", "run"] {
+        let out = setup.cmd(&[command]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{command}: {:?} {stderr:.500}", out.status);
+        assert!(
+            stderr.contains(&format!(
+                "{file}:{line}: source \"wic-news\": listing.links: CSS selector nests 3000 levels"
+            )),
+            "{command}: {stderr:.500}"
+        );
+    }
+    assert!(!setup.dir.path().join("state").exists());
+}
+
+/// `state = "/dev/null"` used to create `/dev/null.lock` and `/dev/null-journal`, then fail with "disk I/O error".
+#[test]
+fn a_state_path_that_is_not_a_regular_file_is_a_config_error_and_creates_nothing() {
+    let setup = Setup::new("http://127.0.0.1:9", "http://127.0.0.1:9", "");
+    let text = std::fs::read_to_string(setup.config()).unwrap();
+    let file = setup.config().display().to_string();
+    let existed = [Path::new("/dev/null.lock"), Path::new("/dev/null-journal")].map(Path::exists);
+    std::fs::create_dir_all(setup.dir.path().join("taken")).unwrap();
+    for (state, expected) in [
+        (
+            "/dev/null",
+            "state: /dev/null exists and is not a regular file (it is a character device)",
+        ),
+        ("taken", "exists and is not a regular file (it is a folder)"),
+        (
+            "feedwright.toml/state.sqlite",
+            "feedwright.toml is not a folder (it is a regular file)",
+        ),
+    ] {
+        let edited = text.replace("state = \"state/feedwright.sqlite\"", &format!("state = \"{state}\""));
+        let line = edited.lines().position(|l| l.starts_with("state = ")).unwrap() + 1;
+        std::fs::write(setup.config(), &edited).unwrap();
+        for command in ["check", "run"] {
+            let out = setup.cmd(&[command]).output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(3), "{command} {state}: {stderr}");
+            assert!(
+                stderr.contains(&format!("{file}:{line}: ")) && stderr.contains(expected),
+                "{command} {state}: {stderr}"
+            );
+        }
+    }
+    assert_eq!(
+        [Path::new("/dev/null.lock"), Path::new("/dev/null-journal")].map(Path::exists),
+        existed,
+        "nothing was created beside /dev/null"
+    );
+    let mut left: Vec<_> = std::fs::read_dir(setup.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        ["feedwright.toml", "taken"],
+        "no lock, journal, state or feeds folder"
+    );
 }
 
 #[test]

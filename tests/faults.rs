@@ -413,6 +413,39 @@ async fn a_charset_header_that_contradicts_the_meta_does_not_garble_the_page() {
 }
 
 #[tokio::test]
+async fn one_stray_byte_does_not_garble_a_declared_utf8_page() {
+    // Declared UTF-8 in the header and the <meta>, one invalid byte: one U+FFFD, not "GrÃ¼ÃŸe ä¸­æ–‡".
+    let mut body = "<html><head><meta charset=\"utf-8\"><title>Grüße</title></head>\
+                    <body><p>Grüße 中文</p><p>Ende</p></body></html>"
+        .as_bytes()
+        .to_vec();
+    let at = body.windows(4).position(|w| w == b"Ende").unwrap();
+    body.insert(at, 0xFF);
+    // And a real GBK page whose header and <meta> both claim UTF-8: plainly not UTF-8, so detection wins.
+    let zh = replace_bytes(&zh_article(), b"charset=gb2312", b"charset=utf-8");
+    let server = MockServer::start().await;
+    for (p, bytes) in [("/de.html", body), ("/zh.shtml", zh)] {
+        Mock::given(path(p))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(bytes, "text/html; charset=utf-8"))
+            .mount(&server)
+            .await;
+    }
+    let fetcher = quick();
+    let de = page(&fetcher, &url(&server, "/de.html")).await;
+    assert_eq!(de.encoding, "UTF-8");
+    assert_eq!(de.decoded, feedwright::fetch::charset::How::Repaired { invalid: 1 });
+    assert!(de.text.contains("<p>Grüße 中文</p><p>\u{FFFD}Ende"), "{}", de.text);
+    let zh = page(&fetcher, &url(&server, "/zh.shtml")).await;
+    assert_eq!(zh.encoding, "GBK");
+    assert!(zh.text.contains(ZH) && zh.text.contains('镕'));
+}
+
+fn replace_bytes(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let at = haystack.windows(from.len()).position(|w| w == from).expect("present");
+    [&haystack[..at], to, &haystack[at + from.len()..]].concat()
+}
+
+#[tokio::test]
 async fn robots_txt_is_fetched_once_per_host_and_obeyed() {
     let server = MockServer::start().await;
     Mock::given(path("/robots.txt"))

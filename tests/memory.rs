@@ -459,6 +459,47 @@ async fn kill_9_at_any_moment_loses_nothing() {
     assert_eq!(ids.len(), 6, "{ids:#?}");
 }
 
+/// 15 of 15 SIGKILLs at the publish moment used to leave a `.NAME.PID.tmp` that nothing removed. The next run,
+/// holding the state lock, removes those of its own feeds and OPML, and nothing that merely looks like them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kill_during_publish_leaves_no_temp_file_after_the_next_run() {
+    let zh = serve_site("wic-zh").await;
+    let setup = Setup::new("http://127.0.0.1:9", &zh.uri(), "");
+    let feeds = setup.dir.path().join("feeds");
+    std::fs::create_dir_all(&feeds).unwrap();
+    let leftovers = [
+        ".wic-news-zh.atom.31337.tmp",
+        ".wic-news.json.7.tmp",
+        ".index.opml.123456.tmp",
+    ];
+    for name in leftovers {
+        std::fs::write(feeds.join(name), vec![b'<'; 512 << 10]).unwrap();
+    }
+    let look_alikes = [
+        ".wic-news-zh.atom.tmp",
+        ".wic-news-zh.atom.31337.tmp.orig",
+        ".wic-news-zh.atom.x1.tmp",
+        ".someone-else.atom.1.tmp",
+        "wic-news-zh.atom.1.tmp",
+        "README.txt",
+    ];
+    for name in look_alikes {
+        std::fs::write(feeds.join(name), b"not ours").unwrap();
+    }
+    setup.cmd(&["run", "-q", "--source", "wic-news-zh"]).assert().success();
+    for name in leftovers {
+        assert!(!feeds.join(name).exists(), "{name} was left behind");
+    }
+    for name in look_alikes {
+        assert_eq!(
+            std::fs::read(feeds.join(name)).unwrap(),
+            b"not ours",
+            "{name} must survive"
+        );
+    }
+    assert!(feeds.join("wic-news-zh.atom").exists());
+}
+
 /// A listed article that keeps failing (the fixture's 404) is remembered, so a listing page that brings nothing
 /// else new does not send the run on to the next page.
 #[tokio::test(flavor = "multi_thread")]

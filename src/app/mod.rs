@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::cli::{Cli, Command};
-use crate::config::{Config, ConfigError, Source};
+use crate::config::{Config, ConfigError, Source, check_paths};
 use crate::demo;
 use crate::error_chain;
 use crate::fetch::Fetcher;
@@ -79,8 +79,10 @@ pub async fn main(cli: Cli) -> Result<Exit, AppError> {
         Command::Run { sources } => {
             let config = Config::load(&cli.config)?;
             let selected = select(&config, sources)?;
+            check_paths(&config)?;
             let _lock = StateLock::acquire(&config.settings.state, config.settings.lock_timeout).await?;
             let store = Store::open(&config.settings.state)?;
+            remove_stale_temp_files(&config);
             let exit = run(&config, &selected, store, cli.quiet).await?;
             publish::opml::write(&config)?;
             Ok(exit)
@@ -95,6 +97,7 @@ pub async fn main(cli: Cli) -> Result<Exit, AppError> {
 
 fn check(path: &Path) -> Result<Exit, AppError> {
     let config = Config::load(path)?;
+    check_paths(&config)?;
     println!(
         "{}: ok, {} sources ({})",
         path.display(),
@@ -102,6 +105,18 @@ fn check(path: &Path) -> Result<Exit, AppError> {
         ids(&config.sources)
     );
     Ok(Exit::Ok)
+}
+
+/// Removes the temporary files that runs killed while publishing left in the output folder. Only while holding the
+/// state lock: then no writer of this config's files is alive. A failure is logged; it never fails the run.
+fn remove_stale_temp_files(config: &Config) {
+    let names = publish::file_names(config);
+    for result in publish::remove_stale_temp_files(&config.settings.output_dir, &names) {
+        match result {
+            Ok(path) => tracing::info!(path = %path.display(), "removed a temporary file left by an interrupted run"),
+            Err(e) => tracing::warn!(error = %error_chain(&e), "stale temporary file kept"),
+        }
+    }
 }
 
 fn ids(sources: &[Source]) -> String {
@@ -190,7 +205,8 @@ async fn run(config: &Config, sources: &[Source], store: Store, quiet: bool) -> 
                     let _ = writeln!(out, "{}", summary(&report));
                 }
             }
-            // The state or the output folder failed, not the site: that is exit 1, as documented.
+            // The state database failed, not the site: that is exit 1, as documented. (A feed file that cannot be
+            // written is that source's failure, in its report: exit 4.)
             Err(e) => {
                 exit = Exit::Failure;
                 tracing::error!(source = %source.id, error = %error_chain(&e), "source failed");

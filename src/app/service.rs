@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::{AppError, Exit, configure_hosts, fetcher, notify, now, summary};
+use super::{AppError, Exit, configure_hosts, fetcher, notify, now, remove_stale_temp_files, summary};
 use crate::config::Config;
 use crate::error_chain;
 use crate::fetch::Fetcher;
@@ -254,8 +254,10 @@ async fn watch_run(w: Arc<Watched>, id: crate::model::SourceId) -> scheduler::Ve
 pub(super) async fn watch(path: &Path, serve: Option<std::net::SocketAddr>, quiet: bool) -> Result<Exit, AppError> {
     let config = Config::load(path)?;
     let mut signals = Signals::new()?;
+    crate::config::check_paths(&config)?;
     let _lock = StateLock::acquire(&config.settings.state, config.settings.lock_timeout).await?;
     let store = Arc::new(Mutex::new(Store::open(&config.settings.state)?));
+    remove_stale_temp_files(&config);
     let metrics = Arc::new(publish::metrics::Metrics::default());
     publish::opml::write(&config)?;
     let site = publish::serve::Site::new(Arc::new(config.clone()), Some(metrics.clone()));

@@ -1,9 +1,10 @@
 //! Configuration: `raw` mirrors the TOML file, `validate` turns it into typed values.
 //!
 //! Loading collects every problem at once, each with file, line and source id, so a user fixes a broken config in
-//! one round. Nothing after this module sees an unparsed URL, selector, duration or time zone. Relative paths in
+//! one round: unknown keys and type errors (found by `raw`) as well as invalid values (found by `validate`). Nothing after this module sees an unparsed URL, selector, duration or time zone. Relative paths in
 //! the file are relative to the folder of the file.
 
+mod paths;
 mod raw;
 mod validate;
 
@@ -20,6 +21,7 @@ use crate::model::SourceId;
 use crate::normalize;
 use crate::render::Format;
 
+pub use paths::check_paths;
 pub use validate::parse;
 
 /// Where `feedwright` looks for its config when `--config` is not given.
@@ -68,6 +70,15 @@ pub struct Settings {
     pub allow_private: bool,
     pub min_gap: Duration,
     pub budget: Duration,
+    /// Where the paths were given in the file, for problems found on disk ([`check_paths`]).
+    pub lines: PathLines,
+}
+
+/// The lines of `output_dir` and `state` in the config file (1 when defaulted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathLines {
+    pub output_dir: usize,
+    pub state: usize,
 }
 
 #[derive(Debug, Clone)]

@@ -1,9 +1,251 @@
 //! The serde mirror of `feedwright.toml`: every field as written, with its position for error messages.
 //!
-//! Nothing here is checked beyond TOML types and unknown keys (rejected); `validate` turns this into typed config.
+//! Nothing here is checked beyond TOML syntax, types and unknown keys; `validate` turns this into typed config.
+//! [`read`] reports all of those at once rather than stopping at the first: it parses the file into a table that
+//! keeps every key's position, reports and drops the keys no struct here has (the structs are the one list of
+//! keys: [`keys_of`] reads it from their serde derive), then deserializes `[settings]` and each `[[source]]` and
+//! `[[notify]]` on its own, so a type error in one table hides nothing in the others.
+
+use std::ops::Range;
 
 use serde::Deserialize;
 use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+/// One problem found while reading the file: where, in which source (its id as written), and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawProblem {
+    pub span: Range<usize>,
+    pub source: Option<String>,
+    pub message: String,
+}
+
+/// What [`read`] found.
+#[derive(Debug)]
+pub struct Read {
+    /// Every table that deserialized; a table with a type error is left out (its problem is reported).
+    pub config: RawConfig,
+    pub problems: Vec<RawProblem>,
+    /// The `id` of every `[[source]]` table as written (`None` where it has no string id), read or not.
+    pub source_ids: Vec<Option<String>>,
+    /// Whether the file is valid TOML; when it is not, `problems` has the syntax errors and nothing else is read.
+    pub syntax_ok: bool,
+}
+
+/// Reads config text into its serde mirror, with every syntax error, unknown key and type error found.
+pub fn read(text: &str) -> Read {
+    let mut problems = Vec::new();
+    let mut raw = RawConfig {
+        settings: RawSettings::default(),
+        sources: Vec::new(),
+        notify: Vec::new(),
+    };
+    let mut source_ids = Vec::new();
+    let (root, errors) = DeTable::parse_recoverable(text);
+    if !errors.is_empty() {
+        for e in errors {
+            problems.push(RawProblem {
+                span: e.span().unwrap_or(0..0),
+                source: None,
+                message: e.message().trim().to_owned(),
+            });
+        }
+        return Read {
+            config: raw,
+            problems,
+            source_ids,
+            syntax_ok: false,
+        };
+    }
+    let mut root = root.into_inner();
+    drop_unknown_keys(&mut root, &[], None, &mut problems);
+    for (key, value) in root {
+        let span = value.span();
+        match (key.get_ref().as_ref(), value.into_inner()) {
+            ("settings", value) => {
+                if let Some(settings) = table(Spanned::new(span, value), None, &mut problems) {
+                    raw.settings = settings;
+                }
+            }
+            ("source", DeValue::Array(list)) => {
+                for value in list {
+                    let id = source_id(value.get_ref());
+                    source_ids.push(id.clone());
+                    raw.sources.extend(table(value, id, &mut problems));
+                }
+            }
+            ("notify", DeValue::Array(list)) => {
+                for value in list {
+                    raw.notify.extend(table(value, None, &mut problems));
+                }
+            }
+            (key, _) => problems.push(RawProblem {
+                span,
+                source: None,
+                message: format!("{key} must be a list of tables: write [[{key}]]"),
+            }),
+        }
+    }
+    Read {
+        config: raw,
+        problems,
+        source_ids,
+        syntax_ok: true,
+    }
+}
+
+/// Deserializes one table of the file on its own; a type error becomes a problem naming the key.
+fn table<'de, T: Deserialize<'de>>(
+    value: Spanned<DeValue<'de>>,
+    source: Option<String>,
+    problems: &mut Vec<RawProblem>,
+) -> Option<T> {
+    let whole = value.span();
+    let copy = value.clone();
+    T::deserialize(toml::de::ValueDeserializer::from(value))
+        .map_err(|e| {
+            let span = e.span().unwrap_or(whole);
+            let message = e.message().trim();
+            let message = match key_at(&copy, &span) {
+                Some(key) => format!("{key}: {message}"),
+                None => message.to_owned(),
+            };
+            problems.push(RawProblem { span, source, message });
+        })
+        .ok()
+}
+
+/// The dotted key (from the table `value` down) whose value sits at `span`, for type errors.
+fn key_at(value: &Spanned<DeValue<'_>>, span: &Range<usize>) -> Option<String> {
+    let DeValue::Table(table) = value.get_ref() else {
+        return None;
+    };
+    table.iter().find_map(|(key, value)| {
+        let inner = value.span();
+        if inner == *span {
+            Some(key.get_ref().to_string())
+        } else if inner.start <= span.start && span.end <= inner.end {
+            Some(match key_at(value, span) {
+                Some(below) => format!("{}.{below}", key.get_ref()),
+                None => key.get_ref().to_string(),
+            })
+        } else {
+            None
+        }
+    })
+}
+
+/// The `id` of a `[[source]]` table as written, for messages about it.
+fn source_id(value: &DeValue<'_>) -> Option<String> {
+    let DeValue::Table(table) = value else {
+        return None;
+    };
+    let (_, id) = table.iter().find(|(key, _)| key.get_ref() == "id")?;
+    id.get_ref().as_str().map(str::to_owned)
+}
+
+/// Reports and removes the keys of `table` (at `path` in the file) that its struct does not have, and descends
+/// into the tables below it that have a struct of their own.
+fn drop_unknown_keys(table: &mut DeTable<'_>, path: &[&str], source: Option<&str>, problems: &mut Vec<RawProblem>) {
+    let Some(known) = table_keys(path) else {
+        return;
+    };
+    let mut unknown = Vec::new();
+    for (key, _) in table.iter() {
+        if !known.contains(&key.get_ref().as_ref()) {
+            unknown.push(key.get_ref().to_string());
+            let place = match path {
+                [] => String::new(),
+                ["source"] => " in [[source]]".to_owned(),
+                ["notify"] => " in [[notify]]".to_owned(),
+                path => format!(" in [{}]", path.join(".")),
+            };
+            problems.push(RawProblem {
+                span: key.span(),
+                source: source.map(str::to_owned),
+                message: format!(
+                    "unknown key `{}`{place} (expected one of: {})",
+                    key.get_ref(),
+                    known.join(", ")
+                ),
+            });
+        }
+    }
+    if !unknown.is_empty() {
+        for (key, value) in std::mem::replace(table, DeTable::new()) {
+            if !unknown.iter().any(|u| u.as_str() == key.get_ref()) {
+                table.insert(key, value);
+            }
+        }
+    }
+    for (key, value) in table.iter_mut() {
+        let key: &str = key.get_ref();
+        let mut below = path.to_vec();
+        below.push(key);
+        match value.get_mut() {
+            DeValue::Table(inner) => drop_unknown_keys(inner, &below, source, problems),
+            DeValue::Array(list) if path.is_empty() => {
+                for item in list.iter_mut() {
+                    let id = source_id(item.get_ref());
+                    let source = if key == "source" { id.as_deref() } else { None };
+                    if let DeValue::Table(inner) = item.get_mut() {
+                        drop_unknown_keys(inner, &below, source, problems);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The keys a table of the file accepts, by its path (`["source", "article"]` for `[source.article]`); `None`
+/// for values that are not one of these structs (such as the free-form `http.headers`).
+fn table_keys(path: &[&str]) -> Option<&'static [&'static str]> {
+    Some(match path {
+        [] => keys_of::<RawConfig>(),
+        ["settings"] => keys_of::<RawSettings>(),
+        ["source"] => keys_of::<RawSource>(),
+        ["source", "listing"] => keys_of::<RawListing>(),
+        ["source", "article"] => keys_of::<RawArticle>(),
+        ["source", "refresh"] => keys_of::<RawRefresh>(),
+        ["source", "http"] => keys_of::<RawHttp>(),
+        ["notify"] => keys_of::<RawNotify>(),
+        _ => return None,
+    })
+}
+
+/// The field names of a struct, as its `Deserialize` derive knows them (renames applied).
+pub fn keys_of<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
+    let mut keys: &'static [&'static str] = &[];
+    let _ = T::deserialize(FieldNames(&mut keys));
+    keys
+}
+
+/// A deserializer that only notes the field names a struct asks for, then gives up.
+struct FieldNames<'a>(&'a mut &'static [&'static str]);
+
+impl<'de> serde::Deserializer<'de> for FieldNames<'_> {
+    type Error = serde::de::value::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+        Err(serde::de::Error::custom("only field names are read"))
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        *self.0 = fields;
+        Err(serde::de::Error::custom("only field names are read"))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
+        unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+    }
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,8 +272,8 @@ pub struct RawNotify {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSettings {
-    pub output_dir: Option<String>,
-    pub state: Option<String>,
+    pub output_dir: Option<Spanned<String>>,
+    pub state: Option<Spanned<String>>,
     pub feed_base_url: Option<Spanned<String>>,
     pub user_agent: Option<String>,
     pub timeout: Option<Spanned<String>>,
@@ -102,7 +344,7 @@ pub struct RawArticle {
     pub title: Spanned<String>,
     pub date: Option<Spanned<String>>,
     #[serde(default)]
-    pub date_formats: Vec<String>,
+    pub date_formats: Vec<Spanned<String>>,
     pub author: Option<Spanned<String>>,
     pub content: Spanned<String>,
     pub image: Option<Spanned<String>>,

@@ -10,8 +10,10 @@ use scraper::Selector;
 use toml::Spanned;
 use url::Url;
 
-use super::raw::{RawArticle, RawConfig, RawHttp, RawListing, RawNotify, RawSettings, RawSource};
-use super::{Config, ConfigError, Notify, PageTemplate, Problem, Refresh, Schedule, Settings, Source, Target};
+use super::raw::{RawArticle, RawHttp, RawListing, RawNotify, RawSettings, RawSource};
+use super::{
+    Config, ConfigError, Notify, PageTemplate, PathLines, Problem, Refresh, Schedule, Settings, Source, Target,
+};
 use crate::extract::{ArticleRules, ListRules};
 use crate::fetch::guard::Policy;
 use crate::fetch::{self, HostLimits};
@@ -36,6 +38,9 @@ const MIN_EVERY: Duration = Duration::from_secs(60);
 const DEFAULT_MAX_RUNNING: usize = 4;
 const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(6 * 60 * 60);
 const DEFAULT_BUDGET: Duration = Duration::from_secs(5 * 60);
+/// The deepest nesting of `(` (and `[`) a configured CSS selector may have; real ones stay under 5, and about
+/// 3,000 overflow the parser's stack (which aborts the process: it cannot be caught).
+const MAX_SELECTOR_NESTING: usize = 32;
 
 /// Parses and validates config text; `path` names the file in messages and anchors relative paths.
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
@@ -45,16 +50,13 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         source: None,
         problems: Vec::new(),
     };
-    let raw: RawConfig = match toml::from_str(text) {
-        Ok(raw) => raw,
-        Err(e) => {
-            let line = e.span().map_or(1, |s| v.line(s.start));
-            let message = e.message().trim().to_owned();
-            return Err(ConfigError::Invalid {
-                problems: vec![v.problem(line, message)],
-            });
-        }
-    };
+    let read = super::raw::read(text);
+    for p in read.problems.iter().cloned() {
+        v.source = p.source;
+        v.error(p.span, p.message);
+    }
+    v.source = None;
+    let raw = read.config;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let settings = v.settings(&raw.settings, &base_dir);
 
@@ -76,11 +78,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     for raw_source in &raw.sources {
         let r = raw_source.get_ref();
         for alt in &r.alternates {
-            if !raw
-                .sources
-                .iter()
-                .any(|other| other.get_ref().id.get_ref() == alt.get_ref())
-            {
+            if !read.source_ids.iter().flatten().any(|id| id == alt.get_ref()) {
                 v.source = Some(r.id.get_ref().clone());
                 v.error(
                     alt.span(),
@@ -91,10 +89,12 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     }
     v.source = None;
     let notify = raw.notify.iter().filter_map(|n| v.notify(n)).collect();
-    if raw.sources.is_empty() {
+    if read.source_ids.is_empty() && read.syntax_ok {
         v.problems.push(v.problem(1, "no [[source]] is configured".into()));
     }
 
+    // In file order, whichever stage found them.
+    v.problems.sort_by_key(|p| p.line);
     if v.problems.is_empty() {
         Ok(Config {
             path: path.to_owned(),
@@ -175,8 +175,16 @@ impl Validator<'_> {
                 .duration_or_zero(raw.min_gap.as_ref(), "min_gap")
                 .unwrap_or(Duration::ZERO),
             budget: self.duration(raw.budget.as_ref(), "budget").unwrap_or(DEFAULT_BUDGET),
-            output_dir: base_dir.join(raw.output_dir.as_deref().unwrap_or("feeds")),
-            state: base_dir.join(raw.state.as_deref().unwrap_or("state/feedwright.sqlite")),
+            output_dir: base_dir.join(raw.output_dir.as_ref().map_or("feeds", |s| s.get_ref().as_str())),
+            state: base_dir.join(
+                raw.state
+                    .as_ref()
+                    .map_or("state/feedwright.sqlite", |s| s.get_ref().as_str()),
+            ),
+            lines: PathLines {
+                output_dir: raw.output_dir.as_ref().map_or(1, |s| self.line(s.span().start)),
+                state: raw.state.as_ref().map_or(1, |s| self.line(s.span().start)),
+            },
             feed_base_url: feed_base_url.unwrap_or_else(|| Url::parse(DEFAULT_FEED_BASE).expect("valid default")),
             user_agent: raw.user_agent.clone().unwrap_or_else(|| DEFAULT_USER_AGENT.to_owned()),
             timeout,
@@ -265,6 +273,7 @@ impl Validator<'_> {
             .schedule(r.every.as_ref(), r.cron.as_ref())
             .unwrap_or_else(|| settings.schedule.clone());
 
+        let date_formats = self.date_formats(&r.article.get_ref().date_formats);
         let pages = self.pages(r, r.listing.get_ref());
         let http = self.http(&r.http, settings, &urls);
         let budget = self
@@ -272,7 +281,7 @@ impl Validator<'_> {
             .unwrap_or(settings.budget);
 
         let (id, timezone, listing, article) = (id?, timezone?, listing?, article?);
-        let (pages, http) = (pages?, http?);
+        let (pages, http, date_formats) = (pages?, http?, date_formats?);
         let home = urls.first()?.clone();
         Some(Source {
             description: r.description.clone().unwrap_or_else(|| {
@@ -297,7 +306,7 @@ impl Validator<'_> {
             max_pages,
             normalize: normalize::Rules {
                 timezone,
-                date_formats: r.article.get_ref().date_formats.clone(),
+                date_formats,
                 summary_chars: DEFAULT_SUMMARY_CHARS,
             },
             article,
@@ -499,7 +508,20 @@ impl Validator<'_> {
         })
     }
 
+    /// The one place config compiles selectors. The selector parser recurses into `:is(`, `:not(`, `:where(`,
+    /// `:has(` and the like, and a stack overflow cannot be caught, so nesting is bounded before it parses.
     fn selector(&mut self, s: &Spanned<String>, key: &str) -> Option<Selector> {
+        let depth = nesting_depth(s.get_ref());
+        if depth > MAX_SELECTOR_NESTING {
+            self.error(
+                s.span(),
+                format!(
+                    "{key}: CSS selector nests {depth} levels of parentheses (at most {MAX_SELECTOR_NESTING}): \"{}\"",
+                    shorten(s.get_ref(), 60)
+                ),
+            );
+            return None;
+        }
         Selector::parse(s.get_ref())
             .map_err(|_| self.error(s.span(), format!("{key}: invalid CSS selector \"{}\"", s.get_ref())))
             .ok()
@@ -511,6 +533,27 @@ impl Validator<'_> {
             None => Some(None),
             Some(s) => self.selector(s, key).map(Some),
         }
+    }
+
+    /// `article.date_formats`: chrono formats, checked here so that a typo is a config error, not a date that
+    /// silently never parses.
+    fn date_formats(&mut self, raw: &[Spanned<String>]) -> Option<Vec<String>> {
+        let mut ok = true;
+        for f in raw {
+            let broken = f.get_ref().is_empty()
+                || chrono::format::StrftimeItems::new(f.get_ref()).any(|i| i == chrono::format::Item::Error);
+            if broken {
+                self.error(
+                    f.span(),
+                    format!(
+                        "article.date_formats: \"{}\" is not a chrono format (e.g. \"%Y-%m-%d %H:%M\")",
+                        shorten(f.get_ref(), 60)
+                    ),
+                );
+                ok = false;
+            }
+        }
+        ok.then(|| raw.iter().map(|f| f.get_ref().clone()).collect())
     }
 
     fn url(&mut self, s: &Spanned<String>, key: &str) -> Option<Url> {
@@ -633,7 +676,8 @@ impl Validator<'_> {
                         self.error(
                             c.span(),
                             format!(
-                                "cron: invalid expression \"{text}\" ({e}; e.g. \"0 */30 * * * *\", seconds first)"
+                                "cron: invalid expression \"{}\" ({e}; e.g. \"0 */30 * * * *\", seconds first)",
+                                shorten(text, 60)
                             ),
                         );
                         None
@@ -641,6 +685,30 @@ impl Validator<'_> {
                 }
             }
         }
+    }
+}
+
+/// How deeply `(` nest in `text` (counting those inside quotes too: a real selector never comes near the bound).
+fn nesting_depth(text: &str) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    for c in text.chars() {
+        match c {
+            '(' | '[' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            ')' | ']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+/// `text` cut to `chars` characters, with an ellipsis when cut, for messages about huge values.
+fn shorten(text: &str, chars: usize) -> String {
+    match text.char_indices().nth(chars) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
     }
 }
 
@@ -727,11 +795,75 @@ content = "#Content"
     fn unknown_keys_are_rejected_with_their_line() {
         let bad = GOOD.replace("title = \"h1\"", "title = \"h1\"\ntitel = \"h2\"");
         let found = problems(&bad);
-        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found,
+            [
+                "config/test.toml:16: source \"wic-news\": unknown key `titel` in [source.article] (expected one of: \
+              title, date, date_formats, author, content, image, caption, remove)"
+            ]
+        );
+    }
+
+    /// A typo in `[source.article]` used to stop validation at the first error, so a file with five problems
+    /// needed five rounds of `check`.
+    #[test]
+    fn config_errors_are_all_reported_at_once() {
+        let second = GOOD
+            .replace("[settings]\nfeed_base_url = \"https://feeds.example.org/wic\"\n", "")
+            .replace("id = \"wic-news\"", "id = \"wic-zh\"\nmax_items = \"many\"");
+        let bad = format!("{GOOD}{second}")
+            .replace("Asia/Shanghai", "Asia/Beijing")
+            .replacen(r#"links = "h4 a""#, r#"links = "div..title""#, 1)
+            .replacen(
+                "content = \"#Content\"",
+                "contnet = \"#Content\"\ncontent = \"#Content\"",
+                1,
+            )
+            .replace("feed_base_url", "feed_base = \"x\"\nfeed_base_url");
+        let found = problems(&bad);
+        let expected = [
+            "config/test.toml:3: unknown key `feed_base` in [settings] (expected one of: output_dir, state, ",
+            "config/test.toml:10: source \"wic-news\": unknown time zone \"Asia/Beijing\"",
+            "config/test.toml:13: source \"wic-news\": listing.links: invalid CSS selector \"div..title\"",
+            "config/test.toml:17: source \"wic-news\": unknown key `contnet` in [source.article] (expected one of: title,",
+            "config/test.toml:23: source \"wic-zh\": max_items: invalid type: string \"many\", expected usize",
+        ];
+        assert_eq!(found.len(), expected.len(), "{found:#?}");
+        for (found, expected) in found.iter().zip(expected) {
+            assert!(found.starts_with(expected), "{found}\nexpected: {expected}");
+        }
+    }
+
+    #[test]
+    fn a_table_that_is_not_an_array_of_tables_is_reported() {
+        let found = problems("[source]\nid = \"x\"\n");
         assert!(
-            found[0].starts_with("config/test.toml:16: unknown field `titel`"),
+            found
+                .iter()
+                .any(|p| p.starts_with("config/test.toml:1: source must be a list of tables: write [[source]]")),
             "{found:#?}"
         );
+        assert!(
+            found.iter().any(|p| p.ends_with("no [[source]] is configured")),
+            "{found:#?}"
+        );
+    }
+
+    #[test]
+    fn every_raw_table_lists_its_keys() {
+        // The key lists come from the serde derives; a table whose struct is missing from `table_keys` would let
+        // its unknown keys through to `deny_unknown_fields`, which stops at the first.
+        let bad = GOOD.replace(
+            "[source.article]",
+            "[source.refresh]\nnewst = 1\n[source.http]\nproxxy = \"x\"\n\n[source.article]",
+        ) + "\n[[notify]]\nwebhok = \"https://x.example/\"\n";
+        let found = problems(&bad);
+        for key in ["newst", "proxxy", "webhok"] {
+            assert!(
+                found.iter().any(|p| p.contains(&format!("unknown key `{key}`"))),
+                "{key}: {found:#?}"
+            );
+        }
     }
 
     #[test]
@@ -979,5 +1111,59 @@ cookies = "a=b; c=d"
             found[0].starts_with("config/test.toml:3: cron: invalid expression"),
             "{found:#?}"
         );
+    }
+    fn nested(depth: usize) -> String {
+        let open: String = (0..depth).map(|i| [":is(", ":not(", ":where("][i % 3]).collect();
+        format!("h4 a{open}b{}", ")".repeat(depth))
+    }
+
+    #[test]
+    fn a_deeply_nested_selector_is_a_problem_not_a_stack_overflow() {
+        let bad = GOOD.replace(r#"links = "h4 a""#, &format!("links = \"{}\"", nested(3000)));
+        let found = problems(&bad);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(
+            found[0].starts_with(
+                "config/test.toml:12: source \"wic-news\": listing.links: CSS selector nests 3000 levels of parentheses (at most 32)"
+            ),
+            "{found:#?}"
+        );
+        assert!(found[0].len() < 300, "the selector is shortened: {found:#?}");
+    }
+
+    #[test]
+    fn a_selector_nested_to_the_limit_still_parses_on_a_small_stack() {
+        // Config is also parsed on tokio worker threads (watch reloads), whose stacks are 2 MiB; keep a margin.
+        let good = GOOD.replace(
+            r#"links = "h4 a""#,
+            &format!("links = \"{}\"", nested(MAX_SELECTOR_NESTING)),
+        );
+        let parsed = std::thread::Builder::new()
+            .stack_size(512 << 10)
+            .spawn(move || parse(&good, Path::new("c.toml")).map(|_| ()).map_err(|e| e.to_string()))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(parsed, Ok(()));
+    }
+    #[test]
+    fn a_date_format_that_is_not_a_chrono_format_is_reported() {
+        let bad = GOOD.replace(
+            "content = \"#Content\"",
+            "content = \"#Content\"\ndate_formats = [\"%Y-%m-%d\", \"%Y-%Q\"]",
+        );
+        let found = problems(&bad);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(
+            found[0].starts_with("config/test.toml:17: source \"wic-news\": article.date_formats: \"%Y-%Q\""),
+            "{found:#?}"
+        );
+    }
+    #[test]
+    fn a_syntax_error_is_reported_alone_with_its_line() {
+        let bad = GOOD.replace("title = \"h1\"", "title = \"h1\"\ntitle = \"h2\"");
+        let found = problems(&bad);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(found[0].starts_with("config/test.toml:16: "), "{found:#?}");
     }
 }

@@ -4,13 +4,69 @@
 //! detection. Chinese sites often send a wrong header or none, so a declared encoding that does not decode the
 //! bytes cleanly yields to the next candidate instead of producing mojibake. GB2312 is decoded as GBK (GB18030),
 //! as browsers do, since real "GB2312" pages use GBK characters.
+//!
+//! A declared UTF-8 is the exception to "cleanly": one stray byte in a UTF-8 page must cost one U+FFFD, not the
+//! whole page re-read as windows-1252. So a declared UTF-8 yields only when the bytes are plainly not UTF-8, by
+//! measurement ([`plainly_not_utf8`]). Pure: bytes and a header value in, text and the decision ([`How`]) out, so
+//! the caller can log which way was taken.
 
 use encoding_rs::Encoding;
 
+/// A declared UTF-8 is overruled only with at least this many invalid sequences...
+const MIN_INVALID_UTF8: usize = 4;
+/// ... that make up at least this share (in percent) of the non-ASCII bytes. GBK or windows-1252 text read as
+/// UTF-8 has an invalid sequence for nearly every one or two non-ASCII bytes (50-100 %); a UTF-8 page with a few
+/// stray bytes has one per hundreds of them.
+const MIN_INVALID_UTF8_SHARE: usize = 25;
+
+/// The decoded text, the encoding used and how it was chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decoded {
+    pub text: String,
+    pub encoding: &'static Encoding,
+    pub how: How,
+}
+
+/// Which way [`decode_page`] took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum How {
+    /// A byte-order mark named the encoding.
+    Bom,
+    /// A declared encoding (HTTP header or `<meta>`) decoded the bytes cleanly.
+    Declared,
+    /// UTF-8 was declared and the bytes are UTF-8 but for `invalid` sequences, each replaced by U+FFFD.
+    Repaired { invalid: usize },
+    /// Nothing usable was declared (`declared` is the declaration overruled, if any); detection chose.
+    Detected { declared: Option<&'static Encoding> },
+    /// Nothing decoded cleanly: the first declared encoding, with replacement characters.
+    Lossy,
+}
+
+impl How {
+    /// A short word for logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            How::Bom => "bom",
+            How::Declared => "declared",
+            How::Repaired { .. } => "declared, invalid bytes replaced",
+            How::Detected { declared: None } => "detected",
+            How::Detected { declared: Some(_) } => "detected, declaration overruled",
+            How::Lossy => "declared, nothing decoded cleanly",
+        }
+    }
+}
+
 /// Decodes `bytes`, returning the text and the encoding used.
 pub fn decode(bytes: &[u8], content_type: Option<&str>) -> (String, &'static Encoding) {
+    let decoded = decode_page(bytes, content_type);
+    (decoded.text, decoded.encoding)
+}
+
+/// Decodes `bytes` as [`decode`] does, and says how the encoding was chosen.
+pub fn decode_page(bytes: &[u8], content_type: Option<&str>) -> Decoded {
+    let done = |(text, encoding), how| Decoded { text, encoding, how };
     if let Some((encoding, bom_len)) = Encoding::for_bom(bytes) {
-        return (decode_with(encoding, &bytes[bom_len..]).0, encoding);
+        return done((decode_with(encoding, &bytes[bom_len..]).0, encoding), How::Bom);
     }
     let mut declared: Vec<&'static Encoding> = Vec::with_capacity(2);
     for encoding in [content_type.and_then(charset_param), meta_charset(bytes)]
@@ -23,30 +79,69 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> (String, &'static Enc
     }
     let mut clean = Vec::new();
     let mut first = None;
-    for encoding in declared {
+    let mut repaired = None;
+    for &encoding in &declared {
         let (text, is_clean) = decode_with(encoding, bytes);
         if is_clean {
+            clean.push((text, encoding));
+        } else if encoding == encoding_rs::UTF_8 && !plainly_not_utf8(bytes) {
+            // UTF-8 with a few bad bytes is still UTF-8: it counts as fitting, with replacement characters.
+            repaired = Some(invalid_utf8_sequences(bytes));
             clean.push((text, encoding));
         } else {
             first.get_or_insert((text, encoding));
         }
     }
+    let how = |encoding: &'static Encoding| match repaired {
+        Some(invalid) if encoding == encoding_rs::UTF_8 => How::Repaired { invalid },
+        _ => How::Declared,
+    };
     if clean.len() > 1 {
         // The header and the `<meta>` disagree and both decode without errors (single-byte encodings decode
         // anything, and so does GBK for much UTF-8): let detection pick between them, else trust the header.
         let detected = detect(bytes);
         let pick = clean.iter().position(|(_, e)| *e == detected).unwrap_or(0);
-        return clean.swap_remove(pick);
+        let picked = clean.swap_remove(pick);
+        let how = how(picked.1);
+        return done(picked, how);
     }
     if let Some(only) = clean.pop() {
-        return only;
+        let how = how(only.1);
+        return done(only, how);
     }
     let detected = detect(bytes);
     let (text, clean) = decode_with(detected, bytes);
     if clean || first.is_none() {
-        return (text, detected);
+        let how = How::Detected {
+            declared: declared.first().copied(),
+        };
+        return done((text, detected), how);
     }
-    first.expect("checked above")
+    done(first.expect("checked above"), How::Lossy)
+}
+
+/// Whether bytes are too far from UTF-8 to be a UTF-8 page with a few stray bytes: enough invalid sequences, and
+/// a large share of the non-ASCII bytes. One bad byte in a mostly ASCII page is not plain evidence of anything.
+fn plainly_not_utf8(bytes: &[u8]) -> bool {
+    let invalid = invalid_utf8_sequences(bytes);
+    let non_ascii = bytes.iter().filter(|b| !b.is_ascii()).count();
+    invalid >= MIN_INVALID_UTF8 && invalid * 100 >= non_ascii * MIN_INVALID_UTF8_SHARE
+}
+
+/// How many invalid sequences (each one U+FFFD when decoded) `bytes` holds as UTF-8.
+fn invalid_utf8_sequences(bytes: &[u8]) -> usize {
+    let mut rest = bytes;
+    let mut invalid = 0;
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(_) => return invalid,
+            Err(e) => {
+                invalid += 1;
+                let skip = e.valid_up_to() + e.error_len().unwrap_or(rest.len() - e.valid_up_to());
+                rest = &rest[skip..];
+            }
+        }
+    }
 }
 
 fn decode_with(encoding: &'static Encoding, bytes: &[u8]) -> (String, bool) {
@@ -202,5 +297,92 @@ mod tests {
         let (text, enc) = decode(&bytes, Some("text/html; charset=iso-8859-1"));
         assert_eq!(enc, encoding_rs::UTF_8);
         assert_eq!(text, "<p>ok ✓</p>");
+    }
+
+    fn utf8_page(body: &str) -> Vec<u8> {
+        format!("<html><head><meta charset=\"utf-8\"><title>t</title></head><body>{body}</body></html>").into_bytes()
+    }
+
+    #[test]
+    fn one_stray_byte_does_not_garble_a_declared_utf8_page() {
+        // The page of the report: declared UTF-8 twice, one invalid byte among German and Chinese text.
+        let mut bytes = utf8_page("<p>Grüße 中文</p><p>Ende</p>");
+        let at = bytes.windows(4).position(|w| w == b"Ende").unwrap();
+        bytes.insert(at, 0xFF);
+        let got = decode_page(&bytes, Some("text/html; charset=utf-8"));
+        assert_eq!(got.encoding, encoding_rs::UTF_8);
+        assert_eq!(got.how, How::Repaired { invalid: 1 });
+        assert!(got.text.contains("Grüße 中文"), "{}", got.text);
+        assert!(got.text.contains("\u{FFFD}Ende"), "{}", got.text);
+        assert!(!got.text.contains("GrÃ¼"), "{}", got.text);
+    }
+
+    #[test]
+    fn one_stray_byte_in_a_mostly_ascii_utf8_page_is_one_replacement_character() {
+        // One invalid byte is 100 % of the non-ASCII bytes here, yet no evidence that the page is not UTF-8.
+        let mut bytes = utf8_page("<p>plain text</p>");
+        bytes.splice(0..0, *b"<!-- x -->");
+        let at = bytes.windows(4).position(|w| w == b"text").unwrap();
+        bytes.insert(at, 0xE9);
+        let got = decode_page(&bytes, Some("text/html; charset=UTF-8"));
+        assert_eq!(got.encoding, encoding_rs::UTF_8);
+        assert_eq!(got.how, How::Repaired { invalid: 1 });
+        assert!(got.text.contains("plain \u{FFFD}text"), "{}", got.text);
+    }
+
+    #[test]
+    fn a_few_invalid_sequences_in_a_chinese_utf8_page_stay_utf8() {
+        // Three bad bytes (more would still pass: the share of invalid sequences is what counts).
+        let mut bytes = utf8_page("");
+        let body_end = bytes.len() - "</body></html>".len();
+        let mut body = Vec::new();
+        for _ in 0..3 {
+            body.extend_from_slice(format!("<p>{ZH}</p>").as_bytes());
+            body.extend_from_slice(&[0xC0, 0xE4, 0xB8]);
+        }
+        bytes.splice(body_end..body_end, body);
+        let got = decode_page(&bytes, None);
+        assert_eq!(got.encoding, encoding_rs::UTF_8);
+        assert_eq!(got.how, How::Repaired { invalid: 6 });
+        assert_eq!(got.text.matches(ZH).count(), 3);
+    }
+
+    #[test]
+    fn a_gbk_page_labelled_utf8_everywhere_is_detected_as_gbk() {
+        // Plainly not UTF-8: nearly every GBK character is an invalid UTF-8 sequence.
+        let bytes = gbk_page(r#"<meta charset="utf-8">"#);
+        assert!(plainly_not_utf8(&bytes));
+        let got = decode_page(&bytes, Some("text/html; charset=utf-8"));
+        assert_eq!(got.encoding, encoding_rs::GBK);
+        assert_eq!(
+            got.how,
+            How::Detected {
+                declared: Some(encoding_rs::UTF_8)
+            }
+        );
+        assert!(got.text.contains(ZH), "{}", got.text);
+    }
+
+    #[test]
+    fn a_windows1252_page_labelled_utf8_is_detected() {
+        let text = "<p>Café, crème brûlée, déjà vu, señor, façade, naïve, Zürich, Grüße.</p>";
+        let bytes = encoding_rs::WINDOWS_1252.encode(text).0.into_owned();
+        let got = decode_page(&bytes, Some("text/html; charset=utf-8"));
+        assert_eq!(got.encoding, encoding_rs::WINDOWS_1252);
+        assert!(got.text.contains("crème brûlée"), "{}", got.text);
+    }
+
+    #[test]
+    fn invalid_sequences_are_counted_as_utf8_decoding_replaces_them() {
+        for bytes in [
+            &b"ok"[..],
+            b"a\xFFb",
+            b"\xE4\xB8",
+            b"\xE4\xB8a\xFF\xFE",
+            "中".as_bytes(),
+        ] {
+            let replaced = String::from_utf8_lossy(bytes).matches('\u{FFFD}').count();
+            assert_eq!(invalid_utf8_sequences(bytes), replaced, "{bytes:?}");
+        }
     }
 }

@@ -98,10 +98,14 @@ pub struct Page {
     pub status: u16,
     pub text: String,
     pub encoding: &'static str,
+    /// How `encoding` was chosen (declared, repaired, detected, ...).
+    pub decoded: charset::How,
     pub validators: Validators,
     pub bytes: usize,
 }
 
+// One `Fetched` per request, moved once to its caller: boxing the page would cost an allocation and buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Fetched {
     Page(Page),
@@ -565,12 +569,30 @@ impl Fetcher {
             }
             body.extend_from_slice(&chunk);
         }
-        let (text, encoding) = charset::decode(&body, header_str(&headers, header::CONTENT_TYPE));
+        let charset::Decoded { text, encoding, how } =
+            charset::decode_page(&body, header_str(&headers, header::CONTENT_TYPE));
+        match how {
+            charset::How::Bom | charset::How::Declared | charset::How::Detected { declared: None } => {
+                tracing::debug!(url = %url, encoding = encoding.name(), how = how.as_str(), "decoded")
+            }
+            charset::How::Repaired { invalid } => {
+                tracing::info!(url = %url, encoding = encoding.name(), how = how.as_str(), invalid, "decoded")
+            }
+            charset::How::Detected {
+                declared: Some(declared),
+            } => {
+                tracing::info!(url = %url, encoding = encoding.name(), declared = declared.name(), how = how.as_str(), "decoded")
+            }
+            charset::How::Lossy => {
+                tracing::info!(url = %url, encoding = encoding.name(), how = how.as_str(), "decoded")
+            }
+        }
         Ok(Hop::Done(Fetched::Page(Page {
             final_url: url.clone(),
             status: status.as_u16(),
             text,
             encoding: encoding.name(),
+            decoded: how,
             validators: Validators {
                 etag: header_str(&headers, header::ETAG).map(str::to_owned),
                 last_modified: header_str(&headers, header::LAST_MODIFIED).map(str::to_owned),

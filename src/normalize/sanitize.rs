@@ -76,7 +76,7 @@ pub fn clean(html: &str, base: &Url) -> String {
         Cow::Borrowed(html)
     };
     let cleaned = builder(base).clean(&html).to_string();
-    text::xml_safe(&cleaned).into_owned()
+    text::body_safe(&cleaned).into_owned()
 }
 
 /// The plain text of sanitized HTML: text nodes in order, block boundaries as spaces, whitespace collapsed.

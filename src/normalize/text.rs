@@ -4,8 +4,14 @@
 //! `<meta content>` or double-escaped CMS fields still carry `&amp;` and friends, and real pages put NBSP,
 //! zero-width spaces and stray control characters into headlines. [`clean`] turns such a string into one tidy line;
 //! [`collapse`] does the same without touching entities (for text that is known to be decoded); [`xml_safe`] only
-//! removes what an XML document may not contain, and is the last step for HTML bodies. Nothing here knows about
-//! HTML structure: markup in the input is treated as text.
+//! removes what an XML document may not contain; [`body_safe`] adds the bidi controls to that, and is the last
+//! step for HTML bodies. Nothing here knows about HTML structure: markup in the input is treated as text.
+//!
+//! Bidi embedding, override and isolate controls (U+202A–U+202E, U+2066–U+2069) are removed from every field,
+//! plain text and bodies alike: a hostile site could otherwise make a reader show a title or byline reversed or
+//! reordered, and the same feed reads differently in each client. The marks (LRM U+200E, RLM U+200F, ALM U+061C)
+//! stay: they cannot reverse anything, only give neutral punctuation a direction, which Arabic and Hebrew
+//! headlines use on purpose.
 
 use std::borrow::Cow;
 
@@ -27,7 +33,7 @@ pub fn collapse(s: &str) -> String {
     // A space is only written once the next visible character arrives, so leading and trailing whitespace vanish.
     let mut pending_space = false;
     for c in s.chars() {
-        if is_invisible(c) || is_control(c) {
+        if is_invisible(c) || is_control(c) || is_bidi_control(c) {
             // Removed outright, not turned into a space: a zero-width space inside a word must not split it.
             continue;
         }
@@ -53,6 +59,23 @@ pub fn xml_safe(s: &str) -> Cow<'_, str> {
     } else {
         Cow::Borrowed(s)
     }
+}
+
+/// Like [`xml_safe`], and also removes the bidi controls (see the module documentation): for HTML bodies, whose
+/// text a reader shows as it is.
+pub fn body_safe(s: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| is_xml_illegal(c) || is_bidi_control(c);
+    if s.chars().any(unsafe_char) {
+        Cow::Owned(s.chars().filter(|&c| !unsafe_char(c)).collect())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// Bidi embeddings, overrides and their terminator (U+202A–U+202E), and isolates (U+2066–U+2069): they reorder
+/// the text around them.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 fn is_xml_illegal(c: char) -> bool {
@@ -270,5 +293,15 @@ mod tests {
     #[test]
     fn xml_safe_borrows_clean_input() {
         assert!(matches!(xml_safe("<p>fine\r\n</p>"), Cow::Borrowed(_)));
+    }
+    #[test]
+    fn bidi_controls_are_removed_and_marks_kept() {
+        assert_eq!(
+            clean("\u{202E}txet desrever\u{202C} \u{2066}Li\u{2069} &#x202D;Tao&#8238;"),
+            "txet desrever Li Tao"
+        );
+        assert_eq!(clean("\u{200F}عنوان\u{200E} (2015)"), "\u{200F}عنوان\u{200E} (2015)");
+        assert_eq!(body_safe("<p>\u{202B}a\u{202C}\u{1}</p>"), "<p>a</p>");
+        assert!(matches!(body_safe("<p>plain \u{200F}</p>"), Cow::Borrowed(_)));
     }
 }

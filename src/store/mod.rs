@@ -447,6 +447,35 @@ impl Store {
         tx.commit().map_err(|e| sql_err(&self.path, e))
     }
 
+    /// Rewrites the outcome, reason, errors and duration of the source's latest run record (the one this run just
+    /// committed) and queues `events`, in one transaction: for what is learnt after the commit, such as feed files
+    /// that could not be written.
+    pub fn amend_run(
+        &mut self,
+        run: &RunRecord,
+        events: &[Event],
+        notify: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction().map_err(|e| sql_err(&self.path, e))?;
+        let write = |tx: &rusqlite::Transaction<'_>| {
+            tx.execute(
+                "UPDATE runs SET outcome = ?2, reason = ?3, errors = ?4, duration_ms = ?5
+                 WHERE id = (SELECT MAX(id) FROM runs WHERE source = ?1)",
+                params![
+                    run.source.as_str(),
+                    run.outcome.as_str(),
+                    run.reason,
+                    serde_json::to_string(&run.errors).expect("plain data serializes"),
+                    run.duration.as_millis() as i64,
+                ],
+            )?;
+            events.iter().try_for_each(|e| enqueue(tx, notify, e, now))
+        };
+        write(&tx).map_err(|e| sql_err(&self.path, e))?;
+        tx.commit().map_err(|e| sql_err(&self.path, e))
+    }
+
     /// Events waiting for delivery to `target`, oldest first: `(row id, event)`.
     pub fn pending(&self, target: &str) -> Result<Vec<(i64, Event)>, StoreError> {
         let mut stmt = self
