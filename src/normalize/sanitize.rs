@@ -148,6 +148,11 @@ fn absolute_srcset(base: &Url, srcset: &str) -> Option<String> {
             descriptor = rest[..end].trim();
             rest = &rest[end..];
         }
+        // A candidate with a descriptor that is not a width (`640w`) or a density (`2x`) is one browsers ignore;
+        // kept, it would carry whatever text followed the URL (`java\tscript:` splits into `java` and `script:`).
+        if !descriptor.is_empty() && !is_srcset_descriptor(descriptor) {
+            continue;
+        }
         if let Some(url) = super::url::resolve(base, url) {
             out.push(if descriptor.is_empty() {
                 url.to_string()
@@ -157,6 +162,21 @@ fn absolute_srcset(base: &Url, srcset: &str) -> Option<String> {
         }
     }
     (!out.is_empty()).then(|| out.join(", "))
+}
+
+/// `640w` or `1.5x`: the descriptors of the HTML candidate syntax (a positive integer width, a positive number
+/// density).
+fn is_srcset_descriptor(descriptor: &str) -> bool {
+    let positive = |n: &str, integer: bool| {
+        !n.is_empty()
+            && n.bytes().all(|b| b.is_ascii_digit() || (!integer && b == b'.'))
+            && n.parse::<f64>().is_ok_and(|v| v > 0.0)
+    };
+    match descriptor.as_bytes().last() {
+        Some(b'w') => positive(&descriptor[..descriptor.len() - 1], true),
+        Some(b'x') => positive(&descriptor[..descriptor.len() - 1], false),
+        _ => false,
+    }
 }
 
 /// Whether the lazy-image pre-pass can have anything to do; it costs a second parse, so most bodies skip it.
@@ -365,6 +385,21 @@ mod tests {
             "{out}"
         );
         assert!(!out.contains("data:") && !out.contains("javascript"), "{out}");
+    }
+
+    /// Found by tests/garbage.rs: `srcset="java\tscript:alert(1)"` came out as `http://…/java script:alert(1)`, the
+    /// text after the tab passed through as a "descriptor".
+    #[test]
+    fn srcset_candidates_with_a_descriptor_that_is_no_width_or_density_are_dropped() {
+        let out =
+            c("<img src=\"a.jpg\" srcset=\"java\tscript:alert(1), b.jpg 2x, c.jpg onerror=x, d.jpg 0x, e.jpg 640w\">");
+        assert_eq!(
+            out,
+            "<img src=\"http://www.wicwuzhen.cn/system/2015/12/16/a.jpg\" \
+             srcset=\"http://www.wicwuzhen.cn/system/2015/12/16/b.jpg 2x, http://www.wicwuzhen.cn/system/2015/12/16/e.jpg 640w\">"
+        );
+        assert!(is_srcset_descriptor("1.5x") && is_srcset_descriptor("640w"));
+        assert!(!is_srcset_descriptor("x") && !is_srcset_descriptor("1.5w") && !is_srcset_descriptor("-1x"));
     }
 
     #[test]
