@@ -148,6 +148,11 @@ fn absolute_srcset(base: &Url, srcset: &str) -> Option<String> {
             descriptor = rest[..end].trim();
             rest = &rest[end..];
         }
+        // A candidate with a descriptor that is not a width (`640w`) or a density (`2x`) is one browsers ignore;
+        // kept, it would carry whatever text followed the URL (`java\tscript:` splits into `java` and `script:`).
+        if !descriptor.is_empty() && !is_srcset_descriptor(descriptor) {
+            continue;
+        }
         if let Some(url) = super::url::resolve(base, url) {
             out.push(if descriptor.is_empty() {
                 url.to_string()
@@ -157,6 +162,21 @@ fn absolute_srcset(base: &Url, srcset: &str) -> Option<String> {
         }
     }
     (!out.is_empty()).then(|| out.join(", "))
+}
+
+/// `640w` or `1.5x`: the descriptors of the HTML candidate syntax (a positive integer width, a positive number
+/// density).
+fn is_srcset_descriptor(descriptor: &str) -> bool {
+    let positive = |n: &str, integer: bool| {
+        !n.is_empty()
+            && n.bytes().all(|b| b.is_ascii_digit() || (!integer && b == b'.'))
+            && n.parse::<f64>().is_ok_and(|v| v > 0.0)
+    };
+    match descriptor.as_bytes().last() {
+        Some(b'w') => positive(&descriptor[..descriptor.len() - 1], true),
+        Some(b'x') => positive(&descriptor[..descriptor.len() - 1], false),
+        _ => false,
+    }
 }
 
 /// Whether the lazy-image pre-pass can have anything to do; it costs a second parse, so most bodies skip it.
@@ -367,6 +387,21 @@ mod tests {
         assert!(!out.contains("data:") && !out.contains("javascript"), "{out}");
     }
 
+    /// Found by tests/garbage.rs: `srcset="java\tscript:alert(1)"` came out as `http://…/java script:alert(1)`, the
+    /// text after the tab passed through as a "descriptor".
+    #[test]
+    fn srcset_candidates_with_a_descriptor_that_is_no_width_or_density_are_dropped() {
+        let out =
+            c("<img src=\"a.jpg\" srcset=\"java\tscript:alert(1), b.jpg 2x, c.jpg onerror=x, d.jpg 0x, e.jpg 640w\">");
+        assert_eq!(
+            out,
+            "<img src=\"http://www.wicwuzhen.cn/system/2015/12/16/a.jpg\" \
+             srcset=\"http://www.wicwuzhen.cn/system/2015/12/16/b.jpg 2x, http://www.wicwuzhen.cn/system/2015/12/16/e.jpg 640w\">"
+        );
+        assert!(is_srcset_descriptor("1.5x") && is_srcset_descriptor("640w"));
+        assert!(!is_srcset_descriptor("x") && !is_srcset_descriptor("1.5w") && !is_srcset_descriptor("-1x"));
+    }
+
     #[test]
     fn pre_pass_keeps_text_structure_and_escapes() {
         let body = "<p>1 &lt; 2 &amp; 3 &gt; 2 “q”</p><pre>\n\nindented</pre><br><p>é\u{A0}z</p>";
@@ -398,5 +433,228 @@ mod tests {
         let html = "<figure><img src=\"http://a/b.jpg\"><figcaption>(Xinhua/Li Tao)</figcaption></figure>\
                     <p>First <em>para</em>.</p><p>Second&nbsp; para.</p><ul><li>one</li><li>two</li></ul>";
         assert_eq!(to_text(html), "First para. Second para. one two");
+    }
+}
+
+/// Property tests: hostile HTML generated from a small grammar (dangerous tags, `on*` handlers in odd casing,
+/// `style`, URL attributes with obfuscated schemes, entities, nesting left open) never yields output that a browser
+/// would run, style or send anywhere but http(s) or mail. The output is checked by parsing it again, as a reader
+/// would, not by looking at its text.
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+    use scraper::{Html, Node};
+
+    use super::*;
+
+    const BASE: &str = "http://www.wicwuzhen.cn/system/2015/12/16/020951986.shtml";
+
+    /// Every attribute the allowlist can let through (per tag or generic), plus the `rel` ammonia adds to links.
+    const ALLOWED_ATTRIBUTES: &[&str] = &[
+        "href", "title", "src", "srcset", "alt", "width", "height", "datetime", "start", "reversed", "span", "colspan",
+        "rowspan", "scope", "lang", "dir", "rel",
+    ];
+
+    #[rustfmt::skip]
+    const HOSTILE_TAGS: &[&str] = &[
+        "p", "div", "a", "A", "img", "IMG", "span", "b", "table", "td", "pre", "figure", "li", "ul",
+        "script", "SCRIPT", "ScRiPt", "style", "iframe", "svg", "math", "object", "embed", "form", "button",
+        "input", "textarea", "select", "option", "template", "noscript", "base", "meta", "link", "xmp", "title",
+        "mglyph", "mi", "foreignObject", "use", "image", "animate", "set", "frameset", "details", "video", "source",
+        "isindex", "noembed", "plaintext",
+    ];
+
+    #[rustfmt::skip]
+    const ATTRIBUTE_NAMES: &[&str] = &[
+        "onclick", "OnClIcK", "ONLOAD", "onerror", "onmouseover", "on", "onx", "style", "STYLE", "StYlE",
+        "href", "HREF", "src", "SRC", "srcset", "formaction", "action", "xlink:href", "xmlns:xlink", "background",
+        "poster", "data", "cite", "data-src", "data-srcset", "data-original", "lang", "dir", "title", "alt",
+        "class", "id", "width", "target", "rel", "http-equiv", "content",
+    ];
+
+    /// Schemes as hostile pages write them: mixed case, split by tabs and newlines, led by control characters or
+    /// spaces, spelled with entities; and the harmless ones, so the check sees both.
+    #[rustfmt::skip]
+    const SCHEMES: &[&str] = &[
+        "javascript:", "JaVaScRiPt:", "java\tscript:", "java\nscript:", "java\rscript:", "\u{1}javascript:",
+        "\u{0}javascript:", "\u{1f} javascript:", " vbscript:", "VBScript:", "data:", "data:text/html,", "DATA:",
+        "&#106;avascript:", "&#x6A;avascript:", "&#0000106;avascript:", "javascript&colon;", "jav&#x09;ascript:",
+        "jav&#10;ascript:", "java&Tab;script:", "\u{a0}javascript:", "\u{feff}javascript:", "livescript:",
+        "file:", "ftp://", "blob:", "filesystem:", "about:", "ws://", "http://", "https://", "HTTPS://", "mailto:",
+        "//", "/", "../", "", "?", "#", "\\\\evil.example/", "http:\\\\",
+    ];
+
+    #[rustfmt::skip]
+    const URL_RESTS: &[&str] = &[
+        "alert(1)", "evil.example/x", "a.jpg", "a.jpg 1x, javascript:b 2x", "x 1x, data:image/png;base64,AA 2x",
+        "//evil.example", "%0aalert(1)", "a@b.example", "a.jpg,b.jpg", "", " ", "\u{0}", ",",
+    ];
+
+    #[rustfmt::skip]
+    const TEXTS: &[&str] = &[
+        "text", "新闻", "&amp;", "&lt;script&gt;", "<", ">", "&", "&#", "&#x110000;", "<!--", "-->", "]]>", "<![CDATA[",
+        "</", "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "<a href=javascript:x>", "\u{0}", "\u{8}",
+        "\u{202e}", "\u{fffe}", "\u{ffff}", "javascript:", " ", "\n", "<style>", "</style>", "<p", "\"", "'",
+    ];
+
+    fn pick(list: &'static [&'static str]) -> impl Strategy<Value = &'static str> {
+        prop::sample::select(list)
+    }
+
+    fn attribute() -> impl Strategy<Value = String> {
+        let value = prop_oneof![
+            3 => (pick(SCHEMES), pick(URL_RESTS)).prop_map(|(s, r)| format!("{s}{r}")),
+            1 => pick(TEXTS).prop_map(str::to_owned),
+        ];
+        (pick(ATTRIBUTE_NAMES), value, 0..4u8).prop_map(|(name, value, quoting)| match quoting {
+            0 => format!(" {name}=\"{}\"", value.replace('"', "&quot;")),
+            1 => format!(" {name}='{}'", value.replace('\'', "&#39;")),
+            // Unquoted: the value ends at the first space, which is part of what is being tested.
+            2 => format!(" {name}={value}"),
+            _ => format!(" {name}"),
+        })
+    }
+
+    /// A fragment: text, or an element with attributes and children that is closed, left open, self-closed or
+    /// closed with a stray end tag.
+    fn fragment() -> impl Strategy<Value = String> {
+        let leaf = pick(TEXTS).prop_map(str::to_owned);
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            (
+                pick(HOSTILE_TAGS),
+                prop::collection::vec(attribute(), 0..4),
+                prop::collection::vec(inner, 0..6),
+                0..5u8,
+            )
+                .prop_map(|(tag, attrs, children, closing)| {
+                    let attrs = attrs.concat();
+                    let children = children.concat();
+                    match closing {
+                        0 | 1 => format!("<{tag}{attrs}>{children}</{tag}>"),
+                        2 => format!("<{tag}{attrs}>{children}"),
+                        3 => format!("<{tag}{attrs}/>{children}"),
+                        _ => format!("<{tag}{attrs}>{children}</{}>", tag.to_ascii_uppercase()),
+                    }
+                })
+        })
+    }
+
+    /// The URL parser's input cleanup (WHATWG URL standard, "basic URL parser"): leading and trailing C0 controls
+    /// and spaces go, and so does every tab and newline anywhere.
+    fn whatwg_trim(s: &str) -> String {
+        s.trim_matches(|c: char| c <= ' ')
+            .chars()
+            .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+            .collect()
+    }
+
+    /// The scheme a browser would use for `value` (after trimming), or `None` for a relative reference.
+    fn scheme(value: &str) -> Option<String> {
+        let value = whatwg_trim(value);
+        let (scheme, _) = value.split_once(':')?;
+        let mut chars = scheme.chars();
+        let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        valid.then(|| scheme.to_ascii_lowercase())
+    }
+
+    /// Every way the sanitized `html` could still do harm, as readable strings; empty when it is safe.
+    fn hazards(html: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        if let Some(c) = html
+            .chars()
+            .find(|&c| text::xml_safe(c.encode_utf8(&mut [0; 4])).is_empty())
+        {
+            found.push(format!("XML-illegal character {c:?}"));
+        }
+        let doc = Html::parse_fragment(html);
+        // The fragment's own root (`<html>`) is the parser's, not the output's.
+        for node in doc.root_element().descendants().skip(1) {
+            let Node::Element(el) = node.value() else { continue };
+            let name = el.name();
+            if !TAGS.contains(&name) {
+                found.push(format!("element <{name}>"));
+            }
+            for (attr, value) in el.attrs() {
+                let lower = attr.to_ascii_lowercase();
+                if lower.starts_with("on") || lower == "style" || !ALLOWED_ATTRIBUTES.contains(&lower.as_str()) {
+                    found.push(format!("attribute {attr}={value:?} on <{name}>"));
+                }
+                let urls: Vec<&str> = match lower.as_str() {
+                    "href" | "src" => vec![value],
+                    // As browsers read candidates: a URL runs to the next whitespace, less trailing commas (so a
+                    // comma inside a URL stays in it), and may be followed by a descriptor.
+                    "srcset" => value
+                        .split(|c: char| c.is_ascii_whitespace())
+                        .map(|t| t.trim_matches(','))
+                        .collect(),
+                    _ => continue,
+                };
+                for url in urls.into_iter().filter(|u| !u.is_empty()) {
+                    let ok = match scheme(url) {
+                        Some(s) => matches!(s.as_str(), "http" | "https") || (s == "mailto" && lower == "href"),
+                        // Everything is made absolute, so a relative reference (or a bare descriptor) may only
+                        // appear as a srcset descriptor such as `2x` or `640w`.
+                        None => lower == "srcset" && is_descriptor(url),
+                    };
+                    if !ok {
+                        found.push(format!("URL {attr}={value:?} on <{name}>"));
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    fn is_descriptor(token: &str) -> bool {
+        let Some(number) = token.strip_suffix(['w', 'x', 'h']) else {
+            return false;
+        };
+        !number.is_empty() && number.parse::<f64>().is_ok()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn sanitized_output_has_no_script_handler_style_or_foreign_url(html in prop::collection::vec(fragment(), 1..4)) {
+            let html = html.concat();
+            let out = clean(&html, &Url::parse(BASE).unwrap());
+            let found = hazards(&out);
+            prop_assert!(found.is_empty(), "input {html:?}\noutput {out:?}\n{found:#?}");
+        }
+
+        #[test]
+        fn sanitized_output_is_safe_for_tag_soup(
+            html in "(<|>|/|=|\"|'|&|&#|;|:| |\t|\n|\x00|\x01|!--|script|on|style|href|src|javascript|a|img|svg|math|[a-z]|.){0,80}"
+        ) {
+            let out = clean(&html, &Url::parse(BASE).unwrap());
+            let found = hazards(&out);
+            prop_assert!(found.is_empty(), "input {html:?}\noutput {out:?}\n{found:#?}");
+        }
+    }
+
+    #[test]
+    fn the_checker_itself_sees_each_hazard() {
+        for bad in [
+            "<script>x</script>",
+            "<p onclick=\"x\">a</p>",
+            "<p style=\"x\">a</p>",
+            "<a href=\"java&#x09;script:x\">a</a>",
+            "<a href=\" \u{1}javascript:x\">a</a>",
+            "<img src=\"data:image/png,AA\">",
+            "<img srcset=\"http://a.example/1.jpg 1x, javascript:x 2x\">",
+            "<img srcset=\"rel.jpg 2x\">",
+            "<a href=\"relative.htm\">a</a>",
+            "<img src=\"mailto:a@b.example\">",
+            "<iframe></iframe>",
+            "<p>\u{1}</p>",
+        ] {
+            assert!(!hazards(bad).is_empty(), "{bad:?}");
+        }
+        assert!(
+            hazards("<a href=\"mailto:a@b.example\" rel=\"noopener\">a</a><img srcset=\"http://a/b,c.jpg 1.5x\">")
+                .is_empty()
+        );
     }
 }

@@ -19,7 +19,7 @@ pub fn render(meta: &FeedMeta, items: &[Item]) -> String {
     ];
     for alternate in &meta.alternates {
         links.push(Link {
-            hreflang: non_empty(&alternate.hreflang).map(str::to_owned),
+            hreflang: non_empty(&alternate.hreflang).map(|l| xml_text(l).into_owned()),
             title: non_empty(&alternate.title).map(|t| xml_text(t).into_owned()),
             ..link(
                 alternate_url(alternate, Format::Atom).as_str(),
@@ -48,7 +48,11 @@ pub fn render(meta: &FeedMeta, items: &[Item]) -> String {
             version: None,
         }),
         links,
-        lang: meta.language.as_deref().and_then(non_empty).map(str::to_owned),
+        lang: meta
+            .language
+            .as_deref()
+            .and_then(non_empty)
+            .map(|l| xml_text(l).into_owned()),
         entries: items.iter().map(entry).collect(),
         ..Feed::default()
     };

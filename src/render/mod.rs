@@ -133,4 +133,6 @@ fn xml_text(s: &str) -> Cow<'_, str> {
 }
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;

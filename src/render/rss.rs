@@ -30,7 +30,7 @@ pub fn render(meta: &FeedMeta, items: &[Item]) -> String {
         links.push(Link {
             href: alternate_url(alternate, Format::Rss).to_string(),
             rel: "alternate".to_owned(),
-            hreflang: non_empty(&alternate.hreflang).map(str::to_owned),
+            hreflang: non_empty(&alternate.hreflang).map(|l| xml_text(l).into_owned()),
             mime_type: Some(Format::Rss.media_type().to_owned()),
             title: non_empty(&alternate.title).map(|t| xml_text(t).into_owned()),
             ..Link::default()
@@ -56,7 +56,11 @@ pub fn render(meta: &FeedMeta, items: &[Item]) -> String {
         link: meta.home_page.to_string(),
         // Required and must not be empty; the title is the most honest stand-in.
         description: xml_text(non_empty(&meta.description).unwrap_or(&meta.title)).into_owned(),
-        language: meta.language.as_deref().and_then(non_empty).map(str::to_owned),
+        language: meta
+            .language
+            .as_deref()
+            .and_then(non_empty)
+            .map(|l| xml_text(l).into_owned()),
         last_build_date: Some(meta.updated.to_rfc2822()),
         generator: Some(GENERATOR.to_owned()),
         docs: Some(SPEC.to_owned()),

@@ -361,6 +361,21 @@ fn xml_illegal_characters_are_dropped() {
     assert_eq!(xml_text("plain"), Cow::Borrowed("plain"));
 }
 
+/// Found by the render property: the language tags went out unguarded, and one control character in `language`
+/// or an alternate's `hreflang` (neither is checked by `config`) made the whole Atom and RSS document unreadable.
+#[test]
+fn control_characters_in_language_and_hreflang_stay_well_formed() {
+    let mut meta = meta();
+    meta.language = Some("en\u{0}\u{1}".to_owned());
+    meta.alternates[0].hreflang = "zh-CN\u{ffff}\u{8}".to_owned();
+    for format in [Format::Atom, Format::Rss] {
+        let out = render(format, &meta, &items());
+        roxmltree::Document::parse(&out).unwrap_or_else(|e| panic!("{format}: {e}"));
+        let parsed = parse(&out);
+        assert_eq!(parsed.language.as_deref(), Some("en"), "{format}");
+    }
+}
+
 #[test]
 fn snapshots() {
     let (meta, items) = (meta(), items());
