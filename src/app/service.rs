@@ -107,7 +107,7 @@ fn reload_config(path: &Path, running: &Config) -> Option<Config> {
 /// Binds `addr` and serves `site` until the returned sender fires (or is dropped).
 async fn start_server(
     addr: std::net::SocketAddr,
-    site: Arc<publish::serve::Site>,
+    site: Arc<crate::serve::Site>,
     quiet: bool,
 ) -> Result<
     (
@@ -128,7 +128,7 @@ async fn start_server(
     }
     tracing::info!(addr = %bound, "serving feeds");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(publish::serve::serve(listener, site, async {
+    let server = tokio::spawn(crate::serve::serve(listener, site, async {
         let _ = stopped.await;
     }));
     Ok((stop, server))
@@ -157,7 +157,7 @@ async fn stop_server(
 pub(super) async fn serve(path: &Path, addr: std::net::SocketAddr, quiet: bool) -> Result<Exit, AppError> {
     let config = Config::load(path)?;
     let mut signals = Signals::new()?;
-    let site = publish::serve::Site::new(Arc::new(config.clone()), None);
+    let site = crate::serve::Site::new(Arc::new(config.clone()), None);
     let server = start_server(addr, site.clone(), quiet).await?;
     let mut running = config;
     loop {
@@ -179,7 +179,7 @@ pub(super) async fn serve(path: &Path, addr: std::net::SocketAddr, quiet: bool) 
 struct Watched {
     config: Config,
     ctx: Context,
-    metrics: Arc<publish::metrics::Metrics>,
+    metrics: Arc<crate::serve::metrics::Metrics>,
     pinger: Option<publish::websub::Pinger>,
     quiet: bool,
 }
@@ -190,7 +190,7 @@ fn watch_plan(
     config: Config,
     client: Fetcher,
     store: &Arc<Mutex<Store>>,
-    metrics: &Arc<publish::metrics::Metrics>,
+    metrics: &Arc<crate::serve::metrics::Metrics>,
     quiet: bool,
 ) -> Result<scheduler::Plan<Watched>, AppError> {
     let mut jobs = Vec::new();
@@ -256,9 +256,9 @@ pub(super) async fn watch(path: &Path, serve: Option<std::net::SocketAddr>, quie
     let mut signals = Signals::new()?;
     let _lock = StateLock::acquire(&config.settings.state, config.settings.lock_timeout).await?;
     let store = Arc::new(Mutex::new(Store::open(&config.settings.state)?));
-    let metrics = Arc::new(publish::metrics::Metrics::default());
+    let metrics = Arc::new(crate::serve::metrics::Metrics::default());
     publish::opml::write(&config)?;
-    let site = publish::serve::Site::new(Arc::new(config.clone()), Some(metrics.clone()));
+    let site = crate::serve::Site::new(Arc::new(config.clone()), Some(metrics.clone()));
     let server = match serve {
         Some(addr) => Some(start_server(addr, site.clone(), quiet).await?),
         None => None,

@@ -4,12 +4,10 @@
 //! atomic within a file system). A file whose bytes would not change is left alone, so its mtime, and any ETag a
 //! web server derives from it, stay the same.
 //!
-//! Around the files: [`opml`] lists every feed, [`serve`] answers for them over HTTP, [`metrics`] counts runs for
-//! it, and [`websub`] tells a hub when a feed changed.
+//! Around the files: [`opml`] lists every feed and [`websub`] tells a hub when a feed changed. Answering for them
+//! over HTTP is `crate::serve`'s job, not publishing's.
 
-pub mod metrics;
 pub mod opml;
-pub mod serve;
 pub mod websub;
 
 use std::fs::{self, File};

@@ -10,6 +10,8 @@
 //! are compressed (gzip, brotli) when the client asks, and a compressed body gets its own ETag. This module never
 //! writes anything.
 
+pub mod metrics;
+
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs::File;
@@ -28,11 +30,12 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use tower_http::compression::CompressionLayer;
 
-use super::metrics::Metrics;
-use super::opml;
+use self::metrics::Metrics;
+
 use crate::config::{Config, Source};
 use crate::health::Health;
 use crate::model::SourceId;
+use crate::publish::opml;
 use crate::render::Format;
 use crate::store::{Outcome, RunRecord, Store, StoreError};
 
