@@ -471,12 +471,10 @@ async fn run_source(
 }
 
 fn degraded_reason(collected: &Collected) -> String {
+    let failed = crate::status::count(collected.failed, "article", "articles");
     match collected.skipped {
-        0 => format!("{} articles failed", collected.failed),
-        skipped => format!(
-            "{} articles failed, {skipped} of them skipped when the time budget ran out",
-            collected.failed
-        ),
+        0 => format!("{failed} failed"),
+        skipped => format!("{failed} failed, {skipped} of them skipped when the time budget ran out"),
     }
 }
 

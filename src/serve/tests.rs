@@ -1,6 +1,7 @@
 //! Server tests, in process with tower's `oneshot` (and one over a real loopback socket): media types, validators
-//! and 304s, HEAD, compression with per-coding ETags, every path traversal we could think of, the index page,
-//! `/healthz`, `/metrics`, OPML and a config swap. Feed files and run records are written into a temporary folder.
+//! and 304s, HEAD, compression with per-coding ETags, every path traversal we could think of, the web page (`/`
+//! and `/source/{id}`, escaping included), `/healthz`, `/metrics`, OPML and a config swap. Feed files and run
+//! records are written into a temporary folder; the clock is fixed.
 
 use std::io::Read as _;
 use std::path::Path;
@@ -10,7 +11,14 @@ use axum::http::{Method, Request};
 use tower::ServiceExt;
 
 use super::*;
-use crate::store::ListingStatus;
+use crate::model::{DateSource, Item, ItemId, ListedLink, SourceId};
+use crate::store::{Changes, ListingStatus, Outcome, RunRecord};
+
+const NOW: &str = "2026-01-01T12:00:00Z";
+
+fn clock() -> DateTime<Utc> {
+    NOW.parse().unwrap()
+}
 
 const CONFIG: &str = r##"
 [settings]
@@ -71,7 +79,7 @@ impl Fixture {
         std::fs::write(feeds.join("stray.atom"), "SECRET stray").unwrap();
         std::fs::write(feeds.join(".wic-news.atom.42.tmp"), "SECRET temp").unwrap();
         std::os::unix::fs::symlink(dir.path().join("secret.atom"), feeds.join("other.atom")).unwrap();
-        let site = Site::new(Arc::new(config), None);
+        let site = Site::new(Arc::new(config), None, clock);
         Fixture { dir, site }
     }
 
@@ -94,36 +102,95 @@ impl Fixture {
         self.send(request.body(Body::empty()).unwrap()).await
     }
 
+    fn store(&self) -> Store {
+        Store::open(&self.dir.path().join("state/feedwright.sqlite")).unwrap()
+    }
+
     fn record(&self, source: &str, outcome: Outcome, reason: Option<&str>) {
-        let mut store = Store::open(&self.dir.path().join("state/feedwright.sqlite")).unwrap();
-        store
-            .record_run(
-                &RunRecord {
-                    source: SourceId::parse(source).unwrap(),
-                    started: DateTime::parse_from_rfc3339("2026-01-01T10:00:00Z").unwrap().to_utc(),
-                    duration: Duration::from_millis(1500),
-                    outcome,
-                    reason: reason.map(str::to_owned),
-                    links: 20,
-                    new: 3,
-                    updated: 1,
-                    failed: 0,
-                    fetched: 4,
-                    with_date: 4,
-                    with_body: 4,
-                    requests: 5,
-                    listing: vec![ListingStatus {
-                        url: "https://www.example.org/news/".into(),
-                        status: Some(200),
-                    }],
-                    errors: Vec::new(),
-                },
-                &[],
-                &[],
-                DateTime::UNIX_EPOCH,
-            )
+        self.record_at(source, outcome, reason, "2026-01-01T10:00:00Z");
+    }
+
+    /// A run that published nothing (or published nothing new), started at `at`.
+    fn record_at(&self, source: &str, outcome: Outcome, reason: Option<&str>, at: &str) {
+        self.store()
+            .record_run(&run(source, outcome, reason, at), &[], &[], DateTime::UNIX_EPOCH)
             .unwrap();
     }
+
+    /// A run that published `items` and failed the listed `failed` links, started at `at`.
+    fn commit(&self, source: &str, at: &str, items: Vec<Item>, failed: &[(&str, &str)]) {
+        let outcome = if failed.is_empty() { Outcome::Ok } else { Outcome::Degraded };
+        let mut record = run(source, outcome, None, at);
+        record.failed = failed.len();
+        let changes = Changes {
+            links: items.iter().map(|i| (i.url.clone(), i.id.clone())).collect(),
+            items,
+            failed: failed
+                .iter()
+                .map(|(url, error)| {
+                    let link = ListedLink {
+                        url: url::Url::parse(url).unwrap(),
+                        title: Some(format!("Listed as {url}")),
+                        date_text: None,
+                    };
+                    (link, (*error).to_owned())
+                })
+                .collect(),
+            ..Changes::default()
+        };
+        self.store().commit(&changes, &mut record, at.parse().unwrap()).unwrap();
+    }
+}
+
+fn run(source: &str, outcome: Outcome, reason: Option<&str>, at: &str) -> RunRecord {
+    RunRecord {
+        source: SourceId::parse(source).unwrap(),
+        started: DateTime::parse_from_rfc3339(at).unwrap().to_utc(),
+        duration: Duration::from_millis(1500),
+        outcome,
+        reason: reason.map(str::to_owned),
+        links: 20,
+        new: 3,
+        updated: 1,
+        failed: 0,
+        fetched: 4,
+        with_date: 4,
+        with_body: 4,
+        requests: 5,
+        listing: vec![ListingStatus {
+            url: "https://www.example.org/news/".into(),
+            status: Some(200),
+        }],
+        errors: Vec::new(),
+    }
+}
+
+fn item(n: u32, title: &str) -> Item {
+    let url = url::Url::parse(&format!("https://www.example.org/news/{n}.htm")).unwrap();
+    let published = DateTime::parse_from_rfc3339(&format!("2025-12-{n:02}T10:00:00+08:00")).unwrap();
+    Item {
+        id: ItemId::from_canonical(&url),
+        url,
+        title: title.into(),
+        published,
+        date_source: DateSource::Page,
+        updated: published,
+        author: None,
+        summary: String::new(),
+        content_html: format!("<p>{title}</p>"),
+        image: None,
+        image_caption: None,
+    }
+}
+
+async fn get_json(f: &Fixture, uri: &str) -> (StatusCode, serde_json::Value) {
+    let (status, _, body) = f.get(uri, &[]).await;
+    (status, serde_json::from_slice(&body).unwrap())
+}
+
+async fn text(f: &Fixture, uri: &str) -> (StatusCode, String) {
+    let (status, _, body) = f.get(uri, &[]).await;
+    (status, String::from_utf8(body.to_vec()).unwrap())
 }
 
 fn header(headers: &HeaderMap, name: header::HeaderName) -> &str {
@@ -322,50 +389,93 @@ async fn a_real_socket_serves_feeds_and_shuts_down_gracefully() {
 }
 
 #[tokio::test]
-async fn the_index_lists_each_feed_with_health_items_and_subscribe_links() {
+async fn the_index_lists_each_source_with_its_state_and_subscribe_links() {
     let f = Fixture::new();
     let (status, headers, body) = f.get("/", &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(header(&headers, header::CONTENT_TYPE), "text/html; charset=utf-8");
     let page = String::from_utf8(body.to_vec()).unwrap();
-    assert!(page.contains("WIC &lt;News&gt;"), "titles are escaped");
+    assert!(page.contains("<meta name=\"viewport\""), "readable on a phone");
+    assert!(!page.contains("<script"), "no JavaScript");
+    assert!(page.contains("<strong>WIC &lt;News&gt;</strong>"), "titles are escaped");
     assert!(page.contains("<a href=\"wic-news.atom\" type=\"application/atom+xml\">Atom</a>"));
+    assert!(page.contains("<a href=\"source/wic-news\">"));
     assert!(page.contains("<a href=\"index.opml\">"));
-    assert!(page.contains("<span class=\"unknown\">unknown</span>"), "no state yet");
+    assert!(page.contains("<tr id=\"wic-news\" class=\"source never-run\">"), "no state yet");
 
-    f.record("wic-news", Outcome::Ok, None);
-    f.record("other", Outcome::Failed, Some("the listing yielded no article links"));
-    let (_, _, body) = f.get("/", &[]).await;
-    let page = String::from_utf8(body.to_vec()).unwrap();
-    assert!(page.contains("<span class=\"healthy\">healthy</span>"), "{page}");
+    f.commit("wic-news", "2026-01-01T11:00:00Z", vec![item(1, "One"), item(2, "Two")], &[]);
+    f.commit(
+        "other",
+        "2026-01-01T09:00:00Z",
+        vec![item(3, "Three")],
+        &[("https://other.example.org/dead.htm", "GET https://other.example.org/dead.htm returned HTTP 500")],
+    );
+    f.record_at("other", Outcome::Failed, Some("the listing yielded no article links"), "2026-01-01T10:00:00Z");
+    let page = text(&f, "/").await.1;
+    assert!(page.contains("<tr id=\"wic-news\" class=\"source ok\">"), "{page}");
+    let row = page.lines().find(|l| l.starts_with("<tr id=\"other\"")).unwrap();
+    assert!(row.contains("class=\"source broken\""), "{row}");
     assert!(
-        page.contains("<span class=\"broken\" title=\"the listing yielded no article links\">broken</span>"),
-        "{page}"
+        row.contains("<div class=\"reason\">the listing yielded no article links</div>"),
+        "{row}"
     );
     assert!(
-        page.contains("<time datetime="),
-        "the feed file's time is the last update"
+        row.contains("<time datetime=\"2026-01-01T10:00:00Z\">2026-01-01 10:00 UTC</time> <small>2 h ago</small>"),
+        "{row}"
     );
+    assert!(
+        row.contains("<a href=\"source/other#failed\">1</a>"),
+        "the article missing from the kept feed: {row}"
+    );
+    assert!(row.contains("not scheduled"), "plain serve runs nothing: {row}");
+    assert!(page.contains("<dt class=\"broken\">broken</dt>"), "the words shown are explained");
+    assert!(!page.contains("<dt class=\"degraded\">"), "only the words shown");
 }
 
 #[tokio::test]
-async fn healthz_is_200_until_a_source_is_broken() {
+async fn degraded_is_explained_and_what_recovered_is_cleared_everywhere() {
+    let f = Fixture::new();
+    let dead = "https://www.example.org/news/9.htm";
+    f.commit("wic-news", "2026-01-01T10:00:00Z", vec![item(1, "One")], &[(dead, "HTTP 500")]);
+    let (status, health) = get_json(&f, "/healthz").await;
+    assert_eq!(status, StatusCode::OK, "degraded still publishes");
+    let s = &health["sources"][0];
+    assert_eq!((s["source"].as_str(), s["health"].as_str()), (Some("wic-news"), Some("degraded")));
+    assert_eq!(s["reason"], "1 article failed");
+    assert_eq!(s["failed_articles"][0]["url"], dead);
+    assert_eq!(s["failed_articles"][0]["attempts"], 1);
+    assert_eq!(s["failed_articles"][0]["last_failed"], "2026-01-01T10:00:00Z");
+    let page = text(&f, "/").await.1;
+    assert!(page.contains("<dt class=\"degraded\">degraded</dt> <dd>the last run published, but"), "{page}");
+    let source = text(&f, "/source/wic-news").await.1;
+    assert!(source.contains("<h2 id=\"failed\">Failed articles (1)</h2>"), "{source}");
+    assert!(source.contains(&format!("<a href=\"{dead}\">Listed as {dead}")), "{source}");
+    assert!(source.contains("degraded means: the last run published"), "{source}");
+    let metrics = text(&f, "/metrics").await.1;
+    assert!(metrics.contains("feedwright_source_health{source=\"wic-news\",health=\"degraded\"} 1\n"));
+    assert!(metrics.contains("feedwright_failed_articles{source=\"wic-news\"} 1\n"));
+
+    // The article is read on the next run: nothing of the old failure stays listed.
+    f.commit("wic-news", "2026-01-01T11:00:00Z", vec![item(9, "Nine")], &[]);
+    let s = get_json(&f, "/healthz").await.1["sources"][0].clone();
+    assert_eq!((s["health"].as_str(), &s["reason"]), (Some("ok"), &serde_json::Value::Null));
+    assert_eq!(s["failed_articles"], serde_json::json!([]));
+    let source = text(&f, "/source/wic-news").await.1;
+    assert!(source.contains("Failed articles (0)") && !source.contains("Listed as"), "{source}");
+    assert!(text(&f, "/metrics").await.1.contains("feedwright_failed_articles{source=\"wic-news\"} 0\n"));
+}
+
+#[tokio::test]
+async fn healthz_is_200_until_a_source_is_broken_with_each_sources_state() {
     let f = Fixture::new();
     let (status, headers, body) = f.get("/healthz", &[]).await;
     assert_eq!(status, StatusCode::OK, "no runs yet: nothing is broken");
     assert_eq!(header(&headers, header::CONTENT_TYPE), "application/json");
     let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(json["status"], "ok");
-    assert_eq!(json["sources"][0]["health"], "unknown");
+    assert_eq!(json["sources"][0]["health"], "never-run");
 
     f.record("wic-news", Outcome::Ok, None);
-    f.record("other", Outcome::Degraded, Some("1 articles failed"));
-    assert_eq!(
-        f.get("/healthz", &[]).await.0,
-        StatusCode::OK,
-        "degraded still publishes"
-    );
-
     f.record("other", Outcome::Failed, Some("no listing page could be read"));
     let (status, _, body) = f.get("/healthz", &[]).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
@@ -373,12 +483,25 @@ async fn healthz_is_200_until_a_source_is_broken() {
     assert_eq!(json["status"], "failing");
     assert_eq!(json["sources"][1]["source"], "other");
     assert_eq!(json["sources"][1]["health"], "broken");
-    assert_eq!(json["sources"][1]["last_error"], "no listing page could be read");
-    assert_eq!(json["sources"][0]["health"], "healthy");
+    assert_eq!(json["sources"][1]["reason"], "no listing page could be read");
+    assert_eq!(json["sources"][1]["consecutive_failures"], 1);
+    assert_eq!(json["sources"][0]["health"], "ok");
+    assert_eq!(json["sources"][0]["last_success"], "2026-01-01T10:00:00Z");
+    let store = Store::open_read_only(&f.dir.path().join("state/feedwright.sqlite")).unwrap();
+    let config = f.site.config();
+    for (i, source) in config.sources.iter().enumerate() {
+        let state = status::read(&store, source, clock(), None).unwrap();
+        assert_eq!(json["sources"][i], serde_json::to_value(&state).unwrap(), "the one state");
+    }
+
+    f.record_at("other", Outcome::Ok, None, "2026-01-01T11:00:00Z");
+    let after = get_json(&f, "/healthz").await.1;
+    assert_eq!(after["status"], "ok");
+    assert_eq!(after["sources"][1]["reason"], serde_json::Value::Null, "recovered: no old error");
 }
 
 #[tokio::test]
-async fn metrics_come_from_the_store_or_from_the_live_counters() {
+async fn metrics_come_from_the_store_or_from_the_live_counters_and_health_from_the_state() {
     let f = Fixture::new();
     f.record("wic-news", Outcome::Ok, None);
     f.record("wic-news", Outcome::Failed, Some("x"));
@@ -386,26 +509,148 @@ async fn metrics_come_from_the_store_or_from_the_live_counters() {
     assert_eq!(status, StatusCode::OK);
     assert!(header(&headers, header::CONTENT_TYPE).starts_with("text/plain; version=0.0.4"));
     let text = String::from_utf8(body.to_vec()).unwrap();
-    assert!(
-        text.contains("feedwright_runs_total{source=\"wic-news\",outcome=\"ok\"} 1\n"),
-        "{text}"
-    );
-    assert!(
-        text.contains("feedwright_run_failures_total{source=\"wic-news\"} 1\n"),
-        "{text}"
-    );
-    assert!(text.contains("feedwright_feed_items{source=\"other\"} 0\n"), "{text}");
+    for line in [
+        "feedwright_runs_total{source=\"wic-news\",outcome=\"ok\"} 1\n",
+        "feedwright_runs_total{source=\"wic-news\",outcome=\"broken\"} 1\n",
+        "feedwright_run_failures_total{source=\"wic-news\"} 1\n",
+        "feedwright_feed_items{source=\"other\"} 0\n",
+        "feedwright_source_health{source=\"wic-news\",health=\"broken\"} 1\n",
+        "feedwright_source_health{source=\"other\",health=\"never-run\"} 1\n",
+        "feedwright_consecutive_failures{source=\"wic-news\"} 1\n",
+    ] {
+        assert!(text.contains(line), "{line} in {text}");
+    }
 
-    let live = Arc::new(Metrics::default());
-    let site = Site::new(f.site.config(), Some(live.clone()));
+    let live = Live::default();
+    let site = Site::new(f.site.config(), Some(live.clone()), clock);
     let response = router(site)
         .oneshot(Request::builder().uri("/metrics").body(Body::empty()).unwrap())
         .await
         .unwrap();
     let text = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    let text = String::from_utf8_lossy(&text);
     assert!(
-        !String::from_utf8_lossy(&text).contains("source=\"wic-news\""),
-        "live counters start empty"
+        text.contains("feedwright_runs_total{source=\"wic-news\",outcome=\"broken\"} 0\n"),
+        "live counters start empty: {text}"
+    );
+    assert!(
+        text.contains("feedwright_source_health{source=\"wic-news\",health=\"broken\"} 1\n"),
+        "but health is the stored state: {text}"
+    );
+}
+
+#[tokio::test]
+async fn the_source_page_lists_items_newest_first_and_a_bounded_run_history() {
+    let f = Fixture::new();
+    assert_eq!(f.get("/source/nope", &[]).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(f.get("/source/..%2fsecret.atom", &[]).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(f.get("/source/", &[]).await.0, StatusCode::NOT_FOUND);
+    let (status, page) = text(&f, "/source/other").await;
+    assert_eq!(status, StatusCode::OK, "a configured source without state");
+    assert!(page.contains("never-run") && page.contains("No items yet."), "{page}");
+
+    f.commit("wic-news", "2026-01-01T08:00:00Z", vec![item(1, "One"), item(2, "Two")], &[]);
+    f.commit("wic-news", "2026-01-01T09:00:00Z", vec![item(1, "One, edited")], &[]);
+    for minute in 0..25 {
+        f.record_at("wic-news", Outcome::Ok, None, &format!("2026-01-01T10:{minute:02}:00Z"));
+    }
+    let (status, page) = text(&f, "/source/wic-news").await;
+    assert_eq!(status, StatusCode::OK);
+    let two = page.find(">Two</a>").unwrap();
+    let one = page.find(">One, edited</a>").unwrap();
+    assert!(two < one, "newest first");
+    let row = |title: &str| page.lines().find(|l| l.contains(title)).unwrap().to_owned();
+    assert!(row(">Two</a>").contains("<td data-label=\"Edited\">no</td>"), "{page}");
+    assert!(
+        row(">One, edited</a>").contains("<td data-label=\"Edited\">yes, <time datetime=\"2026-01-01T09:00:00Z\">"),
+        "{page}"
+    );
+    assert!(
+        row(">Two</a>").contains("<td data-label=\"First seen\"><time datetime=\"2026-01-01T08:00:00Z\">"),
+        "{page}"
+    );
+    assert!(row(">Two</a>").contains("<a href=\"https://www.example.org/news/2.htm\">Two</a>"));
+    assert!(page.contains("<h2 id=\"runs\">Run history (latest 20)</h2>"), "{page}");
+    assert_eq!(page.matches("<td data-label=\"Started\">").count(), 20);
+    assert!(page.contains("<a href=\"../wic-news.atom\" type=\"application/atom+xml\">Atom</a>"));
+    assert!(page.contains("<a href=\"../\">"));
+}
+
+#[tokio::test]
+async fn every_value_on_the_web_page_is_escaped() {
+    let f = Fixture::new();
+    let nasty = "<script>alert(\"x\")</script> & 'q'";
+    f.commit(
+        "wic-news",
+        "2026-01-01T10:00:00Z",
+        vec![item(1, nasty)],
+        &[("https://www.example.org/news/x.htm?a=1&b=\"<script>", nasty)],
+    );
+    f.record_at("other", Outcome::Failed, Some(nasty), "2026-01-01T10:00:00Z");
+    for uri in ["/", "/source/wic-news", "/source/other"] {
+        let page = text(&f, uri).await.1;
+        assert!(!page.contains("<script"), "{uri}: {page}");
+        assert!(page.contains("&lt;script&gt;alert(\"x\")&lt;/script&gt; &amp; 'q'"), "{uri}: {page}");
+    }
+    let page = text(&f, "/source/wic-news").await.1;
+    assert!(
+        page.contains("<a href=\"https://www.example.org/news/x.htm?a=1&amp;b=%22%3Cscript%3E\">"),
+        "attribute values are escaped too: {page}"
+    );
+}
+
+#[tokio::test]
+async fn under_watch_the_page_and_metrics_show_the_next_run() {
+    let f = Fixture::new();
+    let live = Live::default();
+    let site = Site::new(f.site.config(), Some(live.clone()), clock);
+    let next: DateTime<Utc> = "2026-01-01T12:30:00Z".parse().unwrap();
+    let scheduler_plan = crate::scheduler::Plan {
+        context: Arc::new(()),
+        jobs: vec![crate::scheduler::Job {
+            id: SourceId::parse("wic-news").unwrap(),
+            schedule: crate::config::Schedule::Every(Duration::from_secs(1800)),
+            last: Some("2026-01-01T12:00:00Z".parse().unwrap()),
+        }],
+        max_running: 1,
+        backoff_max: Duration::from_secs(3600),
+        timetable: live.timetable.clone(),
+    };
+    // The scheduler publishes its plan's first runs before anything is due; stop it at once.
+    let (control, controlled) = tokio::sync::mpsc::channel(1);
+    control.send(crate::scheduler::Control::Shutdown).await.unwrap();
+    crate::scheduler::run(
+        scheduler_plan,
+        crate::scheduler::Clock::new(clock()),
+        || 0.0,
+        |_, _| async { crate::scheduler::Verdict::Success },
+        controlled,
+        Duration::ZERO,
+    )
+    .await;
+    assert_eq!(live.timetable.next(&SourceId::parse("wic-news").unwrap()), Some(next));
+    let get = |uri: &'static str| {
+        let site = site.clone();
+        async move {
+            let response = router(site)
+                .oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            String::from_utf8(axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec()).unwrap()
+        }
+    };
+    let page = get("/").await;
+    assert!(
+        page.contains("<td data-label=\"Next run\"><time datetime=\"2026-01-01T12:30:00Z\">2026-01-01 12:30 UTC</time> <small>in 30 min</small></td>"),
+        "{page}"
+    );
+    assert!(get("/metrics").await.contains(&format!(
+        "feedwright_next_run_timestamp_seconds{{source=\"wic-news\"}} {}\n",
+        next.timestamp()
+    )));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&get("/healthz").await).unwrap()["sources"][0]["next_run"],
+        "2026-01-01T12:30:00Z"
     );
 }
 
