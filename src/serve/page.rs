@@ -29,6 +29,11 @@ fn attr(s: &str) -> String {
     out
 }
 
+/// `url` without its scheme, for showing: `www.example.org/news/`.
+fn bare(url: &str) -> &str {
+    url.split_once("://").map_or(url, |(_, rest)| rest)
+}
+
 /// A link to `url` showing `label` (HTML), or just the label when `url` is not `http(s)`.
 fn link(url: &str, label: &str) -> String {
     let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
@@ -59,6 +64,8 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 a{color:inherit}small,.muted{color:var(--muted)}
 .health{font-weight:700;white-space:nowrap}
 .ok{color:var(--ok)}.degraded{color:var(--degraded)}.broken{color:var(--broken)}.never-run{color:var(--muted)}
+tr.source{color:inherit}tr.source.degraded td:first-child{box-shadow:inset 4px 0 var(--degraded)}
+tr.source.broken td:first-child{box-shadow:inset 4px 0 var(--broken)}
 .reason{font-size:.9rem;overflow-wrap:anywhere}
 .url{overflow-wrap:anywhere;font-size:.9rem}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dl.facts dt{color:var(--muted)}
@@ -128,7 +135,10 @@ fn relative(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
 fn next_run(state: &SourceState, now: DateTime<Utc>) -> String {
     match state.next_run {
         Some(t) if t <= now => "<span>now</span>".to_owned(),
-        t => when(t, now, "not scheduled (serve runs nothing)"),
+        Some(t) => when(Some(t), now, ""),
+        None => "<span class=\"muted\" title=\"plain serve runs nothing; under watch this is the next scheduled run\">\
+                 not scheduled</span>"
+            .to_owned(),
     }
 }
 
@@ -231,7 +241,7 @@ pub fn index(config: &Config, states: &[SourceState], now: DateTime<Utc>) -> Str
             id = source.id,
             word = state.health.as_str(),
             title = text(&source.title),
-            home = link(home, &text(home)),
+            home = link(home, &text(bare(home))),
             health = health(state),
             last = when(state.last_run, now, "never"),
             next = next_run(state, now),
@@ -274,7 +284,7 @@ pub fn source(config: &Config, source: &Source, state: &SourceState, history: &H
         out,
         "<p><a href=\"../\">← All feeds</a></p>\n<h1>{}</h1>\n<p class=\"url\">{}</p>\n",
         text(&source.title),
-        link(home, &text(home))
+        link(home, &text(bare(home)))
     );
     let _ = writeln!(
         out,
@@ -394,7 +404,16 @@ pub fn source(config: &Config, source: &Source, state: &SourceState, history: &H
         }
         out.push_str("</tbody>\n</table>\n");
     }
-    legend(&mut out, &[state.health]);
+    // The current word is explained at the top; the history may show others.
+    let others: Vec<Health> = history
+        .runs
+        .iter()
+        .map(|r| Health::after(r.outcome))
+        .filter(|h| *h != state.health)
+        .collect();
+    if !others.is_empty() {
+        legend(&mut out, &others);
+    }
     out.push_str("<p class=\"muted\"><small>Times are UTC.</small></p>\n</body>\n</html>\n");
     out
 }

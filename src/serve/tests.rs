@@ -427,7 +427,7 @@ async fn the_index_lists_each_source_with_its_state_and_subscribe_links() {
         row.contains("<a href=\"source/other#failed\">1</a>"),
         "the article missing from the kept feed: {row}"
     );
-    assert!(row.contains("not scheduled"), "plain serve runs nothing: {row}");
+    assert!(row.contains(">not scheduled</span>"), "plain serve runs nothing: {row}");
     assert!(page.contains("<dt class=\"broken\">broken</dt>"), "the words shown are explained");
     assert!(!page.contains("<dt class=\"degraded\">"), "only the words shown");
 }
