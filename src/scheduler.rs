@@ -145,7 +145,11 @@ pub struct Timetable(Mutex<HashMap<SourceId, DateTime<Utc>>>);
 
 impl Timetable {
     pub fn next(&self, id: &SourceId) -> Option<DateTime<Utc>> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(id).copied()
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(id)
+            .copied()
     }
 
     fn publish(&self, slots: &HashMap<SourceId, Slot>) {

@@ -190,11 +190,7 @@ fn degraded_reason(run: &RunRecord, failed: &[FailedArticle]) -> String {
         }
         parts.push(part);
     }
-    let unread = run
-        .listing
-        .iter()
-        .filter(|l| l.status.is_none_or(|s| s >= 400))
-        .count();
+    let unread = run.listing.iter().filter(|l| l.status.is_none_or(|s| s >= 400)).count();
     if unread > 0 {
         parts.push(format!(
             "{unread} of {} could not be read",

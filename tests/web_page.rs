@@ -131,18 +131,28 @@ async fn prepared() -> (MockServer, Setup, String, String) {
         bin: assert_cmd::cargo::cargo_bin("feedwright"),
     };
     let first = setup.cmd(&["run"]);
-    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     Mock::given(method("GET"))
         .and(path("/culture/"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_raw("<html><body><div class=\"v2\">New look!</div></body></html>", "text/html"),
-        )
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            "<html><body><div class=\"v2\">New look!</div></body></html>",
+            "text/html",
+        ))
         .with_priority(1)
         .mount(&site)
         .await;
     let second = setup.cmd(&["run", "--source", "culture"]);
-    assert_eq!(second.status.code(), Some(4), "{}", String::from_utf8_lossy(&second.stderr));
+    assert_eq!(
+        second.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
     let (first, second) = (
         String::from_utf8(first.stdout).unwrap(),
         String::from_utf8(second.stdout).unwrap(),
@@ -219,28 +229,46 @@ async fn run_status_healthz_metrics_and_the_page_tell_one_state() {
     let sport = block(&first, "sport").join("\n");
     assert!(sport.starts_with("sport            degraded "), "{first}");
     assert!(sport.contains("\n  degraded: 1 article failed\n"), "{sport}");
-    assert!(sport.contains(&format!("\n    {dead}  (attempt 1) GET {dead} returned HTTP 500")), "{sport}");
-    assert!(sport.contains("(degraded means: the last run published, but some articles failed"), "{sport}");
+    assert!(
+        sport.contains(&format!("\n    {dead}  (attempt 1) GET {dead} returned HTTP 500")),
+        "{sport}"
+    );
+    assert!(
+        sport.contains("(degraded means: the last run published, but some articles failed"),
+        "{sport}"
+    );
     let culture = block(&second, "culture").join("\n");
     assert!(culture.starts_with("culture          broken "), "{second}");
-    assert!(culture.contains("\n  broken: the listing yielded no article links"), "{culture}");
+    assert!(
+        culture.contains("\n  broken: the listing yielded no article links"),
+        "{culture}"
+    );
 
     // status --json: the states, in config order.
     let out = setup.cmd(&["status", "--json"]);
     assert_eq!(out.status.code(), Some(4), "a source is broken");
     let status: Value = serde_json::from_slice(&out.stdout).unwrap();
     for (i, (id, health)) in expected.iter().enumerate() {
-        assert_eq!((status[i]["source"].as_str(), status[i]["health"].as_str()), (Some(*id), Some(*health)));
+        assert_eq!(
+            (status[i]["source"].as_str(), status[i]["health"].as_str()),
+            (Some(*id), Some(*health))
+        );
     }
     assert_eq!(status[0]["reason"], Value::Null);
     assert_eq!(status[1]["reason"], "1 article failed");
     assert_eq!(status[1]["failed_articles"][0]["url"], dead.as_str());
     assert_eq!(status[1]["failed_articles"][0]["attempts"], 1);
     assert!(status[1]["failed_articles"][0]["last_failed"].is_string());
-    assert_eq!(status[2]["reason"], "the listing yielded no article links (did the site change? check listing.links)");
+    assert_eq!(
+        status[2]["reason"],
+        "the listing yielded no article links (did the site change? check listing.links)"
+    );
     assert_eq!(status[2]["items_in_feed"], 2, "the last good feed is kept");
     assert_eq!(status[2]["consecutive_failures"], 1);
-    assert_eq!(status[2]["last_success"], status[0]["last_run"], "the first run published culture too");
+    assert_eq!(
+        status[2]["last_success"], status[0]["last_run"],
+        "the first run published culture too"
+    );
 
     // status: the same words in the table, the failed article listed, the words explained.
     let out = setup.cmd(&["status"]);
@@ -265,12 +293,20 @@ async fn run_status_healthz_metrics_and_the_page_tell_one_state() {
     let (_, page) = get(&server.base, "/").await;
     for (id, health) in expected {
         assert!(
-            metrics.contains(&format!("feedwright_source_health{{source=\"{id}\",health=\"{health}\"}} 1\n")),
+            metrics.contains(&format!(
+                "feedwright_source_health{{source=\"{id}\",health=\"{health}\"}} 1\n"
+            )),
             "{metrics}"
         );
-        assert!(page.contains(&format!("<tr id=\"{id}\" class=\"source {health}\">")), "{page}");
+        assert!(
+            page.contains(&format!("<tr id=\"{id}\" class=\"source {health}\">")),
+            "{page}"
+        );
     }
-    assert!(metrics.contains("feedwright_failed_articles{source=\"sport\"} 1\n"), "{metrics}");
+    assert!(
+        metrics.contains("feedwright_failed_articles{source=\"sport\"} 1\n"),
+        "{metrics}"
+    );
     assert!(page.contains("<div class=\"reason\">1 article failed</div>"), "{page}");
 }
 
@@ -340,9 +376,10 @@ async fn a_real_browser_renders_the_source_table_and_the_broken_sources_reason()
     assert!(broken.contains("<strong>Culture &amp; Events</strong>"), "{broken}");
 
     let (base, profile_dir) = (server.base.clone(), profile.path().to_owned());
-    let dom = tokio::task::spawn_blocking(move || chromium(&profile_dir, &["--dump-dom"], &format!("{base}/source/sport")))
-        .await
-        .unwrap();
+    let dom =
+        tokio::task::spawn_blocking(move || chromium(&profile_dir, &["--dump-dom"], &format!("{base}/source/sport")))
+            .await
+            .unwrap();
     assert!(dom.contains("<h2 id=\"failed\">Failed articles (1)</h2>"), "{dom}");
     assert!(dom.contains("/sport/marathon.html"), "{dom}");
     assert!(dom.contains("<h2 id=\"runs\">Run history (latest 1)</h2>"), "{dom}");
@@ -357,7 +394,10 @@ async fn a_real_browser_renders_the_source_table_and_the_broken_sources_reason()
         ] {
             let shot = dir.join(file);
             let (base, profile_dir) = (server.base.clone(), profile.path().to_owned());
-            let args = [format!("--screenshot={}", shot.display()), format!("--window-size={size}")];
+            let args = [
+                format!("--screenshot={}", shot.display()),
+                format!("--window-size={size}"),
+            ];
             tokio::task::spawn_blocking(move || {
                 let args: Vec<&str> = args.iter().map(String::as_str).collect();
                 chromium(&profile_dir, &args, &format!("{base}{uri}"))

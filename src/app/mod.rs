@@ -421,7 +421,11 @@ fn write_status_table(out: &mut impl Write, states: &[SourceState]) -> std::io::
         )?;
     }
     for s in states.iter().filter(|s| !s.failed_articles.is_empty()) {
-        writeln!(out, "\n{}: failed articles (not in the feed yet, retried later)", s.source)?;
+        writeln!(
+            out,
+            "\n{}: failed articles (not in the feed yet, retried later)",
+            s.source
+        )?;
         for f in &s.failed_articles {
             writeln!(
                 out,

@@ -356,7 +356,11 @@ async fn the_timetable_shows_each_sources_next_run() {
         assert_eq!(timetable.next(&id("b")), Some(at("2026-01-01T01:00:00Z")));
         assert_eq!(timetable.next(&id("c")), None, "not scheduled");
         tokio::time::sleep(mins(30)).await;
-        assert_eq!(timetable.next(&id("a")), Some(at("2026-01-01T01:00:00Z")), "moved on after the run");
+        assert_eq!(
+            timetable.next(&id("a")),
+            Some(at("2026-01-01T01:00:00Z")),
+            "moved on after the run"
+        );
         tx.send(Control::Shutdown).await.unwrap();
         handle.await.unwrap();
     })

@@ -81,15 +81,16 @@ impl Metrics {
             .collect();
         drop(counted);
         let mut out = String::new();
-        let mut family = |name: &str,
-                          kind: &str,
-                          help: &str,
-                          lines: &mut dyn FnMut(&mut String, &str, &SourceState, &SourceMetrics)| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            for (state, m) in &rows {
-                lines(&mut out, state.source.as_str(), state, m);
-            }
-        };
+        let mut family =
+            |name: &str,
+             kind: &str,
+             help: &str,
+             lines: &mut dyn FnMut(&mut String, &str, &SourceState, &SourceMetrics)| {
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+                for (state, m) in &rows {
+                    lines(&mut out, state.source.as_str(), state, m);
+                }
+            };
         family(
             "feedwright_runs_total",
             "counter",
@@ -165,7 +166,11 @@ impl Metrics {
             "gauge",
             "Items first seen in the last 24 hours.",
             &mut |out, id, state, _| {
-                let _ = writeln!(out, "feedwright_new_items_24h{{source=\"{id}\"}} {}", state.new_last_24h);
+                let _ = writeln!(
+                    out,
+                    "feedwright_new_items_24h{{source=\"{id}\"}} {}",
+                    state.new_last_24h
+                );
             },
         );
         family(

@@ -213,8 +213,12 @@ impl Site {
             };
             Ok((state, history))
         })?;
-        let (state, history) =
-            stored.unwrap_or_else(|| (SourceState::never_run(source.id.clone(), next), page::History::default()));
+        let (state, history) = stored.unwrap_or_else(|| {
+            (
+                SourceState::never_run(source.id.clone(), next),
+                page::History::default(),
+            )
+        });
         Ok(Some(page::source(&config, source, &state, &history, now)))
     }
 }

@@ -370,11 +370,7 @@ pub fn source(config: &Config, source: &Source, state: &SourceState, history: &H
         out.push_str("</tbody>\n</table>\n");
     }
 
-    let _ = writeln!(
-        out,
-        "<h2 id=\"runs\">Run history (latest {})</h2>",
-        history.runs.len()
-    );
+    let _ = writeln!(out, "<h2 id=\"runs\">Run history (latest {})</h2>", history.runs.len());
     if history.runs.is_empty() {
         out.push_str("<p class=\"muted\">No runs yet.</p>\n");
     } else {

@@ -119,7 +119,11 @@ impl Fixture {
 
     /// A run that published `items` and failed the listed `failed` links, started at `at`.
     fn commit(&self, source: &str, at: &str, items: Vec<Item>, failed: &[(&str, &str)]) {
-        let outcome = if failed.is_empty() { Outcome::Ok } else { Outcome::Degraded };
+        let outcome = if failed.is_empty() {
+            Outcome::Ok
+        } else {
+            Outcome::Degraded
+        };
         let mut record = run(source, outcome, None, at);
         record.failed = failed.len();
         let changes = Changes {
@@ -401,16 +405,32 @@ async fn the_index_lists_each_source_with_its_state_and_subscribe_links() {
     assert!(page.contains("<a href=\"wic-news.atom\" type=\"application/atom+xml\">Atom</a>"));
     assert!(page.contains("<a href=\"source/wic-news\">"));
     assert!(page.contains("<a href=\"index.opml\">"));
-    assert!(page.contains("<tr id=\"wic-news\" class=\"source never-run\">"), "no state yet");
+    assert!(
+        page.contains("<tr id=\"wic-news\" class=\"source never-run\">"),
+        "no state yet"
+    );
 
-    f.commit("wic-news", "2026-01-01T11:00:00Z", vec![item(1, "One"), item(2, "Two")], &[]);
+    f.commit(
+        "wic-news",
+        "2026-01-01T11:00:00Z",
+        vec![item(1, "One"), item(2, "Two")],
+        &[],
+    );
     f.commit(
         "other",
         "2026-01-01T09:00:00Z",
         vec![item(3, "Three")],
-        &[("https://other.example.org/dead.htm", "GET https://other.example.org/dead.htm returned HTTP 500")],
+        &[(
+            "https://other.example.org/dead.htm",
+            "GET https://other.example.org/dead.htm returned HTTP 500",
+        )],
     );
-    f.record_at("other", Outcome::Failed, Some("the listing yielded no article links"), "2026-01-01T10:00:00Z");
+    f.record_at(
+        "other",
+        Outcome::Failed,
+        Some("the listing yielded no article links"),
+        "2026-01-01T10:00:00Z",
+    );
     let page = text(&f, "/").await.1;
     assert!(page.contains("<tr id=\"wic-news\" class=\"source ok\">"), "{page}");
     let row = page.lines().find(|l| l.starts_with("<tr id=\"other\"")).unwrap();
@@ -428,7 +448,10 @@ async fn the_index_lists_each_source_with_its_state_and_subscribe_links() {
         "the article missing from the kept feed: {row}"
     );
     assert!(row.contains(">not scheduled</span>"), "plain serve runs nothing: {row}");
-    assert!(page.contains("<dt class=\"broken\">broken</dt>"), "the words shown are explained");
+    assert!(
+        page.contains("<dt class=\"broken\">broken</dt>"),
+        "the words shown are explained"
+    );
     assert!(!page.contains("<dt class=\"degraded\">"), "only the words shown");
 }
 
@@ -436,20 +459,37 @@ async fn the_index_lists_each_source_with_its_state_and_subscribe_links() {
 async fn degraded_is_explained_and_what_recovered_is_cleared_everywhere() {
     let f = Fixture::new();
     let dead = "https://www.example.org/news/9.htm";
-    f.commit("wic-news", "2026-01-01T10:00:00Z", vec![item(1, "One")], &[(dead, "HTTP 500")]);
+    f.commit(
+        "wic-news",
+        "2026-01-01T10:00:00Z",
+        vec![item(1, "One")],
+        &[(dead, "HTTP 500")],
+    );
     let (status, health) = get_json(&f, "/healthz").await;
     assert_eq!(status, StatusCode::OK, "degraded still publishes");
     let s = &health["sources"][0];
-    assert_eq!((s["source"].as_str(), s["health"].as_str()), (Some("wic-news"), Some("degraded")));
+    assert_eq!(
+        (s["source"].as_str(), s["health"].as_str()),
+        (Some("wic-news"), Some("degraded"))
+    );
     assert_eq!(s["reason"], "1 article failed");
     assert_eq!(s["failed_articles"][0]["url"], dead);
     assert_eq!(s["failed_articles"][0]["attempts"], 1);
     assert_eq!(s["failed_articles"][0]["last_failed"], "2026-01-01T10:00:00Z");
     let page = text(&f, "/").await.1;
-    assert!(page.contains("<dt class=\"degraded\">degraded</dt> <dd>the last run published, but"), "{page}");
+    assert!(
+        page.contains("<dt class=\"degraded\">degraded</dt> <dd>the last run published, but"),
+        "{page}"
+    );
     let source = text(&f, "/source/wic-news").await.1;
-    assert!(source.contains("<h2 id=\"failed\">Failed articles (1)</h2>"), "{source}");
-    assert!(source.contains(&format!("<a href=\"{dead}\">Listed as {dead}")), "{source}");
+    assert!(
+        source.contains("<h2 id=\"failed\">Failed articles (1)</h2>"),
+        "{source}"
+    );
+    assert!(
+        source.contains(&format!("<a href=\"{dead}\">Listed as {dead}")),
+        "{source}"
+    );
     assert!(source.contains("degraded means: the last run published"), "{source}");
     let metrics = text(&f, "/metrics").await.1;
     assert!(metrics.contains("feedwright_source_health{source=\"wic-news\",health=\"degraded\"} 1\n"));
@@ -458,11 +498,22 @@ async fn degraded_is_explained_and_what_recovered_is_cleared_everywhere() {
     // The article is read on the next run: nothing of the old failure stays listed.
     f.commit("wic-news", "2026-01-01T11:00:00Z", vec![item(9, "Nine")], &[]);
     let s = get_json(&f, "/healthz").await.1["sources"][0].clone();
-    assert_eq!((s["health"].as_str(), &s["reason"]), (Some("ok"), &serde_json::Value::Null));
+    assert_eq!(
+        (s["health"].as_str(), &s["reason"]),
+        (Some("ok"), &serde_json::Value::Null)
+    );
     assert_eq!(s["failed_articles"], serde_json::json!([]));
     let source = text(&f, "/source/wic-news").await.1;
-    assert!(source.contains("Failed articles (0)") && !source.contains("Listed as"), "{source}");
-    assert!(text(&f, "/metrics").await.1.contains("feedwright_failed_articles{source=\"wic-news\"} 0\n"));
+    assert!(
+        source.contains("Failed articles (0)") && !source.contains("Listed as"),
+        "{source}"
+    );
+    assert!(
+        text(&f, "/metrics")
+            .await
+            .1
+            .contains("feedwright_failed_articles{source=\"wic-news\"} 0\n")
+    );
 }
 
 #[tokio::test]
@@ -491,13 +542,21 @@ async fn healthz_is_200_until_a_source_is_broken_with_each_sources_state() {
     let config = f.site.config();
     for (i, source) in config.sources.iter().enumerate() {
         let state = status::read(&store, source, clock(), None).unwrap();
-        assert_eq!(json["sources"][i], serde_json::to_value(&state).unwrap(), "the one state");
+        assert_eq!(
+            json["sources"][i],
+            serde_json::to_value(&state).unwrap(),
+            "the one state"
+        );
     }
 
     f.record_at("other", Outcome::Ok, None, "2026-01-01T11:00:00Z");
     let after = get_json(&f, "/healthz").await.1;
     assert_eq!(after["status"], "ok");
-    assert_eq!(after["sources"][1]["reason"], serde_json::Value::Null, "recovered: no old error");
+    assert_eq!(
+        after["sources"][1]["reason"],
+        serde_json::Value::Null,
+        "recovered: no old error"
+    );
 }
 
 #[tokio::test]
@@ -549,7 +608,12 @@ async fn the_source_page_lists_items_newest_first_and_a_bounded_run_history() {
     assert_eq!(status, StatusCode::OK, "a configured source without state");
     assert!(page.contains("never-run") && page.contains("No items yet."), "{page}");
 
-    f.commit("wic-news", "2026-01-01T08:00:00Z", vec![item(1, "One"), item(2, "Two")], &[]);
+    f.commit(
+        "wic-news",
+        "2026-01-01T08:00:00Z",
+        vec![item(1, "One"), item(2, "Two")],
+        &[],
+    );
     f.commit("wic-news", "2026-01-01T09:00:00Z", vec![item(1, "One, edited")], &[]);
     for minute in 0..25 {
         f.record_at("wic-news", Outcome::Ok, None, &format!("2026-01-01T10:{minute:02}:00Z"));
@@ -590,7 +654,10 @@ async fn every_value_on_the_web_page_is_escaped() {
     for uri in ["/", "/source/wic-news", "/source/other"] {
         let page = text(&f, uri).await.1;
         assert!(!page.contains("<script"), "{uri}: {page}");
-        assert!(page.contains("&lt;script&gt;alert(\"x\")&lt;/script&gt; &amp; 'q'"), "{uri}: {page}");
+        assert!(
+            page.contains("&lt;script&gt;alert(\"x\")&lt;/script&gt; &amp; 'q'"),
+            "{uri}: {page}"
+        );
     }
     let page = text(&f, "/source/wic-news").await.1;
     assert!(
@@ -636,7 +703,13 @@ async fn under_watch_the_page_and_metrics_show_the_next_run() {
                 .oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap())
                 .await
                 .unwrap();
-            String::from_utf8(axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec()).unwrap()
+            String::from_utf8(
+                axum::body::to_bytes(response.into_body(), usize::MAX)
+                    .await
+                    .unwrap()
+                    .to_vec(),
+            )
+            .unwrap()
         }
     };
     let page = get("/").await;

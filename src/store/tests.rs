@@ -385,7 +385,11 @@ fn failed_articles_carry_their_error_times_and_attempts_and_go_when_they_succeed
         "failed at the same time: by URL"
     );
     store
-        .commit(&changes(vec![item(16, "back")]), &mut record(), t("2026-01-03T00:00:00Z"))
+        .commit(
+            &changes(vec![item(16, "back")]),
+            &mut record(),
+            t("2026-01-03T00:00:00Z"),
+        )
         .unwrap();
     let urls: Vec<String> = store
         .failed_articles(&source())
@@ -406,7 +410,9 @@ fn the_run_summary_counts_failures_since_the_last_run_that_published() {
         ..record()
     };
     let epoch = DateTime::UNIX_EPOCH;
-    store.record_run(&run(Outcome::Failed, "2026-01-01T00:00:00Z"), &[], &[], epoch).unwrap();
+    store
+        .record_run(&run(Outcome::Failed, "2026-01-01T00:00:00Z"), &[], &[], epoch)
+        .unwrap();
     assert_eq!(
         store.run_summary(&source()).unwrap(),
         RunSummary {
@@ -414,9 +420,15 @@ fn the_run_summary_counts_failures_since_the_last_run_that_published() {
             consecutive_failures: 1
         }
     );
-    store.record_run(&run(Outcome::Degraded, "2026-01-01T01:00:00Z"), &[], &[], epoch).unwrap();
-    store.record_run(&run(Outcome::Failed, "2026-01-01T02:00:00Z"), &[], &[], epoch).unwrap();
-    store.record_run(&run(Outcome::Failed, "2026-01-01T03:00:00Z"), &[], &[], epoch).unwrap();
+    store
+        .record_run(&run(Outcome::Degraded, "2026-01-01T01:00:00Z"), &[], &[], epoch)
+        .unwrap();
+    store
+        .record_run(&run(Outcome::Failed, "2026-01-01T02:00:00Z"), &[], &[], epoch)
+        .unwrap();
+    store
+        .record_run(&run(Outcome::Failed, "2026-01-01T03:00:00Z"), &[], &[], epoch)
+        .unwrap();
     assert_eq!(
         store.run_summary(&source()).unwrap(),
         RunSummary {
@@ -424,7 +436,9 @@ fn the_run_summary_counts_failures_since_the_last_run_that_published() {
             consecutive_failures: 2
         }
     );
-    store.record_run(&run(Outcome::Ok, "2026-01-01T04:00:00Z"), &[], &[], epoch).unwrap();
+    store
+        .record_run(&run(Outcome::Ok, "2026-01-01T04:00:00Z"), &[], &[], epoch)
+        .unwrap();
     assert_eq!(store.run_summary(&source()).unwrap().consecutive_failures, 0);
 }
 
@@ -435,10 +449,18 @@ fn entries_say_when_an_item_was_first_seen_and_whether_it_was_edited() {
     store.commit(&c, &mut record(), t("2026-01-01T00:00:00Z")).unwrap();
     store.commit(&c, &mut record(), t("2026-01-02T00:00:00Z")).unwrap();
     store
-        .commit(&changes(vec![item(15, "edited")]), &mut record(), t("2026-01-03T00:00:00Z"))
+        .commit(
+            &changes(vec![item(15, "edited")]),
+            &mut record(),
+            t("2026-01-03T00:00:00Z"),
+        )
         .unwrap();
     store
-        .commit(&changes(vec![item(15, "edited")]), &mut record(), t("2026-01-04T00:00:00Z"))
+        .commit(
+            &changes(vec![item(15, "edited")]),
+            &mut record(),
+            t("2026-01-04T00:00:00Z"),
+        )
         .unwrap();
     let entries = store.entries(&source(), 10).unwrap();
     assert_eq!(
