@@ -287,7 +287,6 @@ mod tests {
     const T2: &str = "2026-01-01T11:00:00Z";
     const T3: &str = "2026-01-01T12:00:00Z";
 
-    /// Each case: the facts, and what the state must say: health, reason, the failed articles listed.
     #[test]
     fn one_state_from_the_store_facts() {
         let ok = run(Outcome::Ok, T3, 0, None);
@@ -312,8 +311,10 @@ mod tests {
         let with_skip = [now1.clone(), now2.clone(), late.clone()];
         let with_t2 = [at2.clone(), old.clone()];
 
+        /// A case's name, its facts, and the health, reason and failed articles the state must show.
+        type Case<'a> = (&'a str, Facts<'a>, Health, Option<&'a str>, Vec<&'a FailedArticle>);
         #[rustfmt::skip]
-        let cases: Vec<(&str, Facts<'_>, Health, Option<&str>, Vec<&FailedArticle>)> = vec![
+        let cases: Vec<Case<'_>> = vec![
             ("no run", Facts::default(), Health::NeverRun, None, vec![]),
             ("ok", Facts { last: Some(&ok), runs: summary(Some(T3), 0), ..Facts::default() },
                 Health::Ok, None, vec![]),
