@@ -69,7 +69,11 @@ pub enum Command {
         #[arg(long, value_parser = parse_format)]
         format: Option<Format>,
     },
-    /// Health of every source, from the state database
+    /// Health of every source (ok, degraded, broken, never-run), from the state database
+    ///
+    /// One row per source: health, last run, last success, items in the feed, new in 24 h, failed articles,
+    /// failed runs in a row and the reason; then each source's failed articles (URL, last try, attempts, error)
+    /// and what the health words shown mean. Exit code 4 when a source is broken
     Status {
         /// Machine-readable output
         #[arg(long)]
@@ -86,11 +90,12 @@ pub enum Command {
         #[arg(long, value_name = "ADDR")]
         serve: Option<SocketAddr>,
     },
-    /// Serve the published feeds over HTTP (/ID.EXT, /, /index.opml, /healthz, /metrics)
+    /// Serve the published feeds over HTTP (/ID.EXT, /, /source/ID, /index.opml, /healthz, /metrics)
     ///
-    /// Answers /ID.EXT for each configured source and format (ETag, Last-Modified, 304, gzip and brotli), / (an
-    /// HTML list of the feeds), /index.opml, /healthz (200, or 503 with JSON when a source is broken) and /metrics
-    /// (Prometheus text). Nothing else in the output folder is reachable. SIGINT/SIGTERM stop it (exit 0), SIGHUP
+    /// Answers /ID.EXT for each configured source and format (ETag, Last-Modified, 304, gzip and brotli), / (a web
+    /// page: each source's health, runs, items and subscribe links), /source/ID (its items, failed articles and run
+    /// history), /index.opml, /healthz (200, or 503 with JSON when a source is broken) and /metrics (Prometheus
+    /// text). Nothing else in the output folder is reachable. SIGINT/SIGTERM stop it (exit 0), SIGHUP
     /// re-reads the config
     Serve {
         /// Address to listen on

@@ -2,43 +2,13 @@
 //!
 //! A redesign rarely fails loudly: the listing still answers 200 but the selectors match nothing, or fewer links,
 //! or article pages lose their bodies or dates. Each of these marks the run broken, so the last good feed stays
-//! published instead of an empty or shrunken one. Pure: numbers in, verdict out.
+//! published instead of an empty or shrunken one. Pure: numbers in, verdict out. How a source is doing afterwards,
+//! as people see it, is `crate::status`'s job.
 
 use crate::store::{Outcome, RunRecord};
 
 /// The fewest articles a run must read before coverage can be judged.
 const MIN_SAMPLE: usize = 3;
-
-/// A source's state as `status`, `/healthz` and the index page show it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Health {
-    /// The last run published (fully or degraded).
-    Healthy,
-    /// The last run failed: the feed is stale.
-    Broken,
-    /// Never run.
-    Unknown,
-}
-
-impl Health {
-    /// A source's health is its last run's: broken after a failed run, until a run publishes again.
-    pub fn of(last: Option<&RunRecord>) -> Health {
-        match last.map(|r| r.outcome) {
-            None => Health::Unknown,
-            Some(Outcome::Failed) => Health::Broken,
-            Some(_) => Health::Healthy,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Health::Healthy => "healthy",
-            Health::Broken => "broken",
-            Health::Unknown => "unknown",
-        }
-    }
-}
 
 /// What this run saw, for the verdict.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -2,7 +2,8 @@
 //!
 //! The modules are the pipeline, in order: `fetch` → `extract` → `normalize` → `store` → `render` → `publish`.
 //! `pipeline` is the only place that knows that order for one source, `health` judges whether a run looks broken,
-//! and `app` wires config, client and store together for a command. Stages share only the types in `model`.
+//! `status` says how each source is doing (for `status`, `run` and `serve` alike), `serve` is the HTTP face, and
+//! `app` wires config, client and store together for a command. Stages share only the types in `model`.
 
 pub mod app;
 pub mod cli;
@@ -19,6 +20,8 @@ pub mod pipeline;
 pub mod publish;
 pub mod render;
 pub mod scheduler;
+pub mod serve;
+pub mod status;
 pub mod store;
 
 /// An error with all its causes on one line (`GET … failed: connection refused: …`), for logs and run records.

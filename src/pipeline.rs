@@ -524,7 +524,8 @@ async fn run_source(
 }
 
 fn degraded_reason(collected: &Collected) -> String {
-    let mut reason = format!("{} articles failed", collected.failed);
+    let failed = crate::status::count(collected.failed, "article", "articles");
+    let mut reason = format!("{failed} failed");
     if collected.skipped > 0 {
         reason.push_str(&format!(
             ", {} of them skipped when the time budget ran out",

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -134,6 +134,28 @@ pub struct Plan<C> {
     pub jobs: Vec<Job>,
     pub max_running: usize,
     pub backoff_max: Duration,
+    /// Where the loop publishes each source's next run; keep the same one across reloads.
+    pub timetable: Arc<Timetable>,
+}
+
+/// When each scheduled source runs next, as the loop last decided, for the web page and `/metrics` to show. A
+/// running source keeps the time it was due (in the past) until it finishes.
+#[derive(Debug, Default)]
+pub struct Timetable(Mutex<HashMap<SourceId, DateTime<Utc>>>);
+
+impl Timetable {
+    pub fn next(&self, id: &SourceId) -> Option<DateTime<Utc>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(id)
+            .copied()
+    }
+
+    fn publish(&self, slots: &HashMap<SourceId, Slot>) {
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            slots.iter().map(|(id, slot)| (id.clone(), slot.next)).collect();
+    }
 }
 
 /// What the loop is told from outside while it runs.
@@ -299,6 +321,7 @@ fn apply<C>(slots: &mut HashMap<SourceId, Slot>, plan: &Plan<C>, now: DateTime<U
             }
         }
     }
+    plan.timetable.publish(slots);
 }
 
 fn finish<C>(
@@ -320,6 +343,7 @@ fn finish<C>(
     };
     slot.next = after_run(started, now, &slot.schedule, slot.failures, plan.backoff_max, jitter());
     tracing::info!(source = %id, ?verdict, failures = slot.failures, next = %slot.next, "run finished");
+    plan.timetable.publish(slots);
 }
 
 #[cfg(test)]

@@ -150,7 +150,7 @@ async fn new_edited_vanished_and_broken_between_runs() {
     );
     assert_eq!(s["consecutive_failures"], 1);
     assert_eq!(s["items_in_feed"], count + 1);
-    assert!(s["last_error"].as_str().unwrap().contains("no article links"));
+    assert!(s["reason"].as_str().unwrap().contains("no article links"));
     let table = setup.cmd(&["status"]).output().unwrap();
     assert!(String::from_utf8_lossy(&table.stdout).contains("broken"));
 }

@@ -1,5 +1,5 @@
 //! `feedwright watch --serve` as a user runs it: the real binary against a local site and a local WebSub hub. It
-//! publishes, serves, writes index.opml, pings the hub, holds the state lock against `run`, survives a bad config
+//! publishes, serves (with the scheduler's next run on `/healthz` and the web page), writes index.opml, pings the hub, holds the state lock against `run`, survives a bad config
 //! on SIGHUP and exits 0 on SIGTERM, leaving no temporary files.
 
 use std::path::Path;
@@ -142,9 +142,40 @@ async fn watch_publishes_serves_pings_reloads_and_stops_cleanly() {
         atom.contains(&format!("<link href=\"{}/hub\" rel=\"hub\"/>", site.uri())),
         "{atom}"
     );
+    let healthz = async || {
+        let health = client.get(format!("{base}/healthz")).send().await.unwrap();
+        assert_eq!(health.status(), 200);
+        let health: serde_json::Value = serde_json::from_str(&health.text().await.unwrap()).unwrap();
+        health["sources"][0].clone()
+    };
+    let state = healthz().await;
     assert_eq!(
-        client.get(format!("{base}/healthz")).send().await.unwrap().status(),
-        200
+        (state["source"].as_str(), state["health"].as_str()),
+        (Some("local-news"), Some("ok"))
+    );
+    // The scheduler's next run: an hour after the first (`every = "1h"`, plus jitter) once the run has finished.
+    let parse = |t: &serde_json::Value| chrono::DateTime::parse_from_rfc3339(t.as_str().unwrap()).unwrap();
+    let mut state = serde_json::Value::Null;
+    eventually("the next run to be scheduled", async || {
+        state = healthz().await;
+        parse(&state["next_run"]) - parse(&state["last_run"]) >= chrono::Duration::hours(1)
+    })
+    .await;
+    let next = parse(&state["next_run"]);
+    let page = client
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!(
+            "<td data-label=\"Next run\"><time datetime=\"{}\">",
+            next.to_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )),
+        "{page}"
     );
     let metrics = client
         .get(format!("{base}/metrics"))

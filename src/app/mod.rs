@@ -14,10 +14,10 @@ use crate::config::{Config, ConfigError, Source, check_paths};
 use crate::demo;
 use crate::error_chain;
 use crate::fetch::Fetcher;
-use crate::health::Health;
 use crate::pipeline::{self, Context, Report};
 use crate::publish;
 use crate::render::{self, Format};
+use crate::status::{self, Facts, Health, SourceState};
 use crate::store::{LockError, Outcome, StateLock, Store, StoreError};
 use service::{ping_hub, pinger, serve, watch};
 
@@ -202,7 +202,7 @@ async fn run(config: &Config, sources: &[Source], store: Store, quiet: bool) -> 
                     exit = Exit::SourcesFailed;
                 }
                 if !quiet {
-                    let _ = writeln!(out, "{}", summary(&report));
+                    let _ = writeln!(out, "{}", summary(&report, &state_after(&ctx, source, &report)));
                 }
             }
             // The state database failed, not the site: that is exit 1, as documented. (A feed file that cannot be
@@ -239,21 +239,57 @@ async fn notify(config: &Config, ctx: &Context) {
     }
 }
 
-fn summary(report: &Report) -> String {
+/// The state `source` is in after `report`'s run, as `status` would show it (the run alone, if the store cannot say).
+fn state_after(ctx: &Context, source: &Source, report: &Report) -> SourceState {
+    let read = status::read(&crate::store::lock(&ctx.store), source, report.record.started, None);
+    read.unwrap_or_else(|e| {
+        tracing::warn!(source = %source.id, error = %error_chain(&e), "cannot read the source's state back");
+        SourceState::new(
+            source.id.clone(),
+            &Facts {
+                last: Some(&report.record),
+                items_in_feed: report.items,
+                ..Facts::default()
+            },
+        )
+    })
+}
+
+/// How many failed articles a summary lists before it points to `status`.
+const SUMMARY_ARTICLES: usize = 5;
+
+/// One line per run, in the words of `status`; a source that is not ok gets its reason, its failed articles and
+/// what the word means on the lines below.
+fn summary(report: &Report, state: &SourceState) -> String {
     let r = &report.record;
-    format!(
-        "{:<16} {:<8} links {:>3}  new {:>3}  updated {:>3}  failed {:>3}  items {:>3}  requests {:>3}  files written {}  {:.2}s",
+    let mut out = format!(
+        "{:<16} {:<9} links {:>3}  new {:>3}  updated {:>3}  failed {:>3}  items {:>3}  requests {:>3}  files written {}  {:.2}s",
         r.source.as_str(),
-        r.outcome.as_str(),
+        state.health.as_str(),
         r.links,
         r.new,
         r.updated,
         r.failed,
-        report.items,
+        state.items_in_feed,
         r.requests,
         report.written.len(),
         r.duration.as_secs_f64()
-    )
+    );
+    if state.health == Health::Ok {
+        return out;
+    }
+    out.push_str(&format!("\n  {}", state.headline()));
+    for f in state.failed_articles.iter().take(SUMMARY_ARTICLES) {
+        out.push_str(&format!("\n    {}  (attempt {}) {}", f.url, f.attempts, f.error));
+    }
+    if state.failed_articles.len() > SUMMARY_ARTICLES {
+        out.push_str(&format!(
+            "\n    and {} more: `feedwright status` lists them all",
+            state.failed_articles.len() - SUMMARY_ARTICLES
+        ));
+    }
+    out.push_str(&format!("\n  ({} means: {})", state.health, state.health.meaning()));
+    out
 }
 
 async fn demo(out: &Path, quiet: bool) -> Result<Exit, AppError> {
@@ -345,19 +381,6 @@ fn write_preview_table(out: &mut impl Write, items: &[crate::model::Item], links
     Ok(())
 }
 
-#[derive(Debug, serde::Serialize)]
-struct SourceStatus {
-    source: String,
-    health: Health,
-    last_run: Option<DateTime<Utc>>,
-    last_outcome: Option<Outcome>,
-    last_success: Option<DateTime<Utc>>,
-    items_in_feed: usize,
-    new_last_24h: usize,
-    consecutive_failures: usize,
-    last_error: Option<String>,
-}
-
 fn status(path: &Path, json: bool) -> Result<Exit, AppError> {
     let config = Config::load(path)?;
     let state: PathBuf = config.settings.state.clone();
@@ -367,62 +390,77 @@ fn status(path: &Path, json: bool) -> Result<Exit, AppError> {
     }
     let store = Store::open_read_only(&state)?;
     let now = now();
-    let mut rows = Vec::new();
-    for source in &config.sources {
-        let runs = store.recent_runs(&source.id, 100)?;
-        let (items, new) = store.item_counts(&source.id, now - chrono::Duration::hours(24))?;
-        let failures = runs.iter().take_while(|r| r.outcome == Outcome::Failed).count();
-        let last = runs.first();
-        rows.push(SourceStatus {
-            source: source.id.to_string(),
-            health: Health::of(last),
-            last_run: last.map(|r| r.started),
-            last_outcome: last.map(|r| r.outcome),
-            last_success: runs.iter().find(|r| r.outcome != Outcome::Failed).map(|r| r.started),
-            items_in_feed: items.min(source.max_items),
-            new_last_24h: new,
-            consecutive_failures: failures,
-            last_error: runs
-                .iter()
-                .find_map(|r| r.reason.clone().or_else(|| r.errors.first().cloned())),
-        });
-    }
+    let states = config
+        .sources
+        .iter()
+        .map(|source| status::read(&store, source, now, None))
+        .collect::<Result<Vec<_>, StoreError>>()?;
     let mut out = std::io::stdout().lock();
     let io = |source| AppError::Io {
         what: "cannot write to stdout".into(),
         source,
     };
     if json {
-        serde_json::to_writer_pretty(&mut out, &rows).map_err(|e| io(e.into()))?;
+        serde_json::to_writer_pretty(&mut out, &states).map_err(|e| io(e.into()))?;
         writeln!(out).map_err(io)?;
     } else {
-        let time =
-            |t: Option<DateTime<Utc>>| t.map_or("never".to_owned(), |t| t.format("%Y-%m-%d %H:%M:%SZ").to_string());
-        writeln!(
-            out,
-            "{:<16} {:<8} {:<21} {:<21} {:>5} {:>7} {:>8}  LAST ERROR",
-            "SOURCE", "HEALTH", "LAST RUN", "LAST SUCCESS", "ITEMS", "NEW 24H", "FAILURES"
-        )
-        .map_err(io)?;
-        for r in &rows {
-            writeln!(
-                out,
-                "{:<16} {:<8} {:<21} {:<21} {:>5} {:>7} {:>8}  {}",
-                r.source,
-                r.health.as_str(),
-                time(r.last_run),
-                time(r.last_success),
-                r.items_in_feed,
-                r.new_last_24h,
-                r.consecutive_failures,
-                r.last_error.as_deref().unwrap_or("-")
-            )
-            .map_err(io)?;
-        }
+        write_status_table(&mut out, &states).map_err(io)?;
     }
-    Ok(if rows.iter().any(|r| r.health == Health::Broken) {
+    Ok(if states.iter().any(|s| s.health == Health::Broken) {
         Exit::SourcesFailed
     } else {
         Exit::Ok
     })
+}
+
+/// The `status` table: one row per source, then the failed articles of each, then what the words shown mean.
+fn write_status_table(out: &mut impl Write, states: &[SourceState]) -> std::io::Result<()> {
+    let time = |t: Option<DateTime<Utc>>| t.map_or("never".to_owned(), |t| t.format("%Y-%m-%d %H:%M:%SZ").to_string());
+    writeln!(
+        out,
+        "{:<16} {:<9} {:<21} {:<21} {:>5} {:>7} {:>6} {:>11}  REASON",
+        "SOURCE", "HEALTH", "LAST RUN", "LAST SUCCESS", "ITEMS", "NEW 24H", "FAILED", "FAILED RUNS"
+    )?;
+    for s in states {
+        writeln!(
+            out,
+            "{:<16} {:<9} {:<21} {:<21} {:>5} {:>7} {:>6} {:>11}  {}",
+            s.source.as_str(),
+            s.health.as_str(),
+            time(s.last_run),
+            time(s.last_success),
+            s.items_in_feed,
+            s.new_last_24h,
+            s.failed_articles.len(),
+            s.consecutive_failures,
+            s.reason.as_deref().unwrap_or("-")
+        )?;
+    }
+    for s in states.iter().filter(|s| !s.failed_articles.is_empty()) {
+        writeln!(
+            out,
+            "\n{}: failed articles (not in the feed yet, retried later)",
+            s.source
+        )?;
+        for f in &s.failed_articles {
+            writeln!(
+                out,
+                "  {}  last tried {}, attempt {}: {}",
+                f.url,
+                time(Some(f.last_failed)),
+                f.attempts,
+                f.error
+            )?;
+        }
+    }
+    let mut shown: Vec<Health> = states.iter().map(|s| s.health).filter(|h| *h != Health::Ok).collect();
+    shown.sort();
+    shown.dedup();
+    if !shown.is_empty() {
+        writeln!(out)?;
+    }
+    for health in shown {
+        writeln!(out, "{health}: {}", health.meaning())?;
+    }
+    Ok(())
 }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::{AppError, Exit, configure_hosts, fetcher, notify, now, remove_stale_temp_files, summary};
+use super::{AppError, Exit, configure_hosts, fetcher, notify, now, remove_stale_temp_files, state_after, summary};
 use crate::config::Config;
 use crate::error_chain;
 use crate::fetch::Fetcher;
@@ -107,7 +107,7 @@ fn reload_config(path: &Path, running: &Config) -> Option<Config> {
 /// Binds `addr` and serves `site` until the returned sender fires (or is dropped).
 async fn start_server(
     addr: std::net::SocketAddr,
-    site: Arc<publish::serve::Site>,
+    site: Arc<crate::serve::Site>,
     quiet: bool,
 ) -> Result<
     (
@@ -128,7 +128,7 @@ async fn start_server(
     }
     tracing::info!(addr = %bound, "serving feeds");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(publish::serve::serve(listener, site, async {
+    let server = tokio::spawn(crate::serve::serve(listener, site, async {
         let _ = stopped.await;
     }));
     Ok((stop, server))
@@ -157,7 +157,7 @@ async fn stop_server(
 pub(super) async fn serve(path: &Path, addr: std::net::SocketAddr, quiet: bool) -> Result<Exit, AppError> {
     let config = Config::load(path)?;
     let mut signals = Signals::new()?;
-    let site = publish::serve::Site::new(Arc::new(config.clone()), None);
+    let site = crate::serve::Site::new(Arc::new(config.clone()), None, now);
     let server = start_server(addr, site.clone(), quiet).await?;
     let mut running = config;
     loop {
@@ -179,7 +179,7 @@ pub(super) async fn serve(path: &Path, addr: std::net::SocketAddr, quiet: bool) 
 struct Watched {
     config: Config,
     ctx: Context,
-    metrics: Arc<publish::metrics::Metrics>,
+    live: crate::serve::Live,
     pinger: Option<publish::websub::Pinger>,
     quiet: bool,
 }
@@ -190,7 +190,7 @@ fn watch_plan(
     config: Config,
     client: Fetcher,
     store: &Arc<Mutex<Store>>,
-    metrics: &Arc<publish::metrics::Metrics>,
+    live: &crate::serve::Live,
     quiet: bool,
 ) -> Result<scheduler::Plan<Watched>, AppError> {
     let mut jobs = Vec::new();
@@ -207,13 +207,14 @@ fn watch_plan(
     Ok(scheduler::Plan {
         max_running: config.settings.max_running,
         backoff_max: config.settings.backoff_max,
+        timetable: live.timetable.clone(),
         context: Arc::new(Watched {
             ctx: Context {
                 fetcher: client,
                 store: store.clone(),
             },
             pinger: pinger(&config),
-            metrics: metrics.clone(),
+            live: live.clone(),
             config,
             quiet,
         }),
@@ -228,9 +229,10 @@ async fn watch_run(w: Arc<Watched>, id: crate::model::SourceId) -> scheduler::Ve
     };
     match pipeline::run(&w.ctx, &w.config, source, now()).await {
         Ok(report) => {
-            w.metrics.record(&report.record, report.items);
+            w.live.metrics.record(&report.record);
             if !w.quiet {
-                println!("{}", summary(&report));
+                // The scheduler decides the next run after this returns, so the summary cannot tell it yet.
+                println!("{}", summary(&report, &state_after(&w.ctx, source, &report)));
             }
             if let Err(e) = publish::opml::write(&w.config) {
                 tracing::error!(error = %error_chain(&e), "cannot write the OPML list");
@@ -258,15 +260,15 @@ pub(super) async fn watch(path: &Path, serve: Option<std::net::SocketAddr>, quie
     let _lock = StateLock::acquire(&config.settings.state, config.settings.lock_timeout).await?;
     let store = Arc::new(Mutex::new(Store::open(&config.settings.state)?));
     remove_stale_temp_files(&config);
-    let metrics = Arc::new(publish::metrics::Metrics::default());
+    let live = crate::serve::Live::default();
     publish::opml::write(&config)?;
-    let site = publish::serve::Site::new(Arc::new(config.clone()), Some(metrics.clone()));
+    let site = crate::serve::Site::new(Arc::new(config.clone()), Some(live.clone()), now);
     let server = match serve {
         Some(addr) => Some(start_server(addr, site.clone(), quiet).await?),
         None => None,
     };
     let mut client = fetcher(&config)?;
-    let plan = watch_plan(config.clone(), client.clone(), &store, &metrics, quiet)?;
+    let plan = watch_plan(config.clone(), client.clone(), &store, &live, quiet)?;
     tracing::info!(sources = plan.jobs.len(), max_running = plan.max_running, "watching");
 
     let (control, controlled) = tokio::sync::mpsc::channel(4);
@@ -294,7 +296,7 @@ pub(super) async fn watch(path: &Path, serve: Option<std::net::SocketAddr>, quie
                         }
                     }
                     configure_hosts(&client, &new);
-                    match watch_plan(new.clone(), client.clone(), &store, &metrics, quiet) {
+                    match watch_plan(new.clone(), client.clone(), &store, &live, quiet) {
                         Ok(plan) => {
                             if let Err(e) = publish::opml::write(&new) {
                                 tracing::error!(error = %error_chain(&e), "cannot write the OPML list");

@@ -6,12 +6,10 @@
 //! file behind; the next run, once it holds the state lock (so no writer is alive), removes those of exactly this
 //! naming pattern with [`remove_stale_temp_files`]. The pattern lives here alone ([`temp_name`], [`is_temp_of`]).
 //!
-//! Around the files: [`opml`] lists every feed, [`serve`] answers for them over HTTP, [`metrics`] counts runs for
-//! it, and [`websub`] tells a hub when a feed changed.
+//! Around the files: [`opml`] lists every feed and [`websub`] tells a hub when a feed changed. Answering for them
+//! over HTTP is `crate::serve`'s job, not publishing's.
 
-pub mod metrics;
 pub mod opml;
-pub mod serve;
 pub mod websub;
 
 use std::fs::{self, File};

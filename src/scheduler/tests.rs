@@ -133,6 +133,7 @@ fn plan(jobs: &[(&str, Schedule)], max_running: usize) -> Plan<()> {
             .collect(),
         max_running,
         backoff_max: mins(120),
+        timetable: Arc::default(),
     }
 }
 
@@ -340,6 +341,28 @@ async fn a_panicking_run_counts_as_a_failure_and_the_loop_goes_on() {
         handle.await.unwrap();
         // 00:00 panics (failure 1: wait 30m), then succeeds every 30m.
         assert_eq!(times(&log, "a"), ["00:00:00", "00:30:00", "01:00:00", "01:30:00"]);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_timetable_shows_each_sources_next_run() {
+    local(async {
+        let plan = plan(&[("a", Schedule::Every(mins(30))), ("b", Schedule::Every(mins(60)))], 4);
+        let timetable = plan.timetable.clone();
+        let (_log, tx, handle, _) = start(plan, Duration::from_secs(5), |_, _| Verdict::Success);
+        tokio::time::sleep(mins(10)).await;
+        assert_eq!(timetable.next(&id("a")), Some(at("2026-01-01T00:30:00Z")));
+        assert_eq!(timetable.next(&id("b")), Some(at("2026-01-01T01:00:00Z")));
+        assert_eq!(timetable.next(&id("c")), None, "not scheduled");
+        tokio::time::sleep(mins(30)).await;
+        assert_eq!(
+            timetable.next(&id("a")),
+            Some(at("2026-01-01T01:00:00Z")),
+            "moved on after the run"
+        );
+        tx.send(Control::Shutdown).await.unwrap();
+        handle.await.unwrap();
     })
     .await;
 }

@@ -86,6 +86,43 @@ impl FailedLink {
     }
 }
 
+/// What a failed or skipped listed link's row says, for people: `status`, `/healthz`, the web page.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FailedArticle {
+    pub url: String,
+    /// As the listing showed it.
+    pub title: Option<String>,
+    pub first_failed: DateTime<Utc>,
+    pub last_failed: DateTime<Utc>,
+    /// Failed attempts so far (skips do not count).
+    pub attempts: u32,
+    /// The last attempt's error, or [`SKIPPED`].
+    pub error: String,
+}
+
+/// The error stored for a listed link that was not read because the time budget ran out.
+pub const SKIPPED: &str = "skipped: the time budget ran out";
+
+/// A stored item as the web page lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub title: String,
+    pub url: String,
+    pub published: DateTime<FixedOffset>,
+    pub first_seen: DateTime<Utc>,
+    /// When an edit was last noticed; `None` when the item never changed after it was first stored.
+    pub edited: Option<DateTime<Utc>>,
+}
+
+/// What the run records say about a source beyond its latest run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    /// When the latest run that published (ok or degraded) started.
+    pub last_success: Option<DateTime<Utc>>,
+    /// Failed runs since then (all kept runs when none published).
+    pub consecutive_failures: usize,
+}
+
 /// Everything one run learned about one source, committed at once.
 #[derive(Debug, Clone, Default)]
 pub struct Changes {
@@ -422,6 +459,97 @@ impl Store {
         Ok(out)
     }
 
+    /// The listed article links of `source` whose last attempt failed or was skipped and that never succeeded since,
+    /// most recently failed first.
+    pub fn failed_articles(&self, source: &SourceId) -> Result<Vec<FailedArticle>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT url, title, first_failed, last_failed, attempts, error FROM failed_links WHERE source = ?1
+                 ORDER BY last_failed DESC, url",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([source.as_str()], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, String>(5)?,
+                ))
+            })
+            .map_err(|e| self.sql(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (url, title, first_failed, last_failed, attempts, error) = row.map_err(|e| self.sql(e))?;
+            out.push(FailedArticle {
+                url,
+                title,
+                first_failed: self.time(&first_failed)?.to_utc(),
+                last_failed: self.time(&last_failed)?.to_utc(),
+                attempts: attempts as u32,
+                error,
+            });
+        }
+        Ok(out)
+    }
+
+    /// When `source` last published, and how many runs failed since.
+    pub fn run_summary(&self, source: &SourceId) -> Result<RunSummary, StoreError> {
+        let (last_success, failures): (Option<String>, i64) = self
+            .conn
+            .query_row(
+                "WITH good AS (SELECT id, started FROM runs WHERE source = ?1 AND outcome != 'failed'
+                               ORDER BY id DESC LIMIT 1)
+                 SELECT (SELECT started FROM good),
+                        (SELECT count(*) FROM runs WHERE source = ?1 AND outcome = 'failed'
+                            AND id > coalesce((SELECT id FROM good), 0))",
+                [source.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(RunSummary {
+            last_success: last_success.map(|t| self.time(&t)).transpose()?.map(|t| t.to_utc()),
+            consecutive_failures: failures as usize,
+        })
+    }
+
+    /// The items of `source` as the web page lists them: newest first, at most `limit`.
+    pub fn entries(&self, source: &SourceId, limit: usize) -> Result<Vec<Entry>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT title, url, published, first_seen, edited FROM items WHERE source = ?1
+                 ORDER BY published_ts DESC, id LIMIT ?2",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(params![source.as_str(), limit as i64], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                ))
+            })
+            .map_err(|e| self.sql(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (title, url, published, first_seen, edited) = row.map_err(|e| self.sql(e))?;
+            out.push(Entry {
+                title,
+                url,
+                published: self.time(&published)?,
+                first_seen: self.time(&first_seen)?.to_utc(),
+                edited: edited.map(|t| self.time(&t)).transpose()?.map(|t| t.to_utc()),
+            });
+        }
+        Ok(out)
+    }
+
     /// Commits one run: items (new ones inserted, edited ones updated in place), links, validators and the run
     /// record, in one transaction. Fills in `run.new` and `run.updated`.
     pub fn commit(&mut self, changes: &Changes, run: &mut RunRecord, now: DateTime<Utc>) -> Result<(), StoreError> {
@@ -710,6 +838,7 @@ fn commit_changes(
             )
             .optional()?;
         // An edit keeps the id and moves `updated` to when we noticed it, in the item's own offset.
+        let mut edited = None;
         let updated_at = match stored {
             None => {
                 new += 1;
@@ -723,14 +852,15 @@ fn commit_changes(
             }
             Some((old_hash, _)) if old_hash != hash => {
                 updated += 1;
+                edited = Some(now_text.as_str());
                 distinct_updated(tx, source, &item.id, now.with_timezone(item.published.offset()))?
             }
             Some((_, old_updated)) => old_updated,
         };
         tx.execute(
             "INSERT INTO items (source, id, url, title, published, published_ts, date_source, updated, author, summary,
-                content_html, image, image_caption, content_hash, first_seen, last_seen, last_checked)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?15)
+                content_html, image, image_caption, content_hash, first_seen, last_seen, last_checked, edited)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?15, ?16)
              ON CONFLICT (source, id) DO UPDATE SET url = excluded.url, title = excluded.title,
                 -- An item dated by when it was first seen keeps that date, even when reached by a new link.
                 published = CASE WHEN items.date_source = 'first-seen' AND excluded.date_source = 'first-seen'
@@ -740,7 +870,8 @@ fn commit_changes(
                 date_source = excluded.date_source, updated = excluded.updated, author = excluded.author,
                 summary = excluded.summary, content_html = excluded.content_html, image = excluded.image,
                 image_caption = excluded.image_caption, content_hash = excluded.content_hash,
-                last_seen = excluded.last_seen, last_checked = excluded.last_checked",
+                last_seen = excluded.last_seen, last_checked = excluded.last_checked,
+                edited = coalesce(excluded.edited, items.edited)",
             params![
                 source,
                 item.id.as_str(),
@@ -757,6 +888,7 @@ fn commit_changes(
                 item.image_caption,
                 hash,
                 now_text,
+                edited,
             ],
         )?;
     }
@@ -853,7 +985,7 @@ fn remember_failure(
             link.date_text,
             now,
             i64::from(error.is_some()),
-            error.map_or("skipped: the time budget ran out", String::as_str),
+            error.map_or(SKIPPED, String::as_str),
         ],
     )?;
     Ok(())

@@ -85,4 +85,6 @@ pub const MIGRATIONS: &[&str] = &[
         error        TEXT NOT NULL,
         PRIMARY KEY (source, url)
     ) WITHOUT ROWID;",
+    // 6: when an item's content last changed after it was first stored (NULL: never edited), for the web page.
+    "ALTER TABLE items ADD COLUMN edited TEXT;",
 ];

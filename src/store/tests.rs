@@ -348,3 +348,128 @@ fn a_read_only_store_reads_and_never_migrates_or_writes() {
     );
     assert!(!dir.path().join("missing.sqlite").exists());
 }
+
+#[test]
+fn failed_articles_carry_their_error_times_and_attempts_and_go_when_they_succeed() {
+    let mut store = Store::in_memory().unwrap();
+    let dead = ListedLink {
+        url: item(16, "").url,
+        title: Some("Story 16".into()),
+        date_text: None,
+    };
+    let late = ListedLink {
+        url: Url::parse("https://www.example.org/late.htm").unwrap(),
+        title: None,
+        date_text: None,
+    };
+    let mut c = Changes::default();
+    c.failed.push((dead.clone(), "GET … returned HTTP 500".into()));
+    store.commit(&c, &mut record(), t("2026-01-01T00:00:00Z")).unwrap();
+    c.skipped.push(late.clone());
+    store.commit(&c, &mut record(), t("2026-01-02T00:00:00Z")).unwrap();
+    let failed = store.failed_articles(&source()).unwrap();
+    assert_eq!(
+        failed[0],
+        FailedArticle {
+            url: dead.url.to_string(),
+            title: Some("Story 16".into()),
+            first_failed: t("2026-01-01T00:00:00Z"),
+            last_failed: t("2026-01-02T00:00:00Z"),
+            attempts: 2,
+            error: "GET … returned HTTP 500".into(),
+        }
+    );
+    assert_eq!(
+        (failed[1].url.as_str(), failed[1].attempts, failed[1].error.as_str()),
+        ("https://www.example.org/late.htm", 0, SKIPPED),
+        "failed at the same time: by URL"
+    );
+    store
+        .commit(
+            &changes(vec![item(16, "back")]),
+            &mut record(),
+            t("2026-01-03T00:00:00Z"),
+        )
+        .unwrap();
+    let urls: Vec<String> = store
+        .failed_articles(&source())
+        .unwrap()
+        .into_iter()
+        .map(|f| f.url)
+        .collect();
+    assert_eq!(urls, ["https://www.example.org/late.htm"], "what recovered is gone");
+}
+
+#[test]
+fn the_run_summary_counts_failures_since_the_last_run_that_published() {
+    let mut store = Store::in_memory().unwrap();
+    assert_eq!(store.run_summary(&source()).unwrap(), RunSummary::default());
+    let run = |outcome, at: &str| RunRecord {
+        outcome,
+        started: t(at),
+        ..record()
+    };
+    let epoch = DateTime::UNIX_EPOCH;
+    store
+        .record_run(&run(Outcome::Failed, "2026-01-01T00:00:00Z"), &[], &[], epoch)
+        .unwrap();
+    assert_eq!(
+        store.run_summary(&source()).unwrap(),
+        RunSummary {
+            last_success: None,
+            consecutive_failures: 1
+        }
+    );
+    store
+        .record_run(&run(Outcome::Degraded, "2026-01-01T01:00:00Z"), &[], &[], epoch)
+        .unwrap();
+    store
+        .record_run(&run(Outcome::Failed, "2026-01-01T02:00:00Z"), &[], &[], epoch)
+        .unwrap();
+    store
+        .record_run(&run(Outcome::Failed, "2026-01-01T03:00:00Z"), &[], &[], epoch)
+        .unwrap();
+    assert_eq!(
+        store.run_summary(&source()).unwrap(),
+        RunSummary {
+            last_success: Some(t("2026-01-01T01:00:00Z")),
+            consecutive_failures: 2
+        }
+    );
+    store
+        .record_run(&run(Outcome::Ok, "2026-01-01T04:00:00Z"), &[], &[], epoch)
+        .unwrap();
+    assert_eq!(store.run_summary(&source()).unwrap().consecutive_failures, 0);
+}
+
+#[test]
+fn entries_say_when_an_item_was_first_seen_and_whether_it_was_edited() {
+    let mut store = Store::in_memory().unwrap();
+    let c = changes(vec![item(15, "a"), item(16, "b")]);
+    store.commit(&c, &mut record(), t("2026-01-01T00:00:00Z")).unwrap();
+    store.commit(&c, &mut record(), t("2026-01-02T00:00:00Z")).unwrap();
+    store
+        .commit(
+            &changes(vec![item(15, "edited")]),
+            &mut record(),
+            t("2026-01-03T00:00:00Z"),
+        )
+        .unwrap();
+    store
+        .commit(
+            &changes(vec![item(15, "edited")]),
+            &mut record(),
+            t("2026-01-04T00:00:00Z"),
+        )
+        .unwrap();
+    let entries = store.entries(&source(), 10).unwrap();
+    assert_eq!(
+        entries.iter().map(|e| (e.title.as_str(), e.edited)).collect::<Vec<_>>(),
+        [("Story 16", None), ("Story 15", Some(t("2026-01-03T00:00:00Z")))],
+        "newest first; an unchanged re-read keeps the edit time"
+    );
+    assert_eq!(entries[0].first_seen, t("2026-01-01T00:00:00Z"));
+    assert_eq!(entries[0].url, item(16, "").url.as_str());
+    assert_eq!(entries[0].published, item(16, "").published);
+    assert_eq!(store.entries(&source(), 1).unwrap().len(), 1);
+}

@@ -1,17 +1,20 @@
 //! HTTP serving of the published feeds (axum): `feedwright serve` and `feedwright watch --serve`.
 //!
 //! Inputs: the validated config (swapped on reload), the feed files in its output folder, the state database
-//! (read-only use, own connection, opened when it exists) and, under `watch`, the live [`Metrics`]. Routes:
-//! `/{id}.{ext}` for each configured source and format, `/` (an HTML list of the feeds), `/index.opml`,
-//! `/healthz` and `/metrics`. A feed's file path is built only from a configured source id and format, never from
+//! (read-only use, own connection, opened when it exists), the clock (a parameter) and, under `watch`, the live
+//! [`Metrics`] and the scheduler's [`Timetable`]. Routes: `/{id}.{ext}` for each configured source and format,
+//! `/` and `/source/{id}` (the web page, [`page`]), `/index.opml`, `/healthz` and `/metrics`. Every route that
+//! says how a source is doing shows the same [`SourceState`]. A feed's file path is built only from a configured source id and format, never from
 //! request text, so no request can reach another file: `..`, encoded dots, absolute paths and unknown names all
 //! miss the lookup and get 404; a feed file that is a symlink is refused (feedwright writes regular files only).
 //! Feeds carry strong ETags (a content hash) and Last-Modified and answer conditional requests with 304; bodies
 //! are compressed (gzip, brotli) when the client asks, and a compressed body gets its own ETag. This module never
 //! writes anything.
 
+pub mod metrics;
+pub mod page;
+
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -28,20 +31,32 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use tower_http::compression::CompressionLayer;
 
-use super::metrics::Metrics;
-use super::opml;
+use self::metrics::Metrics;
+
 use crate::config::{Config, Source};
-use crate::health::Health;
-use crate::model::SourceId;
+use crate::publish::opml;
 use crate::render::Format;
-use crate::store::{Outcome, RunRecord, Store, StoreError};
+use crate::scheduler::Timetable;
+use crate::status::{self, Health, SourceState};
+use crate::store::{Store, StoreError};
+
+/// How many runs `/source/{id}` lists.
+const HISTORY_RUNS: usize = 20;
+
+/// What `watch` shares with its server: the live counters and when each source runs next.
+#[derive(Debug, Clone, Default)]
+pub struct Live {
+    pub metrics: Arc<Metrics>,
+    pub timetable: Arc<Timetable>,
+}
 
 /// What the server reads, shared by all requests.
 #[derive(Debug)]
 pub struct Site {
     config: RwLock<Arc<Config>>,
-    /// Live counters under `watch`; `None` for plain `serve`, which derives them from the store.
-    metrics: Option<Arc<Metrics>>,
+    /// Under `watch`; `None` for plain `serve`, which derives its counters from the store and schedules nothing.
+    live: Option<Live>,
+    clock: fn() -> DateTime<Utc>,
     store: Mutex<Option<Store>>,
     files: Mutex<HashMap<PathBuf, Arc<FeedFile>>>,
 }
@@ -58,10 +73,12 @@ struct FeedFile {
 }
 
 impl Site {
-    pub fn new(config: Arc<Config>, metrics: Option<Arc<Metrics>>) -> Arc<Site> {
+    /// A site for `config`; `clock` tells the time ("new in 24 h", "5 min ago").
+    pub fn new(config: Arc<Config>, live: Option<Live>, clock: fn() -> DateTime<Utc>) -> Arc<Site> {
         Arc::new(Site {
             config: RwLock::new(config),
-            metrics,
+            live,
+            clock,
             store: Mutex::new(None),
             files: Mutex::new(HashMap::new()),
         })
@@ -136,53 +153,73 @@ impl Site {
         f(store).map(Some)
     }
 
-    /// Each source's state, in config order.
-    fn feeds(&self) -> Result<Vec<FeedStatus>, StoreError> {
-        let config = self.config();
+    /// Each configured source's state, in config order: the one [`status::read`] answer for every route.
+    fn states(&self, config: &Config) -> Result<Vec<SourceState>, StoreError> {
+        let now = (self.clock)();
+        let next = |s: &Source| self.live.as_ref().and_then(|l| l.timetable.next(&s.id));
         let stored = self.with_store(|store| {
             config
                 .sources
                 .iter()
-                .map(|s| {
-                    let runs = store.recent_runs(&s.id, 1)?;
-                    let (items, _) = store.item_counts(&s.id, DateTime::UNIX_EPOCH)?;
-                    Ok((runs.into_iter().next(), items.min(s.max_items)))
-                })
+                .map(|s| status::read(store, s, now, next(s)))
                 .collect::<Result<Vec<_>, StoreError>>()
         })?;
-        Ok(config
-            .sources
-            .iter()
-            .enumerate()
-            .map(|(i, source)| {
-                let (last, items) = match &stored {
-                    Some(rows) => (rows[i].0.clone(), Some(rows[i].1)),
-                    None => (None, None),
-                };
-                FeedStatus::new(&config, source, last, items)
-            })
-            .collect())
+        Ok(stored.unwrap_or_else(|| {
+            config
+                .sources
+                .iter()
+                .map(|s| SourceState::never_run(s.id.clone(), next(s)))
+                .collect()
+        }))
     }
 
     fn metrics_text(&self) -> Result<String, StoreError> {
-        if let Some(live) = &self.metrics {
-            return Ok(live.render());
-        }
         let config = self.config();
+        let states = self.states(&config)?;
+        if let Some(live) = &self.live {
+            return Ok(live.metrics.render(&states));
+        }
         let rows = self
             .with_store(|store| {
                 config
                     .sources
                     .iter()
-                    .map(|s| {
-                        let runs = store.recent_runs(&s.id, 500)?;
-                        let (items, _) = store.item_counts(&s.id, DateTime::UNIX_EPOCH)?;
-                        Ok((s.id.clone(), runs, Some(items.min(s.max_items))))
-                    })
+                    .map(|s| Ok((s.id.clone(), store.recent_runs(&s.id, 500)?)))
                     .collect::<Result<Vec<_>, StoreError>>()
             })?
             .unwrap_or_default();
-        Ok(Metrics::from_runs(&rows).render())
+        Ok(Metrics::from_runs(&rows).render(&states))
+    }
+
+    fn index_page(&self) -> Result<String, StoreError> {
+        let config = self.config();
+        let states = self.states(&config)?;
+        Ok(page::index(&config, &states, (self.clock)()))
+    }
+
+    /// `/source/{id}`; `None` when no such source is configured.
+    fn source_page(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let config = self.config();
+        let Some(source) = config.source(id) else {
+            return Ok(None);
+        };
+        let now = (self.clock)();
+        let next = self.live.as_ref().and_then(|l| l.timetable.next(&source.id));
+        let stored = self.with_store(|store| {
+            let state = status::read(store, source, now, next)?;
+            let history = page::History {
+                entries: store.entries(&source.id, source.max_items)?,
+                runs: store.recent_runs(&source.id, HISTORY_RUNS)?,
+            };
+            Ok((state, history))
+        })?;
+        let (state, history) = stored.unwrap_or_else(|| {
+            (
+                SourceState::never_run(source.id.clone(), next),
+                page::History::default(),
+            )
+        });
+        Ok(Some(page::source(&config, source, &state, &history, now)))
     }
 }
 
@@ -190,55 +227,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-#[derive(Debug, serde::Serialize)]
-struct FeedStatus {
-    source: SourceId,
-    title: String,
-    #[serde(skip)]
-    home: String,
-    health: Health,
-    /// When the feed file last changed.
-    updated: Option<DateTime<Utc>>,
-    items: Option<usize>,
-    last_run: Option<DateTime<Utc>>,
-    last_error: Option<String>,
-    #[serde(skip)]
-    formats: Vec<Format>,
-}
-
-impl FeedStatus {
-    fn new(config: &Config, source: &Source, last: Option<RunRecord>, items: Option<usize>) -> Self {
-        let updated = config
-            .settings
-            .formats
-            .iter()
-            .filter_map(|f| {
-                let path = config.settings.feed_path(&source.id, *f);
-                std::fs::metadata(path).and_then(|m| m.modified()).ok()
-            })
-            .max()
-            .map(DateTime::<Utc>::from);
-        FeedStatus {
-            source: source.id.clone(),
-            title: source.title.clone(),
-            home: source.urls[0].to_string(),
-            health: Health::of(last.as_ref()),
-            updated,
-            items,
-            last_run: last.as_ref().map(|r| r.started),
-            last_error: last
-                .as_ref()
-                .filter(|r| r.outcome != Outcome::Ok)
-                .and_then(|r| r.reason.clone()),
-            formats: config.settings.formats.clone(),
-        }
-    }
-}
-
 /// The routes, with compression; `site` is shared by every request.
 pub fn router(site: Arc<Site>) -> Router {
     Router::new()
         .route("/", get(index))
+        .route("/source/{id}", get(source_page))
         .route("/index.opml", get(opml_list))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -418,8 +411,8 @@ async fn opml_list(State(site): State<Arc<Site>>) -> Response {
 }
 
 async fn healthz(State(site): State<Arc<Site>>) -> Response {
-    let feeds = match blocking(site, Site::feeds).await {
-        Ok(feeds) => feeds,
+    let states = match blocking(site, |site| site.states(&site.config())).await {
+        Ok(states) => states,
         Err(e) => {
             let mut r = store_failed(&e);
             *r.body_mut() =
@@ -429,15 +422,15 @@ async fn healthz(State(site): State<Arc<Site>>) -> Response {
             return r;
         }
     };
-    let healthy = feeds.iter().all(|f| f.health != Health::Broken);
+    let broken = states.iter().any(|s| s.health == Health::Broken);
     let body = serde_json::json!({
-        "status": if healthy { "ok" } else { "failing" },
-        "sources": feeds,
+        "status": if broken { "failing" } else { "ok" },
+        "sources": states,
     });
-    let status = if healthy {
-        StatusCode::OK
-    } else {
+    let status = if broken {
         StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
     };
     (status, axum::Json(body)).into_response()
 }
@@ -453,89 +446,23 @@ async fn metrics(State(site): State<Arc<Site>>) -> Response {
     }
 }
 
+fn html(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
+}
+
 async fn index(State(site): State<Arc<Site>>) -> Response {
-    match blocking(site, Site::feeds).await {
-        Ok(feeds) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], index_html(&feeds)).into_response(),
+    match blocking(site, Site::index_page).await {
+        Ok(body) => html(body),
         Err(e) => store_failed(&e),
     }
 }
 
-fn format_name(format: Format) -> &'static str {
-    match format {
-        Format::Atom => "Atom",
-        Format::Rss => "RSS",
-        Format::Json => "JSON Feed",
+async fn source_page(State(site): State<Arc<Site>>, extract::Path(id): extract::Path<String>) -> Response {
+    match blocking(site, move |site| site.source_page(&id)).await {
+        Ok(Some(body)) => html(body),
+        Ok(None) => not_found().await,
+        Err(e) => store_failed(&e),
     }
-}
-
-fn index_html(feeds: &[FeedStatus]) -> String {
-    let e = opml::escape;
-    let mut out = String::from(
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>feedwright feeds</title>\n",
-    );
-    for f in feeds {
-        for &format in &f.formats {
-            let _ = writeln!(
-                out,
-                "<link rel=\"alternate\" type=\"{}\" title=\"{} ({})\" href=\"{}.{}\">",
-                format.media_type(),
-                e(&f.title),
-                format_name(format),
-                f.source,
-                format.ext()
-            );
-        }
-    }
-    out.push_str(
-        "<style>body{font:16px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem}\
-         table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.4rem .6rem;border-bottom:1px solid #ddd}\
-         .healthy{color:#186a3b}.broken{color:#b03a2e;font-weight:bold}.unknown{color:#777}</style>\n</head>\n<body>\n\
-         <h1>Feeds</h1>\n<p>Subscribe to one feed below, or to all of them with the <a href=\"index.opml\">OPML list</a>.</p>\n\
-         <table>\n<thead><tr><th>Feed</th><th>Last update</th><th>Items</th><th>Health</th><th>Subscribe</th></tr></thead>\n<tbody>\n",
-    );
-    for f in feeds {
-        let updated = f.updated.map_or_else(
-            || "never".to_owned(),
-            |t| {
-                format!(
-                    "<time datetime=\"{}\">{}</time>",
-                    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    t.format("%Y-%m-%d %H:%M UTC")
-                )
-            },
-        );
-        let links: Vec<String> = f
-            .formats
-            .iter()
-            .map(|&format| {
-                format!(
-                    "<a href=\"{}.{}\" type=\"{}\">{}</a>",
-                    f.source,
-                    format.ext(),
-                    format.media_type(),
-                    format_name(format)
-                )
-            })
-            .collect();
-        let health = match &f.last_error {
-            Some(why) if f.health == Health::Broken => {
-                format!("<span class=\"broken\" title=\"{}\">broken</span>", e(why))
-            }
-            _ => format!("<span class=\"{0}\">{0}</span>", f.health.as_str()),
-        };
-        let _ = writeln!(
-            out,
-            "<tr id=\"{id}\"><td><a href=\"{home}\">{title}</a></td><td>{updated}</td><td>{items}</td><td>{health}</td><td>{links}</td></tr>",
-            id = f.source,
-            home = e(&f.home),
-            title = e(&f.title),
-            items = f.items.map_or("-".to_owned(), |n| n.to_string()),
-            links = links.join(" · "),
-        );
-    }
-    out.push_str("</tbody>\n</table>\n</body>\n</html>\n");
-    out
 }
 
 /// An HTTP date (IMF-fixdate) for `t`.
