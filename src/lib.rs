@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod extract;
+pub mod fingerprint;
 pub mod fetch;
 pub mod health;
 pub mod html;
