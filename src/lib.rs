@@ -20,6 +20,7 @@ pub mod pipeline;
 pub mod publish;
 pub mod render;
 pub mod scheduler;
+pub mod snapshot;
 pub mod store;
 
 /// An error with all its causes on one line (`GET … failed: connection refused: …`), for logs and run records.
