@@ -375,7 +375,150 @@ pub(super) fn commit(
 
 #[cfg(test)]
 mod tests {
+    use chrono::TimeZone;
+
     use super::*;
+    use crate::model::{DateSource, Item};
+    use crate::store::{Changes, Outcome, RunRecord};
+
+    fn item(n: u32) -> Item {
+        let url = url(&format!("https://e.org/{n}.htm"));
+        let published = chrono::FixedOffset::east_opt(8 * 3600)
+            .unwrap()
+            .with_ymd_and_hms(2015, 12, n, 10, 0, 0)
+            .unwrap();
+        Item {
+            id: ItemId::from_canonical(&url),
+            url,
+            title: format!("Story {n}"),
+            published,
+            date_source: DateSource::Page,
+            updated: published,
+            author: None,
+            summary: String::new(),
+            content_html: format!("<p>Story {n}</p>"),
+            image: None,
+            image_caption: None,
+        }
+    }
+
+    fn article(n: u32, at: DateTime<Utc>) -> SavedPage {
+        let link = ListedLink {
+            url: url(&format!("https://e.org/{n}.htm")),
+            title: Some(format!("Story {n}")),
+            date_text: None,
+        };
+        let text = format!("<h1>Story {n}</h1>");
+        let served = Served {
+            final_url: &link.url,
+            text: &text,
+            encoding: "UTF-8",
+        };
+        let mut page = SavedPage::article(&link, served, at);
+        page.set_item(&item(n).id);
+        page
+    }
+
+    fn listing(at: &str, start: &str, number: usize, now: DateTime<Utc>) -> SavedPage {
+        let served = Served {
+            final_url: &url(at),
+            text: "<ul></ul>",
+            encoding: "UTF-8",
+        };
+        SavedPage::listing(&url(at), (&url(start), number), served, now)
+    }
+
+    fn commit(store: &mut Store, changes: Changes, now: DateTime<Utc>) {
+        let mut run = RunRecord {
+            source: SourceId::parse("s").unwrap(),
+            started: now,
+            duration: std::time::Duration::ZERO,
+            outcome: Outcome::Ok,
+            reason: None,
+            links: 0,
+            new: 0,
+            updated: 0,
+            failed: 0,
+            fetched: 0,
+            with_date: 0,
+            with_body: 0,
+            requests: 0,
+            listing: vec![],
+            errors: vec![],
+        };
+        store.commit(&changes, &mut run, now).unwrap();
+    }
+
+    #[test]
+    fn pages_follow_the_feed_window_and_the_configured_listing() {
+        let mut store = Store::in_memory().unwrap();
+        let source = SourceId::parse("s").unwrap();
+        let now: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        let keep = Keep {
+            max_items: 2,
+            listing: vec![url("https://e.org/news/")],
+            max_pages: 2,
+        };
+        assert_eq!(store.rules(&source).unwrap(), None);
+        commit(
+            &mut store,
+            Changes {
+                items: vec![item(3), item(2), item(1)],
+                links: (1..=3).map(|n| (item(n).url, item(n).id)).collect(),
+                pages: vec![
+                    article(3, now),
+                    article(2, now),
+                    article(1, now),
+                    listing("https://e.org/news/", "https://e.org/news/", 1, now),
+                    listing("https://e.org/news/2", "https://e.org/news/", 2, now),
+                    listing("https://e.org/news/3", "https://e.org/news/", 3, now),
+                    listing("https://e.org/old/", "https://e.org/old/", 1, now),
+                ],
+                rules: Some("r1".into()),
+                keep: Some(keep.clone()),
+                ..Changes::default()
+            },
+            now,
+        );
+        assert_eq!(store.rules(&source).unwrap().as_deref(), Some("r1"));
+        let window = store.window(&source, 2).unwrap();
+        let ids: Vec<&str> = window.iter().map(|w| w.known.item_id.as_str()).collect();
+        assert_eq!(ids, ["https://e.org/3.htm", "https://e.org/2.htm"]);
+        assert_eq!(window[0].page.as_ref().unwrap().text().unwrap(), "<h1>Story 3</h1>");
+        assert_eq!(window[0].page, Some(article(3, now)), "read back as written");
+        assert_eq!(window[0].link.as_ref().map(Url::as_str), Some("https://e.org/3.htm"));
+        assert_eq!(store.window(&source, 3).unwrap()[2].page, None, "item 1 is outside the window: pruned");
+        let listed: Vec<String> = store
+            .listing_pages(&source)
+            .unwrap()
+            .iter()
+            .map(|p| p.url.to_string())
+            .collect();
+        assert_eq!(
+            listed,
+            ["https://e.org/news/", "https://e.org/news/2"],
+            "page 3 is past max_pages, /old/ is no longer configured"
+        );
+
+        // A newer item pushes item 2 out of the window; its page goes in the same commit.
+        commit(
+            &mut store,
+            Changes {
+                items: vec![item(4)],
+                links: vec![(item(4).url, item(4).id)],
+                pages: vec![article(4, now)],
+                rules: Some("r2".into()),
+                keep: Some(keep),
+                ..Changes::default()
+            },
+            now,
+        );
+        assert_eq!(store.rules(&source).unwrap().as_deref(), Some("r2"));
+        let (pages, disk, text) = store.saved_size(&source).unwrap();
+        assert_eq!(pages, 2 + 2);
+        assert!(disk > 0 && text > 0);
+        assert!(store.window(&source, 3).unwrap()[2].page.is_none());
+    }
 
     fn url(s: &str) -> Url {
         Url::parse(s).unwrap()
