@@ -99,8 +99,16 @@ mod tests {
             source("links = \"ul > li a, ol a\"", ARTICLE, ""),
             source(&format!("{LISTING}\nitem = \"li\""), ARTICLE, ""),
             source(&format!("{LISTING}\nmax_pages = 2"), ARTICLE, ""),
-            source(LISTING, "title = \"h1\"\ncontent = \"#body\"\nremove = [\"div.ad\", \"p.share\"]", ""),
-            source(LISTING, "title = \"h2\"\ncontent = \"#body\"\nremove = [\"div.ad\"]", ""),
+            source(
+                LISTING,
+                "title = \"h1\"\ncontent = \"#body\"\nremove = [\"div.ad\", \"p.share\"]",
+                "",
+            ),
+            source(
+                LISTING,
+                "title = \"h2\"\ncontent = \"#body\"\nremove = [\"div.ad\"]",
+                "",
+            ),
             source(LISTING, &format!("{ARTICLE}\ndate_formats = [\"%d/%m/%Y\"]"), ""),
             source(LISTING, &format!("{ARTICLE}\nauthor = \".by\""), ""),
             source(LISTING, ARTICLE, "timezone = \"Asia/Shanghai\""),

@@ -18,16 +18,16 @@ use url::Url;
 use crate::config::{Config, Source};
 use crate::error_chain;
 use crate::extract;
-use crate::fingerprint;
 use crate::fetch::{Fetched, Fetcher, Page};
+use crate::fingerprint;
 use crate::health::{self, Observed};
 use crate::model::{Alternate, DateSource, Event, FeedMeta, Item, ItemId, ListedLink, SourceId, Validators};
 use crate::normalize;
 use crate::publish;
 use crate::render;
 use crate::store::{
-    Changes, FailedLink, Keep, Known, ListingStatus, Outcome, RunRecord, SavedPage, Served, Store, StoreError, Windowed,
-    lock,
+    Changes, FailedLink, Keep, Known, ListingStatus, Outcome, RunRecord, SavedPage, Served, Store, StoreError,
+    Windowed, lock,
 };
 
 /// What a run needs besides the source: built once per command by `app`.
@@ -174,7 +174,9 @@ pub async fn collect_with(
                         status: Some(page.status),
                     });
                     out.observed.listing_parsed = true;
-                    out.changes.pages.push(SavedPage::listing(&url, (start, page_number), served(&page), now));
+                    out.changes
+                        .pages
+                        .push(SavedPage::listing(&url, (start, page_number), served(&page), now));
                     let listing = extract::list::parse(&page.text, &page.final_url, &source.listing);
                     let mut unknown = 0;
                     for link in listing.links {
@@ -219,7 +221,12 @@ pub async fn collect_with(
     }
     out.observed.links = out.links.len();
 
-    let jobs = rerun.adjust(plan(source, &known, &failed_before, &out.links, now), &known, &failed_before, &out.links);
+    let jobs = rerun.adjust(
+        plan(source, &known, &failed_before, &out.links, now),
+        &known,
+        &failed_before,
+        &out.links,
+    );
     let mut results = futures_util::stream::iter(jobs)
         .map(|job| read_article(ctx, &fetcher, source, job, now))
         .buffered(source.http.limits.concurrency.max(1));
@@ -400,13 +407,17 @@ impl Rerun {
                 crate::store::PageKind::Article { listed, .. } => Some(listed.clone()),
                 crate::store::PageKind::Listing { .. } => None,
             });
-            let link = listed.get(&w.known.item_id).map(|l| (*l).clone()).or(saved_link).or_else(|| {
-                w.link.clone().map(|url| ListedLink {
-                    url,
-                    title: None,
-                    date_text: None,
-                })
-            });
+            let link = listed
+                .get(&w.known.item_id)
+                .map(|l| (*l).clone())
+                .or(saved_link)
+                .or_else(|| {
+                    w.link.clone().map(|url| ListedLink {
+                        url,
+                        title: None,
+                        date_text: None,
+                    })
+                });
             match (link, &w.page) {
                 (Some(link), Some(page)) => redo.push(Job::Reextract(link, w.known.clone(), Box::new(page.clone()))),
                 (Some(link), None) => redo.push(Job::Refetch(link, w.known.clone())),

@@ -253,7 +253,12 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Difference> {
                 if a != b {
                     push(&was.url, "links", links_text(a, b), links_text(b, a));
                 }
-                push(&was.url, "next", shown(was.found.next.as_deref()), shown(now.found.next.as_deref()));
+                push(
+                    &was.url,
+                    "next",
+                    shown(was.found.next.as_deref()),
+                    shown(now.found.next.as_deref()),
+                );
             }
         }
     }
@@ -310,7 +315,8 @@ mod tests {
 
     #[test]
     fn sentences_split_on_latin_and_cjk_stops_and_line_breaks() {
-        let text = "Heading\nDr. Li spoke at 3.5 p.m. today. Was it good? Yes!\n\n大会开幕。与会者讨论了网络安全！最后一句";
+        let text =
+            "Heading\nDr. Li spoke at 3.5 p.m. today. Was it good? Yes!\n\n大会开幕。与会者讨论了网络安全！最后一句";
         assert_eq!(
             sentences(text),
             [
@@ -344,14 +350,29 @@ mod tests {
             let name = file_name("article", &Url::parse(url).unwrap());
             assert!(is_safe_name(&name), "{url} → {name}");
             assert!(name.starts_with("article-") && name.ends_with(".html"), "{name}");
-            assert!(!name.contains('/') && !name.contains('\\') && !name.contains(".."), "{name}");
+            assert!(
+                !name.contains('/') && !name.contains('\\') && !name.contains(".."),
+                "{name}"
+            );
             assert!(names.insert(name));
         }
         let name = file_name("article", &Url::parse(cases[0]).unwrap());
         assert!(name.starts_with("article-c_47812-htm-"), "readable: {name}");
         assert_eq!(name.len(), "article-c_47812-htm-".len() + 12 + ".html".len());
-        assert_eq!(file_name("listing", &Url::parse(cases[3]).unwrap()).len(), "listing-".len() + 17);
-        for bad in ["", "../x.html", "a/b.html", ".hidden", "a\\b", "..", "x..html", "名.html"] {
+        assert_eq!(
+            file_name("listing", &Url::parse(cases[3]).unwrap()).len(),
+            "listing-".len() + 17
+        );
+        for bad in [
+            "",
+            "../x.html",
+            "a/b.html",
+            ".hidden",
+            "a\\b",
+            "..",
+            "x..html",
+            "名.html",
+        ] {
             assert!(!is_safe_name(bad), "{bad}");
         }
     }
@@ -421,7 +442,12 @@ mod tests {
                     format!("2 links (1 not in the other: {b})"),
                     "1 links".to_owned()
                 ),
-                ("/a.htm".to_owned(), "body_last", "\"Share this.\"".into(), "\"The end.\"".into()),
+                (
+                    "/a.htm".to_owned(),
+                    "body_last",
+                    "\"Share this.\"".into(),
+                    "\"The end.\"".into()
+                ),
                 (
                     "/b.htm".to_owned(),
                     "item",

@@ -55,7 +55,10 @@ async fn site() -> MockServer {
 fn edit(setup: &Setup, from: &str, to: &str) {
     let text = std::fs::read_to_string(setup.config()).unwrap();
     let zh = text.find("id = \"wic-news-zh\"").unwrap();
-    let at = zh + text[zh..].find(from).unwrap_or_else(|| panic!("{from:?} not in the zh source"));
+    let at = zh
+        + text[zh..]
+            .find(from)
+            .unwrap_or_else(|| panic!("{from:?} not in the zh source"));
     let text = format!("{}{to}{}", &text[..at], &text[at + from.len()..]);
     std::fs::write(setup.config(), text).unwrap();
 }
@@ -69,7 +72,10 @@ fn items(feed: &Value) -> Vec<&Value> {
 }
 
 fn ids(feed: &Value) -> Vec<String> {
-    let mut ids: Vec<String> = items(feed).iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect();
+    let mut ids: Vec<String> = items(feed)
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect();
     ids.sort();
     ids
 }
@@ -101,7 +107,11 @@ async fn count(server: &MockServer) -> usize {
 async fn a_widened_listing_selector_takes_effect_though_the_listing_answers_304() {
     let zh = site().await;
     let setup = Setup::new("http://127.0.0.1:9", &zh.uri(), "");
-    edit(&setup, "item = \"ul.lb_list > li\"", "item = \"ul.lb_list > li:nth-child(-n+3)\"");
+    edit(
+        &setup,
+        "item = \"ul.lb_list > li\"",
+        "item = \"ul.lb_list > li:nth-child(-n+3)\"",
+    );
     let (code, _, err) = run(&setup, &["run", "--source", ZH]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(items(&feed(&setup)).len(), 3, "the narrow selector lists three stories");
@@ -115,7 +125,11 @@ async fn a_widened_listing_selector_takes_effect_though_the_listing_answers_304(
     assert!(warm[0].headers.contains_key("if-none-match"));
 
     // Widened: the listing is asked for without validators, and the stories it now matches are published.
-    edit(&setup, "item = \"ul.lb_list > li:nth-child(-n+3)\"", "item = \"ul.lb_list > li\"");
+    edit(
+        &setup,
+        "item = \"ul.lb_list > li:nth-child(-n+3)\"",
+        "item = \"ul.lb_list > li\"",
+    );
     let before = count(&zh).await;
     let (code, out, err) = run(&setup, &["run", "--source", ZH]);
     assert_eq!(code, 0, "{err}");
@@ -125,7 +139,10 @@ async fn a_widened_listing_selector_takes_effect_though_the_listing_answers_304(
         .filter(|r| r.url.path() == LISTING)
         .collect();
     assert_eq!(listing.len(), 1);
-    assert!(!listing[0].headers.contains_key("if-none-match"), "an unconditional GET");
+    assert!(
+        !listing[0].headers.contains_key("if-none-match"),
+        "an unconditional GET"
+    );
     assert!(out.contains("new   3"), "{out}");
     assert_eq!(items(&feed(&setup)).len(), 6);
 
@@ -145,7 +162,9 @@ async fn an_added_remove_selector_edits_stored_bodies_from_saved_pages_without_f
     let first = feed(&setup);
     let caption = "新华社记者 李涛 摄";
     assert!(
-        items(&first).iter().any(|i| i["content_html"].as_str().unwrap().contains(caption)),
+        items(&first)
+            .iter()
+            .any(|i| i["content_html"].as_str().unwrap().contains(caption)),
         "the photo caption is in a body before"
     );
 
@@ -255,13 +274,25 @@ async fn snapshot_and_test_catch_a_selector_change_offline() {
     }
     let expected: Value = serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
     let article = &expected["articles"][0];
-    for field in ["title", "published", "author", "image", "body_sha256", "body_first", "body_last"] {
+    for field in [
+        "title",
+        "published",
+        "author",
+        "image",
+        "body_sha256",
+        "body_first",
+        "body_last",
+    ] {
         assert!(article["found"]["fields"][field].is_string(), "{field}: {article:#}");
     }
     assert_eq!(expected["listing"][0]["found"]["links"].as_array().unwrap().len(), 7);
 
     let (code, out, err) = run(&setup, &["test"]);
-    assert_eq!((code, out.trim()), (0, "wic-news-zh: ok (1 listing pages, 6 articles)"), "{err}");
+    assert_eq!(
+        (code, out.trim()),
+        (0, "wic-news-zh: ok (1 listing pages, 6 articles)"),
+        "{err}"
+    );
     assert_eq!(count(&zh).await, before, "snapshot and test make no request");
 
     // A selector change shows up as the field it changes, per article, old → new; exit 5.
@@ -270,7 +301,10 @@ async fn snapshot_and_test_catch_a_selector_change_offline() {
     assert_eq!(code, 5, "{out}");
     assert!(out.starts_with("wic-news-zh: 6 differences"), "{out}");
     let line = out.lines().find(|l| l.contains("020951986.shtml")).unwrap();
-    assert!(line.contains("author: \"") && line.contains("→ \"（责任编辑：陈佳）\""), "{line}");
+    assert!(
+        line.contains("author: \"") && line.contains("→ \"（责任编辑：陈佳）\""),
+        "{line}"
+    );
     let help = setup.cmd(&["--help"]).output().unwrap();
     assert!(String::from_utf8_lossy(&help.stdout).contains("  5  `test` found differences"));
 
@@ -284,4 +318,61 @@ async fn snapshot_and_test_catch_a_selector_change_offline() {
 
     let (code, _, err) = run(&setup, &["test", "no-such-source"]);
     assert_eq!(code, 2, "{err}");
+}
+
+/// The disk cost of saved pages, measured on the fixture sites (13 + 6 articles, 3 listing pages):
+/// `cargo test --test config_edits -- --ignored --nocapture saved_pages_cost`. Prints, asserts nothing timed.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a measurement for docs, not a check"]
+async fn saved_pages_cost() {
+    let en = common::serve_site("wic-en").await;
+    let zh = common::serve_site("wic-zh").await;
+    let setup = Setup::new(&en.uri(), &zh.uri(), "");
+    setup.cmd(&["run", "-q"]).assert().success();
+    let conn = rusqlite::Connection::open(setup.state()).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT kind, count(*), sum(size), sum(length(body)), max(size) FROM pages GROUP BY kind")
+        .unwrap();
+    let rows: Vec<(String, i64, i64, i64, i64)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let items: i64 = conn.query_row("SELECT count(*) FROM items", [], |r| r.get(0)).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT size, length(body) FROM pages WHERE kind = 'article' ORDER BY size")
+        .unwrap();
+    let articles: Vec<(i64, i64)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    println!("article pages (text B, compressed B): {articles:?}");
+    println!("items stored: {items}");
+    for (kind, n, text, disk, max) in &rows {
+        println!(
+            "{kind:<8} pages {n:>3}  text {text:>8} B  compressed {disk:>7} B  ratio {:.1}x  largest text {max} B",
+            *text as f64 / *disk as f64
+        );
+    }
+    // What the table costs in the file, b-tree pages and overflow included: the file with and without it.
+    let size = |p: &std::path::Path| std::fs::metadata(p).unwrap().len();
+    let cost = |name: &str, items: i64| {
+        let with = setup.dir.path().join(format!("{name}-with.sqlite"));
+        let without = setup.dir.path().join(format!("{name}-without.sqlite"));
+        conn.execute("VACUUM INTO ?1", [with.to_str().unwrap()]).unwrap();
+        let copy = rusqlite::Connection::open(&with).unwrap();
+        copy.execute("DELETE FROM pages WHERE kind = 'article'", []).unwrap();
+        copy.execute("VACUUM INTO ?1", [without.to_str().unwrap()]).unwrap();
+        let extra = size(&with) - size(&without);
+        println!(
+            "{name}: article pages cost {extra} B in the state file for {items} items: {:.0} B per item, {:.2} MiB per 1,000 items",
+            extra as f64 / items as f64,
+            extra as f64 / items as f64 * 1000.0 / 1024.0 / 1024.0
+        );
+    };
+    cost("all 19", items);
+    // One fixture page is a 2 MB trap (a page of repeated markup); the others are ordinary 6-13 KB pages.
+    conn.execute("DELETE FROM pages WHERE size > 1000000", []).unwrap();
+    cost("the 18 ordinary", items - 1);
 }

@@ -191,9 +191,7 @@ impl Store {
                 "SELECT {COLUMNS} FROM pages WHERE source = ?1 AND kind = 'listing' ORDER BY start, number, url"
             ))
             .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map([source.as_str()], Row::read)
-            .map_err(|e| self.sql(e))?;
+        let rows = stmt.query_map([source.as_str()], Row::read).map_err(|e| self.sql(e))?;
         let mut out = Vec::new();
         for row in rows {
             out.push(row.map_err(|e| self.sql(e))?.page(self)?);
@@ -313,7 +311,9 @@ pub(super) fn commit(
 ) -> rusqlite::Result<()> {
     for page in pages {
         let (kind, start, number, item, link_title, link_date) = match &page.kind {
-            PageKind::Listing { start, number } => ("listing", Some(start.as_str()), Some(*number as i64), None, None, None),
+            PageKind::Listing { start, number } => {
+                ("listing", Some(start.as_str()), Some(*number as i64), None, None, None)
+            }
             PageKind::Article { listed, item } => (
                 "article",
                 None,
@@ -487,7 +487,11 @@ mod tests {
         assert_eq!(window[0].page.as_ref().unwrap().text().unwrap(), "<h1>Story 3</h1>");
         assert_eq!(window[0].page, Some(article(3, now)), "read back as written");
         assert_eq!(window[0].link.as_ref().map(Url::as_str), Some("https://e.org/3.htm"));
-        assert_eq!(store.window(&source, 3).unwrap()[2].page, None, "item 1 is outside the window: pruned");
+        assert_eq!(
+            store.window(&source, 3).unwrap()[2].page,
+            None,
+            "item 1 is outside the window: pruned"
+        );
         let listed: Vec<String> = store
             .listing_pages(&source)
             .unwrap()
