@@ -14,7 +14,8 @@ Exit codes:
   2  usage error
   3  invalid config
   4  some sources failed (their listing, their articles or writing their feed files); the others
-     were published";
+     were published
+  5  `test` found differences between the snapshots and what the config extracts now";
 
 #[derive(Debug, Parser)]
 #[command(name = "feedwright", version, term_width = 100, about = "Turns news sites without a usable feed into Atom, RSS 2.0 and JSON Feed files", after_help = EXIT_CODES)]
@@ -52,6 +53,9 @@ pub enum Command {
         /// Only this source (repeatable)
         #[arg(long = "source", short = 's', value_name = "ID")]
         sources: Vec<String>,
+        /// Ignore stored ETag/Last-Modified once: fetch the listing and every listed article unconditionally
+        #[arg(long)]
+        refetch: bool,
     },
     /// Offline quick start: serves a bundled copy of the conference news site on 127.0.0.1 and publishes its feeds
     Demo {
@@ -68,6 +72,23 @@ pub enum Command {
         /// Print the feed in this format instead of a table
         #[arg(long, value_parser = parse_format)]
         format: Option<Format>,
+    },
+    /// Save a source's stored pages and what the config extracts from them into snapshots/ID/ beside the config
+    ///
+    /// Writes the listing and article pages the last runs saved (feed window only) and expected.json: per listing
+    /// page its links, per article its title, date, author, image, caption, and body text digest with its first
+    /// and last sentence. Needs a prior `run`; makes no request. Commit the folder, then `feedwright test` in CI
+    Snapshot {
+        /// The source id
+        source: String,
+    },
+    /// Re-extract the saved snapshots offline with the current config and print every field that differs
+    ///
+    /// Exits 0 when nothing differs and 5 when something does; makes no request and does not touch the state
+    Test {
+        /// Only these sources (default: every source with a snapshot)
+        #[arg(value_name = "ID")]
+        sources: Vec<String>,
     },
     /// Health of every source (ok, degraded, broken, never-run), from the state database
     ///

@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 pub mod extract;
 pub mod fetch;
+pub mod fingerprint;
 pub mod health;
 pub mod html;
 pub mod model;
@@ -22,6 +23,7 @@ pub mod render;
 pub mod scheduler;
 pub mod serve;
 pub mod status;
+pub mod snapshot;
 pub mod store;
 
 /// An error with all its causes on one line (`GET … failed: connection refused: …`), for logs and run records.

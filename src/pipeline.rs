@@ -19,12 +19,16 @@ use crate::config::{Config, Source};
 use crate::error_chain;
 use crate::extract;
 use crate::fetch::{Fetched, Fetcher, Page};
+use crate::fingerprint;
 use crate::health::{self, Observed};
 use crate::model::{Alternate, DateSource, Event, FeedMeta, Item, ItemId, ListedLink, SourceId, Validators};
 use crate::normalize;
 use crate::publish;
 use crate::render;
-use crate::store::{Changes, FailedLink, Known, ListingStatus, Outcome, RunRecord, Store, StoreError, lock};
+use crate::store::{
+    Changes, FailedLink, Keep, Known, ListingStatus, Outcome, RunRecord, SavedPage, Served, Store, StoreError,
+    Windowed, lock,
+};
 
 /// What a run needs besides the source: built once per command by `app`.
 #[derive(Debug, Clone)]
@@ -76,11 +80,22 @@ pub struct Collected {
     pub refused: usize,
 }
 
+/// How a run treats what earlier runs stored; the default is a routine run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Ignore stored validators once: the listing and every listed known article are fetched unconditionally.
+    pub refetch: bool,
+}
+
 enum Job {
     /// Not stored yet: fetch it.
     New(ListedLink),
     /// Stored: re-check it with a conditional request.
     Recheck(ListedLink, Known),
+    /// Stored: fetch it again without validators (`--refetch`, or the rules changed and no page is saved).
+    Refetch(ListedLink, Known),
+    /// Stored, and the rules changed: extract it again from its saved page, without a request.
+    Reextract(ListedLink, Known, Box<SavedPage>),
 }
 
 /// An article read and normalized, with what the store needs to find it again.
@@ -88,6 +103,8 @@ struct Parsed {
     item: Item,
     validators: Validators,
     listed: ListedLink,
+    /// The page as fetched, to keep; `None` when it was not fetched this run.
+    page: Option<SavedPage>,
 }
 
 enum ArticleResult {
@@ -104,6 +121,17 @@ enum ArticleResult {
 
 /// Fetches the listing and the articles that need reading, and normalizes them. Reads the store, never writes.
 pub async fn collect(ctx: &Context, source: &Source, now: DateTime<Utc>) -> Result<Collected, StoreError> {
+    collect_with(ctx, source, now, Options::default()).await
+}
+
+/// [`collect`], with `options` for this run.
+pub async fn collect_with(
+    ctx: &Context,
+    source: &Source,
+    now: DateTime<Utc>,
+    options: Options,
+) -> Result<Collected, StoreError> {
+    let rerun = Rerun::decide(&lock(&ctx.store), source, options)?;
     let known = lock(&ctx.store).known_links(&source.id)?;
     // Links that failed before are not news either: a listing page of only those should not lead to the next page.
     let failed_before = lock(&ctx.store).failed_links(&source.id)?;
@@ -114,6 +142,12 @@ pub async fn collect(ctx: &Context, source: &Source, now: DateTime<Utc>) -> Resu
         ctx.fetcher.remember_robots(&robots.host, robots.body.as_deref(), age);
     }
     let mut out = Collected::default();
+    out.changes.rules = Some(rerun.rules.clone());
+    out.changes.keep = Some(Keep {
+        max_items: source.max_items,
+        listing: source.urls.clone(),
+        max_pages: source.max_pages,
+    });
     let mut seen = HashSet::new();
     let deadline = tokio::time::Instant::now() + source.budget;
     let fetcher = match ctx.fetcher.for_source(&source.http) {
@@ -134,7 +168,7 @@ pub async fn collect(ctx: &Context, source: &Source, now: DateTime<Utc>) -> Resu
                 break;
             }
             page_number += 1;
-            let validators = lock(&ctx.store).validators(&url)?;
+            let validators = lock(&ctx.store).validators(&url)?.filter(|_| !rerun.fresh_listing());
             out.requests += 1;
             match fetcher.get(&url, validators.as_ref()).await {
                 Ok(Fetched::NotModified) => {
@@ -150,6 +184,9 @@ pub async fn collect(ctx: &Context, source: &Source, now: DateTime<Utc>) -> Resu
                         status: Some(page.status),
                     });
                     out.observed.listing_parsed = true;
+                    out.changes
+                        .pages
+                        .push(SavedPage::listing(&url, (start, page_number), served(&page), now));
                     let listing = extract::list::parse(&page.text, &page.final_url, &source.listing);
                     let mut unknown = 0;
                     for link in listing.links {
@@ -194,7 +231,12 @@ pub async fn collect(ctx: &Context, source: &Source, now: DateTime<Utc>) -> Resu
     }
     out.observed.links = out.links.len();
 
-    let jobs = plan(source, &known, &failed_before, &out.links, now);
+    let jobs = rerun.adjust(
+        plan(source, &known, &failed_before, &out.links, now),
+        &known,
+        &failed_before,
+        &out.links,
+    );
     let mut results = futures_util::stream::iter(jobs)
         .map(|job| read_article(ctx, &fetcher, source, job, now))
         .buffered(source.http.limits.concurrency.max(1));
@@ -207,7 +249,12 @@ pub async fn collect(ctx: &Context, source: &Source, now: DateTime<Utc>) -> Resu
                     item,
                     validators,
                     listed,
+                    page,
                 } = *parsed;
+                if let Some(mut page) = page {
+                    page.set_item(&item.id);
+                    out.changes.pages.push(page);
+                }
                 out.observed.parsed += 1;
                 out.observed.with_body += 1;
                 out.observed.with_date += usize::from(item.date_source == DateSource::Page);
@@ -307,6 +354,170 @@ fn plan(
     jobs
 }
 
+/// What this run does not take from earlier runs: their validators (`--refetch`, or changed rules) and their
+/// extractions (changed rules).
+struct Rerun {
+    refetch: bool,
+    /// The fingerprint of the source's rules now.
+    rules: String,
+    /// When the rules differ from those of the last committed run: the feed window, to extract again.
+    window: Option<Vec<Windowed>>,
+}
+
+impl Rerun {
+    fn decide(store: &Store, source: &Source, options: Options) -> Result<Rerun, StoreError> {
+        let rules = fingerprint::of(source);
+        // A first run (nothing stored) has nothing to redo; it only stores the fingerprint.
+        let changed = store.rules(&source.id)?.is_some_and(|stored| stored != rules);
+        let window = if changed {
+            let window = store.window(&source.id, source.max_items)?;
+            tracing::info!(source = %source.id, items = window.len(), "extraction rules changed; re-reading the listing and the feed window");
+            Some(window)
+        } else {
+            None
+        };
+        Ok(Rerun {
+            refetch: options.refetch,
+            rules,
+            window,
+        })
+    }
+
+    /// Whether stored listing validators are ignored this run.
+    fn fresh_listing(&self) -> bool {
+        self.refetch || self.window.is_some()
+    }
+
+    /// Turns the routine plan into this run's. `--refetch` fetches every listed known article without validators.
+    /// Changed rules extract the whole feed window again from the saved pages (fetching without validators only
+    /// the items with no page saved), and retry every remembered failure at once: the new rules may be its fix.
+    /// New links stay as planned, and so do re-checks of items outside the window.
+    fn adjust(
+        &self,
+        jobs: Vec<Job>,
+        known: &HashMap<String, Known>,
+        failed: &HashMap<String, FailedLink>,
+        links: &[ListedLink],
+    ) -> Vec<Job> {
+        if !self.fresh_listing() {
+            return jobs;
+        }
+        let mut redo = Vec::new();
+        let mut planned = HashSet::new();
+        let listed: HashMap<&ItemId, &ListedLink> = links
+            .iter()
+            .filter_map(|l| known.get(l.url.as_str()).map(|k| (&k.item_id, l)))
+            .collect();
+        if self.refetch {
+            for link in links {
+                if let Some(k) = known.get(link.url.as_str())
+                    && planned.insert(k.item_id.clone())
+                {
+                    redo.push(Job::Refetch(link.clone(), k.clone()));
+                }
+            }
+        }
+        for w in self.window.iter().flatten() {
+            if !planned.insert(w.known.item_id.clone()) {
+                continue;
+            }
+            let saved_link = w.page.as_ref().and_then(|p| match &p.kind {
+                crate::store::PageKind::Article { listed, .. } => Some(listed.clone()),
+                crate::store::PageKind::Listing { .. } => None,
+            });
+            let link = listed
+                .get(&w.known.item_id)
+                .map(|l| (*l).clone())
+                .or(saved_link)
+                .or_else(|| {
+                    w.link.clone().map(|url| ListedLink {
+                        url,
+                        title: None,
+                        date_text: None,
+                    })
+                });
+            match (link, &w.page) {
+                (Some(link), Some(page)) => redo.push(Job::Reextract(link, w.known.clone(), Box::new(page.clone()))),
+                (Some(link), None) => redo.push(Job::Refetch(link, w.known.clone())),
+                (None, _) => {}
+            }
+        }
+        let mut out: Vec<Job> = jobs
+            .into_iter()
+            .filter(|job| match job {
+                Job::Recheck(_, k) | Job::Refetch(_, k) | Job::Reextract(_, k, _) => !planned.contains(&k.item_id),
+                Job::New(_) => true,
+            })
+            .collect();
+        if self.window.is_some() {
+            let mut queued: HashSet<Url> = out
+                .iter()
+                .filter_map(|j| match j {
+                    Job::New(l) => Some(l.url.clone()),
+                    _ => None,
+                })
+                .collect();
+            let mut retries: Vec<&FailedLink> = failed.values().filter(|f| queued.insert(f.link.url.clone())).collect();
+            retries.sort_by(|a, b| a.link.url.cmp(&b.link.url));
+            out.extend(retries.into_iter().map(|f| Job::New(f.link.clone())));
+        }
+        out.extend(redo);
+        out
+    }
+}
+
+/// The part of a fetched page that is saved.
+fn served(page: &Page) -> Served<'_> {
+    Served {
+        final_url: &page.final_url,
+        text: &page.text,
+        encoding: page.encoding,
+    }
+}
+
+/// Extracts an article again from its saved page, as if it had just been fetched.
+fn reextract(source: &Source, listed: ListedLink, saved: &SavedPage, first_seen: DateTime<Utc>) -> ArticleResult {
+    match saved.text() {
+        Ok(text) => parse_article(source, &listed, saved_page(&saved.final_url, text), first_seen),
+        Err(e) => {
+            let error = format!("the saved page of {} cannot be read: {e}", listed.url);
+            ArticleResult::Failed(listed, error)
+        }
+    }
+}
+
+fn saved_page(final_url: &Url, text: String) -> Page {
+    Page {
+        final_url: final_url.clone(),
+        status: 200,
+        bytes: text.len(),
+        text,
+        encoding: "UTF-8",
+        // Saved as the text it decoded to: read back as the UTF-8 it now is.
+        decoded: crate::fetch::charset::How::Declared,
+        validators: Validators::default(),
+    }
+}
+
+/// Extracts and normalizes one article page from its text exactly as a run does: what `snapshot` records and
+/// `test` compares. `final_url` is where the page was served from; the error is the run's message for it.
+pub fn extract_article(
+    source: &Source,
+    listed: &ListedLink,
+    final_url: &Url,
+    text: String,
+    first_seen: DateTime<Utc>,
+) -> Result<Item, String> {
+    match parse_article(source, listed, saved_page(final_url, text), first_seen) {
+        ArticleResult::Parsed(parsed) => Ok(parsed.item),
+        ArticleResult::Unparsable(_, e)
+        | ArticleResult::Failed(_, e)
+        | ArticleResult::Skipped(_, e)
+        | ArticleResult::Refused(_, e) => Err(e),
+        ArticleResult::NotModified(_) => Err(format!("article {} was not read", listed.url)),
+    }
+}
+
 /// Reads one article; returns the number of requests made and what came of it.
 async fn read_article(
     ctx: &Context,
@@ -321,6 +532,8 @@ async fn read_article(
             Ok(v) => (link, v, known.first_seen, Some(known.item_id)),
             Err(e) => return (0, ArticleResult::Failed(link, error_chain(&e))),
         },
+        Job::Refetch(link, known) => (link, None, known.first_seen, Some(known.item_id)),
+        Job::Reextract(link, known, page) => return (0, reextract(source, link, &page, known.first_seen)),
     };
     match fetcher.get(&listed.url, validators.as_ref()).await {
         Ok(Fetched::NotModified) => match known_id {
@@ -333,7 +546,14 @@ async fn read_article(
                 ),
             ),
         },
-        Ok(Fetched::Page(page)) => (1, parse_article(source, &listed, page, first_seen)),
+        Ok(Fetched::Page(page)) => {
+            let saved = SavedPage::article(&listed, served(&page), now);
+            let mut result = parse_article(source, &listed, page, first_seen);
+            if let ArticleResult::Parsed(parsed) = &mut result {
+                parsed.page = Some(saved);
+            }
+            (1, result)
+        }
         Err(e @ crate::fetch::FetchError::Budget { .. }) => {
             tracing::warn!(source = %source.id, error = %error_chain(&e), "article skipped");
             (0, ArticleResult::Skipped(listed, error_chain(&e)))
@@ -369,6 +589,7 @@ fn parse_article(source: &Source, listed: &ListedLink, page: Page, first_seen: D
             item,
             validators: page.validators,
             listed: listed.clone(),
+            page: None,
         })),
         Err(e) => {
             tracing::warn!(source = %source.id, error = %e, "article unparsable");
@@ -379,8 +600,19 @@ fn parse_article(source: &Source, listed: &ListedLink, page: Page, first_seen: D
 
 /// Runs one source end to end and publishes its feeds when they changed.
 pub async fn run(ctx: &Context, config: &Config, source: &Source, now: DateTime<Utc>) -> Result<Report, PipelineError> {
+    run_with(ctx, config, source, now, Options::default()).await
+}
+
+/// [`run`], with `options` for this run.
+pub async fn run_with(
+    ctx: &Context,
+    config: &Config,
+    source: &Source,
+    now: DateTime<Utc>,
+    options: Options,
+) -> Result<Report, PipelineError> {
     let span = tracing::info_span!("source", source = %source.id);
-    run_source(ctx, config, source, now).instrument(span).await
+    run_source(ctx, config, source, now, options).instrument(span).await
 }
 
 async fn run_source(
@@ -388,9 +620,10 @@ async fn run_source(
     config: &Config,
     source: &Source,
     now: DateTime<Utc>,
+    options: Options,
 ) -> Result<Report, PipelineError> {
     let clock = Instant::now();
-    let collected = collect(ctx, source, now).await?;
+    let collected = collect_with(ctx, source, now, options).await?;
     lock(&ctx.store).save_robots(&ctx.fetcher.take_fetched_robots(), now)?;
     let recent = lock(&ctx.store).recent_runs(&source.id, 10)?;
 
@@ -617,6 +850,8 @@ mod tests {
             .map(|j| match j {
                 Job::New(l) => format!("new {}", l.url.path()),
                 Job::Recheck(l, _) => format!("recheck {}", l.url.path()),
+                Job::Refetch(l, _) => format!("refetch {}", l.url.path()),
+                Job::Reextract(l, _, _) => format!("reextract {}", l.url.path()),
             })
             .collect()
     }

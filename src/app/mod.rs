@@ -2,6 +2,7 @@
 //! each source and turns the outcome into output and an exit code. The only place that reads the clock.
 
 mod service;
+mod snapshot;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -29,6 +30,8 @@ pub enum Exit {
     Usage = 2,
     Config = 3,
     SourcesFailed = 4,
+    /// `test`: a snapshot and the current config disagree.
+    SnapshotDiffers = 5,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +58,8 @@ pub enum AppError {
     },
     #[error(transparent)]
     Publish(#[from] publish::PublishError),
+    #[error(transparent)]
+    Snapshot(#[from] crate::snapshot::SnapshotError),
 }
 
 impl AppError {
@@ -76,19 +81,22 @@ fn now() -> DateTime<Utc> {
 pub async fn main(cli: Cli) -> Result<Exit, AppError> {
     match &cli.command {
         Command::Check => check(&cli.config),
-        Command::Run { sources } => {
+        Command::Run { sources, refetch } => {
             let config = Config::load(&cli.config)?;
             let selected = select(&config, sources)?;
             check_paths(&config)?;
             let _lock = StateLock::acquire(&config.settings.state, config.settings.lock_timeout).await?;
             let store = Store::open(&config.settings.state)?;
             remove_stale_temp_files(&config);
-            let exit = run(&config, &selected, store, cli.quiet).await?;
+            let options = pipeline::Options { refetch: *refetch };
+            let exit = run_with(&config, &selected, store, cli.quiet, options).await?;
             publish::opml::write(&config)?;
             Ok(exit)
         }
         Command::Demo { out } => demo(out, cli.quiet).await,
         Command::Preview { source, format } => preview(&cli.config, source, *format).await,
+        Command::Snapshot { source } => snapshot::snapshot(&cli.config, source),
+        Command::Test { sources } => snapshot::test(&cli.config, sources),
         Command::Status { json } => status(&cli.config, *json),
         Command::Watch { serve } => watch(&cli.config, *serve, cli.quiet).await,
         Command::Serve { addr } => serve(&cli.config, *addr, cli.quiet).await,
@@ -158,6 +166,16 @@ fn configure_hosts(fetcher: &Fetcher, config: &Config) {
 
 /// Runs `sources` at once (they are usually on different hosts) and prints one line per source.
 async fn run(config: &Config, sources: &[Source], store: Store, quiet: bool) -> Result<Exit, AppError> {
+    run_with(config, sources, store, quiet, pipeline::Options::default()).await
+}
+
+async fn run_with(
+    config: &Config,
+    sources: &[Source],
+    store: Store,
+    quiet: bool,
+    options: pipeline::Options,
+) -> Result<Exit, AppError> {
     let ctx = Context {
         fetcher: fetcher(config)?,
         store: Arc::new(Mutex::new(store)),
@@ -176,7 +194,7 @@ async fn run(config: &Config, sources: &[Source], store: Store, quiet: bool) -> 
     let runs = sources.iter().map(|source| {
         let (ctx, progress) = (&ctx, &progress);
         async move {
-            let report = pipeline::run(ctx, config, source, started).await;
+            let report = pipeline::run_with(ctx, config, source, started, options).await;
             if let Some(bar) = progress {
                 bar.inc(1);
                 bar.set_message(source.id.to_string());

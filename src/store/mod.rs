@@ -7,6 +7,7 @@
 //! changed) so another backend (PostgreSQL for many workers) can implement the same calls.
 
 mod lock;
+mod pages;
 mod schema;
 
 use std::collections::HashMap;
@@ -21,6 +22,7 @@ use url::Url;
 use crate::model::{DateSource, Event, EventItem, Item, ItemId, ListedLink, SourceId, Validators};
 
 pub use lock::{LockError, StateLock};
+pub use pages::{Keep, PageKind, SavedPage, Served, Windowed};
 
 /// Locks a store shared between concurrent runs. A panic while it was held cannot have left SQLite inconsistent
 /// (an unfinished transaction rolls back), so a poisoned lock is used as it is.
@@ -143,6 +145,12 @@ pub struct Changes {
     pub events: Vec<Event>,
     /// Notify targets (their keys) that each event is queued for.
     pub notify: Vec<String>,
+    /// Pages fetched this run, kept for re-extraction and `snapshot`.
+    pub pages: Vec<SavedPage>,
+    /// The fingerprint of the rules this run extracted with, stored with it.
+    pub rules: Option<String>,
+    /// Which saved pages stay after this run; `None` prunes nothing.
+    pub keep: Option<Keep>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -928,6 +936,14 @@ fn commit_changes(
             params![url.as_str(), v.etag, v.last_modified],
         )?;
     }
+    pages::commit(
+        tx,
+        source,
+        &changes.pages,
+        changes.rules.as_deref(),
+        changes.keep.as_ref(),
+        now,
+    )?;
     run.new = new;
     run.updated = updated;
     insert_run(tx, run)?;

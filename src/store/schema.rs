@@ -87,4 +87,29 @@ pub const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;",
     // 6: when an item's content last changed after it was first stored (NULL: never edited), for the web page.
     "ALTER TABLE items ADD COLUMN edited TEXT;",
+    // 7: the last fetched text of each listing page and of each article in the feed window (brotli), so a rules
+    // change re-extracts without asking the site again and `snapshot` has pages to save; and the fingerprint of
+    // the extraction rules each source's last committed run used.
+    "CREATE TABLE pages (
+        source     TEXT NOT NULL,
+        url        TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        start      TEXT,
+        number     INTEGER,
+        item_id    TEXT,
+        link_title TEXT,
+        link_date  TEXT,
+        final_url  TEXT NOT NULL,
+        encoding   TEXT NOT NULL,
+        fetched    TEXT NOT NULL,
+        body       BLOB NOT NULL,
+        size       INTEGER NOT NULL,
+        UNIQUE (source, url)
+    );
+    CREATE INDEX pages_by_item ON pages (source, item_id);
+    CREATE TABLE rules (
+        source      TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        since       TEXT NOT NULL
+    ) WITHOUT ROWID;",
 ];
