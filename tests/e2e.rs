@@ -305,8 +305,8 @@ async fn a_feed_file_that_cannot_be_written_fails_that_source_with_exit_4() {
         .iter()
         .find(|s| s["source"] == "wic-news")
         .unwrap();
-    assert_eq!(en_status["last_outcome"], "failed", "{status:#}");
-    let last_error = en_status["last_error"].as_str().unwrap();
+    assert_eq!(en_status["health"], "broken", "{status:#}");
+    let last_error = en_status["reason"].as_str().unwrap();
     assert!(
         last_error.starts_with("cannot publish the feed: cannot write ") && last_error.contains(&atom),
         "{last_error}"
