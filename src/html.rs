@@ -88,7 +88,11 @@ fn parse(html: &str, fragment: bool, limits: Limits) -> Parsed {
     };
     let sink = Counting::new(HtmlTreeSink::new(document));
     let (builder, tokenizer_opts) = if fragment {
-        let body = html5ever::tree_builder::create_element(&sink, QualName::new(None, ns!(html), local_name!("body")), Vec::new());
+        let body = html5ever::tree_builder::create_element(
+            &sink,
+            QualName::new(None, ns!(html), local_name!("body")),
+            Vec::new(),
+        );
         let builder = TreeBuilder::new_for_fragment(sink, body, None, TreeBuilderOpts::default());
         let opts = TokenizerOpts {
             initial_state: Some(builder.tokenizer_state_for_context_elem(false)),
@@ -96,7 +100,10 @@ fn parse(html: &str, fragment: bool, limits: Limits) -> Parsed {
         };
         (builder, opts)
     } else {
-        (TreeBuilder::new(sink, TreeBuilderOpts::default()), TokenizerOpts::default())
+        (
+            TreeBuilder::new(sink, TreeBuilderOpts::default()),
+            TokenizerOpts::default(),
+        )
     };
     let tokenizer = Tokenizer::new(
         Bounded {
@@ -114,7 +121,10 @@ fn parse(html: &str, fragment: bool, limits: Limits) -> Parsed {
     while let TokenizerResult::Script(_) = tokenizer.feed(&input) {}
     tokenizer.end();
     let Bounded {
-        builder, too_deep, full, ..
+        builder,
+        too_deep,
+        full,
+        ..
     } = tokenizer.sink;
     Parsed {
         html: builder.sink.inner.finish(),
@@ -294,7 +304,13 @@ impl Counting {
     }
 
     fn parent_of(&self, id: NodeId) -> Option<NodeId> {
-        self.inner.0.borrow().tree.get(id).and_then(|n| n.parent()).map(|p| p.id())
+        self.inner
+            .0
+            .borrow()
+            .tree
+            .get(id)
+            .and_then(|n| n.parent())
+            .map(|p| p.id())
     }
 }
 
@@ -384,12 +400,7 @@ impl TreeSink for Counting {
         self.inner.add_attrs_if_missing(target, attrs);
     }
 
-    fn associate_with_form(
-        &self,
-        target: &NodeId,
-        form: &NodeId,
-        nodes: (&NodeId, Option<&NodeId>),
-    ) {
+    fn associate_with_form(&self, target: &NodeId, form: &NodeId, nodes: (&NodeId, Option<&NodeId>)) {
         self.inner.associate_with_form(target, form, nodes);
     }
 
@@ -482,7 +493,10 @@ mod tests {
         assert!(parsed.too_deep > 0 && !parsed.truncated);
         assert_eq!(text(&parsed.html), "deepafter");
         // The paragraph after the deep part is where the page put it: a child of <body>, not of a leftover <div>.
-        let p = parsed.html.select(&scraper::Selector::parse("body > p").unwrap()).count();
+        let p = parsed
+            .html
+            .select(&scraper::Selector::parse("body > p").unwrap())
+            .count();
         assert_eq!(p, 1);
     }
 
@@ -494,7 +508,10 @@ mod tests {
         );
         let parsed = parse(&page, false, small(10, MAX_NODES));
         let html = parsed.html.html();
-        assert!(html.contains("<br><img src=\"a.jpg\"><script>if (a<b) {}</script>t"), "{html}");
+        assert!(
+            html.contains("<br><img src=\"a.jpg\"><script>if (a<b) {}</script>t"),
+            "{html}"
+        );
     }
 
     #[test]

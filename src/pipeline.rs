@@ -352,8 +352,7 @@ async fn read_article(
         Ok(Fetched::Page(page)) => {
             let (id, budget, url) = (source.id.clone(), source.budget, page.final_url.clone());
             let shared = listed.clone();
-            let parsed =
-                parse_off_runtime(deadline, move || parse_article(&source, &shared, page, first_seen)).await;
+            let parsed = parse_off_runtime(deadline, move || parse_article(&source, &shared, page, first_seen)).await;
             match parsed {
                 Ok(result) => (1, result),
                 Err(ParseFailure::Late) => {
@@ -678,7 +677,10 @@ mod tests {
         })
         .await;
         assert_eq!(parsed, Err(ParseFailure::Late));
-        assert!(!ran.load(std::sync::atomic::Ordering::SeqCst), "no parse starts after the deadline");
+        assert!(
+            !ran.load(std::sync::atomic::Ordering::SeqCst),
+            "no parse starts after the deadline"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread")]
@@ -686,7 +688,11 @@ mod tests {
         let far = tokio::time::Instant::now() + Duration::from_secs(600);
         let parsed = parse_off_runtime(far, || -> usize { panic!("a parser bug") }).await;
         assert_eq!(parsed, Err(ParseFailure::Panicked));
-        assert_eq!(parse_off_runtime(far, || 7).await, Ok(7), "the next page is parsed as usual");
+        assert_eq!(
+            parse_off_runtime(far, || 7).await,
+            Ok(7),
+            "the next page is parsed as usual"
+        );
         let url = Url::parse("https://e.org/1.htm").unwrap();
         assert_eq!(
             ParseFailure::Panicked.message("article", &url, Duration::from_secs(60)),

@@ -99,7 +99,12 @@ async fn a_page_nested_100000_deep_no_longer_makes_healthy_articles_time_out() {
     let items = items(&setup);
     assert_eq!(items.len(), 7, "every healthy article and the deep one: {items:#?}");
     for p in &healthy {
-        assert!(item(&items, &server, p)["content_html"].as_str().unwrap().contains("Fine."));
+        assert!(
+            item(&items, &server, p)["content_html"]
+                .as_str()
+                .unwrap()
+                .contains("Fine.")
+        );
     }
     // The deep page is read up to the depth bound, with a warning naming it, not dropped.
     let deep = item(&items, &server, "/deep.htm")["content_html"].as_str().unwrap();
@@ -176,7 +181,11 @@ async fn the_2mb_live_blog_no_longer_makes_a_2mb_feed() {
         .find(|i| i["id"] == url.as_str())
         .unwrap();
     let content = blog["content_html"].as_str().unwrap();
-    assert!(content.len() <= 256 * 1024 && content.len() > 200 * 1024, "{} bytes", content.len());
+    assert!(
+        content.len() <= 256 * 1024 && content.len() > 200 * 1024,
+        "{} bytes",
+        content.len()
+    );
     assert!(
         content.ends_with(&format!(
             "<p><a href=\"{url}\" rel=\"noopener noreferrer\">Continue reading on the site</a></p>"

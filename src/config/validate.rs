@@ -259,9 +259,7 @@ impl Validator<'_> {
         let max_items = self
             .positive(r.max_items.as_ref(), "max_items")
             .unwrap_or(settings.max_items);
-        let max_content = self
-            .max_content(r.max_content.as_ref())
-            .unwrap_or(settings.max_content);
+        let max_content = self.max_content(r.max_content.as_ref()).unwrap_or(settings.max_content);
         let max_pages = self
             .positive(r.listing.get_ref().max_pages.as_ref(), "max_pages")
             .unwrap_or(1);
@@ -575,7 +573,10 @@ impl Validator<'_> {
         let s = s?;
         let size = self.size(s, "max_content")?;
         if size < MIN_MAX_CONTENT {
-            self.error(s.span(), format!("max_content: \"{}\" is too small (at least 1KiB)", s.get_ref()));
+            self.error(
+                s.span(),
+                format!("max_content: \"{}\" is too small (at least 1KiB)", s.get_ref()),
+            );
             return None;
         }
         Some(usize::try_from(size).unwrap_or(usize::MAX))
@@ -598,7 +599,10 @@ impl Validator<'_> {
         match (digits.parse::<u64>(), factor) {
             (Ok(n), Some(f)) if n > 0 && n.checked_mul(f).is_some() => Some(n * f),
             _ => {
-                self.error(s.span(), format!("{key}: invalid size \"{text}\" (e.g. \"8MiB\", \"256KiB\")"));
+                self.error(
+                    s.span(),
+                    format!("{key}: invalid size \"{text}\" (e.g. \"8MiB\", \"256KiB\")"),
+                );
                 None
             }
         }
@@ -894,14 +898,20 @@ cookies = "a=b; c=d"
         let text = GOOD.replace("[settings]", "[settings]\nmax_content = \"64KiB\"");
         let config = parse(&text, Path::new("c.toml")).unwrap();
         assert_eq!(config.sources[0].normalize.max_content, 64 * 1024);
-        let text = text.replace("timezone = \"Asia/Shanghai\"", "timezone = \"Asia/Shanghai\"\nmax_content = \"1MB\"");
+        let text = text.replace(
+            "timezone = \"Asia/Shanghai\"",
+            "timezone = \"Asia/Shanghai\"\nmax_content = \"1MB\"",
+        );
         let config = parse(&text, Path::new("c.toml")).unwrap();
         assert_eq!(config.settings.max_content, 64 * 1024);
         assert_eq!(config.sources[0].normalize.max_content, 1_000_000);
 
         let bad = GOOD
             .replace("[settings]", "[settings]\nmax_content = \"lots\"")
-            .replace("timezone = \"Asia/Shanghai\"", "timezone = \"Asia/Shanghai\"\nmax_content = \"100\"");
+            .replace(
+                "timezone = \"Asia/Shanghai\"",
+                "timezone = \"Asia/Shanghai\"\nmax_content = \"100\"",
+            );
         let found = problems(&bad);
         assert_eq!(found.len(), 2, "{found:#?}");
         assert!(

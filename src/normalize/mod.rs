@@ -525,13 +525,23 @@ mod tests {
         };
         let cut = item(&long, &listed(), &rules, first_seen()).unwrap();
         assert!(cut.content_html.len() <= 2048, "{}", cut.content_html.len());
-        let more = format!(
-            "<p><a href=\"{ARTICLE}\" rel=\"noopener noreferrer\">Continue reading on the site</a></p>"
-        );
-        let body = cut.content_html.strip_suffix(&more).unwrap_or_else(|| panic!("{}", cut.content_html));
+        let more = format!("<p><a href=\"{ARTICLE}\" rel=\"noopener noreferrer\">Continue reading on the site</a></p>");
+        let body = cut
+            .content_html
+            .strip_suffix(&more)
+            .unwrap_or_else(|| panic!("{}", cut.content_html));
         assert!(body.starts_with("<p>Paragraph 0 ") && body.ends_with(".</p>"), "{body}");
         // The summary is the story's start, as without the cut, and never the link.
-        let whole = item(&long, &listed(), &Rules { max_content: usize::MAX, ..rules.clone() }, first_seen()).unwrap();
+        let whole = item(
+            &long,
+            &listed(),
+            &Rules {
+                max_content: usize::MAX,
+                ..rules.clone()
+            },
+            first_seen(),
+        )
+        .unwrap();
         assert_eq!(cut.summary, whole.summary);
         assert!(!whole.content_html.contains("Continue reading"));
         // The same page cuts the same way every time, so the stored edit hash does not flap.

@@ -339,7 +339,10 @@ fn cut_text(html: &str, start: usize, room: usize) -> Option<usize> {
     } else {
         end
     };
-    let at = start + html[start..at].trim_end_matches(|c: char| c.is_ascii_whitespace()).len();
+    let at = start
+        + html[start..at]
+            .trim_end_matches(|c: char| c.is_ascii_whitespace())
+            .len();
     (at > start).then_some(at)
 }
 
@@ -398,7 +401,9 @@ impl<'a> Iterator for Tokens<'a> {
         self.pos = start + len;
         let tag = &rest[..len];
         let name_of = |t: &'a str| {
-            let end = t.find(|c: char| c.is_ascii_whitespace() || c == '>' || c == '/').unwrap_or(t.len());
+            let end = t
+                .find(|c: char| c.is_ascii_whitespace() || c == '>' || c == '/')
+                .unwrap_or(t.len());
             &t[..end]
         };
         let kind = if let Some(end_tag) = tag.strip_prefix("</") {
