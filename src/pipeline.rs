@@ -4,11 +4,16 @@
 //! normalize → health verdict → store (one transaction) → render from the store → publish only what changed.
 //! A failure anywhere in a source is reported in its [`Report`] and never touches the published files or the
 //! stored items; one bad article only costs that article.
+//!
+//! Parsing (extract, and normalize with its sanitizer) is CPU work of up to a second or two on a hostile page, so it
+//! runs on tokio's blocking threads, a few at a time ([`parse_off_runtime`]), never on the runtime threads that
+//! drive every other request's I/O and timeouts. The source's `budget` covers it: a parse still running at the
+//! deadline is given up like a request that would start after it.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
@@ -183,11 +188,28 @@ pub async fn collect_with(
                         url: url.to_string(),
                         status: Some(page.status),
                     });
+                    let page = Arc::new(page);
+                    let (shared, rules) = (Arc::clone(&page), source.listing.clone());
+                    let (asked, first) = (url.clone(), start.clone());
+                    let parsed = parse_off_runtime(deadline, move || {
+                        let saved = SavedPage::listing(&asked, (&first, page_number), served(&shared), now);
+                        (extract::list::parse(&shared.text, &shared.final_url, &rules), saved)
+                    })
+                    .await;
+                    let listing = match parsed {
+                        Ok((listing, saved)) => {
+                            out.changes.pages.push(saved);
+                            listing
+                        }
+                        Err(failure) => {
+                            let error = failure.message("listing", &page.final_url, source.budget);
+                            tracing::error!(source = %source.id, error = %error, "listing not parsed");
+                            out.listing_failures += 1;
+                            out.errors.push(error);
+                            continue;
+                        }
+                    };
                     out.observed.listing_parsed = true;
-                    out.changes
-                        .pages
-                        .push(SavedPage::listing(&url, (start, page_number), served(&page), now));
-                    let listing = extract::list::parse(&page.text, &page.final_url, &source.listing);
                     let mut unknown = 0;
                     for link in listing.links {
                         let key = normalize::url::canonical(&link.url);
@@ -199,7 +221,7 @@ pub async fn collect_with(
                         }
                     }
                     tracing::info!(source = %source.id, url = %page.final_url, encoding = page.encoding, bytes = page.bytes, links = out.links.len(), unknown, "listing parsed");
-                    out.changes.validators.push((url, page.validators));
+                    out.changes.validators.push((url, page.validators.clone()));
                     // A page that brings nothing new means the rest are older still: a routine run reads one page.
                     if unknown > 0 {
                         next = match &source.pages {
@@ -237,11 +259,24 @@ pub async fn collect_with(
         &failed_before,
         &out.links,
     );
-    let mut results = futures_util::stream::iter(jobs)
-        .map(|job| read_article(ctx, &fetcher, source, job, now))
-        .buffered(source.http.limits.concurrency.max(1));
+    // The parsing threads need their own handle on the rules.
+    let shared = Arc::new(source.clone());
+    // Unordered, so a slow article (a long download, a big page to parse) holds up no other article's slot; the
+    // results are put back in listing order afterwards, because the store breaks ties in `updated` by commit order.
+    let mut results: Vec<(usize, usize, ArticleResult)> = futures_util::stream::iter(jobs.into_iter().enumerate())
+        .map(|(n, job)| {
+            let (fetcher, shared) = (&fetcher, Arc::clone(&shared));
+            async move {
+                let (requests, result) = read_article(ctx, fetcher, shared, job, now, deadline).await;
+                (n, requests, result)
+            }
+        })
+        .buffer_unordered(source.http.limits.concurrency.max(1))
+        .collect()
+        .await;
+    results.sort_by_key(|(n, ..)| *n);
     let mut listed_ids = HashSet::new();
-    while let Some((requests, result)) = results.next().await {
+    for (_, requests, result) in results {
         out.requests += requests;
         match result {
             ArticleResult::Parsed(parsed) => {
@@ -522,9 +557,10 @@ pub fn extract_article(
 async fn read_article(
     ctx: &Context,
     fetcher: &Fetcher,
-    source: &Source,
+    source: Arc<Source>,
     job: Job,
     now: DateTime<Utc>,
+    deadline: tokio::time::Instant,
 ) -> (usize, ArticleResult) {
     let (listed, validators, first_seen, known_id) = match job {
         Job::New(link) => (link, None, now, None),
@@ -533,7 +569,12 @@ async fn read_article(
             Err(e) => return (0, ArticleResult::Failed(link, error_chain(&e))),
         },
         Job::Refetch(link, known) => (link, None, known.first_seen, Some(known.item_id)),
-        Job::Reextract(link, known, page) => return (0, reextract(source, link, &page, known.first_seen)),
+        Job::Reextract(link, known, page) => {
+            let (id, budget, url) = (source.id.clone(), source.budget, page.final_url.clone());
+            let shared = link.clone();
+            let parsed = parse_off_runtime(deadline, move || reextract(&source, shared, &page, known.first_seen)).await;
+            return (0, parse_result(parsed, link, &id, &url, budget));
+        }
     };
     match fetcher.get(&listed.url, validators.as_ref()).await {
         Ok(Fetched::NotModified) => match known_id {
@@ -547,12 +588,18 @@ async fn read_article(
             ),
         },
         Ok(Fetched::Page(page)) => {
-            let saved = SavedPage::article(&listed, served(&page), now);
-            let mut result = parse_article(source, &listed, page, first_seen);
-            if let ArticleResult::Parsed(parsed) = &mut result {
-                parsed.page = Some(saved);
-            }
-            (1, result)
+            let (id, budget, url) = (source.id.clone(), source.budget, page.final_url.clone());
+            let shared = listed.clone();
+            let parsed = parse_off_runtime(deadline, move || {
+                let saved = SavedPage::article(&shared, served(&page), now);
+                let mut result = parse_article(&source, &shared, page, first_seen);
+                if let ArticleResult::Parsed(parsed) = &mut result {
+                    parsed.page = Some(saved);
+                }
+                result
+            })
+            .await;
+            (1, parse_result(parsed, listed, &id, &url, budget))
         }
         Err(e @ crate::fetch::FetchError::Budget { .. }) => {
             tracing::warn!(source = %source.id, error = %error_chain(&e), "article skipped");
@@ -570,21 +617,33 @@ async fn read_article(
     }
 }
 
-fn parse_article(source: &Source, listed: &ListedLink, page: Page, first_seen: DateTime<Utc>) -> ArticleResult {
-    // A bug in a parser must cost one article, not the run: the other sources and articles go on.
-    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let raw = extract::article::parse(&page.text, &page.final_url, &source.article);
-        normalize::item(&raw, listed, &source.normalize, first_seen)
-    }));
-    let Ok(parsed) = parsed else {
-        let error = format!(
-            "article {} could not be parsed (a feedwright bug: please report it)",
-            listed.url
-        );
-        tracing::error!(source = %source.id, error = %error, "parser panicked");
-        return ArticleResult::Unparsable(listed.clone(), error);
-    };
+/// What came of an article parsed by [`parse_off_runtime`]: its result, or why there is none.
+fn parse_result(
+    parsed: Result<ArticleResult, ParseFailure>,
+    listed: ListedLink,
+    id: &SourceId,
+    url: &Url,
+    budget: std::time::Duration,
+) -> ArticleResult {
     match parsed {
+        Ok(result) => result,
+        Err(failure @ ParseFailure::Late) => {
+            let error = failure.message("article", url, budget);
+            tracing::warn!(source = %id, error = %error, "article skipped");
+            ArticleResult::Skipped(listed, error)
+        }
+        Err(failure @ ParseFailure::Panicked) => {
+            let error = failure.message("article", &listed.url, budget);
+            tracing::error!(source = %id, error = %error, "parser panicked");
+            ArticleResult::Unparsable(listed, error)
+        }
+    }
+}
+
+/// Extracts and normalizes one article page. Runs on a blocking thread ([`parse_off_runtime`]).
+fn parse_article(source: &Source, listed: &ListedLink, page: Page, first_seen: DateTime<Utc>) -> ArticleResult {
+    let raw = extract::article::parse(&page.text, &page.final_url, &source.article);
+    match normalize::item(&raw, listed, &source.normalize, first_seen) {
         Ok(item) => ArticleResult::Parsed(Box::new(Parsed {
             item,
             validators: page.validators,
@@ -595,6 +654,64 @@ fn parse_article(source: &Source, listed: &ListedLink, page: Page, first_seen: D
             tracing::warn!(source = %source.id, error = %e, "article unparsable");
             ArticleResult::Unparsable(listed.clone(), error_chain(&e))
         }
+    }
+}
+
+/// Parses running at once, over all sources: one per core (at least two), so parsing never takes every core
+/// from the runtime and a burst of big pages never holds more than a few parsed trees in memory.
+static PARSERS: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    tokio::sync::Semaphore::new(cores.max(2))
+});
+
+/// Why a parse run by [`parse_off_runtime`] gave nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ParseFailure {
+    /// It panicked: a bug in feedwright, which costs this one page.
+    Panicked,
+    /// The source's budget ran out before it finished.
+    Late,
+}
+
+impl ParseFailure {
+    fn message(self, what: &str, url: &Url, budget: Duration) -> String {
+        match self {
+            ParseFailure::Panicked => {
+                format!("{what} {url} could not be parsed (a feedwright bug: please report it)")
+            }
+            ParseFailure::Late => format!(
+                "{what} {url} skipped: the source's time budget of {} was used up while it was parsed",
+                humantime::format_duration(budget)
+            ),
+        }
+    }
+}
+
+/// Runs `parse` on tokio's blocking threads, one of [`PARSERS`] at a time, and waits for it until `deadline`.
+///
+/// A blocking thread cannot be stopped: a parse given up at the deadline runs on to its end (which the bounds of
+/// [`crate::html`] keep short) and its result is dropped. A panic in it is caught by tokio and returned as
+/// [`ParseFailure::Panicked`], so a parser bug costs one page, not the run.
+async fn parse_off_runtime<T: Send + 'static>(
+    deadline: tokio::time::Instant,
+    parse: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ParseFailure> {
+    if tokio::time::Instant::now() >= deadline {
+        return Err(ParseFailure::Late);
+    }
+    let run = async {
+        let permit = PARSERS.acquire().await.expect("the semaphore is never closed");
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            parse()
+        })
+        .await
+    };
+    match tokio::time::timeout_at(deadline, run).await {
+        Ok(Ok(parsed)) => Ok(parsed),
+        Ok(Err(join)) if join.is_panic() => Err(ParseFailure::Panicked),
+        // Cancelled: the runtime is shutting down, and the page is read next run.
+        Ok(Err(_)) | Err(_) => Err(ParseFailure::Late),
     }
 }
 
@@ -854,6 +971,45 @@ mod tests {
                 Job::Reextract(l, _, _) => format!("reextract {}", l.url.path()),
             })
             .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_parse_still_running_when_the_budget_runs_out_is_skipped() {
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(20);
+        // Blocks until told to finish, which happens only after the deadline was given up on.
+        let parsed = parse_off_runtime(deadline, move || wait.recv().is_ok()).await;
+        assert_eq!(parsed, Err(ParseFailure::Late));
+        let _ = release.send(());
+
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = Arc::clone(&ran);
+        let parsed = parse_off_runtime(tokio::time::Instant::now(), move || {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        })
+        .await;
+        assert_eq!(parsed, Err(ParseFailure::Late));
+        assert!(
+            !ran.load(std::sync::atomic::Ordering::SeqCst),
+            "no parse starts after the deadline"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_parser_panic_on_a_blocking_thread_costs_one_page() {
+        let far = tokio::time::Instant::now() + Duration::from_secs(600);
+        let parsed = parse_off_runtime(far, || -> usize { panic!("a parser bug") }).await;
+        assert_eq!(parsed, Err(ParseFailure::Panicked));
+        assert_eq!(
+            parse_off_runtime(far, || 7).await,
+            Ok(7),
+            "the next page is parsed as usual"
+        );
+        let url = Url::parse("https://e.org/1.htm").unwrap();
+        assert_eq!(
+            ParseFailure::Panicked.message("article", &url, Duration::from_secs(60)),
+            "article https://e.org/1.htm could not be parsed (a feedwright bug: please report it)"
+        );
     }
 
     #[test]

@@ -21,6 +21,12 @@ fn check_site(setup: &Setup, id: &str, site: &str, base: &str) {
     let atom = parse_feed(&setup.read(&format!("{id}.atom")));
     let rss = parse_feed(&setup.read(&format!("{id}.rss")));
     let items = json["items"].as_array().unwrap();
+    let large: Vec<&str> = exp["large_pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["path"].as_str().unwrap())
+        .collect();
 
     let ids: Vec<&str> = items.iter().map(|i| i["id"].as_str().unwrap()).collect();
     assert_eq!(
@@ -65,8 +71,28 @@ fn check_site(setup: &Setup, id: &str, site: &str, base: &str) {
         assert_eq!(author, article["author"].as_str(), "{}", what("author"));
         let html = item["content_html"].as_str().unwrap();
         let text = text_of(html);
-        for phrase in article["body_contains"].as_array().unwrap() {
-            let phrase = phrase.as_str().unwrap();
+        let mut phrases: Vec<&str> = article["body_contains"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap())
+            .collect();
+        if large.contains(&article["path"].as_str().unwrap()) {
+            // Longer than the default max_content: cut, ending with a link to the article. Only its opening phrase
+            // is in the feed; the others, near the end of the page, are not (`the_2mb_live_blog_is_read_to_its_end`
+            // checks that they arrive).
+            for cut in phrases.split_off(1) {
+                assert!(!text.contains(cut), "{}: cut before {cut:?}", what("body"));
+            }
+            assert!(html.len() <= 256 * 1024, "{}: {} bytes", what("body"), html.len());
+            let more = format!("<p><a href=\"{url}\" rel=\"noopener noreferrer\">Continue reading on the site</a></p>");
+            assert!(
+                html.ends_with(&more),
+                "{}: ends with a link to the article",
+                what("body")
+            );
+        }
+        for phrase in phrases {
             assert!(text.contains(phrase), "{}: {phrase:?} in {text:.300}", what("body"));
         }
         for phrase in article["body_excludes"].as_array().unwrap() {
@@ -213,6 +239,53 @@ async fn bidi_controls_never_reach_a_feed() {
             }
         }
     }
+}
+
+/// What the last-phrase check of the 2 MB live blog protected before `max_content` cut it from the feed: the fetcher
+/// reads a large page to its end, without truncating it. A source's own `max_content` lets the whole body through.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_2mb_live_blog_is_read_to_its_end() {
+    let (en, zh) = both_sites().await;
+    let setup = Setup::new(&en.uri(), &zh.uri(), "");
+    let text = std::fs::read_to_string(setup.config()).unwrap().replacen(
+        "alternates = [\"wic-news-zh\"]",
+        "alternates = [\"wic-news-zh\"]\nmax_content = \"4MiB\"",
+        1,
+    );
+    std::fs::write(setup.config(), text).unwrap();
+    setup.cmd(&["run", "-q", "--source", "wic-news"]).assert().success();
+    let exp = expected("wic-en");
+    let large = &exp["large_pages"][0];
+    let article = exp["articles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["path"] == large["path"])
+        .unwrap();
+    let json: Value = serde_json::from_slice(&setup.read("wic-news.json")).unwrap();
+    let url = format!("{}{}", en.uri(), article["canonical_path"].as_str().unwrap());
+    let item = json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == url.as_str())
+        .unwrap();
+    let html = item["content_html"].as_str().unwrap();
+    assert!(
+        html.len() as u64 >= large["min_bytes"].as_u64().unwrap() - 100_000,
+        "{} bytes",
+        html.len()
+    );
+    let text = text_of(html);
+    for phrase in article["body_contains"].as_array().unwrap() {
+        let phrase = phrase.as_str().unwrap();
+        assert!(
+            text.contains(phrase),
+            "{phrase:?} missing from {} bytes of text",
+            text.len()
+        );
+    }
+    assert!(!html.contains("Continue reading on the site"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -45,6 +45,8 @@ pub struct Settings {
     pub timeout: Duration,
     pub max_body: u64,
     pub max_items: usize,
+    /// The longest item body in bytes of sanitized HTML (a source's `max_content` overrides it).
+    pub max_content: usize,
     pub formats: Vec<Format>,
     /// Requests in flight at once per host (a source's `[source.http] concurrency` overrides it).
     pub concurrency: usize,

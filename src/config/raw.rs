@@ -279,6 +279,8 @@ pub struct RawSettings {
     pub timeout: Option<Spanned<String>>,
     pub max_body: Option<Spanned<String>>,
     pub max_items: Option<Spanned<usize>>,
+    /// The longest item body, as a size of sanitized HTML ("256KiB"); a longer one is cut.
+    pub max_content: Option<Spanned<String>>,
     pub formats: Option<Spanned<Vec<String>>>,
     pub concurrency: Option<Spanned<usize>>,
     pub lock_timeout: Option<Spanned<String>>,
@@ -312,6 +314,7 @@ pub struct RawSource {
     pub language: Option<String>,
     pub timezone: Option<Spanned<String>>,
     pub max_items: Option<Spanned<usize>>,
+    pub max_content: Option<Spanned<String>>,
     /// Ids of sources that publish the same feed in another language (`hreflang` alternates).
     #[serde(default)]
     pub alternates: Vec<Spanned<String>>,

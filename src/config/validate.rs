@@ -31,6 +31,11 @@ const DEFAULT_USER_AGENT: &str = concat!(
 );
 const DEFAULT_MAX_BODY: u64 = 8 * 1024 * 1024;
 const DEFAULT_SUMMARY_CHARS: usize = 280;
+/// An item body longer than this (in bytes of sanitized HTML) is cut and links to the article: a feed entry is not a
+/// copy of the site, and one hostile or enormous page must not weigh on every feed file and the database.
+const DEFAULT_MAX_CONTENT: usize = 256 * 1024;
+/// The shortest `max_content` accepted: room for a few paragraphs and the closing link.
+const MIN_MAX_CONTENT: u64 = 1024;
 /// `watch` runs a source this often unless told otherwise.
 const DEFAULT_EVERY: Duration = Duration::from_secs(30 * 60);
 /// The shortest `every` accepted: more often than this is unkind to the site.
@@ -191,9 +196,12 @@ impl Validator<'_> {
             max_body: raw
                 .max_body
                 .as_ref()
-                .and_then(|s| self.size(s))
+                .and_then(|s| self.size(s, "max_body"))
                 .unwrap_or(DEFAULT_MAX_BODY),
             max_items: self.positive(raw.max_items.as_ref(), "max_items").unwrap_or(50),
+            max_content: self
+                .max_content(raw.max_content.as_ref())
+                .unwrap_or(DEFAULT_MAX_CONTENT),
             formats,
             concurrency: self.positive(raw.concurrency.as_ref(), "concurrency").unwrap_or(4),
             lock_timeout: self
@@ -261,6 +269,7 @@ impl Validator<'_> {
         let max_items = self
             .positive(r.max_items.as_ref(), "max_items")
             .unwrap_or(settings.max_items);
+        let max_content = self.max_content(r.max_content.as_ref()).unwrap_or(settings.max_content);
         let max_pages = self
             .positive(r.listing.get_ref().max_pages.as_ref(), "max_pages")
             .unwrap_or(1);
@@ -308,6 +317,7 @@ impl Validator<'_> {
                 timezone,
                 date_formats,
                 summary_chars: DEFAULT_SUMMARY_CHARS,
+                max_content,
             },
             article,
             refresh: Refresh {
@@ -618,7 +628,21 @@ impl Validator<'_> {
         Some(*n.get_ref())
     }
 
-    fn size(&mut self, s: &Spanned<String>) -> Option<u64> {
+    /// `max_content`: a size of at least [`MIN_MAX_CONTENT`].
+    fn max_content(&mut self, s: Option<&Spanned<String>>) -> Option<usize> {
+        let s = s?;
+        let size = self.size(s, "max_content")?;
+        if size < MIN_MAX_CONTENT {
+            self.error(
+                s.span(),
+                format!("max_content: \"{}\" is too small (at least 1KiB)", s.get_ref()),
+            );
+            return None;
+        }
+        Some(usize::try_from(size).unwrap_or(usize::MAX))
+    }
+
+    fn size(&mut self, s: &Spanned<String>, key: &str) -> Option<u64> {
         let text = s.get_ref().trim();
         let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
         let (digits, unit) = text.split_at(split);
@@ -635,7 +659,10 @@ impl Validator<'_> {
         match (digits.parse::<u64>(), factor) {
             (Ok(n), Some(f)) if n > 0 && n.checked_mul(f).is_some() => Some(n * f),
             _ => {
-                self.error(s.span(), format!("max_body: invalid size \"{text}\" (e.g. \"8MiB\")"));
+                self.error(
+                    s.span(),
+                    format!("{key}: invalid size \"{text}\" (e.g. \"8MiB\", \"256KiB\")"),
+                );
                 None
             }
         }
@@ -1049,6 +1076,41 @@ cookies = "a=b; c=d"
         let text = GOOD.replace("[settings]", "[settings]\nmax_body = \"2MiB\"");
         let config = parse(&text, Path::new("c.toml")).unwrap();
         assert_eq!(config.settings.max_body, 2 * 1024 * 1024);
+    }
+
+    #[test]
+    fn max_content_defaults_in_one_place_and_sources_override_it() {
+        let plain = parse(GOOD, Path::new("c.toml")).unwrap();
+        assert_eq!(plain.settings.max_content, DEFAULT_MAX_CONTENT);
+        assert_eq!(plain.sources[0].normalize.max_content, DEFAULT_MAX_CONTENT);
+
+        let text = GOOD.replace("[settings]", "[settings]\nmax_content = \"64KiB\"");
+        let config = parse(&text, Path::new("c.toml")).unwrap();
+        assert_eq!(config.sources[0].normalize.max_content, 64 * 1024);
+        let text = text.replace(
+            "timezone = \"Asia/Shanghai\"",
+            "timezone = \"Asia/Shanghai\"\nmax_content = \"1MB\"",
+        );
+        let config = parse(&text, Path::new("c.toml")).unwrap();
+        assert_eq!(config.settings.max_content, 64 * 1024);
+        assert_eq!(config.sources[0].normalize.max_content, 1_000_000);
+
+        let bad = GOOD
+            .replace("[settings]", "[settings]\nmax_content = \"lots\"")
+            .replace(
+                "timezone = \"Asia/Shanghai\"",
+                "timezone = \"Asia/Shanghai\"\nmax_content = \"100\"",
+            );
+        let found = problems(&bad);
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert!(
+            found[0].starts_with("config/test.toml:3: max_content: invalid size \"lots\""),
+            "{found:#?}"
+        );
+        assert!(
+            found[1].starts_with("config/test.toml:11: source \"wic-news\": max_content: \"100\" is too small"),
+            "{found:#?}"
+        );
     }
 
     #[test]

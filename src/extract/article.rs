@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
-use scraper::{ElementRef, Html, Node, Selector};
+use scraper::{ElementRef, Node, Selector};
 use url::Url;
 
 use super::dom;
@@ -62,7 +62,7 @@ pub struct ArticleRules {
 
 /// Reads an article page. `url` is the article's final URL, after redirects.
 pub fn parse(html: &str, url: &Url, rules: &ArticleRules) -> RawArticle {
-    let doc = Html::parse_document(html);
+    let doc = dom::parse(html, url);
     let first = |sel: &Selector| doc.select(sel).next();
     let date = rules.date.as_ref().and_then(first);
 

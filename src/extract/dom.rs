@@ -1,10 +1,11 @@
-//! Small DOM helpers shared by [`list`](super::list) and [`article`](super::article): the visible text of an element,
-//! trimmed attribute values and selectors compiled once.
+//! Small DOM helpers shared by [`list`](super::list) and [`article`](super::article): the bounded parse of a page,
+//! the visible text of an element, trimmed attribute values and selectors compiled once.
 //!
 //! Text is whitespace-collapsed and nothing more; entities are already decoded by the parser, and deeper cleaning
 //! (zero-width spaces, control characters) is `normalize`'s job.
 
 use scraper::{ElementRef, Html, Node, Selector};
+use url::Url;
 
 /// Elements whose text never shows on the page; their content is code, CSS or inert markup, not prose.
 const HIDDEN: [&str; 4] = ["script", "style", "noscript", "template"];
@@ -48,6 +49,23 @@ fn breaks_line(name: &str) -> bool {
             | "tr"
             | "ul"
     )
+}
+
+/// Parses a fetched page within the bounds of [`crate::html`]; a page they cut is read as far as they allow, with a
+/// warning naming it, never dropped silently.
+pub(super) fn parse(html: &str, url: &Url) -> Html {
+    let parsed = crate::html::parse_document(html);
+    if parsed.bounded() {
+        tracing::warn!(
+            url = %url,
+            too_deep = parsed.too_deep,
+            truncated = parsed.truncated,
+            max_depth = crate::html::MAX_DEPTH,
+            max_nodes = crate::html::MAX_NODES,
+            "page exceeds the parsing bounds; read up to them"
+        );
+    }
+    parsed.html
 }
 
 /// Compiles one of the built-in selectors; they are literals, so failing is a bug caught by any test run.

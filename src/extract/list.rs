@@ -47,7 +47,7 @@ pub struct Listing {
 
 /// Reads a listing page. `base` is the page's final URL, after redirects.
 pub fn parse(html: &str, base: &Url, rules: &ListRules) -> Listing {
-    let doc = Html::parse_document(html);
+    let doc = dom::parse(html, base);
     let resolve_base = document_base(&doc, base);
     let mut links = Links::default();
 

@@ -5,7 +5,8 @@
 //! are driven by the CSS selectors a source configures, take `&str` and return plain values: no I/O, no clock, no
 //! errors (a selector that matches nothing yields an empty or `None` field, and `normalize` decides whether that is
 //! fatal). Text is only whitespace-collapsed here and HTML only has the configured noise cut out; cleaning dates,
-//! resolving relative URLs and sanitizing belong to `normalize`. A selector-free extractor for sites nobody has
+//! resolving relative URLs and sanitizing belong to `normalize`. Pages are parsed within the depth and node bounds
+//! of [`crate::html`], so a hostile page costs time and memory in proportion to its size, never more. A selector-free extractor for sites nobody has
 //! written rules for will live beside these two as `auto.rs`.
 
 pub mod article;

@@ -28,6 +28,8 @@ pub struct Rules {
     pub date_formats: Vec<String>,
     /// The longest summary, in characters, including the closing `…`.
     pub summary_chars: usize,
+    /// The longest body, in bytes of sanitized HTML, including the closing link of a cut body.
+    pub max_content: usize,
 }
 
 /// Why an article page could not become an item. Both mean the page no longer looks like what the source's
@@ -49,8 +51,9 @@ pub enum NormalizeError {
 /// - **Title**: the page's, else the listing's link text; cleaned with [`text::clean`].
 /// - **Dates**: the page (`date_machine`, then `date_text`), a date folder in the URL, the listing's date text,
 ///   and finally `first_seen`; `date_source` says which. `updated` equals `published`.
-/// - **Content**: [`sanitize::clean`] against the served URL; the summary is its plain text, cut to
-///   `summary_chars`.
+/// - **Content**: [`sanitize::clean`] against the served URL. A body longer than `max_content` is [`sanitize::cut`]
+///   and ends with a [`sanitize::continue_reading`] link to the item's URL; the summary is the plain text of what
+///   is kept (without that link), cut to `summary_chars`.
 pub fn item(
     raw: &RawArticle,
     listed: &ListedLink,
@@ -68,12 +71,19 @@ pub fn item(
         .ok_or_else(|| NormalizeError::NoTitle { url: page_url.clone() })?;
 
     let body = raw.content_html.as_deref().filter(|html| !html.trim().is_empty());
-    let content_html = body.map(|html| sanitize::clean(html, page_url)).unwrap_or_default();
+    let mut content_html = body.map(|html| sanitize::clean(html, page_url)).unwrap_or_default();
+    let more = (content_html.len() > rules.max_content).then(|| sanitize::continue_reading(&item_url));
+    if let Some(more) = &more {
+        let full = content_html.len();
+        content_html = sanitize::cut(&content_html, rules.max_content.saturating_sub(more.len())).into_owned();
+        tracing::info!(url = %item_url, bytes = full, max_content = rules.max_content, "body cut to max_content");
+    }
     let plain = sanitize::to_text(&content_html);
     // Ammonia's output escapes `<` in text, so `<img` can only be a tag: a photo story without words is content.
     if plain.is_empty() && !content_html.contains("<img") {
         return Err(NormalizeError::NoContent { url: page_url.clone() });
     }
+    content_html.extend(more);
 
     let (published, date_source) = publish_date(raw, listed, &item_url, rules, first_seen);
     let image_caption = raw.image_caption.as_deref().map(text::clean).filter(|c| !c.is_empty());
@@ -233,6 +243,7 @@ mod tests {
             timezone: chrono_tz::Asia::Shanghai,
             date_formats: Vec::new(),
             summary_chars: 60,
+            max_content: 256 * 1024,
         }
     }
 
@@ -497,6 +508,60 @@ mod tests {
             item.content_html.contains("(Xinhua/Li Tao)"),
             "the caption stays in the body"
         );
+    }
+
+    #[test]
+    fn a_body_over_max_content_is_cut_and_ends_with_a_link_to_the_article() {
+        let paragraphs: String = (0..200)
+            .map(|n| format!("<p>Paragraph {n} of a very long story about Wuzhen &amp; the conference.</p>"))
+            .collect();
+        let long = RawArticle {
+            content_html: Some(paragraphs),
+            ..raw()
+        };
+        let rules = Rules {
+            max_content: 2048,
+            ..rules()
+        };
+        let cut = item(&long, &listed(), &rules, first_seen()).unwrap();
+        assert!(cut.content_html.len() <= 2048, "{}", cut.content_html.len());
+        let more = format!("<p><a href=\"{ARTICLE}\" rel=\"noopener noreferrer\">Continue reading on the site</a></p>");
+        let body = cut
+            .content_html
+            .strip_suffix(&more)
+            .unwrap_or_else(|| panic!("{}", cut.content_html));
+        assert!(body.starts_with("<p>Paragraph 0 ") && body.ends_with(".</p>"), "{body}");
+        // The summary is the story's start, as without the cut, and never the link.
+        let whole = item(
+            &long,
+            &listed(),
+            &Rules {
+                max_content: usize::MAX,
+                ..rules.clone()
+            },
+            first_seen(),
+        )
+        .unwrap();
+        assert_eq!(cut.summary, whole.summary);
+        assert!(!whole.content_html.contains("Continue reading"));
+        // The same page cuts the same way every time, so the stored edit hash does not flap.
+        assert_eq!(item(&long, &listed(), &rules, first_seen()).unwrap(), cut);
+    }
+
+    #[test]
+    fn a_short_body_with_little_text_keeps_its_summary_free_of_the_link() {
+        let pictures: String = (0..100).map(|n| format!("<p><img src=\"{n}.jpg\"></p>")).collect();
+        let raw = RawArticle {
+            content_html: Some(format!("<p>Photos.</p>{pictures}")),
+            ..raw()
+        };
+        let rules = Rules {
+            max_content: 1024,
+            ..rules()
+        };
+        let item = item(&raw, &listed(), &rules, first_seen()).unwrap();
+        assert!(item.content_html.ends_with("Continue reading on the site</a></p>"));
+        assert_eq!(item.summary, "Photos.");
     }
 
     #[test]

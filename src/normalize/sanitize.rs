@@ -86,7 +86,7 @@ pub fn to_text(html: &str) -> String {
         "a", "span", "em", "strong", "b", "i", "u", "s", "del", "ins", "sub", "sup", "small", "mark", "abbr", "time",
         "code", "kbd", "samp", "var", "q", "cite",
     ];
-    let doc = Html::parse_fragment(html);
+    let doc = crate::html::parse_fragment(html).html;
     let mut out = String::with_capacity(html.len());
     walk(&doc, |visit| match visit {
         Visit::Text(t) => {
@@ -189,7 +189,7 @@ fn mentions_data_attribute(html: &str) -> bool {
 /// back into the same tree; ammonia then does all filtering, so what is dropped or escaped here is a matter of
 /// fidelity, not of safety.
 fn promote_lazy_images(html: &str) -> String {
-    let doc = Html::parse_fragment(html);
+    let doc = crate::html::parse_fragment(html).html;
     let mut out = String::with_capacity(html.len() + 64);
     walk(&doc, |visit| match visit {
         Visit::Text(t) => {
@@ -251,6 +251,197 @@ fn open_tag(out: &mut String, el: &Element) {
         out.push('"');
     }
     out.push('>');
+}
+
+/// The paragraph that ends a body cut by [`cut`]: a link to the whole article on the site, written the way the
+/// sanitizer writes links.
+pub fn continue_reading(original: &Url) -> String {
+    let mut out = String::from("<p><a href=\"");
+    escape_into(&mut out, original.as_str(), true);
+    out.push_str("\" rel=\"noopener noreferrer\">Continue reading on the site</a></p>");
+    out
+}
+
+/// Cuts sanitized HTML to at most `max` bytes, closing the elements left open, so that every tag is balanced.
+///
+/// The cut falls between two nodes, after the last complete element or text that fits (never right after a start
+/// tag, which would leave an empty element at the end). Only when that would keep less than half of `max` (one
+/// enormous paragraph) is the text node that straddles the limit cut inside, at its last space before the limit
+/// (or between two characters, for CJK text without spaces), never inside a word, a character reference or a
+/// UTF-8 sequence. Works on the sanitizer's own output, which is regular: every attribute
+/// value double-quoted, `<` in text escaped, no comments, no raw-text elements. `html` itself when it fits.
+pub fn cut(html: &str, max: usize) -> Cow<'_, str> {
+    if html.len() <= max {
+        return Cow::Borrowed(html);
+    }
+    let mut open: Vec<&str> = Vec::new();
+    let mut closing = 0;
+    let mut best = 0;
+    for token in Tokens::new(html) {
+        match token.kind {
+            Kind::Text => {
+                if token.end + closing > max {
+                    let room = max.saturating_sub(closing);
+                    // Inside the text only when the last whole node ends too far back to be worth keeping alone
+                    // (one enormous paragraph).
+                    if room > token.start
+                        && best < room / 2
+                        && let Some(at) = cut_text(html, token.start, room)
+                    {
+                        best = at;
+                    }
+                    break;
+                }
+            }
+            Kind::Start(name) => {
+                open.push(name);
+                closing += name.len() + 3;
+            }
+            Kind::End(name) => {
+                if let Some(at) = open.iter().rposition(|n| *n == name) {
+                    for n in open.drain(at..) {
+                        closing -= n.len() + 3;
+                    }
+                }
+            }
+            Kind::Void => {}
+        }
+        if token.end + closing > max {
+            break;
+        }
+        if !matches!(token.kind, Kind::Start(_)) {
+            best = token.end;
+        }
+    }
+    // The elements open at the cut, found again: recording them at every candidate would cost their depth each time.
+    let mut open: Vec<&str> = Vec::new();
+    for token in Tokens::new(&html[..best]) {
+        match token.kind {
+            Kind::Start(name) => open.push(name),
+            Kind::End(name) => {
+                if let Some(at) = open.iter().rposition(|n| *n == name) {
+                    open.truncate(at);
+                }
+            }
+            Kind::Text | Kind::Void => {}
+        }
+    }
+    let mut out = String::with_capacity(max);
+    out.push_str(&html[..best]);
+    for name in open.iter().rev() {
+        let _ = write!(out, "</{name}>");
+    }
+    Cow::Owned(out)
+}
+
+/// Where to cut the text that starts at `start`, given that it must end by `room`: at the last character boundary
+/// outside a character reference, if that is not inside a word; else at the last space before it (at most 64 bytes
+/// back: CJK text has no spaces and may be cut between any two characters); trailing spaces left out. `None` when
+/// nothing of the text can be kept that way.
+fn cut_text(html: &str, start: usize, room: usize) -> Option<usize> {
+    let mut end = room;
+    while !html.is_char_boundary(end) {
+        end -= 1;
+    }
+    // Inside `&amp;`? Cut before the `&`.
+    let head = &html[start..end];
+    if let Some(amp) = head.rfind('&').filter(|&amp| !head[amp..].contains(';')) {
+        end = start + amp;
+    }
+    let head = &html[start..end];
+    let mid_word = match (head.chars().next_back(), html[end..].chars().next()) {
+        (Some(a), Some(b)) => !super::breakable(a) && !super::breakable(b),
+        _ => false,
+    };
+    let at = if mid_word {
+        let space = head.rfind(|c: char| c.is_ascii_whitespace())?;
+        (head.len() - space <= 64).then_some(start + space)?
+    } else {
+        end
+    };
+    let at = start
+        + html[start..at]
+            .trim_end_matches(|c: char| c.is_ascii_whitespace())
+            .len();
+    (at > start).then_some(at)
+}
+
+enum Kind<'a> {
+    Start(&'a str),
+    End(&'a str),
+    /// A void element, or a tag that is not an element (`<!doctype>`).
+    Void,
+    Text,
+}
+
+struct Token<'a> {
+    kind: Kind<'a>,
+    start: usize,
+    end: usize,
+}
+
+/// The tags and text runs of serialized HTML, in order, by byte range.
+struct Tokens<'a> {
+    html: &'a str,
+    pos: usize,
+}
+
+impl<'a> Tokens<'a> {
+    fn new(html: &'a str) -> Self {
+        Tokens { html, pos: 0 }
+    }
+}
+
+impl<'a> Iterator for Tokens<'a> {
+    type Item = Token<'a>;
+
+    fn next(&mut self) -> Option<Token<'a>> {
+        let start = self.pos;
+        let rest = self.html.get(start..).filter(|r| !r.is_empty())?;
+        if !rest.starts_with('<') {
+            let end = rest.find('<').map_or(self.html.len(), |i| start + i);
+            self.pos = end;
+            return Some(Token {
+                kind: Kind::Text,
+                start,
+                end,
+            });
+        }
+        // A tag ends at the first `>` outside a quoted attribute value.
+        let mut quoted = false;
+        let len = rest
+            .bytes()
+            .position(|b| {
+                if b == b'"' {
+                    quoted = !quoted;
+                }
+                b == b'>' && !quoted
+            })
+            .map_or(rest.len(), |i| i + 1);
+        self.pos = start + len;
+        let tag = &rest[..len];
+        let name_of = |t: &'a str| {
+            let end = t
+                .find(|c: char| c.is_ascii_whitespace() || c == '>' || c == '/')
+                .unwrap_or(t.len());
+            &t[..end]
+        };
+        let kind = if let Some(end_tag) = tag.strip_prefix("</") {
+            Kind::End(name_of(end_tag))
+        } else {
+            let name = name_of(&tag[1..]);
+            if name.is_empty() || name.starts_with('!') || VOID.contains(&name) {
+                Kind::Void
+            } else {
+                Kind::Start(name)
+            }
+        };
+        Some(Token {
+            kind,
+            start,
+            end: start + len,
+        })
+    }
 }
 
 enum Visit<'a> {
@@ -422,10 +613,86 @@ mod tests {
 
     #[test]
     fn deeply_nested_input_is_handled() {
-        // Unclosed `<div>`s nest; the walks here use an explicit stack. (Deeper nesting only costs time: the HTML5
-        // tree builder itself is quadratic in depth.)
+        // Unclosed `<div>`s nest; the walks here use an explicit stack, and `crate::html` bounds the depth.
         let html = format!("{}<img data-src=\"a.jpg\">text", "<div>".repeat(4_000));
         assert!(c(&html).contains("text"));
+    }
+
+    /// Sanitizer-shaped HTML: double-quoted attributes (one with a raw `>`), escaped text, a void element, CJK text.
+    const LONG: &str = "<p>One two three.</p><p>AT&amp;T &lt;b&gt; <a href=\"http://a.example/?q=a>b&amp;c=&quot;d&quot;\" rel=\"noopener noreferrer\">link &gt; here</a></p><ul><li>第二届世界互联网大会在乌镇开幕</li><li>b<br>c&nbsp;d</li></ul><img src=\"http://a.example/b.jpg\"><p>Last words of the body.</p>";
+
+    /// Whether every tag is closed in order, and what the cut kept before its closing tags.
+    fn balanced(html: &str) -> bool {
+        let mut open = Vec::new();
+        for token in Tokens::new(html) {
+            match token.kind {
+                Kind::Start(name) => open.push(name),
+                Kind::End(name) if open.last() == Some(&name) => {
+                    open.pop();
+                }
+                Kind::End(_) => return false,
+                Kind::Text | Kind::Void => {}
+            }
+        }
+        open.is_empty()
+    }
+
+    #[test]
+    fn a_cut_is_within_max_balanced_and_never_inside_a_tag_or_a_reference() {
+        for max in 0..=LONG.len() + 1 {
+            let out = cut(LONG, max);
+            assert!(out.len() <= max, "{max}: {out}");
+            assert!(balanced(&out), "{max}: {out}");
+            // What is kept is the start of the body; only closing tags are added.
+            let mut kept = out.as_ref();
+            while !LONG.starts_with(kept) {
+                let at = kept.rfind("</").unwrap_or_else(|| panic!("{max}: {out}"));
+                let tag = &kept[at..];
+                assert!(tag.ends_with('>') && !tag[1..].contains('<'), "{max}: {out}");
+                kept = &kept[..at];
+            }
+            for (i, _) in out.match_indices('&') {
+                let reference = &out[i..out[i..].find(';').map_or(out.len(), |e| i + e + 1)];
+                assert!(
+                    ["&amp;", "&lt;", "&gt;", "&quot;", "&nbsp;"].contains(&reference),
+                    "{max}: broken {reference:?} in {out}"
+                );
+            }
+            // An element is never left empty at the end.
+            assert!(!out.contains("<p></p>") && !out.contains("<li></li>"), "{max}: {out}");
+        }
+        assert_eq!(cut(LONG, LONG.len()), LONG);
+    }
+
+    #[test]
+    fn a_cut_falls_between_elements_or_at_a_space_never_inside_a_word() {
+        assert_eq!(cut(LONG, 9), "");
+        assert_eq!(cut(LONG, 10), "<p>One</p>");
+        // After the last whole node, unless that keeps less than half: not "AT&amp;T" cut out of the next paragraph.
+        assert_eq!(cut(LONG, 36), "<p>One two three.</p>");
+        let link = LONG.find("link").unwrap();
+        assert_eq!(
+            cut(LONG, link + "link".len() + "</a></p>".len()),
+            format!("{}link</a></p>", &LONG[..link])
+        );
+        // One long paragraph is cut at a space, never inside a word or a character reference.
+        let latin = "<p>The conference opened in Wuzhen &amp; Hangzhou today</p>";
+        assert_eq!(cut(latin, 3 + 20 + 4), "<p>The conference</p>");
+        assert_eq!(cut(latin, 3 + 36 + 4), "<p>The conference opened in Wuzhen</p>");
+        assert_eq!(cut(latin, 3 + 38 + 4), "<p>The conference opened in Wuzhen &amp;</p>");
+        // CJK text is cut between characters, whole ones.
+        let cjk = "<p>第二届世界互联网大会在乌镇开幕</p>";
+        assert_eq!(cut(cjk, 3 + 12 + 4), "<p>第二届世</p>");
+        assert_eq!(cut(cjk, 3 + 14 + 4), "<p>第二届世</p>");
+    }
+
+    #[test]
+    fn the_continue_link_is_absolute_and_escaped() {
+        let url = Url::parse("https://www.example.org/a.htm?x=1&y=\"2\"").unwrap();
+        assert_eq!(
+            continue_reading(&url),
+            "<p><a href=\"https://www.example.org/a.htm?x=1&amp;y=%222%22\" rel=\"noopener noreferrer\">Continue reading on the site</a></p>"
+        );
     }
 
     #[test]
