@@ -2,7 +2,7 @@
 //!
 //! The modules are the pipeline, in order: `fetch` → `extract` → `normalize` → `store` → `render` → `publish`.
 //! `pipeline` is the only place that knows that order for one source, `health` judges whether a run looks broken,
-//! and `app` wires config, client and store together for a command. Stages share only the types in `model`.
+//! and `app` wires config, client and store together for a command; `term` is how output reaches the terminal. Stages share only the types in `model`.
 
 pub mod app;
 pub mod cli;
@@ -20,6 +20,7 @@ pub mod publish;
 pub mod render;
 pub mod scheduler;
 pub mod store;
+pub mod term;
 
 /// An error with all its causes on one line (`GET … failed: connection refused: …`), for logs and run records.
 /// Error types keep the cause in `#[source]`, never in their own text, so each cause appears once.

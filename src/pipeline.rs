@@ -92,8 +92,30 @@ enum ArticleResult {
     Skipped(ListedLink, String),
 }
 
+/// How far a run is, for whoever shows it (a progress bar in `app`); the pipeline knows no terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// The listing is read: this many articles will be read.
+    Planned(usize),
+    /// One more of them was read, or failed.
+    Read,
+}
+
+/// A progress callback that ignores everything.
+pub fn no_progress(_: Progress) {}
+
 /// Fetches the listing and the articles that need reading, and normalizes them. Reads the store, never writes.
 pub async fn collect(ctx: &Context, source: &Source, now: DateTime<Utc>) -> Result<Collected, StoreError> {
+    collect_reporting(ctx, source, now, &no_progress).await
+}
+
+/// [`collect`], telling `progress` how far it is.
+async fn collect_reporting(
+    ctx: &Context,
+    source: &Source,
+    now: DateTime<Utc>,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Collected, StoreError> {
     let known = lock(&ctx.store).known_links(&source.id)?;
     // Links that failed before are not news either: a listing page of only those should not lead to the next page.
     let failed_before = lock(&ctx.store).failed_links(&source.id)?;
@@ -185,11 +207,13 @@ pub async fn collect(ctx: &Context, source: &Source, now: DateTime<Utc>) -> Resu
     out.observed.links = out.links.len();
 
     let jobs = plan(source, &known, &failed_before, &out.links, now);
+    progress(Progress::Planned(jobs.len()));
     let mut results = futures_util::stream::iter(jobs)
         .map(|job| read_article(ctx, &fetcher, source, job, now))
         .buffered(source.http.limits.concurrency.max(1));
     let mut listed_ids = HashSet::new();
     while let Some((requests, result)) = results.next().await {
+        progress(Progress::Read);
         out.requests += requests;
         match result {
             ArticleResult::Parsed(parsed) => {
@@ -356,8 +380,19 @@ fn parse_article(source: &Source, listed: &ListedLink, page: Page, first_seen: D
 
 /// Runs one source end to end and publishes its feeds when they changed.
 pub async fn run(ctx: &Context, config: &Config, source: &Source, now: DateTime<Utc>) -> Result<Report, PipelineError> {
+    run_reporting(ctx, config, source, now, &no_progress).await
+}
+
+/// [`run`], telling `progress` how far it is.
+pub async fn run_reporting(
+    ctx: &Context,
+    config: &Config,
+    source: &Source,
+    now: DateTime<Utc>,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Report, PipelineError> {
     let span = tracing::info_span!("source", source = %source.id);
-    run_source(ctx, config, source, now).instrument(span).await
+    run_source(ctx, config, source, now, progress).instrument(span).await
 }
 
 async fn run_source(
@@ -365,9 +400,10 @@ async fn run_source(
     config: &Config,
     source: &Source,
     now: DateTime<Utc>,
+    progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Report, PipelineError> {
     let clock = Instant::now();
-    let collected = collect(ctx, source, now).await?;
+    let collected = collect_reporting(ctx, source, now, progress).await?;
     lock(&ctx.store).save_robots(&ctx.fetcher.take_fetched_robots(), now)?;
     let recent = lock(&ctx.store).recent_runs(&source.id, 10)?;
 

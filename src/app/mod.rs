@@ -3,7 +3,7 @@
 
 mod service;
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -19,6 +19,7 @@ use crate::pipeline::{self, Context, Report};
 use crate::publish;
 use crate::render::{self, Format};
 use crate::store::{LockError, Outcome, StateLock, Store, StoreError};
+use crate::term::{self, out};
 use service::{ping_hub, pinger, serve, watch};
 
 /// Process exit codes, as documented in `--help`.
@@ -95,13 +96,25 @@ pub async fn main(cli: Cli) -> Result<Exit, AppError> {
 
 fn check(path: &Path) -> Result<Exit, AppError> {
     let config = Config::load(path)?;
-    println!(
+    print(&format!(
         "{}: ok, {} sources ({})",
         path.display(),
         config.sources.len(),
         ids(&config.sources)
-    );
+    ))?;
     Ok(Exit::Ok)
+}
+
+/// One line on stdout (above any progress bars); a closed pipe is fine, any other failure is not.
+fn print(line: &str) -> Result<(), AppError> {
+    out::line(line).map_err(stdout_error)
+}
+
+fn stdout_error(source: std::io::Error) -> AppError {
+    AppError::Io {
+        what: "cannot write to stdout".into(),
+        source,
+    }
 }
 
 fn ids(sources: &[Source]) -> String {
@@ -141,43 +154,40 @@ fn configure_hosts(fetcher: &Fetcher, config: &Config) {
     }
 }
 
-/// Runs `sources` at once (they are usually on different hosts) and prints one line per source.
+/// Runs `sources` at once (they are usually on different hosts) and prints one line per source: as each finishes,
+/// above the progress bars of those still running, on a terminal; otherwise all at the end, in config order.
 async fn run(config: &Config, sources: &[Source], store: Store, quiet: bool) -> Result<Exit, AppError> {
     let ctx = Context {
         fetcher: fetcher(config)?,
         store: Arc::new(Mutex::new(store)),
     };
     let started = now();
-    // Only for a person watching: never in cron mail, pipes or logs.
-    let progress = (!quiet && std::io::stdout().is_terminal() && std::io::stderr().is_terminal()).then(|| {
-        let bar = indicatif::ProgressBar::new(sources.len() as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} sources {wide_msg}")
-                .expect("valid template"),
-        );
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        bar
-    });
+    // Only for a person watching: never in cron mail, pipes or logs (see `term::wants_bars`).
+    let terminal = term::get();
     let runs = sources.iter().map(|source| {
-        let (ctx, progress) = (&ctx, &progress);
+        let ctx = &ctx;
         async move {
-            let report = pipeline::run(ctx, config, source, started).await;
-            if let Some(bar) = progress {
-                bar.inc(1);
-                bar.set_message(source.id.to_string());
+            let bar = terminal.source_bar(source.id.as_str());
+            let progress = |step| match (&bar, step) {
+                (Some(bar), pipeline::Progress::Planned(n)) => bar.planned(n),
+                (Some(bar), pipeline::Progress::Read) => bar.advance(),
+                (None, _) => {}
+            };
+            let report = pipeline::run_reporting(ctx, config, source, started, &progress).await;
+            if let Some(bar) = bar {
+                bar.finish();
+                if let Ok(report) = &report {
+                    let _ = out::line(&summary(report));
+                }
             }
             (source, report)
         }
     });
     let results = futures_util::future::join_all(runs).await;
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
-    }
     notify(config, &ctx).await;
 
     let mut exit = Exit::Ok;
     let mut changed = Vec::new();
-    let mut out = std::io::stdout().lock();
     for (source, result) in results {
         // Warnings and errors were logged as they happened; stdout gets one line per source.
         match result {
@@ -186,8 +196,8 @@ async fn run(config: &Config, sources: &[Source], store: Store, quiet: bool) -> 
                 if report.record.outcome == Outcome::Failed && exit == Exit::Ok {
                     exit = Exit::SourcesFailed;
                 }
-                if !quiet {
-                    let _ = writeln!(out, "{}", summary(&report));
+                if !quiet && !terminal.bars() {
+                    let _ = out::line(&summary(&report));
                 }
             }
             // The state or the output folder failed, not the site: that is exit 1, as documented.
@@ -197,7 +207,6 @@ async fn run(config: &Config, sources: &[Source], store: Store, quiet: bool) -> 
             }
         }
     }
-    drop(out);
     ping_hub(config, &pinger(config), &changed).await;
     Ok(exit)
 }
@@ -244,18 +253,21 @@ async fn demo(out: &Path, quiet: bool) -> Result<Exit, AppError> {
     let config = demo::start(out).await?;
     if !quiet {
         for source in &config.sources {
-            println!("serving the bundled site for {} at {}", source.id, source.urls[0]);
+            print(&format!(
+                "serving the bundled site for {} at {}",
+                source.id, source.urls[0]
+            ))?;
         }
     }
     // A fresh memory each time: the site's port changes on every demo, and with it every article URL.
     let exit = run(&config, &config.sources, Store::in_memory()?, quiet).await?;
     if !quiet {
-        println!("published:");
+        print("published:")?;
         for source in &config.sources {
             for format in &config.settings.formats {
                 let path = config.settings.feed_path(&source.id, *format);
                 if path.exists() {
-                    println!("  {}", path.display());
+                    print(&format!("  {}", path.display()))?;
                 }
             }
         }
@@ -273,12 +285,12 @@ async fn preview(path: &Path, id: &str, format: Option<Format>) -> Result<Exit, 
     let now = now();
     let collected = pipeline::collect(&ctx, &source, now).await?;
     for e in &collected.errors {
-        eprintln!("warning: {e}");
+        out::eline(&format!("warning: {e}"));
     }
     let mut items = collected.changes.items;
     items.sort_by(|a, b| b.published.cmp(&a.published).then_with(|| a.id.cmp(&b.id)));
     items.truncate(source.max_items);
-    let mut out = std::io::stdout().lock();
+    let mut out = out::stdout();
     let written = match format {
         Some(format) => {
             let meta = pipeline::feed_meta(&config, &source, &items, now);
@@ -286,10 +298,7 @@ async fn preview(path: &Path, id: &str, format: Option<Format>) -> Result<Exit, 
         }
         None => write_preview_table(&mut out, &items, collected.links.len()),
     };
-    written.map_err(|source| AppError::Io {
-        what: "cannot write to stdout".into(),
-        source,
-    })?;
+    written.and_then(|()| out.flush()).map_err(stdout_error)?;
     Ok(if items.is_empty() {
         Exit::SourcesFailed
     } else {
@@ -346,7 +355,10 @@ fn status(path: &Path, json: bool) -> Result<Exit, AppError> {
     let config = Config::load(path)?;
     let state: PathBuf = config.settings.state.clone();
     if !state.exists() {
-        eprintln!("no state at {} yet: run `feedwright run` first", state.display());
+        out::eline(&format!(
+            "no state at {} yet: run `feedwright run` first",
+            state.display()
+        ));
         return Ok(Exit::Ok);
     }
     let store = Store::open_read_only(&state)?;
@@ -371,11 +383,8 @@ fn status(path: &Path, json: bool) -> Result<Exit, AppError> {
                 .find_map(|r| r.reason.clone().or_else(|| r.errors.first().cloned())),
         });
     }
-    let mut out = std::io::stdout().lock();
-    let io = |source| AppError::Io {
-        what: "cannot write to stdout".into(),
-        source,
-    };
+    let mut out = out::stdout();
+    let io = stdout_error;
     if json {
         serde_json::to_writer_pretty(&mut out, &rows).map_err(|e| io(e.into()))?;
         writeln!(out).map_err(io)?;
@@ -404,9 +413,44 @@ fn status(path: &Path, json: bool) -> Result<Exit, AppError> {
             .map_err(io)?;
         }
     }
+    out.flush().map_err(io)?;
     Ok(if rows.iter().any(|r| r.health == Health::Broken) {
         Exit::SourcesFailed
     } else {
         Exit::Ok
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_finished_source_is_summarized_in_one_line() {
+        let report = Report {
+            record: crate::store::RunRecord {
+                source: crate::model::SourceId::parse("wic-news").unwrap(),
+                started: "2026-01-01T00:00:00Z".parse().unwrap(),
+                duration: std::time::Duration::from_millis(2490),
+                outcome: Outcome::Degraded,
+                reason: None,
+                links: 14,
+                new: 12,
+                updated: 0,
+                failed: 2,
+                fetched: 14,
+                with_date: 12,
+                with_body: 12,
+                requests: 16,
+                listing: Vec::new(),
+                errors: Vec::new(),
+            },
+            written: vec!["a".into(), "b".into(), "c".into()],
+            items: 12,
+        };
+        assert_eq!(
+            summary(&report),
+            "wic-news         degraded links  14  new  12  updated   0  failed   2  items  12  requests  16  files written 3  2.49s"
+        );
+    }
 }

@@ -124,7 +124,7 @@ async fn start_server(
         })?;
     let bound = listener.local_addr().unwrap_or(addr);
     if !quiet {
-        eprintln!("serving feeds on http://{bound}/");
+        crate::term::out::eline(&format!("serving feeds on http://{bound}/"));
     }
     tracing::info!(addr = %bound, "serving feeds");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -230,7 +230,7 @@ async fn watch_run(w: Arc<Watched>, id: crate::model::SourceId) -> scheduler::Ve
         Ok(report) => {
             w.metrics.record(&report.record, report.items);
             if !w.quiet {
-                println!("{}", summary(&report));
+                let _ = crate::term::out::line(&summary(&report));
             }
             if let Err(e) = publish::opml::write(&w.config) {
                 tracing::error!(error = %error_chain(&e), "cannot write the OPML list");

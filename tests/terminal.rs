@@ -1,0 +1,212 @@
+//! The terminal side of the real binary: what reaches stdout and stderr when they are pipes, closed pipes
+//! (`| head -1`), or files; progress bars and colour only where a person watches.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use common::{Setup, serve_site};
+
+/// `feedwright --config <setup> <args>` as a plain `std` command, for wiring its pipes by hand.
+fn feedwright(setup: &Setup, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_feedwright"));
+    cmd.arg("--config")
+        .arg(setup.config())
+        .args(args)
+        .env_remove("FEEDWRIGHT_LOG")
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Runs `cmd` with stdout (and stderr too when `both`, as `2>&1` does) on a pipe whose reader is gone before the
+/// first byte is written, so every write hits a closed pipe. Returns the exit code and stderr (empty when `both`).
+fn closed_pipe(mut cmd: Command, both: bool) -> (Option<i32>, String) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    cmd.stdout(writer.try_clone().unwrap());
+    if both {
+        cmd.stderr(writer);
+    } else {
+        drop(writer);
+        cmd.stderr(Stdio::piped());
+    }
+    let out = cmd.output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Like `cmd | head -1` (or `cmd 2>&1 | head -1`): reads one line, closes the pipe, waits.
+fn head_1(mut cmd: Command, both: bool) -> (Option<i32>, String, String) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    cmd.stdout(writer.try_clone().unwrap());
+    cmd.stderr(if both { Stdio::from(writer) } else { Stdio::piped() });
+    let mut child = cmd.spawn().unwrap();
+    // The command keeps copies of the pipe's writer: drop them, or the pipe never closes.
+    drop(cmd);
+    let mut first = String::new();
+    BufReader::new(reader).read_line(&mut first).unwrap();
+    let stderr = child.stderr.take();
+    let status = child.wait().unwrap();
+    let stderr = stderr.map_or(String::new(), |mut e| {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut e, &mut text).unwrap();
+        text
+    });
+    (status.code(), first, stderr)
+}
+
+fn assert_quiet_end(what: &str, code: Option<i32>, stderr: &str) {
+    assert_eq!(code, Some(0), "{what}: {stderr}");
+    for bad in ["panicked", "Broken pipe", "os error 32"] {
+        assert!(!stderr.contains(bad), "{what}: {stderr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_stdout_ends_every_command_quietly_with_exit_0() {
+    let (en, zh) = (serve_site("wic-en").await, serve_site("wic-zh").await);
+    let setup = Setup::new(&en.uri(), &zh.uri(), "");
+    for args in [
+        &["preview", "wic-news-zh"][..],
+        &["preview", "wic-news-zh", "--format", "json"],
+        &["run"],
+        &["status"],
+        &["status", "--json"],
+        &["check"],
+        &["--help"],
+    ] {
+        let (code, stderr) = closed_pipe(feedwright(&setup, args), false);
+        assert_quiet_end(&format!("{args:?} > closed pipe"), code, &stderr);
+        let (code, _) = closed_pipe(feedwright(&setup, args), true);
+        assert_eq!(code, Some(0), "{args:?} 2>&1 > closed pipe");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn preview_into_head_1_exits_0_without_a_panic() {
+    let (en, zh) = (serve_site("wic-en").await, serve_site("wic-zh").await);
+    let setup = Setup::new(&en.uri(), &zh.uri(), "");
+    let (code, first, stderr) = head_1(feedwright(&setup, &["preview", "wic-news-zh"]), false);
+    assert_quiet_end("preview | head -1", code, &stderr);
+    assert!(first.contains("links on the listing"), "{first}");
+    let (code, first, _) = head_1(feedwright(&setup, &["preview", "wic-news-zh"]), true);
+    assert_eq!(code, Some(0), "preview 2>&1 | head -1: {first}");
+}
+
+/// Whether `text` has an SGR (colour or style) escape; cursor movement by the progress bars is not colour.
+fn has_colour(text: &str) -> bool {
+    text.match_indices("\x1b[").any(|(at, _)| {
+        let rest = &text[at + 2..];
+        let params = rest.find(|c: char| !c.is_ascii_digit() && c != ';').unwrap_or(rest.len());
+        rest[params..].starts_with('m')
+    })
+}
+
+/// `text` without its CSI escape sequences (`ESC [ params letter`).
+fn without_escapes(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("\x1b[") {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at + 2..];
+        let end = tail.find(|c: char| c.is_ascii_alphabetic()).map_or(tail.len(), |i| i + 1);
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn off_a_terminal_there_are_no_bars_and_no_colour() {
+    let (en, zh) = (serve_site("wic-en").await, serve_site("wic-zh").await);
+    for (args, no_color) in [
+        (&["run"][..], None),
+        (&["run"], Some("1")),
+        (&["run", "--color", "never"], None),
+    ] {
+        // A fresh state each time: a second run does not retry the 404 article at once, so logs nothing.
+        let setup = Setup::new(&en.uri(), &zh.uri(), "");
+        let mut cmd = feedwright(&setup, args);
+        if let Some(v) = no_color {
+            cmd.env("NO_COLOR", v);
+        }
+        let out = cmd.output().unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(stderr.contains("WARN"), "the 404 article is logged: {stderr}");
+        assert_eq!(stdout.lines().count(), 2, "one summary line per source: {stdout}");
+        for text in [&stdout, &stderr] {
+            assert!(!text.contains('\x1b') && !text.contains('\r'), "{args:?}: {text:?}");
+            assert!(
+                !text.contains("reading the listing") && !text.contains(" articles"),
+                "no progress lines: {text}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn color_always_colours_log_lines_even_with_no_color_set() {
+    let (en, zh) = (serve_site("wic-en").await, serve_site("wic-zh").await);
+    let setup = Setup::new(&en.uri(), &zh.uri(), "");
+    let out = feedwright(&setup, &["run", "--color", "always"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(has_colour(&stderr), "{stderr}");
+    assert!(
+        !has_colour(&String::from_utf8_lossy(&out.stdout)),
+        "the summary table has no colour"
+    );
+}
+
+/// On a terminal (a pseudo-terminal from util-linux `script`; skipped where there is none): one line per running
+/// source, log lines above the bars, each finished source summarized, and `NO_COLOR` obeyed by the log lines.
+#[tokio::test(flavor = "multi_thread")]
+async fn on_a_terminal_each_running_source_has_a_progress_line() {
+    let has_script = Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_script {
+        eprintln!("skipped: no util-linux `script` for a pseudo-terminal");
+        return;
+    }
+    let (en, zh) = (serve_site("wic-en").await, serve_site("wic-zh").await);
+    let setup = Setup::new(&en.uri(), &zh.uri(), "");
+    let line = format!(
+        "{} --config {} run",
+        env!("CARGO_BIN_EXE_feedwright"),
+        setup.config().display()
+    );
+    let out = Command::new("script")
+        .args(["-qfec", &line, "/dev/null"])
+        .env_remove("FEEDWRIGHT_LOG")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{screen}");
+    for id in ["wic-news ", "wic-news-zh "] {
+        assert!(screen.contains(&format!("{id:<17}[")), "{id}'s bar: {screen:?}");
+        assert!(
+            screen.lines().any(|l| l.contains(id) && l.contains("degraded links")),
+            "{id} summarized: {screen:?}"
+        );
+    }
+    assert!(screen.contains(" articles"), "{screen:?}");
+    // Each log line starts after the bars were cleared (`ESC[2K`), never in the middle of a bar.
+    for (at, _) in screen.match_indices(" WARN ") {
+        let before = &screen[..at];
+        let line_start = before.rfind(['\n', '\r']).map_or(0, |i| i + 1);
+        let start = without_escapes(&screen[line_start..at]);
+        assert!(
+            start.chars().all(|c| c.is_ascii_digit() || "-T:.Z ".contains(c)),
+            "a log line torn by a bar: {start:?}"
+        );
+    }
+    assert!(!has_colour(&screen), "NO_COLOR: {screen:?}");
+}
