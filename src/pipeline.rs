@@ -68,6 +68,13 @@ pub struct Collected {
     pub skipped: usize,
 }
 
+impl Collected {
+    /// The listing's errors: `collect` reads the listing before any article, so they come first in `errors`.
+    pub fn listing_errors(&self) -> &[String] {
+        &self.errors[..self.listing_failures.min(self.errors.len())]
+    }
+}
+
 enum Job {
     /// Not stored yet: fetch it.
     New(ListedLink),

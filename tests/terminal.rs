@@ -210,3 +210,57 @@ async fn on_a_terminal_each_running_source_has_a_progress_line() {
     }
     assert!(!has_colour(&screen), "NO_COLOR: {screen:?}");
 }
+
+/// The display cell where `needle` starts in `line`.
+fn cell_of(line: &str, needle: &str) -> usize {
+    let at = line.find(needle).unwrap_or_else(|| panic!("{needle:?} in {line:?}"));
+    feedwright::term::text::width(&line[..at])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn preview_aligns_chinese_titles_cuts_long_ones_and_reports_a_failed_article_once() {
+    let (en, zh) = (serve_site("wic-en").await, serve_site("wic-zh").await);
+    let setup = Setup::new(&en.uri(), &zh.uri(), "");
+    for (id, base) in [("wic-news-zh", zh.uri()), ("wic-news", en.uri())] {
+        let out = feedwright(&setup, &["preview", id]).output().unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        let lines: Vec<&str> = stdout.lines().skip(1).collect();
+        let (header, rows) = (lines[0], &lines[1..]);
+        assert!(rows.len() >= 5, "{stdout}");
+        let (title, url) = (cell_of(header, "TITLE"), cell_of(header, "URL"));
+        for row in rows {
+            assert_eq!(cell_of(row, &base), url, "URL column of {row:?}\n{stdout}");
+            // The title column starts where the header says, after two spaces, and ends two cells before the URL.
+            assert_eq!(row_title(row, title - 2, title), "  ", "{row:?}");
+            assert!(!row_title(row, title, title + 1).trim().is_empty(), "{row:?}");
+            assert!(row_title(row, url - 2, url).ends_with("  "), "{row:?}");
+        }
+        if id == "wic-news" {
+            assert!(
+                rows.iter().any(|r| r.contains("Special coverage: the Second World Internet Confe…  ")),
+                "a long title ends with an ellipsis: {stdout}"
+            );
+        }
+        // Each failed article is one log line, not a log line and a "warning:" line too.
+        let failures = stderr.lines().filter(|l| l.contains("returned HTTP 404")).count();
+        let expected = common::expected(if id == "wic-news" { "wic-en" } else { "wic-zh" })["missing"]
+            .as_array()
+            .unwrap()
+            .len();
+        assert_eq!(failures, expected, "{stderr}");
+    }
+}
+
+/// The text between display cells `from` and `to` of `row`.
+fn row_title(row: &str, from: usize, to: usize) -> String {
+    let mut cell = 0;
+    let mut out = String::new();
+    for c in row.chars() {
+        if cell >= from && cell < to {
+            out.push(c);
+        }
+        cell += feedwright::term::text::width(c.encode_utf8(&mut [0; 4]));
+    }
+    out
+}

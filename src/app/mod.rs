@@ -284,8 +284,9 @@ async fn preview(path: &Path, id: &str, format: Option<Format>) -> Result<Exit, 
     };
     let now = now();
     let collected = pipeline::collect(&ctx, &source, now).await?;
-    for e in &collected.errors {
-        out::eline(&format!("warning: {e}"));
+    // Each failed article was logged by the pipeline as it failed; only the listing's failures are not.
+    for e in collected.listing_errors() {
+        tracing::error!(source = %source.id, error = %e, "listing page failed");
     }
     let mut items = collected.changes.items;
     items.sort_by(|a, b| b.published.cmp(&a.published).then_with(|| a.id.cmp(&b.id)));
@@ -306,12 +307,20 @@ async fn preview(path: &Path, id: &str, format: Option<Format>) -> Result<Exit, 
     })
 }
 
+/// Terminal cells for a title in `preview`'s table; longer ones end in "…".
+const TITLE_CELLS: usize = 50;
+
 fn write_preview_table(out: &mut impl Write, items: &[crate::model::Item], links: usize) -> std::io::Result<()> {
+    use term::text::column;
     writeln!(out, "{links} links on the listing, {} articles extracted", items.len())?;
     writeln!(
         out,
-        "{:<25}  {:<10}  {:>6}  {:<22}  {:<50}  URL",
-        "DATE", "DATE FROM", "BODY", "MISSING", "TITLE"
+        "{:<25}  {:<10}  {:>8}  {:<22}  {}  URL",
+        "DATE",
+        "DATE FROM",
+        "BODY",
+        "MISSING",
+        column("TITLE", TITLE_CELLS)
     )?;
     for item in items {
         let missing: Vec<&str> = [
@@ -323,15 +332,14 @@ fn write_preview_table(out: &mut impl Write, items: &[crate::model::Item], links
         .into_iter()
         .filter_map(|(missing, name)| missing.then_some(name))
         .collect();
-        let title: String = item.title.chars().take(50).collect();
         writeln!(
             out,
-            "{:<25}  {:<10}  {:>6}  {:<22}  {:<50}  {}",
+            "{:<25}  {:<10}  {:>8}  {:<22}  {}  {}",
             item.published.to_rfc3339(),
             item.date_source.as_str(),
             item.content_html.len(),
             missing.join(","),
-            title,
+            column(&item.title, TITLE_CELLS),
             item.url
         )?;
     }

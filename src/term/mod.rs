@@ -7,6 +7,7 @@
 
 pub mod out;
 pub mod progress;
+pub mod text;
 
 use std::ffi::OsStr;
 use std::io::{IsTerminal, Write};
