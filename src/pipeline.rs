@@ -112,6 +112,7 @@ pub enum Progress {
 pub fn no_progress(_: Progress) {}
 
 /// Fetches the listing and the articles that need reading, and normalizes them. Reads the store, never writes.
+/// Its log lines name no source: run it in [`source_span`].
 pub async fn collect(ctx: &Context, source: &Source, now: DateTime<Utc>) -> Result<Collected, StoreError> {
     collect_reporting(ctx, source, now, &no_progress).await
 }
@@ -157,7 +158,7 @@ async fn collect_reporting(
             out.requests += 1;
             match fetcher.get(&url, validators.as_ref()).await {
                 Ok(Fetched::NotModified) => {
-                    tracing::debug!(source = %source.id, url = %url, "listing not modified");
+                    tracing::debug!(url = %url, "listing not modified");
                     out.listing.push(ListingStatus {
                         url: url.to_string(),
                         status: Some(304),
@@ -180,7 +181,7 @@ async fn collect_reporting(
                             out.links.push(ListedLink { url: key, ..link });
                         }
                     }
-                    tracing::info!(source = %source.id, url = %page.final_url, encoding = page.encoding, bytes = page.bytes, links = out.links.len(), unknown, "listing parsed");
+                    tracing::info!(url = %page.final_url, encoding = page.encoding, bytes = page.bytes, links = out.links.len(), unknown, "listing parsed");
                     out.changes.validators.push((url, page.validators));
                     // A page that brings nothing new means the rest are older still: a routine run reads one page.
                     if unknown > 0 {
@@ -194,7 +195,7 @@ async fn collect_reporting(
                 Err(crate::fetch::FetchError::Status { status: 404, .. })
                     if page_number > 1 && source.pages.is_some() =>
                 {
-                    tracing::debug!(source = %source.id, url = %url, "no such listing page; the listing ends here");
+                    tracing::debug!(url = %url, "no such listing page; the listing ends here");
                 }
                 Err(e) => {
                     let status = match &e {
@@ -348,11 +349,11 @@ async fn read_article(
         },
         Ok(Fetched::Page(page)) => (1, parse_article(source, &listed, page, first_seen)),
         Err(e @ crate::fetch::FetchError::Budget { .. }) => {
-            tracing::warn!(source = %source.id, error = %error_chain(&e), "article skipped");
+            tracing::warn!(error = %error_chain(&e), "article skipped");
             (0, ArticleResult::Skipped(listed, error_chain(&e)))
         }
         Err(e) => {
-            tracing::warn!(source = %source.id, error = %error_chain(&e), "article failed");
+            tracing::warn!(error = %error_chain(&e), "article failed");
             (1, ArticleResult::Failed(listed, error_chain(&e)))
         }
     }
@@ -369,7 +370,7 @@ fn parse_article(source: &Source, listed: &ListedLink, page: Page, first_seen: D
             "article {} could not be parsed (a feedwright bug: please report it)",
             listed.url
         );
-        tracing::error!(source = %source.id, error = %error, "parser panicked");
+        tracing::error!(error = %error, "parser panicked");
         return ArticleResult::Unparsable(listed.clone(), error);
     };
     match parsed {
@@ -379,7 +380,7 @@ fn parse_article(source: &Source, listed: &ListedLink, page: Page, first_seen: D
             listed: listed.clone(),
         })),
         Err(e) => {
-            tracing::warn!(source = %source.id, error = %e, "article unparsable");
+            tracing::warn!(error = %e, "article unparsable");
             ArticleResult::Unparsable(listed.clone(), error_chain(&e))
         }
     }
@@ -398,8 +399,16 @@ pub async fn run_reporting(
     now: DateTime<Utc>,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Report, PipelineError> {
-    let span = tracing::info_span!("source", source = %source.id);
-    run_source(ctx, config, source, now, progress).instrument(span).await
+    run_source(ctx, config, source, now, progress)
+        .instrument(source_span(&source.id))
+        .await
+}
+
+/// The span every log line about `id` is in, so each names the source (`source{source=ID}: ...`), the fetcher's
+/// and the normalizer's lines included. Error level, so it is enabled whenever any line is: at the default
+/// (warn) level an info span is filtered out and its lines would lose the source.
+pub fn source_span(id: &SourceId) -> tracing::Span {
+    tracing::error_span!("source", source = %id)
 }
 
 async fn run_source(

@@ -264,3 +264,56 @@ fn row_title(row: &str, from: usize, to: usize) -> String {
     }
     out
 }
+
+/// A local port nothing listens on: connections to it are refused.
+fn refused_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_log_line_about_a_source_names_it_and_the_failing_url_once() {
+    let zh = serve_site("wic-zh").await;
+    let dead = format!("http://127.0.0.1:{}", refused_port());
+    let setup = Setup::new(&dead, &zh.uri(), "retry_base = \"1ms\"");
+    for args in [&["run"][..], &["run", "--quiet"]] {
+        let out = feedwright(&setup, args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{stderr}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert!(!lines.is_empty());
+        for line in &lines {
+            assert!(line.contains("source=wic-news"), "{args:?}: {line}");
+            if line.contains(&dead) {
+                assert!(line.contains("source=wic-news}"), "the dead host is wic-news's: {line}");
+            }
+        }
+        let failed = lines
+            .iter()
+            .find(|l| l.contains("ERROR") && l.contains("source failed"))
+            .unwrap_or_else(|| panic!("{stderr}"));
+        assert!(failed.contains("source{source=wic-news}"), "{failed}");
+        let listing = format!("{dead}/news/node_35363.htm");
+        assert_eq!(failed.matches(&listing).count(), 1, "the URL once: {failed}");
+        assert!(failed.contains("Connection refused"), "{failed}");
+    }
+}
+
+#[tokio::test]
+async fn a_refused_connection_names_the_url_once() {
+    let url = url::Url::parse(&format!("http://127.0.0.1:{}/news/", refused_port())).unwrap();
+    let mut options = feedwright::fetch::Options::new("feedwright-test".into(), std::time::Duration::from_secs(5), 1 << 20);
+    options.retries = 0;
+    let fetcher = feedwright::fetch::Fetcher::new(options, chrono::Utc::now).unwrap();
+    let profile = feedwright::fetch::Profile {
+        respect_robots: false,
+        ..Default::default()
+    };
+    let e = fetcher.for_source(&profile).unwrap().get(&url, None).await.unwrap_err();
+    let chain = feedwright::error_chain(&e);
+    assert_eq!(chain.matches(url.as_str()).count(), 1, "{chain}");
+    assert!(chain.starts_with(&format!("GET {url}: cannot connect: ")), "{chain}");
+}

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, SubsecRound, Utc};
+use tracing::Instrument;
 
 use crate::cli::{Cli, Command};
 use crate::config::{Config, ConfigError, Source};
@@ -283,11 +284,14 @@ async fn preview(path: &Path, id: &str, format: Option<Format>) -> Result<Exit, 
         store: Arc::new(Mutex::new(Store::in_memory()?)),
     };
     let now = now();
-    let collected = pipeline::collect(&ctx, &source, now).await?;
+    let span = pipeline::source_span(&source.id);
+    let collected = pipeline::collect(&ctx, &source, now).instrument(span.clone()).await?;
     // Each failed article was logged by the pipeline as it failed; only the listing's failures are not.
-    for e in collected.listing_errors() {
-        tracing::error!(source = %source.id, error = %e, "listing page failed");
-    }
+    span.in_scope(|| {
+        for e in collected.listing_errors() {
+            tracing::error!(error = %e, "listing page failed");
+        }
+    });
     let mut items = collected.changes.items;
     items.sort_by(|a, b| b.published.cmp(&a.published).then_with(|| a.id.cmp(&b.id)));
     items.truncate(source.max_items);
