@@ -317,3 +317,35 @@ async fn a_refused_connection_names_the_url_once() {
     assert_eq!(chain.matches(url.as_str()).count(), 1, "{chain}");
     assert!(chain.starts_with(&format!("GET {url}: cannot connect: ")), "{chain}");
 }
+
+#[test]
+fn check_and_run_name_an_output_or_state_folder_that_cannot_be_written_and_exit_3() {
+    // A file where a folder should be stops a write even for root, unlike permission bits.
+    for (blocked, what) in [("feeds", "output folder"), ("state", "state folder")] {
+        let setup = Setup::new("http://127.0.0.1:9", "http://127.0.0.1:9", "");
+        let path = setup.dir.path().join(blocked);
+        std::fs::write(&path, "in the way").unwrap();
+        for args in [&["check"][..], &["run"]] {
+            let out = feedwright(&setup, args).output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(3), "{args:?}: {stderr}");
+            assert!(
+                stderr.contains(&format!("the {what} {} cannot be written", path.display())),
+                "{args:?}: {stderr}"
+            );
+            assert!(out.stdout.is_empty(), "no summary, nothing fetched");
+        }
+        let probes = std::fs::read_dir(setup.dir.path())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(".feedwright"))
+            .count();
+        assert_eq!(probes, 0, "the probe file is gone");
+    }
+    let setup = Setup::new("http://127.0.0.1:9", "http://127.0.0.1:9", "");
+    let out = feedwright(&setup, &["check"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        !setup.dir.path().join("feeds").exists() && !setup.dir.path().join("state").exists(),
+        "check creates no folder"
+    );
+}

@@ -57,12 +57,19 @@ pub enum AppError {
     },
     #[error(transparent)]
     Publish(#[from] publish::PublishError),
+    #[error("the {what} {} cannot be written", path.display())]
+    Unwritable {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl AppError {
     pub fn exit(&self) -> Exit {
         match self {
-            Self::Config(_) => Exit::Config,
+            Self::Config(_) | Self::Unwritable { .. } => Exit::Config,
             Self::Usage(_) => Exit::Usage,
             _ => Exit::Failure,
         }
@@ -81,6 +88,7 @@ pub async fn main(cli: Cli) -> Result<Exit, AppError> {
         Command::Run { sources } => {
             let config = Config::load(&cli.config)?;
             let selected = select(&config, sources)?;
+            check_writable(&config)?;
             let _lock = StateLock::acquire(&config.settings.state, config.settings.lock_timeout).await?;
             let store = Store::open(&config.settings.state)?;
             let exit = run(&config, &selected, store, cli.quiet).await?;
@@ -97,6 +105,7 @@ pub async fn main(cli: Cli) -> Result<Exit, AppError> {
 
 fn check(path: &Path) -> Result<Exit, AppError> {
     let config = Config::load(path)?;
+    check_writable(&config)?;
     print(&format!(
         "{}: ok, {} sources ({})",
         path.display(),
@@ -115,6 +124,63 @@ fn stdout_error(source: std::io::Error) -> AppError {
     AppError::Io {
         what: "cannot write to stdout".into(),
         source,
+    }
+}
+
+/// Whether `run` will be able to write the feeds and the state, so `check` can say so and `run` can stop before
+/// fetching anything. Creates no folder (`run` creates the missing ones): the nearest folder that exists must be
+/// a directory, and a probe file is created in it and removed, which permission bits, read-only mounts and a
+/// file in the way all answer. An existing state file must open for writing.
+fn check_writable(config: &Config) -> Result<(), AppError> {
+    let state = &config.settings.state;
+    writable_dir("output folder", &config.settings.output_dir)?;
+    writable_dir("state folder", state.parent().unwrap_or(Path::new("")))?;
+    if std::fs::metadata(state).is_ok_and(|m| m.is_file()) {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(state)
+            .map_err(|source| AppError::Unwritable {
+                what: "state file",
+                path: state.clone(),
+                source,
+            })?;
+    }
+    Ok(())
+}
+
+fn writable_dir(what: &'static str, dir: &Path) -> Result<(), AppError> {
+    let fail = |source| AppError::Unwritable {
+        what,
+        path: dir.to_owned(),
+        source,
+    };
+    let mut existing = dir;
+    loop {
+        let at = if existing.as_os_str().is_empty() { Path::new(".") } else { existing };
+        match std::fs::metadata(at) {
+            Ok(meta) if meta.is_dir() => {
+                let probe = at.join(format!(".feedwright-check-{}", std::process::id()));
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&probe)
+                    .map_err(fail)?;
+                let _ = std::fs::remove_file(&probe);
+                return Ok(());
+            }
+            Ok(_) if at == dir => return Err(fail(std::io::Error::other("it is a file, not a folder"))),
+            Ok(_) => {
+                return Err(fail(std::io::Error::other(format!(
+                    "{} is a file, not a folder",
+                    at.display()
+                ))));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => match existing.parent() {
+                Some(parent) => existing = parent,
+                None => return Err(fail(e)),
+            },
+            Err(e) => return Err(fail(e)),
+        }
     }
 }
 

@@ -254,6 +254,7 @@ async fn watch_run(w: Arc<Watched>, id: crate::model::SourceId) -> scheduler::Ve
 pub(super) async fn watch(path: &Path, serve: Option<std::net::SocketAddr>, quiet: bool) -> Result<Exit, AppError> {
     let config = Config::load(path)?;
     let mut signals = Signals::new()?;
+    super::check_writable(&config)?;
     let _lock = StateLock::acquire(&config.settings.state, config.settings.lock_timeout).await?;
     let store = Arc::new(Mutex::new(Store::open(&config.settings.state)?));
     let metrics = Arc::new(publish::metrics::Metrics::default());
