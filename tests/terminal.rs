@@ -349,3 +349,24 @@ fn check_and_run_name_an_output_or_state_folder_that_cannot_be_written_and_exit_
         "check creates no folder"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_accepts_a_host_name() {
+    let setup = Setup::new("http://127.0.0.1:9", "http://127.0.0.1:9", "");
+    let port = refused_port();
+    let mut child = feedwright(&setup, &["serve", "--addr", &format!("localhost:{port}")])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stderr.take().unwrap()).read_line(&mut first).unwrap();
+    let answer = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(first.trim(), format!("serving feeds on http://127.0.0.1:{port}/"), "IPv4 first");
+    assert!(answer.is_ok(), "{answer:?}");
+
+    let out = feedwright(&setup, &["serve", "--addr", "localhost"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not HOST:PORT"));
+}

@@ -98,8 +98,8 @@ pub async fn main(cli: Cli) -> Result<Exit, AppError> {
         Command::Demo { out } => demo(out, cli.quiet).await,
         Command::Preview { source, format } => preview(&cli.config, source, *format).await,
         Command::Status { json } => status(&cli.config, *json),
-        Command::Watch { serve } => watch(&cli.config, *serve, cli.quiet).await,
-        Command::Serve { addr } => serve(&cli.config, *addr, cli.quiet).await,
+        Command::Watch { serve } => watch(&cli.config, serve.as_ref(), cli.quiet).await,
+        Command::Serve { addr } => serve(&cli.config, addr, cli.quiet).await,
     }
 }
 

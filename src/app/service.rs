@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::{AppError, Exit, configure_hosts, fetcher, notify, now, summary};
+use crate::cli::ListenAddr;
 use crate::config::Config;
 use crate::error_chain;
 use crate::fetch::Fetcher;
@@ -104,9 +105,31 @@ fn reload_config(path: &Path, running: &Config) -> Option<Config> {
     }
 }
 
+/// Resolves `addr` and binds the first of its addresses that works, IPv4 first (so `localhost:8080` is where the
+/// default `127.0.0.1:8080` and `feed_base_url` are).
+async fn bind(addr: &ListenAddr) -> Result<tokio::net::TcpListener, AppError> {
+    let io = |source| AppError::Io {
+        what: format!("cannot listen on {addr}"),
+        source,
+    };
+    let mut candidates: Vec<std::net::SocketAddr> = tokio::net::lookup_host((addr.host.as_str(), addr.port))
+        .await
+        .map_err(io)?
+        .collect();
+    candidates.sort_by_key(std::net::SocketAddr::is_ipv6);
+    let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "the host name has no address");
+    for candidate in candidates {
+        match tokio::net::TcpListener::bind(candidate).await {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = e,
+        }
+    }
+    Err(io(last))
+}
+
 /// Binds `addr` and serves `site` until the returned sender fires (or is dropped).
 async fn start_server(
-    addr: std::net::SocketAddr,
+    addr: &ListenAddr,
     site: Arc<publish::serve::Site>,
     quiet: bool,
 ) -> Result<
@@ -116,13 +139,11 @@ async fn start_server(
     ),
     AppError,
 > {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| AppError::Io {
-            what: format!("cannot listen on {addr}"),
-            source,
-        })?;
-    let bound = listener.local_addr().unwrap_or(addr);
+    let listener = bind(addr).await?;
+    let bound = listener.local_addr().map_err(|source| AppError::Io {
+        what: format!("cannot listen on {addr}"),
+        source,
+    })?;
     if !quiet {
         crate::term::out::eline(&format!("serving feeds on http://{bound}/"));
     }
@@ -154,7 +175,7 @@ async fn stop_server(
 }
 
 /// `feedwright serve`: the feeds over HTTP until SIGINT/SIGTERM; SIGHUP re-reads the config.
-pub(super) async fn serve(path: &Path, addr: std::net::SocketAddr, quiet: bool) -> Result<Exit, AppError> {
+pub(super) async fn serve(path: &Path, addr: &ListenAddr, quiet: bool) -> Result<Exit, AppError> {
     let config = Config::load(path)?;
     let mut signals = Signals::new()?;
     let site = publish::serve::Site::new(Arc::new(config.clone()), None);
@@ -251,7 +272,7 @@ async fn watch_run(w: Arc<Watched>, id: crate::model::SourceId) -> scheduler::Ve
 }
 
 /// `feedwright watch`: runs sources on their schedules until SIGINT/SIGTERM, optionally serving the feeds.
-pub(super) async fn watch(path: &Path, serve: Option<std::net::SocketAddr>, quiet: bool) -> Result<Exit, AppError> {
+pub(super) async fn watch(path: &Path, serve: Option<&ListenAddr>, quiet: bool) -> Result<Exit, AppError> {
     let config = Config::load(path)?;
     let mut signals = Signals::new()?;
     super::check_writable(&config)?;
