@@ -68,6 +68,10 @@ pub enum Command {
         /// Where the feeds are written
         #[arg(long, default_value = "feeds")]
         out: PathBuf,
+        /// Takes the place of the global `--config`, which the demo does not read (it has its own bundled one),
+        /// so that `demo --help` does not offer it; still accepted, and ignored, for scripts that pass it anyway
+        #[arg(long, short, hide = true, value_name = "CONFIG")]
+        config: Option<PathBuf>,
     },
     /// Validate the config and print every problem
     Check,

@@ -370,3 +370,29 @@ async fn serve_accepts_a_host_name() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not HOST:PORT"));
 }
+
+#[test]
+fn demo_explains_its_traps_ends_with_next_steps_and_does_not_offer_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_feedwright"))
+        .current_dir(dir.path())
+        .env_remove("FEEDWRIGHT_LOG")
+        .arg("demo")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stdout.matches(" degraded ").count(), 2, "{stdout}");
+    assert!(stderr.contains("returned HTTP 404"), "{stderr}");
+    assert!(stdout.contains("deliberate traps"), "{stdout}");
+    let next = stdout.rfind("Next:").expect("next steps");
+    assert!(stdout[next..].contains("feedwright preview ID") && stdout[next..].contains("README"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("feedwright preview ID"), "next steps come last: {stdout}");
+
+    let help = Command::new(env!("CARGO_BIN_EXE_feedwright"))
+        .args(["demo", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--out") && !help.contains("--config"), "{help}");
+}

@@ -95,7 +95,7 @@ pub async fn main(cli: Cli) -> Result<Exit, AppError> {
             publish::opml::write(&config)?;
             Ok(exit)
         }
-        Command::Demo { out } => demo(out, cli.quiet).await,
+        Command::Demo { out, .. } => demo(out, cli.quiet).await,
         Command::Preview { source, format } => preview(&cli.config, source, *format).await,
         Command::Status { json } => status(&cli.config, *json),
         Command::Watch { serve } => watch(&cli.config, serve.as_ref(), cli.quiet).await,
@@ -326,7 +326,7 @@ async fn demo(out: &Path, quiet: bool) -> Result<Exit, AppError> {
             ))?;
         }
     }
-    // A fresh memory each time: the site's port changes on every demo, and with it every article URL.
+    // A fresh memory each time, so every demo shows a first run (new items, and the traps below).
     let exit = run(&config, &config.sources, Store::in_memory()?, quiet).await?;
     if !quiet {
         print("published:")?;
@@ -338,9 +338,21 @@ async fn demo(out: &Path, quiet: bool) -> Result<Exit, AppError> {
                 }
             }
         }
+        print(DEMO_NOTES)?;
     }
     Ok(exit)
 }
+
+/// What the demo's output means, and what to do next.
+const DEMO_NOTES: &str = "
+The \"article failed ... returned HTTP 404\" warnings and the two \"degraded\" lines are deliberate traps: the
+bundled sites link articles that are missing, as real sites do. Each costs only that article; the feeds are
+published all the same.
+
+Next:
+  - open a feed above in a feed reader
+  - for a site of your own, write a [[source]] (see \"Config reference\" in the README), then see what it
+    extracts, without writing anything: feedwright preview ID";
 
 async fn preview(path: &Path, id: &str, format: Option<Format>) -> Result<Exit, AppError> {
     let config = Config::load(path)?;
