@@ -165,7 +165,14 @@ mod tests {
         assert_eq!(ok("127.0.0.1:0"), "127.0.0.1:0");
         assert_eq!(ok("[::1]:8080"), "[::1]:8080");
         assert_eq!(parse_listen("[::1]:8080").unwrap().host, "::1");
-        for bad in ["localhost", "localhost:http", ":8080", "::1:8080", "[::1:8080", "host:70000"] {
+        for bad in [
+            "localhost",
+            "localhost:http",
+            ":8080",
+            "::1:8080",
+            "[::1:8080",
+            "host:70000",
+        ] {
             assert!(parse_listen(bad).is_err(), "{bad}");
         }
     }

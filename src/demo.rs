@@ -151,7 +151,9 @@ mod tests {
         drop(taken);
         let addr = serve(&WIC_EN, port).await.unwrap();
         assert_eq!(addr.port(), port, "free again");
-        let page = reqwest::get(format!("http://{addr}/news/node_35363.htm")).await.unwrap();
+        let page = reqwest::get(format!("http://{addr}/news/node_35363.htm"))
+            .await
+            .unwrap();
         assert_eq!(page.status(), 200);
     }
 }

@@ -98,7 +98,9 @@ async fn preview_into_head_1_exits_0_without_a_panic() {
 fn has_colour(text: &str) -> bool {
     text.match_indices("\x1b[").any(|(at, _)| {
         let rest = &text[at + 2..];
-        let params = rest.find(|c: char| !c.is_ascii_digit() && c != ';').unwrap_or(rest.len());
+        let params = rest
+            .find(|c: char| !c.is_ascii_digit() && c != ';')
+            .unwrap_or(rest.len());
         rest[params..].starts_with('m')
     })
 }
@@ -110,7 +112,9 @@ fn without_escapes(text: &str) -> String {
     while let Some(at) = rest.find("\x1b[") {
         out.push_str(&rest[..at]);
         let tail = &rest[at + 2..];
-        let end = tail.find(|c: char| c.is_ascii_alphabetic()).map_or(tail.len(), |i| i + 1);
+        let end = tail
+            .find(|c: char| c.is_ascii_alphabetic())
+            .map_or(tail.len(), |i| i + 1);
         rest = &tail[end..];
     }
     out.push_str(rest);
@@ -132,7 +136,10 @@ async fn off_a_terminal_there_are_no_bars_and_no_colour() {
             cmd.env("NO_COLOR", v);
         }
         let out = cmd.output().unwrap();
-        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
         assert_eq!(out.status.code(), Some(0), "{stderr}");
         assert!(stderr.contains("WARN"), "the 404 article is logged: {stderr}");
         assert_eq!(stdout.lines().count(), 2, "one summary line per source: {stdout}");
@@ -223,7 +230,10 @@ async fn preview_aligns_chinese_titles_cuts_long_ones_and_reports_a_failed_artic
     let setup = Setup::new(&en.uri(), &zh.uri(), "");
     for (id, base) in [("wic-news-zh", zh.uri()), ("wic-news", en.uri())] {
         let out = feedwright(&setup, &["preview", id]).output().unwrap();
-        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
         assert_eq!(out.status.code(), Some(0), "{stderr}");
         let lines: Vec<&str> = stdout.lines().skip(1).collect();
         let (header, rows) = (lines[0], &lines[1..]);
@@ -238,7 +248,8 @@ async fn preview_aligns_chinese_titles_cuts_long_ones_and_reports_a_failed_artic
         }
         if id == "wic-news" {
             assert!(
-                rows.iter().any(|r| r.contains("Special coverage: the Second World Internet Confe…  ")),
+                rows.iter()
+                    .any(|r| r.contains("Special coverage: the Second World Internet Confe…  ")),
                 "a long title ends with an ellipsis: {stdout}"
             );
         }
@@ -305,7 +316,8 @@ async fn every_log_line_about_a_source_names_it_and_the_failing_url_once() {
 #[tokio::test]
 async fn a_refused_connection_names_the_url_once() {
     let url = url::Url::parse(&format!("http://127.0.0.1:{}/news/", refused_port())).unwrap();
-    let mut options = feedwright::fetch::Options::new("feedwright-test".into(), std::time::Duration::from_secs(5), 1 << 20);
+    let mut options =
+        feedwright::fetch::Options::new("feedwright-test".into(), std::time::Duration::from_secs(5), 1 << 20);
     options.retries = 0;
     let fetcher = feedwright::fetch::Fetcher::new(options, chrono::Utc::now).unwrap();
     let profile = feedwright::fetch::Profile {
@@ -337,7 +349,13 @@ fn check_and_run_name_an_output_or_state_folder_that_cannot_be_written_and_exit_
         }
         let probes = std::fs::read_dir(setup.dir.path())
             .unwrap()
-            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(".feedwright"))
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(".feedwright")
+            })
             .count();
         assert_eq!(probes, 0, "the probe file is gone");
     }
@@ -359,11 +377,17 @@ async fn serve_accepts_a_host_name() {
         .spawn()
         .unwrap();
     let mut first = String::new();
-    BufReader::new(child.stderr.take().unwrap()).read_line(&mut first).unwrap();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
     let answer = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await;
     child.kill().unwrap();
     child.wait().unwrap();
-    assert_eq!(first.trim(), format!("serving feeds on http://127.0.0.1:{port}/"), "IPv4 first");
+    assert_eq!(
+        first.trim(),
+        format!("serving feeds on http://127.0.0.1:{port}/"),
+        "IPv4 first"
+    );
     assert!(answer.is_ok(), "{answer:?}");
 
     let out = feedwright(&setup, &["serve", "--addr", "localhost"]).output().unwrap();
@@ -380,14 +404,23 @@ fn demo_explains_its_traps_ends_with_next_steps_and_does_not_offer_config() {
         .arg("demo")
         .output()
         .unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(stdout.matches(" degraded ").count(), 2, "{stdout}");
     assert!(stderr.contains("returned HTTP 404"), "{stderr}");
     assert!(stdout.contains("deliberate traps"), "{stdout}");
     let next = stdout.rfind("Next:").expect("next steps");
-    assert!(stdout[next..].contains("feedwright preview ID") && stdout[next..].contains("README"), "{stdout}");
-    assert!(stdout.trim_end().ends_with("feedwright preview ID"), "next steps come last: {stdout}");
+    assert!(
+        stdout[next..].contains("feedwright preview ID") && stdout[next..].contains("README"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.trim_end().ends_with("feedwright preview ID"),
+        "next steps come last: {stdout}"
+    );
 
     let help = Command::new(env!("CARGO_BIN_EXE_feedwright"))
         .args(["demo", "--help"])

@@ -156,7 +156,11 @@ fn writable_dir(what: &'static str, dir: &Path) -> Result<(), AppError> {
     };
     let mut existing = dir;
     loop {
-        let at = if existing.as_os_str().is_empty() { Path::new(".") } else { existing };
+        let at = if existing.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            existing
+        };
         match std::fs::metadata(at) {
             Ok(meta) if meta.is_dir() => {
                 let probe = at.join(format!(".feedwright-check-{}", std::process::id()));

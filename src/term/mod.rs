@@ -129,7 +129,10 @@ mod tests {
         assert!(use_color(ColorChoice::Auto, None, true));
         assert!(!use_color(ColorChoice::Auto, None, false), "not a terminal");
         assert!(!use_color(ColorChoice::Auto, set, true));
-        assert!(use_color(ColorChoice::Auto, Some(OsStr::new("")), true), "empty NO_COLOR is unset");
+        assert!(
+            use_color(ColorChoice::Auto, Some(OsStr::new("")), true),
+            "empty NO_COLOR is unset"
+        );
         assert!(use_color(ColorChoice::Always, set, false));
         assert!(!use_color(ColorChoice::Never, None, true));
     }

@@ -78,7 +78,7 @@ pub fn line(id: &str, done: usize, total: Option<usize>) -> String {
         return format!("{id:<16} reading the listing");
     };
     let done = done.min(total);
-    let filled = if total == 0 { WIDTH } else { done * WIDTH / total };
+    let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
     format!(
         "{id:<16} [{}{}] {done:>3}/{total} articles",
         "#".repeat(filled),

@@ -45,14 +45,24 @@ mod tests {
         assert_eq!(width("世界互联网"), 10);
         assert_eq!(cut("世界互联网", 10), "世界互联网");
         assert_eq!(cut("世界互联网", 9), "世界互联…");
-        assert_eq!(cut("世界互联网", 6), "世界…", "a wide character never straddles the edge");
+        assert_eq!(
+            cut("世界互联网", 6),
+            "世界…",
+            "a wide character never straddles the edge"
+        );
         assert_eq!(width(&cut("世界互联网", 6)), 5);
         assert_eq!(cut("President Xi urges", 10), "President…");
     }
 
     #[test]
     fn a_column_is_exactly_its_width() {
-        for text in ["", "abc", "世界互联网大会闭幕 下届继续在乌镇举行", "“互联网之光”博览会开展", "a long English title here"] {
+        for text in [
+            "",
+            "abc",
+            "世界互联网大会闭幕 下届继续在乌镇举行",
+            "“互联网之光”博览会开展",
+            "a long English title here",
+        ] {
             assert_eq!(width(&column(text, 11)), 11, "{text}");
         }
         assert_eq!(column("世界", 6), "世界  ");
