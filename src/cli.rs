@@ -1,6 +1,6 @@
 //! Command-line types (clap derive). No behaviour here: `app` acts on these.
 
-use std::net::SocketAddr;
+use std::fmt;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -36,6 +36,10 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// Colour in log lines: auto is on for a terminal unless NO_COLOR is set
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -44,6 +48,13 @@ pub struct Cli {
 pub enum LogFormat {
     Text,
     Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Subcommand)]
@@ -62,6 +73,10 @@ pub enum Command {
         /// Where the feeds are written
         #[arg(long, default_value = "feeds")]
         out: PathBuf,
+        /// Takes the place of the global `--config`, which the demo does not read (it has its own bundled one),
+        /// so that `demo --help` does not offer it; still accepted, and ignored, for scripts that pass it anyway
+        #[arg(long, short, hide = true, value_name = "CONFIG")]
+        config: Option<PathBuf>,
     },
     /// Validate the config and print every problem
     Check,
@@ -108,8 +123,8 @@ pub enum Command {
     /// config (an invalid one is reported and the old one keeps running)
     Watch {
         /// Also serve the feeds over HTTP on this address, as `serve` does
-        #[arg(long, value_name = "ADDR")]
-        serve: Option<SocketAddr>,
+        #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
+        serve: Option<ListenAddr>,
     },
     /// Serve the published feeds over HTTP (/ID.EXT, /, /source/ID, /index.opml, /healthz, /metrics)
     ///
@@ -119,13 +134,73 @@ pub enum Command {
     /// text). Nothing else in the output folder is reachable. SIGINT/SIGTERM stop it (exit 0), SIGHUP
     /// re-reads the config
     Serve {
-        /// Address to listen on
-        #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
-        addr: SocketAddr,
+        /// Address to listen on: HOST:PORT, the host a name or an IP address
+        #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR", value_parser = parse_listen)]
+        addr: ListenAddr,
     },
+}
+
+/// Where `serve` and `watch --serve` listen: a host name or IP address (IPv6 in brackets) and a port, resolved
+/// when the server starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenAddr {
+    pub host: String,
+    pub port: u16,
+}
+
+impl fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+fn parse_listen(s: &str) -> Result<ListenAddr, String> {
+    let usage = || format!("\"{s}\" is not HOST:PORT (e.g. 127.0.0.1:8080, localhost:8080, [::1]:8080)");
+    let (host, port) = s.rsplit_once(':').ok_or_else(usage)?;
+    let port = port.parse().map_err(|_| usage())?;
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.strip_suffix(']').ok_or_else(usage)?,
+        None if host.contains(':') => return Err(usage()),
+        None => host,
+    };
+    if host.is_empty() {
+        return Err(usage());
+    }
+    Ok(ListenAddr {
+        host: host.to_owned(),
+        port,
+    })
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
     s.parse::<Format>()
         .map_err(|_| format!("unknown format \"{s}\" (use atom, rss, json)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listen_address_is_host_and_port_the_host_a_name_or_an_ip() {
+        let ok = |s: &str| parse_listen(s).unwrap().to_string();
+        assert_eq!(ok("localhost:8095"), "localhost:8095");
+        assert_eq!(ok("127.0.0.1:0"), "127.0.0.1:0");
+        assert_eq!(ok("[::1]:8080"), "[::1]:8080");
+        assert_eq!(parse_listen("[::1]:8080").unwrap().host, "::1");
+        for bad in [
+            "localhost",
+            "localhost:http",
+            ":8080",
+            "::1:8080",
+            "[::1:8080",
+            "host:70000",
+        ] {
+            assert!(parse_listen(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -1,7 +1,9 @@
 //! The offline quick start: a bundled copy of the conference news site, served on loopback.
 //!
 //! The pages are the end-to-end test fixtures (`tests/fixtures/wic-en`, `wic-zh`), compiled into the binary, so
-//! the demo exercises exactly what the tests check. Each site gets its own port, like two real hosts. A
+//! the demo exercises exactly what the tests check. Each site gets its own port, like two real hosts: a fixed one
+//! ([`PORTS`]) when it is free, so the article URLs (the item ids) are the same from one demo to the next, and
+//! any free one otherwise. A
 //! `_redirects` file in a site (`FROM TO` per line) is answered with 301s; anything else missing is a 404. Pages
 //! carry an ETag and answer a matching `If-None-Match` with 304, as the static servers behind such CMSs do.
 
@@ -21,11 +23,14 @@ pub static WIC_ZH: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/tests/fixtur
 pub const CONFIG: &str = include_str!("../config/demo.toml");
 pub const CONFIG_PATH: &str = "config/demo.toml";
 
-/// Which bundled site each demo source reads.
-pub fn site_for(source: &str) -> Option<&'static Dir<'static>> {
+/// The ports the bundled sites prefer on 127.0.0.1 (English, Chinese).
+pub const PORTS: [u16; 2] = [8091, 8092];
+
+/// Which bundled site each demo source reads, and the port it prefers.
+pub fn site_for(source: &str) -> Option<(&'static Dir<'static>, u16)> {
     match source {
-        "wic-news" => Some(&WIC_EN),
-        "wic-news-zh" => Some(&WIC_ZH),
+        "wic-news" => Some((&WIC_EN, PORTS[0])),
+        "wic-news-zh" => Some((&WIC_ZH, PORTS[1])),
         _ => None,
     }
 }
@@ -36,8 +41,8 @@ pub async fn start(out: &std::path::Path) -> Result<Config, DemoError> {
     let mut config = crate::config::parse(CONFIG, std::path::Path::new(CONFIG_PATH))?;
     config.settings.output_dir = out.to_owned();
     for source in &mut config.sources {
-        let site = site_for(source.id.as_str()).ok_or_else(|| DemoError::NoSite(source.id.to_string()))?;
-        let addr = serve(site).await.map_err(DemoError::Serve)?;
+        let (site, port) = site_for(source.id.as_str()).ok_or_else(|| DemoError::NoSite(source.id.to_string()))?;
+        let addr = serve(site, port).await.map_err(DemoError::Serve)?;
         for url in &mut source.urls {
             // Infallible for an http URL with an IP host, which is all the demo config has.
             let _ = url.set_ip_host(addr.ip());
@@ -57,9 +62,13 @@ pub enum DemoError {
     Serve(#[source] std::io::Error),
 }
 
-/// Serves `site` on 127.0.0.1 on a free port until the process ends; returns the address.
-pub async fn serve(site: &'static Dir<'static>) -> std::io::Result<SocketAddr> {
-    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+/// Serves `site` on 127.0.0.1 until the process ends, on port `preferred` when it is free and on any free port
+/// otherwise; returns the address.
+pub async fn serve(site: &'static Dir<'static>, preferred: u16) -> std::io::Result<SocketAddr> {
+    let listener = match tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, preferred)).await {
+        Ok(listener) => listener,
+        Err(_) => tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?,
+    };
     let addr = listener.local_addr()?;
     let app =
         axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap| async move { page(site, &uri, &headers) });
@@ -125,4 +134,26 @@ fn etag(bytes: &[u8]) -> String {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
     format!("\"{hash:016x}\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_site_takes_its_port_when_free_and_any_port_when_taken() {
+        let taken = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let addr = serve(&WIC_EN, port).await.unwrap();
+        assert_ne!(addr.port(), port, "the preferred port is taken");
+        assert_ne!(addr.port(), 0);
+
+        drop(taken);
+        let addr = serve(&WIC_EN, port).await.unwrap();
+        assert_eq!(addr.port(), port, "free again");
+        let page = reqwest::get(format!("http://{addr}/news/node_35363.htm"))
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+    }
 }

@@ -3,7 +3,8 @@
 //! The modules are the pipeline, in order: `fetch` → `extract` → `normalize` → `store` → `render` → `publish`.
 //! `pipeline` is the only place that knows that order for one source, `health` judges whether a run looks broken,
 //! `status` says how each source is doing (for `status`, `run` and `serve` alike), `serve` is the HTTP face, and
-//! `app` wires config, client and store together for a command. Stages share only the types in `model`.
+//! `app` wires config, client and store together for a command; `term` is how output reaches the terminal.
+//! Stages share only the types in `model`.
 
 pub mod app;
 pub mod cli;
@@ -25,6 +26,7 @@ pub mod serve;
 pub mod status;
 pub mod snapshot;
 pub mod store;
+pub mod term;
 
 /// An error with all its causes on one line (`GET … failed: connection refused: …`), for logs and run records.
 /// Error types keep the cause in `#[source]`, never in their own text, so each cause appears once.

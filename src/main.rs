@@ -1,12 +1,12 @@
 //! The `feedwright` binary: parses the command line, sets up logging, runs the command, maps the result to an
 //! exit code (documented in `--help`).
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
 use feedwright::app::{self, Exit};
 use feedwright::cli::{Cli, LogFormat};
+use feedwright::term::{self, out};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -21,24 +21,27 @@ fn main() -> ExitCode {
             });
         }
     };
-    init_tracing(&cli);
+    let terminal = term::init(term::Terminal::detect(cli.color, cli.quiet));
+    init_tracing(&cli, terminal);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            out::eline(&format!("error: cannot start the async runtime: {e}"));
             return ExitCode::from(Exit::Failure as u8);
         }
     };
     match runtime.block_on(app::main(cli)) {
         Ok(exit) => ExitCode::from(exit as u8),
         Err(e) => {
-            eprintln!("error: {}", feedwright::error_chain(&e));
+            out::eline(&format!("error: {}", feedwright::error_chain(&e)));
             ExitCode::from(e.exit() as u8)
         }
     }
 }
 
-fn init_tracing(cli: &Cli) {
+/// Log lines go to stderr through [`term::LogWriter`], which prints them above the progress bars and never panics
+/// on a closed stderr (`2>&1 | head -1`).
+fn init_tracing(cli: &Cli, terminal: &term::Terminal) {
     let default = match (cli.quiet, cli.verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
@@ -49,8 +52,8 @@ fn init_tracing(cli: &Cli) {
         EnvFilter::try_from_env("FEEDWRIGHT_LOG").unwrap_or_else(|_| EnvFilter::new(format!("feedwright={default}")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
+        .with_writer(term::LogWriter)
+        .with_ansi(terminal.color);
     match cli.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.with_target(false).init(),

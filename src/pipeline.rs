@@ -92,6 +92,13 @@ pub struct Options {
     pub refetch: bool,
 }
 
+impl Collected {
+    /// The listing's errors: `collect` reads the listing before any article, so they come first in `errors`.
+    pub fn listing_errors(&self) -> &[String] {
+        &self.errors[..self.listing_failures.min(self.errors.len())]
+    }
+}
+
 enum Job {
     /// Not stored yet: fetch it.
     New(ListedLink),
@@ -124,17 +131,31 @@ enum ArticleResult {
     Refused(ListedLink, String),
 }
 
-/// Fetches the listing and the articles that need reading, and normalizes them. Reads the store, never writes.
-pub async fn collect(ctx: &Context, source: &Source, now: DateTime<Utc>) -> Result<Collected, StoreError> {
-    collect_with(ctx, source, now, Options::default()).await
+/// How far a run is, for whoever shows it (a progress bar in `app`); the pipeline knows no terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// The listing is read: this many articles will be read.
+    Planned(usize),
+    /// One more of them was read, or failed.
+    Read,
 }
 
-/// [`collect`], with `options` for this run.
+/// A progress callback that ignores everything.
+pub fn no_progress(_: Progress) {}
+
+/// Fetches the listing and the articles that need reading, and normalizes them. Reads the store, never writes.
+/// Its log lines name no source: run it in [`source_span`].
+pub async fn collect(ctx: &Context, source: &Source, now: DateTime<Utc>) -> Result<Collected, StoreError> {
+    collect_with(ctx, source, now, Options::default(), &no_progress).await
+}
+
+/// [`collect`], with `options` for this run, telling `progress` how far it is.
 pub async fn collect_with(
     ctx: &Context,
     source: &Source,
     now: DateTime<Utc>,
     options: Options,
+    progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Collected, StoreError> {
     let rerun = Rerun::decide(&lock(&ctx.store), source, options)?;
     let known = lock(&ctx.store).known_links(&source.id)?;
@@ -177,7 +198,7 @@ pub async fn collect_with(
             out.requests += 1;
             match fetcher.get(&url, validators.as_ref()).await {
                 Ok(Fetched::NotModified) => {
-                    tracing::debug!(source = %source.id, url = %url, "listing not modified");
+                    tracing::debug!(url = %url, "listing not modified");
                     out.listing.push(ListingStatus {
                         url: url.to_string(),
                         status: Some(304),
@@ -220,7 +241,7 @@ pub async fn collect_with(
                             out.links.push(ListedLink { url: key, ..link });
                         }
                     }
-                    tracing::info!(source = %source.id, url = %page.final_url, encoding = page.encoding, bytes = page.bytes, links = out.links.len(), unknown, "listing parsed");
+                    tracing::info!(url = %page.final_url, encoding = page.encoding, bytes = page.bytes, links = out.links.len(), unknown, "listing parsed");
                     out.changes.validators.push((url, page.validators.clone()));
                     // A page that brings nothing new means the rest are older still: a routine run reads one page.
                     if unknown > 0 {
@@ -234,7 +255,7 @@ pub async fn collect_with(
                 Err(crate::fetch::FetchError::Status { status: 404, .. })
                     if page_number > 1 && source.pages.is_some() =>
                 {
-                    tracing::debug!(source = %source.id, url = %url, "no such listing page; the listing ends here");
+                    tracing::debug!(url = %url, "no such listing page; the listing ends here");
                 }
                 Err(e) => {
                     let status = match &e {
@@ -259,6 +280,7 @@ pub async fn collect_with(
         &failed_before,
         &out.links,
     );
+    progress(Progress::Planned(jobs.len()));
     // The parsing threads need their own handle on the rules.
     let shared = Arc::new(source.clone());
     // Unordered, so a slow article (a long download, a big page to parse) holds up no other article's slot; the
@@ -268,6 +290,7 @@ pub async fn collect_with(
             let (fetcher, shared) = (&fetcher, Arc::clone(&shared));
             async move {
                 let (requests, result) = read_article(ctx, fetcher, shared, job, now, deadline).await;
+                progress(Progress::Read);
                 (n, requests, result)
             }
         })
@@ -602,7 +625,7 @@ async fn read_article(
             (1, parse_result(parsed, listed, &id, &url, budget))
         }
         Err(e @ crate::fetch::FetchError::Budget { .. }) => {
-            tracing::warn!(source = %source.id, error = %error_chain(&e), "article skipped");
+            tracing::warn!(error = %error_chain(&e), "article skipped");
             (0, ArticleResult::Skipped(listed, error_chain(&e)))
         }
         // A refused redirect hop did cost the request that brought it; the count stays a lower bound then.
@@ -611,7 +634,7 @@ async fn read_article(
             (0, ArticleResult::Refused(listed, error_chain(&e)))
         }
         Err(e) => {
-            tracing::warn!(source = %source.id, error = %error_chain(&e), "article failed");
+            tracing::warn!(error = %error_chain(&e), "article failed");
             (1, ArticleResult::Failed(listed, error_chain(&e)))
         }
     }
@@ -651,7 +674,7 @@ fn parse_article(source: &Source, listed: &ListedLink, page: Page, first_seen: D
             page: None,
         })),
         Err(e) => {
-            tracing::warn!(source = %source.id, error = %e, "article unparsable");
+            tracing::warn!(error = %e, "article unparsable");
             ArticleResult::Unparsable(listed.clone(), error_chain(&e))
         }
     }
@@ -699,11 +722,13 @@ async fn parse_off_runtime<T: Send + 'static>(
     if tokio::time::Instant::now() >= deadline {
         return Err(ParseFailure::Late);
     }
+    // The parse's log lines name the source too, as every line about a source does.
+    let span = tracing::Span::current();
     let run = async {
         let permit = PARSERS.acquire().await.expect("the semaphore is never closed");
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            parse()
+            span.in_scope(parse)
         })
         .await
     };
@@ -717,19 +742,28 @@ async fn parse_off_runtime<T: Send + 'static>(
 
 /// Runs one source end to end and publishes its feeds when they changed.
 pub async fn run(ctx: &Context, config: &Config, source: &Source, now: DateTime<Utc>) -> Result<Report, PipelineError> {
-    run_with(ctx, config, source, now, Options::default()).await
+    run_with(ctx, config, source, now, Options::default(), &no_progress).await
 }
 
-/// [`run`], with `options` for this run.
+/// [`run`], with `options` for this run, telling `progress` how far it is.
 pub async fn run_with(
     ctx: &Context,
     config: &Config,
     source: &Source,
     now: DateTime<Utc>,
     options: Options,
+    progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Report, PipelineError> {
-    let span = tracing::info_span!("source", source = %source.id);
-    run_source(ctx, config, source, now, options).instrument(span).await
+    run_source(ctx, config, source, now, options, progress)
+        .instrument(source_span(&source.id))
+        .await
+}
+
+/// The span every log line about `id` is in, so each names the source (`source{source=ID}: ...`), the fetcher's
+/// and the normalizer's lines included. Error level, so it is enabled whenever any line is: at the default
+/// (warn) level an info span is filtered out and its lines would lose the source.
+pub fn source_span(id: &SourceId) -> tracing::Span {
+    tracing::error_span!("source", source = %id)
 }
 
 async fn run_source(
@@ -738,9 +772,10 @@ async fn run_source(
     source: &Source,
     now: DateTime<Utc>,
     options: Options,
+    progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Report, PipelineError> {
     let clock = Instant::now();
-    let collected = collect_with(ctx, source, now, options).await?;
+    let collected = collect_with(ctx, source, now, options, progress).await?;
     lock(&ctx.store).save_robots(&ctx.fetcher.take_fetched_robots(), now)?;
     let recent = lock(&ctx.store).recent_runs(&source.id, 10)?;
 

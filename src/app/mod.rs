@@ -4,11 +4,12 @@
 mod service;
 mod snapshot;
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, SubsecRound, Utc};
+use tracing::Instrument;
 
 use crate::cli::{Cli, Command};
 use crate::config::{Config, ConfigError, Source, check_paths};
@@ -20,6 +21,7 @@ use crate::publish;
 use crate::render::{self, Format};
 use crate::status::{self, Facts, Health, SourceState};
 use crate::store::{LockError, Outcome, StateLock, Store, StoreError};
+use crate::term::{self, out};
 use service::{ping_hub, pinger, serve, watch};
 
 /// Process exit codes, as documented in `--help`.
@@ -60,12 +62,19 @@ pub enum AppError {
     Publish(#[from] publish::PublishError),
     #[error(transparent)]
     Snapshot(#[from] crate::snapshot::SnapshotError),
+    #[error("the {what} {} cannot be written", path.display())]
+    Unwritable {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl AppError {
     pub fn exit(&self) -> Exit {
         match self {
-            Self::Config(_) => Exit::Config,
+            Self::Config(_) | Self::Unwritable { .. } => Exit::Config,
             Self::Usage(_) => Exit::Usage,
             _ => Exit::Failure,
         }
@@ -85,6 +94,7 @@ pub async fn main(cli: Cli) -> Result<Exit, AppError> {
             let config = Config::load(&cli.config)?;
             let selected = select(&config, sources)?;
             check_paths(&config)?;
+            check_writable(&config)?;
             let _lock = StateLock::acquire(&config.settings.state, config.settings.lock_timeout).await?;
             let store = Store::open(&config.settings.state)?;
             remove_stale_temp_files(&config);
@@ -93,25 +103,26 @@ pub async fn main(cli: Cli) -> Result<Exit, AppError> {
             publish::opml::write(&config)?;
             Ok(exit)
         }
-        Command::Demo { out } => demo(out, cli.quiet).await,
+        Command::Demo { out, .. } => demo(out, cli.quiet).await,
         Command::Preview { source, format } => preview(&cli.config, source, *format).await,
         Command::Snapshot { source } => snapshot::snapshot(&cli.config, source),
         Command::Test { sources } => snapshot::test(&cli.config, sources),
         Command::Status { json } => status(&cli.config, *json),
-        Command::Watch { serve } => watch(&cli.config, *serve, cli.quiet).await,
-        Command::Serve { addr } => serve(&cli.config, *addr, cli.quiet).await,
+        Command::Watch { serve } => watch(&cli.config, serve.as_ref(), cli.quiet).await,
+        Command::Serve { addr } => serve(&cli.config, addr, cli.quiet).await,
     }
 }
 
 fn check(path: &Path) -> Result<Exit, AppError> {
     let config = Config::load(path)?;
     check_paths(&config)?;
-    println!(
+    check_writable(&config)?;
+    print(&format!(
         "{}: ok, {} sources ({})",
         path.display(),
         config.sources.len(),
         ids(&config.sources)
-    );
+    ))?;
     Ok(Exit::Ok)
 }
 
@@ -123,6 +134,79 @@ fn remove_stale_temp_files(config: &Config) {
         match result {
             Ok(path) => tracing::info!(path = %path.display(), "removed a temporary file left by an interrupted run"),
             Err(e) => tracing::warn!(error = %error_chain(&e), "stale temporary file kept"),
+        }
+    }
+}
+
+/// One line on stdout (above any progress bars); a closed pipe is fine, any other failure is not.
+fn print(line: &str) -> Result<(), AppError> {
+    out::line(line).map_err(stdout_error)
+}
+
+fn stdout_error(source: std::io::Error) -> AppError {
+    AppError::Io {
+        what: "cannot write to stdout".into(),
+        source,
+    }
+}
+
+/// Whether `run` will be able to write the feeds and the state, so `check` can say so and `run` can stop before
+/// fetching anything. Creates no folder (`run` creates the missing ones): the nearest folder that exists must be
+/// a directory, and a probe file is created in it and removed, which permission bits, read-only mounts and a
+/// file in the way all answer. An existing state file must open for writing.
+fn check_writable(config: &Config) -> Result<(), AppError> {
+    let state = &config.settings.state;
+    writable_dir("output folder", &config.settings.output_dir)?;
+    writable_dir("state folder", state.parent().unwrap_or(Path::new("")))?;
+    if std::fs::metadata(state).is_ok_and(|m| m.is_file()) {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(state)
+            .map_err(|source| AppError::Unwritable {
+                what: "state file",
+                path: state.clone(),
+                source,
+            })?;
+    }
+    Ok(())
+}
+
+fn writable_dir(what: &'static str, dir: &Path) -> Result<(), AppError> {
+    let fail = |source| AppError::Unwritable {
+        what,
+        path: dir.to_owned(),
+        source,
+    };
+    let mut existing = dir;
+    loop {
+        let at = if existing.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            existing
+        };
+        match std::fs::metadata(at) {
+            Ok(meta) if meta.is_dir() => {
+                let probe = at.join(format!(".feedwright-check-{}", std::process::id()));
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&probe)
+                    .map_err(fail)?;
+                let _ = std::fs::remove_file(&probe);
+                return Ok(());
+            }
+            Ok(_) if at == dir => return Err(fail(std::io::Error::other("it is a file, not a folder"))),
+            Ok(_) => {
+                return Err(fail(std::io::Error::other(format!(
+                    "{} is a file, not a folder",
+                    at.display()
+                ))));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => match existing.parent() {
+                Some(parent) => existing = parent,
+                None => return Err(fail(e)),
+            },
+            Err(e) => return Err(fail(e)),
         }
     }
 }
@@ -164,7 +248,8 @@ fn configure_hosts(fetcher: &Fetcher, config: &Config) {
     }
 }
 
-/// Runs `sources` at once (they are usually on different hosts) and prints one line per source.
+/// Runs `sources` at once (they are usually on different hosts) and prints one line per source: as each finishes,
+/// above the progress bars of those still running, on a terminal; otherwise all at the end, in config order.
 async fn run(config: &Config, sources: &[Source], store: Store, quiet: bool) -> Result<Exit, AppError> {
     run_with(config, sources, store, quiet, pipeline::Options::default()).await
 }
@@ -181,36 +266,32 @@ async fn run_with(
         store: Arc::new(Mutex::new(store)),
     };
     let started = now();
-    // Only for a person watching: never in cron mail, pipes or logs.
-    let progress = (!quiet && std::io::stdout().is_terminal() && std::io::stderr().is_terminal()).then(|| {
-        let bar = indicatif::ProgressBar::new(sources.len() as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} sources {wide_msg}")
-                .expect("valid template"),
-        );
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        bar
-    });
+    // Only for a person watching: never in cron mail, pipes or logs (see `term::wants_bars`).
+    let terminal = term::get();
     let runs = sources.iter().map(|source| {
-        let (ctx, progress) = (&ctx, &progress);
+        let ctx = &ctx;
         async move {
-            let report = pipeline::run_with(ctx, config, source, started, options).await;
-            if let Some(bar) = progress {
-                bar.inc(1);
-                bar.set_message(source.id.to_string());
+            let bar = terminal.source_bar(source.id.as_str());
+            let progress = |step| match (&bar, step) {
+                (Some(bar), pipeline::Progress::Planned(n)) => bar.planned(n),
+                (Some(bar), pipeline::Progress::Read) => bar.advance(),
+                (None, _) => {}
+            };
+            let report = pipeline::run_with(ctx, config, source, started, options, &progress).await;
+            if let Some(bar) = bar {
+                bar.finish();
+                if let Ok(report) = &report {
+                    let _ = out::line(&summary(report, &state_after(ctx, source, report)));
+                }
             }
             (source, report)
         }
     });
     let results = futures_util::future::join_all(runs).await;
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
-    }
     notify(config, &ctx).await;
 
     let mut exit = Exit::Ok;
     let mut changed = Vec::new();
-    let mut out = std::io::stdout().lock();
     for (source, result) in results {
         // Warnings and errors were logged as they happened; stdout gets one line per source.
         match result {
@@ -219,8 +300,8 @@ async fn run_with(
                 if report.record.outcome == Outcome::Failed && exit == Exit::Ok {
                     exit = Exit::SourcesFailed;
                 }
-                if !quiet {
-                    let _ = writeln!(out, "{}", summary(&report, &state_after(&ctx, source, &report)));
+                if !quiet && !terminal.bars() {
+                    let _ = out::line(&summary(&report, &state_after(&ctx, source, &report)));
                 }
             }
             // The state database failed, not the site: that is exit 1, as documented. (A feed file that cannot be
@@ -231,7 +312,6 @@ async fn run_with(
             }
         }
     }
-    drop(out);
     ping_hub(config, &pinger(config), &changed).await;
     Ok(exit)
 }
@@ -314,24 +394,39 @@ async fn demo(out: &Path, quiet: bool) -> Result<Exit, AppError> {
     let config = demo::start(out).await?;
     if !quiet {
         for source in &config.sources {
-            println!("serving the bundled site for {} at {}", source.id, source.urls[0]);
+            print(&format!(
+                "serving the bundled site for {} at {}",
+                source.id, source.urls[0]
+            ))?;
         }
     }
-    // A fresh memory each time: the site's port changes on every demo, and with it every article URL.
+    // A fresh memory each time, so every demo shows a first run (new items, and the traps below).
     let exit = run(&config, &config.sources, Store::in_memory()?, quiet).await?;
     if !quiet {
-        println!("published:");
+        print("published:")?;
         for source in &config.sources {
             for format in &config.settings.formats {
                 let path = config.settings.feed_path(&source.id, *format);
                 if path.exists() {
-                    println!("  {}", path.display());
+                    print(&format!("  {}", path.display()))?;
                 }
             }
         }
+        print(DEMO_NOTES)?;
     }
     Ok(exit)
 }
+
+/// What the demo's output means, and what to do next.
+const DEMO_NOTES: &str = "
+The \"article failed ... returned HTTP 404\" warnings and the two \"degraded\" lines are deliberate traps: the
+bundled sites link articles that are missing, as real sites do. Each costs only that article; the feeds are
+published all the same.
+
+Next:
+  - open a feed above in a feed reader
+  - for a site of your own, write a [[source]] (see \"Config reference\" in the README), then see what it
+    extracts, without writing anything: feedwright preview ID";
 
 async fn preview(path: &Path, id: &str, format: Option<Format>) -> Result<Exit, AppError> {
     let config = Config::load(path)?;
@@ -341,14 +436,18 @@ async fn preview(path: &Path, id: &str, format: Option<Format>) -> Result<Exit, 
         store: Arc::new(Mutex::new(Store::in_memory()?)),
     };
     let now = now();
-    let collected = pipeline::collect(&ctx, &source, now).await?;
-    for e in &collected.errors {
-        eprintln!("warning: {e}");
-    }
+    let span = pipeline::source_span(&source.id);
+    let collected = pipeline::collect(&ctx, &source, now).instrument(span.clone()).await?;
+    // Each failed article was logged by the pipeline as it failed; only the listing's failures are not.
+    span.in_scope(|| {
+        for e in collected.listing_errors() {
+            tracing::error!(error = %e, "listing page failed");
+        }
+    });
     let mut items = collected.changes.items;
     items.sort_by(|a, b| b.published.cmp(&a.published).then_with(|| a.id.cmp(&b.id)));
     items.truncate(source.max_items);
-    let mut out = std::io::stdout().lock();
+    let mut out = out::stdout();
     let written = match format {
         Some(format) => {
             let meta = pipeline::feed_meta(&config, &source, &items, now);
@@ -356,10 +455,7 @@ async fn preview(path: &Path, id: &str, format: Option<Format>) -> Result<Exit, 
         }
         None => write_preview_table(&mut out, &items, collected.links.len()),
     };
-    written.map_err(|source| AppError::Io {
-        what: "cannot write to stdout".into(),
-        source,
-    })?;
+    written.and_then(|()| out.flush()).map_err(stdout_error)?;
     Ok(if items.is_empty() {
         Exit::SourcesFailed
     } else {
@@ -367,12 +463,20 @@ async fn preview(path: &Path, id: &str, format: Option<Format>) -> Result<Exit, 
     })
 }
 
+/// Terminal cells for a title in `preview`'s table; longer ones end in "…".
+const TITLE_CELLS: usize = 50;
+
 fn write_preview_table(out: &mut impl Write, items: &[crate::model::Item], links: usize) -> std::io::Result<()> {
+    use term::text::column;
     writeln!(out, "{links} links on the listing, {} articles extracted", items.len())?;
     writeln!(
         out,
-        "{:<25}  {:<10}  {:>6}  {:<22}  {:<50}  URL",
-        "DATE", "DATE FROM", "BODY", "MISSING", "TITLE"
+        "{:<25}  {:<10}  {:>8}  {:<22}  {}  URL",
+        "DATE",
+        "DATE FROM",
+        "BODY",
+        "MISSING",
+        column("TITLE", TITLE_CELLS)
     )?;
     for item in items {
         let missing: Vec<&str> = [
@@ -384,15 +488,14 @@ fn write_preview_table(out: &mut impl Write, items: &[crate::model::Item], links
         .into_iter()
         .filter_map(|(missing, name)| missing.then_some(name))
         .collect();
-        let title: String = item.title.chars().take(50).collect();
         writeln!(
             out,
-            "{:<25}  {:<10}  {:>6}  {:<22}  {:<50}  {}",
+            "{:<25}  {:<10}  {:>8}  {:<22}  {}  {}",
             item.published.to_rfc3339(),
             item.date_source.as_str(),
             item.content_html.len(),
             missing.join(","),
-            title,
+            column(&item.title, TITLE_CELLS),
             item.url
         )?;
     }
@@ -403,7 +506,10 @@ fn status(path: &Path, json: bool) -> Result<Exit, AppError> {
     let config = Config::load(path)?;
     let state: PathBuf = config.settings.state.clone();
     if !state.exists() {
-        eprintln!("no state at {} yet: run `feedwright run` first", state.display());
+        out::eline(&format!(
+            "no state at {} yet: run `feedwright run` first",
+            state.display()
+        ));
         return Ok(Exit::Ok);
     }
     let store = Store::open_read_only(&state)?;
@@ -413,17 +519,15 @@ fn status(path: &Path, json: bool) -> Result<Exit, AppError> {
         .iter()
         .map(|source| status::read(&store, source, now, None))
         .collect::<Result<Vec<_>, StoreError>>()?;
-    let mut out = std::io::stdout().lock();
-    let io = |source| AppError::Io {
-        what: "cannot write to stdout".into(),
-        source,
-    };
+    let mut out = out::stdout();
+    let io = stdout_error;
     if json {
         serde_json::to_writer_pretty(&mut out, &states).map_err(|e| io(e.into()))?;
         writeln!(out).map_err(io)?;
     } else {
         write_status_table(&mut out, &states).map_err(io)?;
     }
+    out.flush().map_err(io)?;
     Ok(if states.iter().any(|s| s.health == Health::Broken) {
         Exit::SourcesFailed
     } else {
@@ -481,4 +585,46 @@ fn write_status_table(out: &mut impl Write, states: &[SourceState]) -> std::io::
         writeln!(out, "{health}: {}", health.meaning())?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_finished_source_is_summarized_in_one_line() {
+        let report = Report {
+            record: crate::store::RunRecord {
+                source: crate::model::SourceId::parse("wic-news").unwrap(),
+                started: "2026-01-01T00:00:00Z".parse().unwrap(),
+                duration: std::time::Duration::from_millis(2490),
+                outcome: Outcome::Degraded,
+                reason: None,
+                links: 14,
+                new: 12,
+                updated: 0,
+                failed: 2,
+                fetched: 14,
+                with_date: 12,
+                with_body: 12,
+                requests: 16,
+                listing: Vec::new(),
+                errors: Vec::new(),
+            },
+            written: vec!["a".into(), "b".into(), "c".into()],
+            items: 12,
+        };
+        let state = SourceState::new(
+            report.record.source.clone(),
+            &Facts {
+                last: Some(&report.record),
+                items_in_feed: report.items,
+                ..Facts::default()
+            },
+        );
+        assert_eq!(
+            summary(&report, &state).lines().next().unwrap(),
+            "wic-news         degraded links  14  new  12  updated   0  failed   2  items  12  requests  16  files written 3  2.49s"
+        );
+    }
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::{AppError, Exit, configure_hosts, fetcher, notify, now, remove_stale_temp_files, state_after, summary};
+use crate::cli::ListenAddr;
 use crate::config::Config;
 use crate::error_chain;
 use crate::fetch::Fetcher;
@@ -104,9 +105,31 @@ fn reload_config(path: &Path, running: &Config) -> Option<Config> {
     }
 }
 
+/// Resolves `addr` and binds the first of its addresses that works, IPv4 first (so `localhost:8080` is where the
+/// default `127.0.0.1:8080` and `feed_base_url` are).
+async fn bind(addr: &ListenAddr) -> Result<tokio::net::TcpListener, AppError> {
+    let io = |source| AppError::Io {
+        what: format!("cannot listen on {addr}"),
+        source,
+    };
+    let mut candidates: Vec<std::net::SocketAddr> = tokio::net::lookup_host((addr.host.as_str(), addr.port))
+        .await
+        .map_err(io)?
+        .collect();
+    candidates.sort_by_key(std::net::SocketAddr::is_ipv6);
+    let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "the host name has no address");
+    for candidate in candidates {
+        match tokio::net::TcpListener::bind(candidate).await {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = e,
+        }
+    }
+    Err(io(last))
+}
+
 /// Binds `addr` and serves `site` until the returned sender fires (or is dropped).
 async fn start_server(
-    addr: std::net::SocketAddr,
+    addr: &ListenAddr,
     site: Arc<crate::serve::Site>,
     quiet: bool,
 ) -> Result<
@@ -116,15 +139,13 @@ async fn start_server(
     ),
     AppError,
 > {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| AppError::Io {
-            what: format!("cannot listen on {addr}"),
-            source,
-        })?;
-    let bound = listener.local_addr().unwrap_or(addr);
+    let listener = bind(addr).await?;
+    let bound = listener.local_addr().map_err(|source| AppError::Io {
+        what: format!("cannot listen on {addr}"),
+        source,
+    })?;
     if !quiet {
-        eprintln!("serving feeds on http://{bound}/");
+        crate::term::out::eline(&format!("serving feeds on http://{bound}/"));
     }
     tracing::info!(addr = %bound, "serving feeds");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -154,7 +175,7 @@ async fn stop_server(
 }
 
 /// `feedwright serve`: the feeds over HTTP until SIGINT/SIGTERM; SIGHUP re-reads the config.
-pub(super) async fn serve(path: &Path, addr: std::net::SocketAddr, quiet: bool) -> Result<Exit, AppError> {
+pub(super) async fn serve(path: &Path, addr: &ListenAddr, quiet: bool) -> Result<Exit, AppError> {
     let config = Config::load(path)?;
     let mut signals = Signals::new()?;
     let site = crate::serve::Site::new(Arc::new(config.clone()), None, now);
@@ -232,7 +253,7 @@ async fn watch_run(w: Arc<Watched>, id: crate::model::SourceId) -> scheduler::Ve
             w.live.metrics.record(&report.record);
             if !w.quiet {
                 // The scheduler decides the next run after this returns, so the summary cannot tell it yet.
-                println!("{}", summary(&report, &state_after(&w.ctx, source, &report)));
+                let _ = crate::term::out::line(&summary(&report, &state_after(&w.ctx, source, &report)));
             }
             if let Err(e) = publish::opml::write(&w.config) {
                 tracing::error!(error = %error_chain(&e), "cannot write the OPML list");
@@ -253,10 +274,11 @@ async fn watch_run(w: Arc<Watched>, id: crate::model::SourceId) -> scheduler::Ve
 }
 
 /// `feedwright watch`: runs sources on their schedules until SIGINT/SIGTERM, optionally serving the feeds.
-pub(super) async fn watch(path: &Path, serve: Option<std::net::SocketAddr>, quiet: bool) -> Result<Exit, AppError> {
+pub(super) async fn watch(path: &Path, serve: Option<&ListenAddr>, quiet: bool) -> Result<Exit, AppError> {
     let config = Config::load(path)?;
     let mut signals = Signals::new()?;
     crate::config::check_paths(&config)?;
+    super::check_writable(&config)?;
     let _lock = StateLock::acquire(&config.settings.state, config.settings.lock_timeout).await?;
     let store = Arc::new(Mutex::new(Store::open(&config.settings.state)?));
     remove_stale_temp_files(&config);

@@ -603,6 +603,8 @@ impl Fetcher {
 
     fn classify(&self, url: &Url, source: reqwest::Error) -> FetchError {
         let url = url.clone();
+        // Our message names the URL; reqwest's own ("error sending request for url (...)") would repeat it.
+        let source = source.without_url();
         if let Some(reason) = refusal(&source) {
             FetchError::Refused { url, reason }
         } else if source.is_timeout() {
