@@ -23,8 +23,8 @@ pub mod publish;
 pub mod render;
 pub mod scheduler;
 pub mod serve;
-pub mod status;
 pub mod snapshot;
+pub mod status;
 pub mod store;
 pub mod term;
 
