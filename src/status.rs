@@ -111,8 +111,10 @@ impl SourceState {
     pub fn new(source: SourceId, facts: &Facts<'_>) -> SourceState {
         let health = facts.last.map_or(Health::NeverRun, |r| Health::after(r.outcome));
         // Only failures of the last run that published count: an older one was retried since (and is gone when
-        // it worked), or is waiting out its backoff, which that run already reported.
+        // it worked), or is waiting out its backoff, which that run already reported. An ok run failed nothing,
+        // whatever the times say (two runs may start within one second).
         let failed_articles: Vec<FailedArticle> = match facts.runs.last_success {
+            _ if health == Health::Ok => Vec::new(),
             Some(published) => facts
                 .failed
                 .iter()
@@ -320,6 +322,9 @@ mod tests {
                 Health::Ok, None, vec![]),
             ("ok after a degraded run: what recovered or waits its backoff is not listed",
                 Facts { last: Some(&ok), runs: summary(Some(T3), 0), failed: &with_t2, ..Facts::default() },
+                Health::Ok, None, vec![]),
+            ("ok in the same second as a degraded run lists nothing",
+                Facts { last: Some(&ok), runs: summary(Some(T3), 0), failed: &all_now, ..Facts::default() },
                 Health::Ok, None, vec![]),
             ("degraded lists this run's failures only",
                 Facts { last: Some(&degraded), runs: summary(Some(T3), 0), failed: &all_now, ..Facts::default() },
