@@ -170,6 +170,7 @@ impl Bounded {
         if tag.self_closing || is_void(&tag.name) {
             return false;
         }
+        // In SVG or MathML, `<style>` and `<script>` are ordinary elements and may nest.
         !is_raw_text(&tag.name) || self.builder.adjusted_current_node_present_but_not_in_html_namespace()
     }
 }
