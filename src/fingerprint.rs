@@ -56,6 +56,7 @@ pub fn canonical(source: &Source) -> String {
     put("article.date_formats", format!("{:?}", n.date_formats));
     put("timezone", n.timezone.name().to_owned());
     put("summary_chars", n.summary_chars.to_string());
+    put("max_content", n.max_content.to_string());
     lines.join("\n")
 }
 

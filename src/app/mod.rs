@@ -624,7 +624,7 @@ mod tests {
         );
         assert_eq!(
             summary(&report, &state).lines().next().unwrap(),
-            "wic-news         degraded links  14  new  12  updated   0  failed   2  items  12  requests  16  files written 3  2.49s"
+            "wic-news         degraded  links  14  new  12  updated   0  failed   2  items  12  requests  16  files written 3  2.49s"
         );
     }
 }
