@@ -142,11 +142,15 @@ async fn off_a_terminal_there_are_no_bars_and_no_colour() {
         );
         assert_eq!(out.status.code(), Some(0), "{stderr}");
         assert!(stderr.contains("WARN"), "the 404 article is logged: {stderr}");
-        assert_eq!(stdout.lines().count(), 2, "one summary line per source: {stdout}");
+        // A source that is not ok explains itself on indented lines below its summary.
+        let summaries = stdout.lines().filter(|l| !l.starts_with(' ')).count();
+        assert_eq!(summaries, 2, "one summary line per source: {stdout}");
         for text in [&stdout, &stderr] {
             assert!(!text.contains('\x1b') && !text.contains('\r'), "{args:?}: {text:?}");
             assert!(
-                !text.contains("reading the listing") && !text.contains(" articles"),
+                !text.contains("reading the listing")
+                    && !text.contains("/14 articles")
+                    && !text.contains("/7 articles"),
                 "no progress lines: {text}"
             );
         }
@@ -169,7 +173,7 @@ async fn color_always_colours_log_lines_even_with_no_color_set() {
     );
 }
 
-/// On a terminal (a pseudo-terminal from util-linux `script`; skipped where there is none): one line per running
+/// On a terminal (a pseudo-terminal from util-linux `script`, which must be installed): one line per running
 /// source, log lines above the bars, each finished source summarized, and `NO_COLOR` obeyed by the log lines.
 #[tokio::test(flavor = "multi_thread")]
 async fn on_a_terminal_each_running_source_has_a_progress_line() {
@@ -177,10 +181,10 @@ async fn on_a_terminal_each_running_source_has_a_progress_line() {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
-    if !has_script {
-        eprintln!("skipped: no util-linux `script` for a pseudo-terminal");
-        return;
-    }
+    assert!(
+        has_script,
+        "this test needs util-linux `script` for a pseudo-terminal: apt-get install bsdutils"
+    );
     let (en, zh) = (serve_site("wic-en").await, serve_site("wic-zh").await);
     let setup = Setup::new(&en.uri(), &zh.uri(), "");
     let line = format!(
@@ -200,7 +204,7 @@ async fn on_a_terminal_each_running_source_has_a_progress_line() {
     for id in ["wic-news ", "wic-news-zh "] {
         assert!(screen.contains(&format!("{id:<17}[")), "{id}'s bar: {screen:?}");
         assert!(
-            screen.lines().any(|l| l.contains(id) && l.contains("degraded links")),
+            screen.lines().any(|l| l.contains(id) && l.contains("degraded  links")),
             "{id} summarized: {screen:?}"
         );
     }
@@ -341,10 +345,11 @@ fn check_and_run_name_an_output_or_state_folder_that_cannot_be_written_and_exit_
             let out = feedwright(&setup, args).output().unwrap();
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(3), "{args:?}: {stderr}");
-            assert!(
-                stderr.contains(&format!("the {what} {} cannot be written", path.display())),
-                "{args:?}: {stderr}"
-            );
+            // `check_paths` finds the file in the way before the write probe does; either names the path.
+            let named = stderr.contains(&format!("the {what} {} cannot be written", path.display()))
+                || stderr.contains(&format!("{} exists and is not a folder", path.display()))
+                || stderr.contains(&format!("{} is not a folder", path.display()));
+            assert!(named, "{args:?}: {stderr}");
             assert!(out.stdout.is_empty(), "no summary, nothing fetched");
         }
         let probes = std::fs::read_dir(setup.dir.path())
