@@ -119,7 +119,7 @@ fn mutated_pages_never_panic_a_stage() {
             let url = Url::parse(&format!("http://127.0.0.1/{}", file.path().display())).unwrap();
             for _ in 0..12 {
                 let bytes = mutate(&mut rng, file.contents());
-                let (text, _) = charset::decode(&bytes, Some("text/html"));
+                let text = charset::decode_page(&bytes, Some("text/html")).text;
                 let listing = extract::list::parse(&text, &url, &source.listing);
                 let raw = extract::article::parse(&text, &url, &source.article);
                 let listed = listing.links.first().cloned().unwrap_or(ListedLink {
@@ -293,7 +293,7 @@ fn through_the_stages(bytes: &[u8], content_type: &str) -> Option<feedwright::mo
     let source = &config.sources[0];
     let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
     let url = Url::parse("http://127.0.0.1/2015-12/16/c_47822.htm").unwrap();
-    let (text, _) = charset::decode(bytes, Some(content_type));
+    let text = charset::decode_page(bytes, Some(content_type)).text;
     let _ = extract::list::parse(&text, &url, &source.listing);
     let raw = extract::article::parse(&text, &url, &source.article);
     let listed = ListedLink {

@@ -56,13 +56,7 @@ impl How {
     }
 }
 
-/// Decodes `bytes`, returning the text and the encoding used.
-pub fn decode(bytes: &[u8], content_type: Option<&str>) -> (String, &'static Encoding) {
-    let decoded = decode_page(bytes, content_type);
-    (decoded.text, decoded.encoding)
-}
-
-/// Decodes `bytes` as [`decode`] does, and says how the encoding was chosen.
+/// Decodes `bytes`: the text, the encoding used and how it was chosen.
 pub fn decode_page(bytes: &[u8], content_type: Option<&str>) -> Decoded {
     let done = |(text, encoding), how| Decoded { text, encoding, how };
     if let Some((encoding, bom_len)) = Encoding::for_bom(bytes) {
@@ -212,6 +206,11 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn decode(bytes: &[u8], content_type: Option<&str>) -> (String, &'static Encoding) {
+        let decoded = decode_page(bytes, content_type);
+        (decoded.text, decoded.encoding)
+    }
 
     const ZH: &str = "世界互联网大会在乌镇开幕，朱镕基";
 
