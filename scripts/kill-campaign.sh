@@ -37,4 +37,5 @@ site="http://127.0.0.1:$(cat "$work/port")"
 
 mkdir "$work/run"
 echo "machine: $(nproc) cores, $(uname -sr); binary: $BIN; $KILLS kills, ${MIN_MS}-${MAX_MS} ms per request, seed $SEED"
-python3 scripts/kill_campaign.py --bin "$BIN" --site "$site" --work "$work/run" --kills "$KILLS" --seed "$SEED"
+python3 scripts/kill_campaign.py --bin "$BIN" --site "$site" --work "$work/run" --kills "$KILLS" --seed "$SEED" \
+  --mean-latency "$(python3 -c "print(($MIN_MS + $MAX_MS) / 2000)")"

@@ -148,6 +148,7 @@ def main():
     parser.add_argument("--kills", type=int, default=120, help="stop after this many kills")
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--mean-latency", type=float, default=0.175, help="the site's mean seconds per request")
     args = parser.parse_args()
     rng = random.Random(args.seed)
 
@@ -181,7 +182,6 @@ def main():
     most = {}  # feed file name -> most items it ever had
     stale = set()  # temporary files left by kills, not yet seen gone after a completed run
     problems = []
-    durations = [1.0]  # of completed runs, to pick random kill moments within a typical run
     last_completed = -1
 
     while counts["kills"] < args.kills:
@@ -193,8 +193,12 @@ def main():
         watch.drain()
         started = time.monotonic()
         child = subprocess.Popen(command, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        typical = sorted(durations)[len(durations) // 2]
-        deadline = started + {"random": rng.uniform(0, typical * 1.3), "early": rng.uniform(0, 0.06)}.get(mode, 60)
+        # A run re-reads every listed article (the site sends no validators), so it lasts about
+        # (articles + listing) x mean latency / concurrency; random kills fall anywhere in 1.25 times that, and
+        # the runs they miss complete.
+        articles = get(f"{args.site}/_articles")["articles"]
+        typical = 0.3 + (articles + 1) * args.mean_latency / args.concurrency
+        deadline = started + {"random": rng.uniform(0, typical * 1.25), "early": rng.uniform(0, 0.06)}.get(mode, 120)
         killed, seen_tmp = False, 0
         while child.poll() is None:
             now = time.monotonic()
@@ -227,7 +231,6 @@ def main():
                 counts["kills_at_publish"] += 1
         elif child.returncode == 0:
             counts["completed_runs"] += 1
-            durations.append(time.monotonic() - started)
             last_completed = i
         else:
             counts["failed_runs"] += 1
@@ -291,6 +294,7 @@ def main():
         counts["integrity_failures"] += 1
 
     print(f"site articles at the end: {articles}; iterations: {counts['iterations']} (last completed: {last_completed})")
+    print(f"most items a feed had before the final run: {max(most.values(), default=0)}")
     for key, value in counts.items():
         print(f"{key}: {value}")
     print(f"final_run_exit: {final.returncode}")

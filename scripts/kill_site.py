@@ -18,6 +18,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_site import article, listing  # noqa: E402
 
@@ -82,6 +83,13 @@ def handler(site, min_s, max_s):
     return Handler
 
 
+class Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        # A client killed mid-request resets its connection: that is the point, not an error to print.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=5)
@@ -91,7 +99,7 @@ def main():
     parser.add_argument("--lifetime", type=float, default=3600.0, help="seconds before the server stops by itself")
     args = parser.parse_args()
     site = Site(args.articles)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler(site, args.min_ms / 1000, args.max_ms / 1000))
+    server = Server(("127.0.0.1", 0), handler(site, args.min_ms / 1000, args.max_ms / 1000))
     server.daemon_threads = True
     with open(args.port_file, "w") as f:
         f.write(str(server.server_address[1]))
