@@ -180,7 +180,8 @@ def main():
         0,
     )
     most = {}  # feed file name -> most items it ever had
-    stale = set()  # temporary files left by kills, not yet seen gone after a completed run
+    seen = set()  # every temporary file a kill left, so that none is counted twice
+    stale = set()  # those left since the last completed run
     problems = []
     last_completed = -1
 
@@ -255,17 +256,18 @@ def main():
             most[name] = max(most.get(name, 0), len(ids))
         left = temp_files(feeds)
         if killed:
-            new = [n for n in left if n not in stale]
+            new = set(left) - seen
             if new:
                 counts["kills_leaving_temp_files"] += 1
                 counts["temp_files_left_after_kill"] += len(new)
-                stale.update(new)
+                seen |= new
+                stale |= new
         elif child.returncode == 0:
             survivors = stale & set(left)
             counts["temp_files_left_after_next_completed_run"] += len(survivors)
             if survivors:
                 problems.append(f"iteration {i}: a completed run left stale {sorted(survivors)}")
-            # Counted once each: whatever survived is not counted again at the next completed run.
+            # Each is counted at the first completed run after the kill that left it, not again later.
             stale.clear()
 
     # The final run, not killed: it finishes the work, and every article is in every feed exactly once.
