@@ -317,21 +317,28 @@ fn deeply_nested(levels: usize) {
             "{}deep text<script>alert(1)</script>",
             open.repeat(levels / open.matches('<').count())
         );
-        let item = through_the_stages(article_page("Deep", &body).as_bytes(), "text/html").unwrap();
-        assert!(item.content_html.contains("deep text"), "{open}");
+        match through_the_stages(article_page("Deep", &body).as_bytes(), "text/html") {
+            Some(item) => assert!(item.content_html.contains("deep text"), "{open}"),
+            // Nested `<a>`s make the tree builder re-open elements over and over (the adoption agency), so at
+            // issue 8's depth this page runs into the node budget before its text: the article is then a clear
+            // "no body content" error, which costs that article only.
+            None => assert!(
+                open.contains("<a") && levels > 1_000,
+                "{open} at {levels} levels lost its body"
+            ),
+        }
     }
 }
 
 #[test]
 fn deeply_nested_markup_is_survived() {
-    // 1,000 levels: the HTML5 tree builder is quadratic in depth today (2,000 `<div>`s already take seconds in a
-    // debug build, and every body is parsed more than once); the walks of our own use explicit stacks at any depth.
+    // 1,000 levels: every shape keeps its text; the walks of our own use explicit stacks at any depth.
     deeply_nested(1_000);
 }
 
 #[test]
-#[ignore = "minutes today: the tree builder is quadratic in depth; run with --ignored once HTML parsing has a depth budget"]
 fn deeply_nested_markup_is_survived_at_issue_8_depth() {
+    // Linear since `html::parse` bounds the depth (256) and the nodes (100,000) of every page.
     deeply_nested(20_000);
 }
 
