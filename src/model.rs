@@ -93,6 +93,40 @@ pub struct RawArticle {
     pub image_caption: Option<String>,
 }
 
+/// Where an extracted field's value came from, so `preview` can show why a value is what it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Origin {
+    /// The source's configured selector.
+    Selector,
+    JsonLd,
+    Microdata,
+    OpenGraph,
+    /// Other `<meta>`/`<link>`/`<time>` markup (`meta name=author`, `article:*`, `time[datetime]`).
+    Meta,
+    /// Detected by automatic extraction.
+    Heuristic,
+    /// Read from the article URL (a date folder).
+    Url,
+    /// Printed on the listing page.
+    Listing,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Selector => "selector",
+            Self::JsonLd => "json-ld",
+            Self::Microdata => "microdata",
+            Self::OpenGraph => "opengraph",
+            Self::Meta => "meta",
+            Self::Heuristic => "heuristic",
+            Self::Url => "url",
+            Self::Listing => "listing",
+        }
+    }
+}
+
 /// Where an item's publish date came from, most trustworthy first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

