@@ -12,4 +12,5 @@ pub mod body;
 pub mod dateline;
 pub mod headline;
 pub mod links;
+pub mod measure;
 pub mod pager;
