@@ -138,8 +138,8 @@ enum Step<N> {
     Close(N),
 }
 
-/// The inner HTML of `body`, leaving out every element in `removed` and every [`ALWAYS_REMOVED`] element, each with
-/// its whole subtree. The configured extractor fills `removed` from a source's `remove` selectors, the automatic one
+/// The inner HTML of `body`, leaving out every node in `removed` (elements with their whole subtree, and text) and
+/// every [`ALWAYS_REMOVED`] element. The configured extractor fills `removed` from a source's `remove` selectors, the automatic one
 /// from the noise it detected.
 ///
 /// The serializer is small on purpose: text is escaped (`&`, `<`, `>`), attribute values too (`&`, `"`), void
@@ -162,11 +162,14 @@ pub(crate) fn inner_html(body: ElementRef<'_>, removed: &HashSet<NodeId>) -> Str
                 continue;
             }
         };
+        if removed.contains(&node.id()) {
+            continue;
+        }
         match node.value() {
             Node::Text(text) => escape_into(&mut out, text, false),
             Node::Element(el) => {
                 let name = el.name();
-                if ALWAYS_REMOVED.contains(&name) || removed.contains(&node.id()) {
+                if ALWAYS_REMOVED.contains(&name) {
                     continue;
                 }
                 out.push('<');
