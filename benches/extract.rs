@@ -4,7 +4,7 @@
 //! where nothing was found, and milliseconds per page for parse + extract + sanitize.
 //!
 //! Run with `scripts/bench-extract CORPUS` (or `cargo bench --bench extract -- CORPUS`); set `VERBOSE=1` for one
-//! line per page, worst first. The corpus is never copied into the repository: the bench takes its path. Not a
+//! line per page, worst first, or `EXPLAIN=<name>` for what was chosen on one page. The corpus is never copied into the repository: the bench takes its path. Not a
 //! test: nothing here asserts. Numbers go to `docs/extraction.md`.
 
 use std::path::{Path, PathBuf};
@@ -62,6 +62,30 @@ fn prf(pages: &[Page], pick: impl Fn(&Page) -> Overlap) -> (f64, f64, f64) {
     (p, r, f1(p, r))
 }
 
+/// Prints what the body finder chose on one page: the root, the selector, the noise and the lead image.
+fn explain(source: &Path) {
+    let html = std::fs::read_to_string(source).unwrap_or_else(|e| panic!("{}: {e}", source.display()));
+    let doc = feedwright::html::parse_document(&html).html;
+    let describe = |el: scraper::ElementRef<'_>| {
+        let v = el.value();
+        let text: String = el.text().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" ");
+        let short: String = text.chars().take(80).collect();
+        format!("<{} class={:?} id={:?}> {short}", v.name(), v.attr("class").unwrap_or(""), v.attr("id").unwrap_or(""))
+    };
+    let Some(found) = body::find(&doc) else {
+        println!("nothing found");
+        return;
+    };
+    println!("root      {}", describe(found.root));
+    println!("selector  {:?}", found.selector);
+    println!("image     {:?} caption {:?}", found.image.map(|i| i.value().attr("src")), found.caption);
+    for id in &found.noise {
+        if let Some(el) = doc.tree.get(*id).and_then(scraper::ElementRef::wrap) {
+            println!("noise     {}", describe(el));
+        }
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench` to a harness-less bench; the corpus is the one argument that is not a flag.
     let Some(corpus) = std::env::args().skip(1).find(|a| !a.starts_with("--")) else {
@@ -73,6 +97,10 @@ fn main() {
     if dirs.is_empty() {
         eprintln!("no pages under {corpus}/pages");
         std::process::exit(2);
+    }
+    if let Ok(name) = std::env::var("EXPLAIN") {
+        explain(&Path::new(&corpus).join("pages").join(name).join("source.html"));
+        return;
     }
     // One untimed pass warms the allocator and the lazily compiled selectors.
     let _ = measure(&dirs[0], &url);

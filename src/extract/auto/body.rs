@@ -48,6 +48,7 @@ pub fn find(doc: &Html) -> Option<Body<'_>> {
         let Some(attempt) = page.attempt(body_el, flags, title.as_deref()) else {
             continue;
         };
+        eprintln!("DEBUG attempt {:?} root {} text {} tag {} hints {}", flags, attempt.root, attempt.text_len, page.tag[attempt.root], page.hints[attempt.root]);
         if attempt.text_len >= CHAR_THRESHOLD {
             best = Some(attempt);
             break;
@@ -257,6 +258,9 @@ impl<'a> Page<'a> {
         let mut hints = Vec::with_capacity(n);
         let mut tag = Vec::with_capacity(n);
         let mut own = Vec::with_capacity(n);
+        // Whitespace runs are counted across text nodes, as in the page's concatenated text: the newline and indent
+        // before a `<p>` and those after it are one run, not two.
+        let mut space = true;
         for node in &nodes {
             match node.value() {
                 Node::Element(el) => {
@@ -288,7 +292,7 @@ impl<'a> Page<'a> {
                     tag.push("");
                     hints.push(String::new());
                     own.push(Stats {
-                        text: collapsed_len(t),
+                        text: collapsed_len(t, &mut space),
                         commas: t.chars().filter(|&c| is_comma(c)).count(),
                         ..Stats::default()
                     });
@@ -989,19 +993,18 @@ fn words(hints: &str) -> impl Iterator<Item = &str> {
     hints.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty())
 }
 
-/// Characters of a text with each whitespace run counted once.
-fn collapsed_len(t: &str) -> usize {
+/// Characters of a text with each whitespace run counted once; `space` says whether the text before ended in one.
+fn collapsed_len(t: &str, space: &mut bool) -> usize {
     let mut n = 0;
-    let mut space = false;
     for c in t.chars() {
         if c.is_whitespace() {
-            if !space {
+            if !*space {
                 n += 1;
             }
-            space = true;
+            *space = true;
         } else {
             n += 1;
-            space = false;
+            *space = false;
         }
     }
     n
