@@ -79,6 +79,12 @@ fn explain(source: &Path) {
     println!("root      {}", describe(found.root));
     println!("selector  {:?}", found.selector);
     println!("image     {:?} caption {:?}", found.image.map(|i| i.value().attr("src")), found.caption);
+    let url = Url::parse(PAGE_URL).expect("valid URL");
+    let got = body::auto_body_html(&html, &url).map(|h| to_text(&h)).unwrap_or_default();
+    let expected = source.with_file_name("expected.html");
+    let want = std::fs::read_to_string(&expected).map(|h| to_text(&clean(&h, &url))).unwrap_or_default();
+    println!("got       {got}");
+    println!("expected  {want}");
     for id in &found.noise {
         if let Some(el) = doc.tree.get(*id).and_then(scraper::ElementRef::wrap) {
             println!("noise     {}", describe(el));

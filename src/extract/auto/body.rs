@@ -647,7 +647,7 @@ impl<'a> Page<'a> {
             }
         };
 
-        let (text_len, link_len) = self.clean(root, &skip, flags, &score, &mut noise);
+        let (text_len, link_len) = self.clean(root, &skip, flags, &mut noise);
         Some(Attempt {
             root,
             noise,
@@ -663,7 +663,6 @@ impl<'a> Page<'a> {
         root: usize,
         skip: &[bool],
         flags: Flags,
-        score: &[Option<f64>],
         noise: &mut HashSet<usize>,
     ) -> (usize, f64) {
         let end = self.end[root];
@@ -691,7 +690,7 @@ impl<'a> Page<'a> {
                 let mut s = stats[k];
                 self.finish(i, &mut s);
                 stats[k] = s;
-                if self.is_noise(i, &s, flags, score, &tops, data_table[k]) {
+                if self.is_noise(i, &s, flags, &tops, data_table[k]) {
                     cut[k] = true;
                     continue;
                 }
@@ -716,7 +715,6 @@ impl<'a> Page<'a> {
         i: usize,
         s: &Stats,
         flags: Flags,
-        score: &[Option<f64>],
         tops: &HashSet<usize>,
         in_data_table: bool,
     ) -> bool {
@@ -741,7 +739,7 @@ impl<'a> Page<'a> {
         if in_data_table || self.has_ancestor(i, &["code"], 3) {
             return false;
         }
-        if weight as f64 + score[i].unwrap_or(0.0) < 0.0 {
+        if weight < 0 {
             return true;
         }
         if s.commas >= 10 {
@@ -754,7 +752,8 @@ impl<'a> Page<'a> {
         if s.text < 30
             && self.text_of(i).is_some_and(|t| {
                 let t = t.to_lowercase();
-                ["ad", "advertising", "advertisement", "广告", "loading", "正在加载", "loading..."].contains(&t.as_str())
+                let t = t.trim_end_matches(['…', '.']).trim();
+                ["ad", "advertising", "advertisement", "广告", "loading", "正在加载", "加载中"].contains(&t)
             })
         {
             return true;
