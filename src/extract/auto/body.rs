@@ -48,7 +48,6 @@ pub fn find(doc: &Html) -> Option<Body<'_>> {
         let Some(attempt) = page.attempt(body_el, flags, title.as_deref()) else {
             continue;
         };
-        eprintln!("DEBUG attempt {:?} root {} text {} tag {} hints {}", flags, attempt.root, attempt.text_len, page.tag[attempt.root], page.hints[attempt.root]);
         if attempt.text_len >= CHAR_THRESHOLD {
             best = Some(attempt);
             break;
@@ -1057,25 +1056,193 @@ fn stable_selector(doc: &Html, root: ElementRef<'_>) -> Option<String> {
     first_is_root(&format!("{}.{}", el.name(), classes.join(".")))
 }
 
-/// Whether a class or id name is a plain CSS identifier a person would write: letters first, no run of four
-/// digits or long hex hash (those are generated per build or per page).
+/// Whether a class or id name is a plain CSS identifier a person would write: a letter first, and no run of three
+/// digits or four digits in all (post ids, build hashes like `css-1x2y3z4`, which change from page to page or
+/// from deploy to deploy).
 fn looks_stable(name: &str) -> bool {
     let ascii_ident = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     let starts = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
-    let mut digits = 0;
-    let mut max_digits = 0;
+    let digits = name.chars().filter(char::is_ascii_digit).count();
+    let mut run = 0;
+    let mut max_run = 0;
     for c in name.chars() {
-        if c.is_ascii_digit() {
-            digits += 1;
-            max_digits = max_digits.max(digits);
-        } else {
-            digits = 0;
-        }
+        run = if c.is_ascii_digit() { run + 1 } else { 0 };
+        max_run = max_run.max(run);
     }
-    ascii_ident && starts && name.len() <= 40 && max_digits < 4
+    ascii_ident && starts && name.len() <= 40 && max_run < 3 && digits < 4
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn url() -> Url {
+        Url::parse("https://news.example.com/2026/12/01/harbour.html").unwrap()
+    }
+
+    /// The body's text (root minus noise), as a feed reader would show it.
+    fn text(html: &str) -> Option<String> {
+        auto_body_html(html, &url()).map(|h| crate::normalize::sanitize::to_text(&h))
+    }
+
+    fn paragraphs(topic: &str, n: usize) -> String {
+        (1..=n)
+            .map(|i| {
+                format!(
+                    "<p>{topic} paragraph {i}: the council said on Tuesday that the harbour works, delayed twice by \
+                     storms, would resume in spring, and that residents, shop owners and fishermen would be consulted \
+                     before the plan is final.</p>"
+                )
+            })
+            .collect()
+    }
+
+    /// Imitates an English news article: site navigation, a share bar and a related list inside the article, a
+    /// comment section and a footer around it.
+    fn english_news() -> String {
+        format!(
+            r#"<html><head><title>Harbour works to resume - Example News</title></head><body>
+            <header class="site-header"><nav><a href="/">Home</a> <a href="/world">World</a> <a href="/sport">Sport</a></nav></header>
+            <div id="main-column">
+              <article class="story">
+                <h1>Harbour works to resume</h1>
+                <div class="share-bar"><a href="https://twitter.com/share">Share on Twitter</a> <a href="https://facebook.com/share">Share on Facebook</a></div>
+                <div id="story-body">{}
+                  <div class="related-links"><h3>Related stories</h3><ul><li><a href="/a">Storm closes harbour</a></li><li><a href="/b">Fishermen protest delay</a></li></ul></div>
+                  {}
+                </div>
+              </article>
+              <section id="comments"><h2>Comments</h2><div class="comment"><p>First comment, which says that the works, as usual, are late, and nobody, frankly, is surprised by it.</p></div></section>
+            </div>
+            <footer><p>Copyright 2026 Example News, all rights reserved, no reproduction, no redistribution.</p></footer>
+            </body></html>"#,
+            paragraphs("Opening", 3),
+            paragraphs("Closing", 2)
+        )
+    }
+
+    #[test]
+    fn english_news_keeps_the_story_and_drops_share_related_and_comments() {
+        let page = english_news();
+        let body = text(&page).unwrap();
+        assert!(body.contains("Opening paragraph 1") && body.contains("Closing paragraph 2"), "{body}");
+        for gone in ["Share on", "Related stories", "Storm closes", "First comment", "Copyright", "Sport"] {
+            assert!(!body.contains(gone), "{gone:?} left in {body}");
+        }
+        let doc = Html::parse_document(&page);
+        assert_eq!(find(&doc).unwrap().selector.as_deref(), Some("#story-body"));
+    }
+
+    /// Imitates a Chinese government news page built with TRS: the text in `.TRS_Editor` inside `#Content`, an
+    /// editor line and a related-news list after it, a hot-news ranking in the sidebar.
+    const TRS_PAGE: &str = r#"<html><head><meta charset="utf-8"><title>乌镇峰会开幕_新闻中心</title></head><body>
+        <div class="top"><a href="/">首页</a> | <a href="/xw/">新闻</a> | <a href="/zt/">专题</a></div>
+        <div class="main">
+          <div class="left">
+            <h1>世界互联网大会在乌镇开幕</h1>
+            <div class="info">发布时间：2026-12-01 09:30 来源：新华网</div>
+            <div id="Content">
+              <div class="TRS_Editor">
+                <p>新华社乌镇12月1日电，第十三届世界互联网大会今天在浙江乌镇开幕，来自一百多个国家和地区的嘉宾出席，围绕人工智能、数据安全、数字经济等议题展开讨论。</p>
+                <p>大会主席在开幕式上表示，互联网是人类的共同家园，各国应当加强合作，共同应对网络空间的风险和挑战，推动构建网络空间命运共同体。</p>
+                <p>本届大会为期三天，设有二十余场分论坛，并发布年度领先科技成果，展示最新的技术应用、产业实践和国际合作项目。</p>
+              </div>
+              <p class="editor">责任编辑：王伟</p>
+              <div class="xgxw"><h3>相关新闻</h3><ul>
+                <li><a href="/a.htm">乌镇峰会筹备工作全面就绪</a></li><li><a href="/b.htm">数字经济论坛发布报告</a></li>
+                <li><a href="/c.htm">人工智能分论坛举行</a></li></ul></div>
+            </div>
+          </div>
+          <div class="right"><div class="hot"><h3>热点排行</h3><ol>
+            <li><a href="/1.htm">冬季供暖保障工作部署会召开</a></li><li><a href="/2.htm">全市中小学开展安全教育</a></li></ol></div></div>
+        </div>
+        <div class="footer">版权所有 新闻中心 备案号：京ICP备000000号</div>
+        </body></html>"#;
+
+    #[test]
+    fn chinese_trs_page_keeps_the_text_and_drops_editor_related_and_ranking() {
+        let body = text(TRS_PAGE).unwrap();
+        assert!(body.contains("第十三届世界互联网大会") && body.contains("国际合作项目"), "{body}");
+        for gone in ["责任编辑", "相关新闻", "筹备工作", "热点排行", "供暖", "版权所有", "首页"] {
+            assert!(!body.contains(gone), "{gone:?} left in {body}");
+        }
+    }
+
+    #[test]
+    fn editor_lines_in_english_are_noise_too() {
+        let page = format!("<div id='article'>{}<p>(Editor: Li Tao)</p></div>", paragraphs("Only", 3));
+        let body = text(&page).unwrap();
+        assert!(body.contains("Only paragraph 3") && !body.contains("Editor"), "{body}");
+    }
+
+    /// Imitates a blog post whose lead picture is a `<figure>` between the title and the text.
+    const BLOG: &str = r#"<html><head><title>A morning at the harbour</title></head><body>
+        <div class="wrap"><article id="post-48213">
+          <header><h1>A morning at the harbour</h1><p class="byline">By Ana Silva</p></header>
+          <figure class="wp-block-image"><img src="/img/harbour-dawn.jpg" alt="Boats at dawn"><figcaption>The harbour at dawn, before the boats leave.</figcaption></figure>
+          <div class="entry-content">
+            <p>I got to the harbour at five, when the first boats were being readied, nets checked, engines started, and the gulls, loud as ever, were already circling.</p>
+            <p>The fishermen, most of them in their sixties, talk about the works, the storms, and the prices, which, they say, have never been lower.</p>
+            <p>By seven the harbour was empty again, and the town, slowly, woke up around it, with the cafés opening one after another along the quay.</p>
+          </div>
+          <div class="sharedaddy"><a href="?share=twitter">Twitter</a></div>
+        </article></div></body></html>"#;
+
+    #[test]
+    fn a_figure_before_the_text_is_the_lead_image_with_its_caption() {
+        let doc = Html::parse_document(BLOG);
+        let body = find(&doc).unwrap();
+        assert_eq!(body.root.value().attr("class"), Some("entry-content"));
+        assert_eq!(body.image.and_then(|i| i.value().attr("src")), Some("/img/harbour-dawn.jpg"));
+        assert_eq!(body.caption.as_deref(), Some("The harbour at dawn, before the boats leave."));
+        // The id is generated per post; the class names the template.
+        assert_eq!(body.selector.as_deref(), Some("div.entry-content"));
+        let text = text(BLOG).unwrap();
+        assert!(text.starts_with("I got to the harbour") && !text.contains("Twitter"), "{text}");
+    }
+
+    #[test]
+    fn an_image_inside_the_body_stays_there() {
+        let page = format!("<div id='story'><p><img src='/in.jpg'></p>{}</div>", paragraphs("Pictured", 3));
+        let doc = Html::parse_document(&page);
+        let body = find(&doc).unwrap();
+        assert!(body.image.is_none() && body.caption.is_none());
+        assert!(auto_body_html(&page, &url()).unwrap().contains("/in.jpg"));
+    }
+
+    #[test]
+    fn a_page_of_navigation_only_has_no_body() {
+        let page = r#"<html><body><nav><ul>
+            <li><a href="/world">World news from every continent</a></li><li><a href="/business">Business and markets today</a></li>
+            <li><a href="/sport">Sport results and fixtures</a></li><li><a href="/culture">Culture, books and film</a></li>
+            </ul></nav><div class="links"><a href="/a">A headline that is long enough to score</a> <a href="/b">Another headline here, also long</a></div></body></html>"#;
+        assert!(find(&Html::parse_document(page)).is_none());
+        assert!(find(&Html::parse_document("")).is_none());
+    }
+
+    #[test]
+    fn hidden_elements_inside_the_body_are_noise() {
+        let page = format!(
+            "<div id='text'>{}<div style='display: none'>Hidden promo text</div><p hidden>Also hidden</p></div>",
+            paragraphs("Visible", 3)
+        );
+        let body = text(&page).unwrap();
+        assert!(!body.contains("Hidden") && !body.contains("Also hidden"), "{body}");
+    }
+
+    #[test]
+    fn generated_names_make_no_selector() {
+        assert!(looks_stable("article-body") && looks_stable("TRS_Editor"));
+        assert!(!looks_stable("post-48213") && !looks_stable("css-1x2y3z4") && !looks_stable("9col"));
+        let page = format!("<div class='col'>x</div><div class='col'>{}</div>", paragraphs("Twice", 3));
+        assert_eq!(find(&Html::parse_document(&page)).unwrap().selector, None);
+    }
+
+    #[test]
+    fn deep_nesting_does_not_overflow_the_stack() {
+        let depth = 20_000;
+        let page = format!("{}{}{}", "<div>".repeat(depth), paragraphs("Deep", 3), "</div>".repeat(depth));
+        let doc = crate::html::parse_document(&page).html;
+        assert!(find(&doc).is_some());
+    }
 }
