@@ -828,7 +828,7 @@ content = "#Content"
             found,
             [
                 "config/test.toml:16: source \"wic-news\": unknown key `titel` in [source.article] (expected one of: \
-              title, date, date_formats, author, content, image, caption, remove, next, max_pages)"
+              title, date, date_formats, author, content, image, caption, next, max_pages, remove)"
             ]
         );
     }
