@@ -1026,7 +1026,7 @@ fn similarity(a: &str, b: &str) -> f64 {
 /// The page's own idea of its title: `og:title`, else `<title>`.
 fn page_title(doc: &Html) -> Option<String> {
     let og = Selector::parse(r#"meta[property="og:title"][content]"#).ok()?;
-    if let Some(t) = doc.select(&og).find_map(|m| m.attr("content")).map(str::trim).filter(|t| !t.is_empty()) {
+    if let Some(t) = super::super::dom::meta(doc, &og) {
         return Some(t.to_owned());
     }
     let title = Selector::parse("title").ok()?;
