@@ -1,7 +1,9 @@
 //! Automatic extraction measured on a folder of saved pages in the layout of the Readability.js test pages
-//! (`pages/<name>/source.html`, `expected.html`, `expected-metadata.json`): body precision, recall and F1 with the
-//! shingle metric of [`feedwright::extract::auto::measure`] (as words, and with CJK characters as tokens), pages
-//! where nothing was found, and milliseconds per page for parse + extract + sanitize.
+//! (`pages/<name>/source.html`, `expected.html`, `expected-metadata.json`): each page goes through
+//! [`feedwright::extract::article::parse`] with no selector at all, as a source without rules would. Printed: body
+//! precision, recall and F1 with the shingle metric of [`feedwright::extract::auto::measure`] (as words, and with
+//! CJK characters as tokens), title, byline and date agreement with the expected metadata, pages where no body was
+//! found, and milliseconds per page for parse + extract + sanitize.
 //!
 //! Run with `scripts/bench-extract CORPUS` (or `cargo bench --bench extract -- CORPUS`); set `VERBOSE=1` for one
 //! line per page, worst first, or `EXPLAIN=<name>` for what was chosen on one page. The corpus is never copied into the repository: the bench takes its path. Not a
@@ -10,8 +12,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use feedwright::extract::article::{self, ArticleRules};
 use feedwright::extract::auto::body;
 use feedwright::extract::auto::measure::{Overlap, Tokens, f1, overlap};
+use feedwright::normalize::date;
 use feedwright::normalize::sanitize::{clean, to_text};
 use url::Url;
 
@@ -24,7 +28,25 @@ struct Page {
     words: Overlap,
     cjk: Overlap,
     found: bool,
+    /// Agreement with the expected metadata; `None` when it has no value for the field.
+    title: Option<bool>,
+    byline: Option<bool>,
+    date: Option<bool>,
     ms: f64,
+}
+
+/// Whitespace-collapsed, for comparing a field with the expected value.
+fn same(got: Option<&str>, want: Option<&str>) -> Option<bool> {
+    let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let want = want.map(norm).filter(|w| !w.is_empty())?;
+    Some(got.map(norm) == Some(want))
+}
+
+/// Whether two date texts name the same instant (naive ones read as UTC).
+fn same_instant(got: Option<&str>, want: Option<&str>) -> Option<bool> {
+    let want = want.filter(|w| !w.trim().is_empty())?;
+    let instant = |s: &str| date::parse(s, &[], chrono_tz::UTC).map(|d| d.timestamp());
+    Some(got.and_then(instant).is_some_and(|g| Some(g) == instant(want)))
 }
 
 fn pages(corpus: &Path) -> Vec<PathBuf> {
@@ -41,8 +63,10 @@ fn measure(dir: &Path, url: &Url) -> Page {
     let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{}/{f}: {e}", dir.display()));
     let source = read("source.html");
     let expected = to_text(&clean(&read("expected.html"), url));
+    let meta: serde_json::Value = serde_json::from_str(&read("expected-metadata.json")).unwrap_or_default();
     let start = Instant::now();
-    let got = body::auto_body_html(&source, url);
+    let raw = article::parse(&source, url, &ArticleRules::default(), None).article;
+    let got = raw.content_html.as_deref().map(|h| clean(h, url));
     let ms = start.elapsed().as_secs_f64() * 1000.0;
     let text = got.as_deref().map(to_text).unwrap_or_default();
     Page {
@@ -50,8 +74,21 @@ fn measure(dir: &Path, url: &Url) -> Page {
         words: overlap(&text, &expected, Tokens::Words),
         cjk: overlap(&text, &expected, Tokens::Cjk),
         found: !text.is_empty(),
+        title: same(raw.title.as_deref(), meta["title"].as_str()),
+        byline: same(raw.author.as_deref(), meta["byline"].as_str()),
+        date: same_instant(
+            raw.date_machine.as_deref().or(raw.date_text.as_deref()),
+            meta["publishedTime"].as_str(),
+        ),
         ms,
     }
+}
+
+/// How many pages agree on a field, of those whose expected metadata has it.
+fn agreement(pages: &[Page], pick: impl Fn(&Page) -> Option<bool>) -> String {
+    let known: Vec<bool> = pages.iter().filter_map(pick).collect();
+    let ok = known.iter().filter(|&&b| b).count();
+    format!("{ok}/{} ({:.0}%)", known.len(), 100.0 * ok as f64 / known.len().max(1) as f64)
 }
 
 /// Mean precision and recall over pages, and the F1 of those means (the corpus README's definition).
@@ -80,7 +117,9 @@ fn explain(source: &Path) {
     println!("selector  {:?}", found.selector);
     println!("image     {:?} caption {:?}", found.image.map(|i| i.value().attr("src")), found.caption);
     let url = Url::parse(PAGE_URL).expect("valid URL");
-    let got = body::auto_body_html(&html, &url).map(|h| to_text(&h)).unwrap_or_default();
+    let raw = article::parse(&html, &url, &ArticleRules::default(), None).article;
+    let got = raw.content_html.map(|h| to_text(&clean(&h, &url))).unwrap_or_default();
+    println!("title     {:?}  byline {:?}  date {:?} / {:?}", raw.title, raw.author, raw.date_machine, raw.date_text);
     let expected = source.with_file_name("expected.html");
     let want = std::fs::read_to_string(&expected).map(|h| to_text(&clean(&h, &url))).unwrap_or_default();
     println!("got       {got}");
@@ -134,6 +173,9 @@ fn main() {
     println!("corpus              {corpus} ({} pages)", pages.len());
     println!("body, words         P {p:.3}  R {r:.3}  F1 {f:.3}");
     println!("body, CJK chars     P {pc:.3}  R {rc:.3}  F1 {fc:.3}");
+    println!("title agreement     {}", agreement(&pages, |p| p.title));
+    println!("byline agreement    {}", agreement(&pages, |p| p.byline));
+    println!("date agreement      {}", agreement(&pages, |p| p.date));
     println!("nothing found       {}", pages.iter().filter(|p| !p.found).count());
     println!("ms/page             median {:.2}  mean {mean:.2}  max {:.2}", ms[ms.len() / 2], ms[ms.len() - 1]);
 }

@@ -17,7 +17,6 @@ use std::collections::HashSet;
 
 use ego_tree::{NodeId, NodeRef};
 use scraper::{ElementRef, Html, Node, Selector};
-use url::Url;
 
 /// The detected body of an article page.
 #[derive(Debug, Clone)]
@@ -75,15 +74,6 @@ pub fn find(doc: &Html) -> Option<Body<'_>> {
         image,
         caption,
     })
-}
-
-/// The automatically detected body of a page as sanitized HTML with absolute URLs (what a feed item carries),
-/// for pages without a configured `content` selector.
-pub fn auto_body_html(html: &str, url: &Url) -> Option<String> {
-    let doc = super::super::dom::parse(html, url);
-    let body = find(&doc)?;
-    let raw = super::super::dom::inner_html(body.root, &body.noise);
-    Some(crate::normalize::sanitize::clean(&raw, url))
 }
 
 /// Readability's `charThreshold`: an attempt with less text than this is retried with fewer heuristics.
@@ -447,7 +437,7 @@ impl<'a> Page<'a> {
 
     /// Visible text of node `i`, whitespace-collapsed.
     fn text_of(&self, i: usize) -> Option<String> {
-        ElementRef::wrap(self.nodes[i]).and_then(super::super::dom::text)
+        ElementRef::wrap(self.nodes[i]).and_then(crate::extract::dom::text)
     }
 
     /// Stats of every node with the `skip`ped subtrees left out, summed bottom-up.
@@ -1026,11 +1016,11 @@ fn similarity(a: &str, b: &str) -> f64 {
 /// The page's own idea of its title: `og:title`, else `<title>`.
 fn page_title(doc: &Html) -> Option<String> {
     let og = Selector::parse(r#"meta[property="og:title"][content]"#).ok()?;
-    if let Some(t) = super::super::dom::meta(doc, &og) {
+    if let Some(t) = crate::extract::dom::meta(doc, &og) {
         return Some(t.to_owned());
     }
     let title = Selector::parse("title").ok()?;
-    doc.select(&title).next().and_then(super::super::dom::text)
+    doc.select(&title).next().and_then(crate::extract::dom::text)
 }
 
 /// A selector that finds `root` again on this page: its id when it looks written by a person, else its tag and
@@ -1075,14 +1065,23 @@ fn looks_stable(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use url::Url;
 
     fn url() -> Url {
         Url::parse("https://news.example.com/2026/12/01/harbour.html").unwrap()
     }
 
-    /// The body's text (root minus noise), as a feed reader would show it.
+    /// The body as a feed item carries it: root minus noise, sanitized.
+    fn body_html(html: &str) -> Option<String> {
+        let doc = crate::html::parse_document(html).html;
+        let body = find(&doc)?;
+        let raw = crate::extract::dom::inner_html(body.root, &body.noise);
+        Some(crate::normalize::sanitize::clean(&raw, &url()))
+    }
+
+    /// The body's text, as a feed reader would show it.
     fn text(html: &str) -> Option<String> {
-        auto_body_html(html, &url()).map(|h| crate::normalize::sanitize::to_text(&h))
+        body_html(html).map(|h| crate::normalize::sanitize::to_text(&h))
     }
 
     fn paragraphs(topic: &str, n: usize) -> String {
@@ -1207,7 +1206,7 @@ mod tests {
         let doc = Html::parse_document(&page);
         let body = find(&doc).unwrap();
         assert!(body.image.is_none() && body.caption.is_none());
-        assert!(auto_body_html(&page, &url()).unwrap().contains("/in.jpg"));
+        assert!(body_html(&page).unwrap().contains("/in.jpg"));
     }
 
     #[test]
