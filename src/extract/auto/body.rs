@@ -293,14 +293,49 @@ impl<'a> Page<'a> {
                 }
             }
         }
-        Page {
+        let mut page = Page {
             nodes,
             parent,
             end,
             hints,
             tag,
             own,
+        };
+        // Readability wraps each run of inline content in a div into a `<p>`; those paragraphs count where the
+        // conditional clean weighs paragraphs against images, inputs and list items.
+        for i in 0..n {
+            if page.tag[i] == "div" {
+                page.own[i].p += page.inline_runs(i, &[]);
+            }
         }
+        page
+    }
+
+    /// How many runs of inline content with some text `div` holds directly (children in `skip` left out).
+    fn inline_runs(&self, div: usize, skip: &[bool]) -> usize {
+        let mut runs = 0;
+        let mut open = false;
+        for c in self.children(div) {
+            if skip.get(c).copied().unwrap_or(false) {
+                continue;
+            }
+            if self.is_phrasing(c) {
+                if !open && !self.is_whitespace(c) {
+                    runs += 1;
+                    open = true;
+                }
+            } else {
+                open = false;
+            }
+        }
+        runs
+    }
+
+    /// Whether Readability would have turned `div` into a `<p>` (all its content inline, or one `<p>` and nothing
+    /// else, with few links): then it is a paragraph, not a block the conditional clean weighs.
+    fn div_is_paragraph(&self, div: usize, s: &Stats) -> bool {
+        let inline_only = self.children(div).all(|c| self.is_phrasing(c));
+        (inline_only || self.single_p(div, &[])) && s.link_density() < 0.25
     }
 
     fn find_tag(&self, name: &str) -> Option<usize> {
@@ -725,7 +760,7 @@ impl<'a> Page<'a> {
         if !flags.clean_conditionally || !matches!(tag, "form" | "fieldset" | "table" | "ul" | "div") {
             return false;
         }
-        if in_data_table || self.has_ancestor(i, &["code"], 3) {
+        if in_data_table || self.has_ancestor(i, &["code"], 3) || (tag == "div" && self.div_is_paragraph(i, s)) {
             return false;
         }
         if weight < 0 {
@@ -822,7 +857,7 @@ impl<'a> Page<'a> {
     fn single_p(&self, div: usize, skip: &[bool]) -> bool {
         let mut elements = 0;
         for c in self.children(div) {
-            if skip[c] {
+            if skip.get(c).copied().unwrap_or(false) {
                 continue;
             }
             match self.nodes[c].value() {
