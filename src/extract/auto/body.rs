@@ -215,6 +215,8 @@ struct Page<'a> {
     hints: Vec<String>,
     /// Element name, empty for other nodes.
     tag: Vec<&'a str>,
+    /// Readability's class weight of each element, computed once.
+    weight: Vec<i32>,
     /// Each node's own contribution to [`Stats`] (text length and commas of a text node, counts of an element).
     own: Vec<Stats>,
 }
@@ -255,10 +257,10 @@ impl<'a> Page<'a> {
                 Node::Element(el) => {
                     let name = el.name();
                     tag.push(name);
-                    let mut h = el.attr("class").unwrap_or("").to_lowercase();
-                    h.push(' ');
-                    h.push_str(&el.attr("id").unwrap_or("").to_lowercase());
-                    hints.push(h);
+                    hints.push(match (el.attr("class"), el.attr("id")) {
+                        (None, None) => String::new(),
+                        (class, id) => format!("{} {}", class.unwrap_or(""), id.unwrap_or("")).to_lowercase(),
+                    });
                     let mut s = Stats::default();
                     match name {
                         "p" => s.p = 1,
@@ -293,12 +295,14 @@ impl<'a> Page<'a> {
                 }
             }
         }
+        let weight = nodes.iter().map(|node| node.value().as_element().map_or(0, class_weight)).collect();
         let mut page = Page {
             nodes,
             parent,
             end,
             hints,
             tag,
+            weight,
             own,
         };
         // Readability wraps each run of inline content in a div into a `<p>`; those paragraphs count where the
@@ -368,23 +372,8 @@ impl<'a> Page<'a> {
         })
     }
 
-    /// Readability's class weight: ±25 for the class, ±25 for the id.
     fn class_weight(&self, i: usize) -> i32 {
-        let Some(el) = self.el(i) else { return 0 };
-        let mut w = 0;
-        for value in [el.attr("class"), el.attr("id")].into_iter().flatten() {
-            let v = value.to_lowercase();
-            if v.is_empty() {
-                continue;
-            }
-            if is_negative(&v) {
-                w -= 25;
-            }
-            if POSITIVE.iter().any(|p| v.contains(p)) {
-                w += 25;
-            }
-        }
-        w
+        self.weight[i]
     }
 
     fn is_hidden(&self, i: usize) -> bool {
@@ -811,7 +800,12 @@ impl<'a> Page<'a> {
 
     /// Editor lines (`责任编辑：王伟`, `(Editor: Li Tao)`) and Chinese pagers.
     fn is_editor_or_pager(&self, i: usize, s: &Stats) -> bool {
-        if !matches!(self.tag[i], "p" | "div" | "span" | "section" | "em" | "font" | "strong") {
+        // Blocks only: an editor line inside a `<p>` is caught as that `<p>`, so spans need no text of their own.
+        if !matches!(self.tag[i], "p" | "div" | "section") {
+            return false;
+        }
+        let pager_possible = s.link_density() > 0.3;
+        if s.text >= 60 && !pager_possible {
             return false;
         }
         let Some(text) = self.text_of(i) else { return false };
@@ -823,7 +817,7 @@ impl<'a> Page<'a> {
                 t.starts_with(e)
             })
         };
-        editor || (PAGER_WORDS.iter().any(|w| text.contains(w)) && s.link_density() > 0.3)
+        editor || (pager_possible && PAGER_WORDS.iter().any(|w| text.contains(w)))
     }
 
     fn is_data_table(&self, i: usize) -> bool {
@@ -1005,6 +999,24 @@ impl<'a> Page<'a> {
         let text: usize = (i..self.end[i]).map(|d| self.own[d].text).sum();
         text < 300
     }
+}
+
+/// Readability's class weight: ±25 for the class, ±25 for the id.
+fn class_weight(el: &scraper::node::Element) -> i32 {
+    let mut w = 0;
+    for value in [el.attr("class"), el.attr("id")].into_iter().flatten() {
+        if value.trim().is_empty() {
+            continue;
+        }
+        let v = value.to_lowercase();
+        if is_negative(&v) {
+            w -= 25;
+        }
+        if POSITIVE.iter().any(|p| v.contains(p)) {
+            w += 25;
+        }
+    }
+    w
 }
 
 fn is_negative(hints: &str) -> bool {
