@@ -93,6 +93,8 @@ pub struct RawArticle {
     pub image_caption: Option<String>,
     /// Where each field was found.
     pub provenance: Provenance,
+    /// The page's language (`<html lang>`), as written.
+    pub language: Option<String>,
 }
 
 /// Where each field of a [`RawArticle`] was found; `None` for a field the page did not give.
