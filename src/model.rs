@@ -117,8 +117,9 @@ pub enum Origin {
     Selector,
     JsonLd,
     Microdata,
+    /// `og:*` and OpenGraph's `article:*` properties.
     OpenGraph,
-    /// Other `<meta>`/`<link>`/`<time>` markup (`meta name=author`, `article:*`, `time[datetime]`).
+    /// Other `<meta>`/`<link>`/`<time>` markup (`meta name=author`, `meta name=pubdate`, `time[datetime]`).
     Meta,
     /// Detected by automatic extraction.
     Heuristic,
