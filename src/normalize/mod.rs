@@ -182,9 +182,14 @@ fn publish_date(
         fetched: first_seen,
         year: from_path().map(|d| d.year()),
     };
-    let parse_text = |text: Option<&str>| {
+    // Only printed text is incomplete on purpose; a machine-readable date that reads "yesterday" is broken.
+    let parse_text = |text: Option<&str>, printed: bool| {
         let text = text.map(str::trim).filter(|t| !t.is_empty())?;
-        let parsed = date::parse_with(text, &rules.date_formats, zone, hints);
+        let parsed = if printed {
+            date::parse_with(text, &rules.date_formats, zone, hints)
+        } else {
+            date::parse(text, &rules.date_formats, zone)
+        };
         if parsed.is_none() {
             // Not fatal (a later source of dates may do), but a date element that stops parsing usually means the
             // site changed its format and the source needs a `date_formats` entry.
@@ -193,11 +198,11 @@ fn publish_date(
         parsed
     };
 
-    if let Some(d) = parse_text(raw.date_machine.as_deref()).or_else(|| parse_text(raw.date_text.as_deref())) {
+    if let Some(d) = parse_text(raw.date_machine.as_deref(), false).or_else(|| parse_text(raw.date_text.as_deref(), true)) {
         (d, DateSource::Page)
     } else if let Some(d) = from_path() {
         (d, DateSource::UrlPath)
-    } else if let Some(d) = parse_text(listed.date_text.as_deref()) {
+    } else if let Some(d) = parse_text(listed.date_text.as_deref(), true) {
         (d, DateSource::Listing)
     } else {
         // Shown in the source's zone, so an undated item reads like the dated ones around it.
@@ -288,6 +293,7 @@ mod tests {
     fn rules() -> Rules {
         Rules {
             timezone: chrono_tz::Asia::Shanghai,
+            zone_from_page: false,
             date_formats: Vec::new(),
             summary_chars: 60,
             max_content: 256 * 1024,
