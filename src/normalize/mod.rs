@@ -266,6 +266,7 @@ mod tests {
             ),
             image: Some("W020151216.jpg".into()),
             image_caption: Some(" (Xinhua/Li Tao)\u{A0}".into()),
+            provenance: Default::default(),
         }
     }
 
