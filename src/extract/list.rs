@@ -141,7 +141,7 @@ pub(super) fn title(anchor: ElementRef<'_>) -> Option<String> {
 }
 
 /// Resolves an `href` as written, keeping only links that can lead to another http(s) page.
-fn resolve(href: &str, base: &Url) -> Option<Url> {
+pub(super) fn resolve(href: &str, base: &Url) -> Option<Url> {
     let href = href.trim();
     // An empty href or a bare fragment points back at the listing itself.
     if href.is_empty() || href.starts_with('#') {
@@ -163,7 +163,7 @@ fn is_http(url: &Url) -> bool {
 
 /// Removes the fragment and `utm_*` query parameters: they never change which article a link names. The remaining
 /// parameters are kept byte for byte (re-encoding them could change what a picky server returns).
-fn strip_tracking(mut url: Url) -> Url {
+pub(super) fn strip_tracking(mut url: Url) -> Url {
     url.set_fragment(None);
     let Some(query) = url.query() else { return url };
     let pairs: Vec<&str> = query.split('&').collect();

@@ -927,7 +927,7 @@ mod tests {
     fn round_trip(html: &str, d: &Detected) {
         let rules = ListRules {
             item: Some(Selector::parse(&d.item).unwrap()),
-            links: Selector::parse(&d.link).unwrap(),
+            links: Some(Selector::parse(&d.link).unwrap()),
             date: d.date.as_deref().map(|s| Selector::parse(s).unwrap()),
             next: None,
         };
