@@ -113,6 +113,9 @@ const STATE_CLASSES: [&str; 14] = [
     "fix",
 ];
 
+/// The most classes one part of a generated selector names.
+const MAX_SELECTOR_CLASSES: usize = 2;
+
 /// A heading labels a block when it is this short (in characters); a story's own headline is longer.
 const MAX_LABEL_CHARS: usize = 16;
 
@@ -189,9 +192,9 @@ pub fn find(doc: &Html, base: &Url) -> Option<Detected> {
     }
     let stories: Vec<ElementRef<'_>> = chosen.iter().map(|&(s, _)| s).collect();
 
-    let item = item_selector(doc, &stories, &mut page)?;
-    let link = inner_selector(&chosen, &mut page, false)?;
-    let date = date_selector(&chosen, &mut page);
+    let item = item_selector(doc, &stories)?;
+    let link = inner_selector(&chosen, false)?;
+    let date = date_selector(&chosen);
     let links = read(doc, &resolve_base, &item, &link, date.as_deref());
     (links.len() >= 2).then_some(Detected {
         links,
@@ -404,29 +407,40 @@ fn extend_with_siblings<'a>(doc: &'a Html, stories: &mut Vec<ElementRef<'a>>, ca
 
 /// A selector that matches exactly the story elements: the story's tag and shared classes, with as few ancestors
 /// in a `>` chain as make it exact and name a class or id; the full chain when nothing shorter is exact.
-fn item_selector(doc: &Html, stories: &[ElementRef<'_>], page: &mut Page) -> Option<String> {
+fn item_selector(doc: &Html, stories: &[ElementRef<'_>]) -> Option<String> {
     let want: HashSet<NodeId> = stories.iter().map(|s| s.id()).collect();
-    let tag = stories[0].value().name();
-    let mut shared: Option<Vec<String>> = None;
-    for s in stories {
-        let own = page.classes(*s);
-        shared = Some(match shared {
-            None => own,
-            Some(prev) => prev.into_iter().filter(|c| own.contains(c)).collect(),
-        });
+    // Level 0 is the stories themselves, level k their k-th ancestors; each level's part of the selector has the
+    // tag and the classes every element at that level shares.
+    let mut levels: Vec<Vec<ElementRef<'_>>> = vec![stories.to_vec()];
+    loop {
+        let up: Vec<ElementRef<'_>> = levels[levels.len() - 1]
+            .iter()
+            .filter_map(|el| el.parent().and_then(ElementRef::wrap))
+            .filter(|el| el.value().name() != "html")
+            .collect();
+        if up.len() != stories.len() {
+            break;
+        }
+        levels.push(up);
     }
-    let own = css(tag, &shared.unwrap_or_default());
-    let ancestors: Vec<ElementRef<'_>> = stories[0]
-        .ancestors()
-        .filter_map(ElementRef::wrap)
-        .take_while(|el| el.value().name() != "html")
-        .collect();
+    let part = |level: &[ElementRef<'_>]| {
+        let mut shared = plain_classes(level[0]);
+        for el in &level[1..] {
+            let own = plain_classes(*el);
+            shared.retain(|c| own.contains(c));
+        }
+        css(level[0].value().name(), &shared)
+    };
+    let ancestors: Vec<ElementRef<'_>> = levels[1..].iter().map(|l| l[0]).collect();
+    let own = part(&levels[0]);
     let mut parts = vec![own];
     let mut fallback = None;
     let mut exact = None;
     for level in 0..=ancestors.len() {
         let mut tries = vec![parts.iter().rev().cloned().collect::<Vec<_>>().join(" > ")];
+        // An id names one container, so it only anchors a level that has one element.
         if let Some(anc) = ancestors.get(level)
+            && levels[level + 1].iter().all(|el| el.id() == anc.id())
             && let Some(id) = anc.value().id().filter(|id| is_ident(id))
         {
             let mut with_id: Vec<String> = parts.iter().rev().cloned().collect();
@@ -447,11 +461,8 @@ fn item_selector(doc: &Html, stories: &[ElementRef<'_>], page: &mut Page) -> Opt
                 fallback = Some(css);
             }
         }
-        match ancestors.get(level) {
-            Some(anc) => {
-                let seg = page.segment(*anc);
-                parts.push(seg);
-            }
+        match levels.get(level + 1) {
+            Some(up) => parts.push(part(up)),
             None => break,
         }
     }
@@ -461,11 +472,7 @@ fn item_selector(doc: &Html, stories: &[ElementRef<'_>], page: &mut Page) -> Opt
 /// A selector for one element inside each story (its headline link, or with `date` its date element) whose first
 /// match in a story is that element in as many stories as possible: the shortest `>` chain ending at it, tags
 /// alone tried before tags with classes.
-fn inner_selector(
-    targets: &[(ElementRef<'_>, ElementRef<'_>)],
-    page: &mut Page,
-    classes_first: bool,
-) -> Option<String> {
+fn inner_selector(targets: &[(ElementRef<'_>, ElementRef<'_>)], classes_first: bool) -> Option<String> {
     let mut options: Vec<String> = Vec::new();
     for &(story, target) in targets {
         let mut chain: Vec<ElementRef<'_>> = target
@@ -475,14 +482,21 @@ fn inner_selector(
             .collect();
         chain.reverse();
         chain.push(target);
-        for len in 1..=chain.len() {
+        // A headline link is named with its heading (`h2 > a`), which survives a theme adding a link before it.
+        let in_heading = chain.len() >= 2 && is_heading(chain[chain.len() - 2].value().name());
+        let shortest = if in_heading { 2 } else { 1 };
+        for len in shortest..=chain.len() {
             let tail = &chain[chain.len() - len..];
             let bare = tail
                 .iter()
                 .map(|el| el.value().name().to_owned())
                 .collect::<Vec<_>>()
                 .join(" > ");
-            let classed = tail.iter().map(|el| page.segment(*el)).collect::<Vec<_>>().join(" > ");
+            let classed = tail
+                .iter()
+                .map(|el| css(el.value().name(), &plain_classes(*el)))
+                .collect::<Vec<_>>()
+                .join(" > ");
             let pair = if classes_first {
                 [classed, bare]
             } else {
@@ -518,7 +532,7 @@ fn inner_selector(
 }
 
 /// The date element of each story, when most stories print one, and a selector for it.
-fn date_selector(chosen: &[(ElementRef<'_>, ElementRef<'_>)], page: &mut Page) -> Option<String> {
+fn date_selector(chosen: &[(ElementRef<'_>, ElementRef<'_>)]) -> Option<String> {
     let dated: Vec<(ElementRef<'_>, ElementRef<'_>)> = chosen
         .iter()
         .filter_map(|&(story, anchor)| date_in(story, anchor).map(|d| (story, d)))
@@ -526,7 +540,7 @@ fn date_selector(chosen: &[(ElementRef<'_>, ElementRef<'_>)], page: &mut Page) -
     if dated.len() * 2 < chosen.len() || dated.is_empty() {
         return None;
     }
-    let css = inner_selector(&dated, page, true)?;
+    let css = inner_selector(&dated, true)?;
     // The selector must find a date in most stories, not only in the ones it was made from.
     let sel = Selector::parse(&css).ok()?;
     let found = chosen
@@ -635,9 +649,28 @@ impl Page {
     }
 }
 
+/// An element's own classes that can name it in a selector: writable without escaping, not a state word; the
+/// plainest first (`post` before `type-post` before `post-41`).
+fn plain_classes(el: ElementRef<'_>) -> Vec<String> {
+    let mut classes: Vec<String> = el
+        .value()
+        .classes()
+        .filter(|c| is_ident(c) && !STATE_CLASSES.contains(&c.to_ascii_lowercase().as_str()))
+        .map(str::to_owned)
+        .collect();
+    classes.sort_by_key(|c| {
+        let digits = c.chars().any(|ch| ch.is_ascii_digit());
+        let joined = c.contains(['-', '_']);
+        (digits, joined, c.len(), c.clone())
+    });
+    classes
+}
+
+/// `tag.class.class`, with at most [`MAX_SELECTOR_CLASSES`] classes: more only repeat what two already say and
+/// break when a theme renames one.
 fn css(tag: &str, classes: &[String]) -> String {
     let mut s = tag.to_owned();
-    for c in classes {
+    for c in classes.iter().take(MAX_SELECTOR_CLASSES) {
         s.push('.');
         s.push_str(c);
     }
@@ -672,7 +705,7 @@ fn has_word(el: ElementRef<'_>, wanted: &[&str]) -> bool {
 }
 
 /// Whether this element is site chrome or a side list of links: by tag, by class or id words, or by a short
-/// heading that labels it ("Most Popular", "热点排行"), as a child or as the element just before it.
+/// heading that labels it ("Most Popular", "热点排行"), at its start or as the element just before it.
 fn own_chrome(el: ElementRef<'_>) -> bool {
     let tag = el.value().name();
     if CHROME_TAGS.contains(&tag) {
@@ -700,10 +733,13 @@ fn own_chrome(el: ElementRef<'_>) -> bool {
     {
         return true;
     }
-    let labels = el
-        .children()
-        .filter_map(ElementRef::wrap)
-        .flat_map(|c| std::iter::once(c).chain(c.children().filter_map(ElementRef::wrap)))
+    // A label opens the block it names: the first child, or the first child's first child (`div.box > div.tit >
+    // h3`); a heading further down is some story's, and may contain any word.
+    let first = el.children().find_map(ElementRef::wrap);
+    let first_of_first = first.and_then(|f| f.children().find_map(ElementRef::wrap));
+    let labels = first
+        .into_iter()
+        .chain(first_of_first)
         .chain(el.prev_siblings().filter_map(ElementRef::wrap).take(1));
     labels
         .filter(|h| is_heading(h.value().name()) || has_word(*h, &["tit", "title", "hd", "head", "header"]))
