@@ -111,6 +111,15 @@ pub(super) fn attr<'a>(el: ElementRef<'a>, name: &str) -> Option<&'a str> {
     el.attr(name).map(str::trim).filter(|v| !v.is_empty())
 }
 
+/// The `href` a link-ish match stands for: its own if it is an `<a href>`, else that of the first `<a href>` inside.
+pub(super) fn link_href(el: ElementRef<'_>) -> Option<&str> {
+    static ANCHOR: std::sync::LazyLock<Selector> = std::sync::LazyLock::new(|| selector("a[href]"));
+    if el.value().name() == "a" && el.attr("href").is_some() {
+        return attr(el, "href");
+    }
+    el.select(&ANCHOR).find_map(|a| attr(a, "href"))
+}
+
 /// The first non-blank `content` of the `<meta>` elements `sel` matches, trimmed.
 pub(super) fn meta<'a>(doc: &'a Html, sel: &Selector) -> Option<&'a str> {
     doc.select(sel).find_map(|m| attr(m, "content"))

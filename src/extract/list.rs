@@ -14,7 +14,8 @@ use scraper::{ElementRef, Html, Selector};
 use url::Url;
 
 use super::dom;
-use crate::model::ListedLink;
+use super::{auto, meta};
+use crate::model::{ListedLink, Origin};
 
 static ANCHOR: LazyLock<Selector> = LazyLock::new(|| dom::selector("a[href]"));
 static BASE: LazyLock<Selector> = LazyLock::new(|| dom::selector("base[href]"));
@@ -23,13 +24,15 @@ static BASE: LazyLock<Selector> = LazyLock::new(|| dom::selector("base[href]"));
 /// states the intent and skips the work.
 const SKIPPED_SCHEMES: [&str; 4] = ["javascript:", "mailto:", "tel:", "data:"];
 
-/// Where the stories are on a listing page; compiled from a source's config.
-#[derive(Debug, Clone)]
+/// Where the stories are on a listing page; compiled from a source's config. Without `item` and `links` the
+/// stories are found automatically ([`auto::links`]), so [`ListRules::default`] reads any listing page.
+#[derive(Debug, Clone, Default)]
 pub struct ListRules {
     /// One element per story. When set, links and dates are looked for inside each story only.
     pub item: Option<Selector>,
-    /// The article link: an `<a href>`, or an element whose first `<a href>` is the link.
-    pub links: Selector,
+    /// The article link: an `<a href>`, or an element whose first `<a href>` is the link (with `item` and without
+    /// `links`, the story's first link).
+    pub links: Option<Selector>,
     /// A date printed inside a story; ignored without `item`, since nothing would tie it to a link.
     pub date: Option<Selector>,
     /// The link to the next listing page.
@@ -43,6 +46,10 @@ pub struct Listing {
     pub links: Vec<ListedLink>,
     /// The next listing page, if the page links to one other than itself.
     pub next: Option<Url>,
+    /// Where the links were found: the configured selectors, or automatic detection.
+    pub origin: Option<Origin>,
+    /// Feeds the page advertises (`<link rel="alternate">`), resolved: the site may already have what is wanted.
+    pub feeds: Vec<Url>,
 }
 
 /// Reads a listing page. `base` is the page's final URL, after redirects.
@@ -51,13 +58,15 @@ pub fn parse(html: &str, base: &Url, rules: &ListRules) -> Listing {
     let resolve_base = document_base(&doc, base);
     let mut links = Links::default();
 
-    match &rules.item {
-        Some(item) => {
+    let mut origin = Some(Origin::Selector);
+    match (&rules.item, &rules.links) {
+        (Some(item), link_sel) => {
             for story in doc.select(item) {
-                let Some(found) = story.select(&rules.links).next() else {
-                    continue;
+                let found = match link_sel {
+                    Some(sel) => story.select(sel).next(),
+                    None => story.select(&ANCHOR).next(),
                 };
-                let Some((url, anchor)) = link(found, &resolve_base) else {
+                let Some((url, anchor)) = found.and_then(|found| link(found, &resolve_base)) else {
                     continue;
                 };
                 let date = rules
@@ -68,10 +77,19 @@ pub fn parse(html: &str, base: &Url, rules: &ListRules) -> Listing {
                 links.add(url, title(anchor), date);
             }
         }
-        None => {
-            for found in doc.select(&rules.links) {
+        (None, Some(sel)) => {
+            for found in doc.select(sel) {
                 if let Some((url, anchor)) = link(found, &resolve_base) {
                     links.add(url, title(anchor), None);
+                }
+            }
+        }
+        (None, None) => {
+            origin = None;
+            if let Some(detected) = auto::links::find(&doc, base) {
+                origin = Some(Origin::Heuristic);
+                for found in detected.links {
+                    links.add(found.url, found.title, found.date_text);
                 }
             }
         }
@@ -79,17 +97,26 @@ pub fn parse(html: &str, base: &Url, rules: &ListRules) -> Listing {
 
     // Only the first match counts: on the last page the "next" control is often still there but disabled
     // (`href="#"`, `javascript:`), and a later match would be some other pager link.
-    let next = rules
-        .next
-        .as_ref()
-        .and_then(|sel| doc.select(sel).next())
-        .and_then(|found| link(found, &resolve_base))
-        .map(|(url, _)| url)
-        .filter(|url| !same_page(url, base));
+    let next = match &rules.next {
+        Some(sel) => doc
+            .select(sel)
+            .next()
+            .and_then(|found| link(found, &resolve_base))
+            .map(|(url, _)| url),
+        None => auto::pager::next_listing(&doc, &resolve_base),
+    }
+    .filter(|url| !same_page(url, base));
 
+    let feeds = meta::read(&doc)
+        .feeds
+        .iter()
+        .filter_map(|feed| resolve(&feed.href, &resolve_base))
+        .collect();
     Listing {
         links: links.list,
         next,
+        origin,
+        feeds,
     }
 }
 
@@ -215,7 +242,7 @@ mod tests {
     fn item_rules() -> ListRules {
         ListRules {
             item: Some(sel("ul.news li")),
-            links: sel("a.title"),
+            links: Some(sel("a.title")),
             date: Some(sel("span.date")),
             next: Some(sel("a.next")),
         }
@@ -324,7 +351,7 @@ mod tests {
             <a class="next" href="page2.htm">Next</a></body></html>"#;
         let rules = ListRules {
             item: None,
-            links: sel("div.list a"),
+            links: Some(sel("div.list a")),
             date: None,
             next: Some(sel("a.next")),
         };
@@ -349,7 +376,7 @@ mod tests {
         let html = r#"<head><base href="javascript:void(0)"></head><a href="c_1.htm">One</a>"#;
         let rules = ListRules {
             item: None,
-            links: sel("a"),
+            links: Some(sel("a")),
             date: None,
             next: None,
         };
@@ -369,7 +396,7 @@ mod tests {
         </ul>"#;
         let rules = ListRules {
             item: Some(sel("li")),
-            links: sel("a"),
+            links: Some(sel("a")),
             date: Some(sel(".date")),
             next: None,
         };
@@ -416,7 +443,7 @@ mod tests {
         </div>"##;
         let rules = ListRules {
             item: None,
-            links: sel("div.list a"),
+            links: Some(sel("div.list a")),
             date: None,
             next: None,
         };
@@ -433,7 +460,7 @@ mod tests {
             <a href="/c_2.htm">Second</a></h3></div><h3>No link</h3>"#;
         let rules = ListRules {
             item: None,
-            links: sel("h3"),
+            links: Some(sel("h3")),
             date: None,
             next: None,
         };
@@ -451,7 +478,7 @@ mod tests {
                     <li><a href='/c_2.htm' title=' Full   headline '><img src='x.jpg'></a><span class='date'> </span></li>";
         let rules = ListRules {
             item: Some(sel("li")),
-            links: sel("a"),
+            links: Some(sel("a")),
             date: Some(sel(".date")),
             next: None,
         };

@@ -637,6 +637,35 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// The time zone a page's language implies, when the language is spoken in one zone only: naive times on a
+/// `zh-CN` page are Beijing time, never UTC. `None` for languages spread over several zones (English, Spanish,
+/// Portuguese, Russian, …) and for a region that names another zone than the language's home.
+pub fn zone_for_language(lang: &str) -> Option<Tz> {
+    let lang = lang.trim().to_ascii_lowercase().replace('_', "-");
+    let mut parts = lang.split('-');
+    let primary = parts.next()?;
+    let rest: Vec<&str> = parts.collect();
+    let region = rest.iter().find(|p| p.len() == 2).copied();
+    let zone = match (primary, region) {
+        ("zh", Some("tw")) => Tz::Asia__Taipei,
+        ("zh", Some("hk")) => Tz::Asia__Hong_Kong,
+        ("zh", Some("mo")) => Tz::Asia__Macau,
+        ("zh", Some("sg")) => Tz::Asia__Singapore,
+        ("zh", None | Some("cn")) if !rest.contains(&"hant") => Tz::Asia__Shanghai,
+        ("ja", None | Some("jp")) => Tz::Asia__Tokyo,
+        ("ko", None | Some("kr")) => Tz::Asia__Seoul,
+        ("th", None | Some("th")) => Tz::Asia__Bangkok,
+        ("vi", None | Some("vn")) => Tz::Asia__Ho_Chi_Minh,
+        ("de", None | Some("de")) => Tz::Europe__Berlin,
+        ("fr", Some("fr")) => Tz::Europe__Paris,
+        ("it", None | Some("it")) => Tz::Europe__Rome,
+        ("nl", None | Some("nl")) => Tz::Europe__Amsterdam,
+        ("pl", None | Some("pl")) => Tz::Europe__Warsaw,
+        _ => return None,
+    };
+    Some(zone)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
