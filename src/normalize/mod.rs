@@ -288,6 +288,7 @@ mod tests {
     fn rules() -> Rules {
         Rules {
             timezone: chrono_tz::Asia::Shanghai,
+            zone_from_page: false,
             date_formats: Vec::new(),
             summary_chars: 60,
             max_content: 256 * 1024,
@@ -370,7 +371,7 @@ mod tests {
     #[test]
     fn unreadable_machine_date_falls_back_to_date_text() {
         let raw = RawArticle {
-            date_machine: Some("yesterday".into()),
+            date_machine: Some("unknown".into()),
             ..raw()
         };
         assert_eq!(
