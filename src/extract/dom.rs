@@ -119,8 +119,3 @@ pub(super) fn link_href(el: ElementRef<'_>) -> Option<&str> {
     }
     el.select(&ANCHOR).find_map(|a| attr(a, "href"))
 }
-
-/// The first non-blank `content` of the `<meta>` elements `sel` matches, trimmed.
-pub(super) fn meta<'a>(doc: &'a Html, sel: &Selector) -> Option<&'a str> {
-    doc.select(sel).find_map(|m| attr(m, "content"))
-}

@@ -267,8 +267,7 @@ fn repair(raw: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut in_string = false;
     let mut escaped = false;
-    let mut chars = s.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
+    for (i, c) in s.char_indices() {
         if in_string {
             match c {
                 _ if escaped => escaped = false,

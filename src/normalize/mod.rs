@@ -376,7 +376,7 @@ mod tests {
     #[test]
     fn unreadable_machine_date_falls_back_to_date_text() {
         let raw = RawArticle {
-            date_machine: Some("yesterday".into()),
+            date_machine: Some("unknown".into()),
             ..raw()
         };
         assert_eq!(

@@ -34,7 +34,7 @@ pub fn choose(doc: &Html, meta: &PageMeta, listed: Option<&str>) -> Option<Found
         .and_then(|(t, origin)| Some((strip_site(t, site, reference, false)?, *origin)));
     let from_title = meta::document_title(doc)
         .and_then(|t| strip_site(&t, site, reference, true))
-        .filter(|t| !site.is_some_and(|s| normalized(t) == normalized(s)));
+        .filter(|t| site.is_none_or(|s| normalized(t) != normalized(s)));
 
     if let Some(h1) = &h1 {
         if let Some((m, origin)) = &from_meta
