@@ -133,12 +133,7 @@ pub fn propose(id: &str, listing: &Fetched, articles: &[Fetched]) -> Proposal {
         .iter()
         .filter_map(|f| listing.url.join(&f.href).ok())
         .collect();
-    let language = doc
-        .root_element()
-        .attr("lang")
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned);
+    let language = page_meta.language.clone();
     Proposal {
         id: id.to_owned(),
         title: site_title(&doc, &page_meta, &listing.url),

@@ -52,6 +52,9 @@ pub struct PageMeta {
     pub feeds: Vec<Advertised>,
     /// `<link rel="next">`, as written.
     pub next: Option<String>,
+    /// The page's language: `<html lang>`, `Content-Language`, `og:locale`, else what its declared charset or its
+    /// script implies (GBK means mainland Chinese, Big5 Taiwanese, kana Japanese); `None` when nothing says.
+    pub language: Option<String>,
 }
 
 /// A feed a page points to.
@@ -94,7 +97,75 @@ pub fn read(doc: &Html) -> PageMeta {
         meta.site_name = site_name;
     }
     links(doc, &mut meta);
+    meta.language = language(doc, &metas);
     meta
+}
+
+static HTTP_EQUIV: LazyLock<Selector> = LazyLock::new(|| dom::selector("meta[http-equiv][content]"));
+static CHARSET: LazyLock<Selector> = LazyLock::new(|| dom::selector("meta[charset]"));
+static BODY: LazyLock<Selector> = LazyLock::new(|| dom::selector("body"));
+
+/// How much of the body text is looked at to tell the script.
+const SCRIPT_SAMPLE_CHARS: usize = 2000;
+
+fn language(doc: &Html, metas: &[(String, String)]) -> Option<String> {
+    let declared = dom::attr(doc.root_element(), "lang")
+        .map(str::to_owned)
+        .or_else(|| {
+            doc.select(&HTTP_EQUIV)
+                .find(|m| m.attr("http-equiv").is_some_and(|h| h.eq_ignore_ascii_case("content-language")))
+                .and_then(|m| dom::attr(m, "content"))
+                .map(|l| l.split(',').next().unwrap_or(l).trim().to_owned())
+        })
+        .or_else(|| first(metas, &["og:locale"]).map(|l| l.replace('_', "-")));
+    if let Some(lang) = declared.filter(|l| !l.is_empty()) {
+        return Some(lang);
+    }
+    let charset = doc
+        .select(&CHARSET)
+        .find_map(|m| dom::attr(m, "charset"))
+        .map(str::to_owned)
+        .or_else(|| {
+            doc.select(&HTTP_EQUIV)
+                .filter(|m| m.attr("http-equiv").is_some_and(|h| h.eq_ignore_ascii_case("content-type")))
+                .find_map(|m| dom::attr(m, "content"))
+                .and_then(|c| c.to_ascii_lowercase().split("charset=").nth(1).map(|c| c.trim().to_owned()))
+        })
+        .map(|c| c.to_ascii_lowercase());
+    let by_charset = match charset.as_deref() {
+        Some("gb2312" | "gbk" | "gb18030" | "x-gbk") => Some("zh-CN"),
+        Some("big5" | "big5-hkscs") => Some("zh-TW"),
+        Some("shift_jis" | "euc-jp" | "iso-2022-jp") => Some("ja"),
+        Some("euc-kr") => Some("ko"),
+        _ => None,
+    };
+    by_charset.map(str::to_owned).or_else(|| script_language(doc))
+}
+
+/// The language a body's script gives away: Han without kana is Chinese, kana Japanese, Hangul Korean. Latin
+/// and other scripts are shared by too many languages to tell.
+fn script_language(doc: &Html) -> Option<String> {
+    let body = doc.select(&BODY).next()?;
+    let (mut han, mut kana, mut hangul, mut letters) = (0usize, 0usize, 0usize, 0usize);
+    for c in body.text().flat_map(str::chars).filter(|c| c.is_alphabetic()).take(SCRIPT_SAMPLE_CHARS) {
+        letters += 1;
+        match c as u32 {
+            0x3040..=0x30ff => kana += 1,
+            0xac00..=0xd7af => hangul += 1,
+            0x4e00..=0x9fff | 0x3400..=0x4dbf => han += 1,
+            _ => {}
+        }
+    }
+    let share = |n: usize| n * 10 >= letters * 3 && letters > 0;
+    if share(kana) || (kana * 10 >= han && share(han + kana) && kana > 0) {
+        Some("ja".into())
+    } else if share(hangul) {
+        Some("ko".into())
+    } else if share(han) {
+        Some("zh".into())
+    } else {
+        None
+    }
 }
 
 /// Whether an element sits in a part of the page that is about something other than the article: comments,
