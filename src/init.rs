@@ -190,11 +190,28 @@ fn article_fields(articles: &[Fetched]) -> Vec<Field> {
             .iter()
             .flatten()
             .find(|o| matches!(o, Origin::JsonLd | Origin::Microdata | Origin::OpenGraph | Origin::Meta));
-        let agreed = selectors
+        // Most pages must name the same element, and on the others that selector must find nothing (so detection
+        // still reads them): a page without the field, or a special page of another layout, does not disagree.
+        let mut votes: Vec<(&String, usize)> = Vec::new();
+        for s in selectors.iter().flatten() {
+            match votes.iter_mut().find(|(v, _)| *v == s) {
+                Some((_, n)) => *n += 1,
+                None => votes.push((s, 1)),
+            }
+        }
+        votes.sort_by(|a, b| b.1.cmp(&a.1));
+        let agreed = votes
             .first()
-            .cloned()
-            .flatten()
-            .filter(|first| selectors.iter().all(|s| s.as_deref() == Some(first.as_str())));
+            .filter(|(_, n)| *n == found || (*n >= 2 && *n * 2 > found))
+            .map(|(s, _)| (*s).clone())
+            .filter(|css| {
+                let sel = Selector::parse(css).expect("built from the page's own names");
+                (0..n).all(|i| {
+                    selectors[i].as_deref() == Some(css)
+                        || origins[i].is_none()
+                        || pages[i].0.select(&sel).next().is_none()
+                })
+            });
         let field = match (found, from_meta, agreed) {
             (0, _, _) => Field {
                 key,
@@ -253,31 +270,32 @@ fn article_fields(articles: &[Fetched]) -> Vec<Field> {
         "content",
         read.iter().map(|r| r.provenance.content).collect(),
         (0..n)
-            .map(|i| auto::body::find(&pages[i].0).and_then(|b| b.selector))
+            .map(|i| auto::body::find(&pages[i].0).and_then(|b| auto::css::unique(&pages[i].0, b.root)))
             .collect(),
     );
     fields
 }
 
-/// The innermost element whose whole text is `text` (whitespace collapsed).
+/// The first element whose whole text is `text` (whitespace collapsed) and none of whose children's is: the
+/// headline's `<h1>` rather than the `<div>` around it, and rather than a sidebar link of the same words further
+/// down.
 fn element_with_text<'a>(doc: &'a Html, text: &str) -> Option<ElementRef<'a>> {
-    let want: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut best = None;
+    let collapse = |s: String| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let want = collapse(text.to_owned());
+    let mut found: Option<ElementRef<'a>> = None;
     for el in doc.root_element().descendants().filter_map(ElementRef::wrap) {
         if matches!(el.value().name(), "script" | "style" | "title" | "head" | "meta") {
             continue;
         }
-        let got: String = el
-            .text()
-            .collect::<String>()
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
-        if got == want {
-            best = Some(el);
+        let inside_found = found.is_some_and(|f| el.ancestors().any(|a| a.id() == f.id()));
+        if found.is_some() && !inside_found {
+            break;
+        }
+        if collapse(el.text().collect()) == want {
+            found = Some(el);
         }
     }
-    best
+    found
 }
 
 impl Proposal {

@@ -16,7 +16,7 @@ use crate::fetch::Fetched;
 use crate::init::{self as propose, Proposal};
 
 /// How many of the listing's articles are read to detect the article fields.
-const SAMPLES: usize = 3;
+const SAMPLES: usize = 5;
 
 pub(super) async fn init(path: &Path, url: &str, id: Option<&str>) -> Result<Exit, AppError> {
     let url = Url::parse(url)

@@ -113,7 +113,10 @@ fn language(doc: &Html, metas: &[(String, String)]) -> Option<String> {
         .map(str::to_owned)
         .or_else(|| {
             doc.select(&HTTP_EQUIV)
-                .find(|m| m.attr("http-equiv").is_some_and(|h| h.eq_ignore_ascii_case("content-language")))
+                .find(|m| {
+                    m.attr("http-equiv")
+                        .is_some_and(|h| h.eq_ignore_ascii_case("content-language"))
+                })
                 .and_then(|m| dom::attr(m, "content"))
                 .map(|l| l.split(',').next().unwrap_or(l).trim().to_owned())
         })
@@ -127,9 +130,17 @@ fn language(doc: &Html, metas: &[(String, String)]) -> Option<String> {
         .map(str::to_owned)
         .or_else(|| {
             doc.select(&HTTP_EQUIV)
-                .filter(|m| m.attr("http-equiv").is_some_and(|h| h.eq_ignore_ascii_case("content-type")))
+                .filter(|m| {
+                    m.attr("http-equiv")
+                        .is_some_and(|h| h.eq_ignore_ascii_case("content-type"))
+                })
                 .find_map(|m| dom::attr(m, "content"))
-                .and_then(|c| c.to_ascii_lowercase().split("charset=").nth(1).map(|c| c.trim().to_owned()))
+                .and_then(|c| {
+                    c.to_ascii_lowercase()
+                        .split("charset=")
+                        .nth(1)
+                        .map(|c| c.trim().to_owned())
+                })
         })
         .map(|c| c.to_ascii_lowercase());
     let by_charset = match charset.as_deref() {
@@ -147,7 +158,12 @@ fn language(doc: &Html, metas: &[(String, String)]) -> Option<String> {
 fn script_language(doc: &Html) -> Option<String> {
     let body = doc.select(&BODY).next()?;
     let (mut han, mut kana, mut hangul, mut letters) = (0usize, 0usize, 0usize, 0usize);
-    for c in body.text().flat_map(str::chars).filter(|c| c.is_alphabetic()).take(SCRIPT_SAMPLE_CHARS) {
+    for c in body
+        .text()
+        .flat_map(str::chars)
+        .filter(|c| c.is_alphabetic())
+        .take(SCRIPT_SAMPLE_CHARS)
+    {
         letters += 1;
         match c as u32 {
             0x3040..=0x30ff => kana += 1,
