@@ -270,7 +270,9 @@ impl Validator<'_> {
             .positive(r.max_items.as_ref(), "max_items")
             .unwrap_or(settings.max_items);
         let max_content = self.max_content(r.max_content.as_ref()).unwrap_or(settings.max_content);
-        let max_pages = self.positive(r.listing.max_pages.as_ref(), "max_pages").unwrap_or(1);
+        let max_pages = self
+            .positive(r.listing.max_pages.as_ref(), "max_pages")
+            .unwrap_or(super::DEFAULT_LISTING_PAGES);
         let alternates = r
             .alternates
             .iter()
