@@ -313,6 +313,7 @@ impl Validator<'_> {
             max_pages,
             normalize: normalize::Rules {
                 timezone,
+                zone_from_page: r.timezone.is_none(),
                 date_formats,
                 summary_chars: DEFAULT_SUMMARY_CHARS,
                 max_content,

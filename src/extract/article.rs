@@ -14,11 +14,11 @@ use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use ego_tree::NodeId;
-use scraper::{ElementRef, Node, Selector};
+use scraper::{ElementRef, Selector};
 use url::Url;
 
 use super::{auto, dom, meta};
-use crate::html::{escape_into, is_data_url};
+use crate::html::is_data_url;
 use crate::model::{Origin, Provenance, RawArticle};
 
 static TIME: LazyLock<Selector> = LazyLock::new(|| dom::selector("time[datetime]"));
@@ -26,16 +26,6 @@ static IMG: LazyLock<Selector> = LazyLock::new(|| dom::selector("img"));
 
 /// Lazy-loading scripts keep the real image URL in one of these and put a placeholder in `src`, so they win.
 const IMAGE_ATTRS: [&str; 4] = ["data-src", "data-original", "data-lazy-src", "src"];
-
-/// Elements that are always cut from the body, whatever the source's `remove` list says: their text is code or a
-/// fallback for pages without JavaScript, never article prose.
-const ALWAYS_REMOVED: [&str; 3] = ["script", "style", "noscript"];
-
-/// Elements that have no end tag in HTML; writing one would create a stray element when the HTML is parsed again.
-const VOID: [&str; 18] = [
-    "area", "base", "basefont", "bgsound", "br", "col", "embed", "frame", "hr", "img", "input", "keygen", "link",
-    "meta", "param", "source", "track", "wbr",
-];
 
 /// Where an article's fields are; compiled from a source's config. A field without a selector is found
 /// automatically, so [`ArticleRules::default`] reads any article page.
@@ -114,7 +104,7 @@ pub fn parse(html: &str, url: &Url, rules: &ArticleRules, listed_title: Option<&
                     dom::link_href(found)
                 })
                 .and_then(|href| next_page(url, href));
-            let content = (inner_html(body, &removed), Origin::Selector);
+            let content = (dom::inner_html(body, &removed), Origin::Selector);
             (Some(content), None, None, next)
         }
         None => match auto::body::find(&doc) {
@@ -131,7 +121,7 @@ pub fn parse(html: &str, url: &Url, rules: &ArticleRules, listed_title: Option<&
                         next
                     }),
                 };
-                let content = (inner_html(found.root, &removed), Origin::Heuristic);
+                let content = (dom::inner_html(found.root, &removed), Origin::Heuristic);
                 let image = found
                     .image
                     .and_then(image_src)
@@ -171,6 +161,7 @@ pub fn parse(html: &str, url: &Url, rules: &ArticleRules, listed_title: Option<&
         image: take(image, &mut provenance.image),
         image_caption: take(caption, &mut provenance.caption),
         provenance: Provenance::default(),
+        language: dom::attr(doc.root_element(), "lang").map(str::to_owned),
     };
     ArticlePage {
         article: RawArticle { provenance, ..article },
@@ -220,81 +211,6 @@ fn image_src(found: ElementRef<'_>) -> Option<&str> {
         .iter()
         .filter_map(|name| dom::attr(img, name))
         .find(|src| !is_data_url(src))
-}
-
-/// One step of the serializer's walk: write a node (and queue its children), or close an element.
-enum Step<N> {
-    Open(N),
-    Close(N),
-}
-
-/// The inner HTML of `body`, leaving out every element in `removed` and every [`ALWAYS_REMOVED`] element, each with
-/// its whole subtree.
-///
-/// The serializer is small on purpose: text is escaped (`&`, `<`, `>`), attribute values too (`&`, `"`), void
-/// elements get no end tag. Comments and `<template>` contents are dropped: they are never displayed. Text inside
-/// the few raw-text elements that survive (`iframe`, `xmp`, …) is escaped like any other, which can only make such
-/// text more literal, never let it turn into markup.
-fn inner_html(body: ElementRef<'_>, removed: &HashSet<NodeId>) -> String {
-    let mut out = String::new();
-    // An explicit stack instead of recursion, so a pathologically deep page cannot overflow the thread's stack.
-    let mut stack: Vec<_> = body.children().rev().map(Step::Open).collect();
-    while let Some(step) = stack.pop() {
-        let node = match step {
-            Step::Open(node) => node,
-            Step::Close(node) => {
-                if let Some(el) = node.value().as_element() {
-                    out.push_str("</");
-                    out.push_str(el.name());
-                    out.push('>');
-                }
-                continue;
-            }
-        };
-        match node.value() {
-            Node::Text(text) => escape_into(&mut out, text, false),
-            Node::Element(el) => {
-                let name = el.name();
-                if ALWAYS_REMOVED.contains(&name) || removed.contains(&node.id()) {
-                    continue;
-                }
-                out.push('<');
-                out.push_str(name);
-                for (attr, value) in el.attrs.iter() {
-                    out.push(' ');
-                    // Foreign attributes such as SVG's `xlink:href` keep their prefix, or they would lose their
-                    // namespace when parsed again.
-                    if let Some(prefix) = &attr.prefix {
-                        out.push_str(prefix);
-                        out.push(':');
-                    }
-                    out.push_str(&attr.local);
-                    out.push_str("=\"");
-                    escape_into(&mut out, value, true);
-                    out.push('"');
-                }
-                out.push('>');
-                if VOID.contains(&name) {
-                    continue;
-                }
-                // The parser drops one newline right after these start tags, so a body that starts with a newline
-                // needs an extra one to survive the next parse.
-                if matches!(name, "pre" | "textarea" | "listing")
-                    && node
-                        .first_child()
-                        .and_then(|c| c.value().as_text())
-                        .is_some_and(|t| t.starts_with('\n'))
-                {
-                    out.push('\n');
-                }
-                stack.push(Step::Close(node));
-                stack.extend(node.children().rev().map(Step::Open));
-            }
-            // Comments and the document fragment holding a `<template>`'s contents.
-            _ => {}
-        }
-    }
-    out
 }
 
 #[cfg(test)]

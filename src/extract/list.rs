@@ -13,8 +13,8 @@ use std::sync::LazyLock;
 use scraper::{ElementRef, Html, Selector};
 use url::Url;
 
-use super::auto;
 use super::dom;
+use super::{auto, meta};
 use crate::model::{ListedLink, Origin};
 
 pub(super) static ANCHOR: LazyLock<Selector> = LazyLock::new(|| dom::selector("a[href]"));
@@ -48,6 +48,8 @@ pub struct Listing {
     pub next: Option<Url>,
     /// Where the links were found: the configured selectors, or automatic detection.
     pub origin: Option<Origin>,
+    /// Feeds the page advertises (`<link rel="alternate">`), resolved: the site may already have what is wanted.
+    pub feeds: Vec<Url>,
 }
 
 /// Reads a listing page. `base` is the page's final URL, after redirects.
@@ -105,10 +107,16 @@ pub fn parse(html: &str, base: &Url, rules: &ListRules) -> Listing {
     }
     .filter(|url| !same_page(url, base));
 
+    let feeds = meta::read(&doc)
+        .feeds
+        .iter()
+        .filter_map(|feed| resolve(&feed.href, &resolve_base))
+        .collect();
     Listing {
         links: links.list,
         next,
         origin,
+        feeds,
     }
 }
 

@@ -20,7 +20,7 @@ use crate::error_chain;
 use crate::extract::{self, article::ArticlePage};
 use crate::fetch::{FetchError, Fetched, Fetcher, Page};
 use crate::fingerprint;
-use crate::model::{DateSource, Item, ItemId, ListedLink, RawArticle, SourceId, Validators};
+use crate::model::{DateSource, Item, ItemId, ListedLink, Provenance, RawArticle, SourceId, Validators};
 use crate::normalize;
 use crate::store::{FailedLink, Known, SavedPage, Served, Store, StoreError, Windowed, lock};
 
@@ -42,6 +42,8 @@ struct Parsed {
     listed: ListedLink,
     /// The page as fetched, to keep; `None` when it was not fetched this run.
     page: Option<SavedPage>,
+    /// Where each field was found, for `preview`.
+    provenance: Provenance,
 }
 
 enum ArticleResult {
@@ -109,7 +111,9 @@ fn fold(results: impl Iterator<Item = (usize, ArticleResult)>, known: &HashMap<S
                     validators,
                     listed,
                     page,
+                    provenance,
                 } = *parsed;
+                out.provenance.push((item.id.clone(), provenance));
                 if let Some(mut page) = page {
                     page.set_item(&item.id);
                     out.changes.pages.push(page);
@@ -496,6 +500,7 @@ async fn finish(
     if pages > 1 {
         tracing::info!(url = %listed.url, pages, "article read over several pages");
     }
+    let provenance = article.provenance;
     let (rules, shared, url) = (Arc::clone(source), listed.clone(), listed.url.clone());
     let normalized = parse_off_runtime(deadline, move || {
         normalize_article(&rules, &shared, &article, first_seen).map_err(|e| error_chain(&e))
@@ -507,6 +512,7 @@ async fn finish(
             validators: Validators::default(),
             listed,
             page: None,
+            provenance,
         })),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "article unparsable");

@@ -33,6 +33,7 @@ struct Chain {
     pages: Vec<SavedPage>,
     validators: Vec<(Url, Validators)>,
     parsed: bool,
+    advertised: Vec<Url>,
 }
 
 /// Reads every listing chain of `source` and adds the links, statuses and errors to `out`.
@@ -66,6 +67,11 @@ pub(super) async fn read(
         out.changes.pages.extend(chain.pages);
         out.changes.validators.extend(chain.validators);
         out.observed.listing_parsed |= chain.parsed;
+        for feed in chain.advertised {
+            if !out.advertised.contains(&feed) {
+                out.advertised.push(feed);
+            }
+        }
     }
     out.observed.links = out.links.len();
     Ok(())
@@ -131,6 +137,7 @@ async fn chain(
                     }
                 };
                 out.parsed = true;
+                out.advertised.extend(listing.feeds);
                 let mut unknown = 0;
                 for link in listing.links {
                     let key = normalize::url::canonical(&link.url);

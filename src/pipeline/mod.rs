@@ -23,7 +23,7 @@ use crate::config::{Config, Source};
 use crate::error_chain;
 use crate::fetch::Fetcher;
 use crate::health::{self, Observed};
-use crate::model::{Event, ListedLink, SourceId};
+use crate::model::{Event, ItemId, ListedLink, Provenance, SourceId};
 use crate::store::{Changes, Keep, ListingStatus, Outcome, RunRecord, Store, StoreError, lock};
 
 mod articles;
@@ -81,6 +81,10 @@ pub struct Collected {
     /// Like skipped ones they never fail a run on their own: a hostile listing must not be able to break a source
     /// by listing the metadata address.
     pub refused: usize,
+    /// Feeds the listing pages advertise, for `preview` and `init` to mention.
+    pub advertised: Vec<Url>,
+    /// Where each read article's fields were found, for `preview`.
+    pub provenance: Vec<(ItemId, Provenance)>,
 }
 
 /// How a run treats what earlier runs stored; the default is a routine run.
