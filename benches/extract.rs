@@ -88,7 +88,11 @@ fn measure(dir: &Path, url: &Url) -> Page {
 fn agreement(pages: &[Page], pick: impl Fn(&Page) -> Option<bool>) -> String {
     let known: Vec<bool> = pages.iter().filter_map(pick).collect();
     let ok = known.iter().filter(|&&b| b).count();
-    format!("{ok}/{} ({:.0}%)", known.len(), 100.0 * ok as f64 / known.len().max(1) as f64)
+    format!(
+        "{ok}/{} ({:.0}%)",
+        known.len(),
+        100.0 * ok as f64 / known.len().max(1) as f64
+    )
 }
 
 /// Mean precision and recall over pages, and the F1 of those means (the corpus README's definition).
@@ -105,9 +109,19 @@ fn explain(source: &Path) {
     let doc = feedwright::html::parse_document(&html).html;
     let describe = |el: scraper::ElementRef<'_>| {
         let v = el.value();
-        let text: String = el.text().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" ");
+        let text: String = el
+            .text()
+            .collect::<String>()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         let short: String = text.chars().take(80).collect();
-        format!("<{} class={:?} id={:?}> {short}", v.name(), v.attr("class").unwrap_or(""), v.attr("id").unwrap_or(""))
+        format!(
+            "<{} class={:?} id={:?}> {short}",
+            v.name(),
+            v.attr("class").unwrap_or(""),
+            v.attr("id").unwrap_or("")
+        )
     };
     let Some(found) = body::find(&doc) else {
         println!("nothing found");
@@ -115,13 +129,22 @@ fn explain(source: &Path) {
     };
     println!("root      {}", describe(found.root));
     println!("selector  {:?}", found.selector);
-    println!("image     {:?} caption {:?}", found.image.map(|i| i.value().attr("src")), found.caption);
+    println!(
+        "image     {:?} caption {:?}",
+        found.image.map(|i| i.value().attr("src")),
+        found.caption
+    );
     let url = Url::parse(PAGE_URL).expect("valid URL");
     let raw = article::parse(&html, &url, &ArticleRules::default(), None).article;
     let got = raw.content_html.map(|h| to_text(&clean(&h, &url))).unwrap_or_default();
-    println!("title     {:?}  byline {:?}  date {:?} / {:?}", raw.title, raw.author, raw.date_machine, raw.date_text);
+    println!(
+        "title     {:?}  byline {:?}  date {:?} / {:?}",
+        raw.title, raw.author, raw.date_machine, raw.date_text
+    );
     let expected = source.with_file_name("expected.html");
-    let want = std::fs::read_to_string(&expected).map(|h| to_text(&clean(&h, &url))).unwrap_or_default();
+    let want = std::fs::read_to_string(&expected)
+        .map(|h| to_text(&clean(&h, &url)))
+        .unwrap_or_default();
     println!("got       {got}");
     println!("expected  {want}");
     for id in &found.noise {
@@ -177,5 +200,9 @@ fn main() {
     println!("byline agreement    {}", agreement(&pages, |p| p.byline));
     println!("date agreement      {}", agreement(&pages, |p| p.date));
     println!("nothing found       {}", pages.iter().filter(|p| !p.found).count());
-    println!("ms/page             median {:.2}  mean {mean:.2}  max {:.2}", ms[ms.len() / 2], ms[ms.len() - 1]);
+    println!(
+        "ms/page             median {:.2}  mean {mean:.2}  max {:.2}",
+        ms[ms.len() / 2],
+        ms[ms.len() - 1]
+    );
 }

@@ -198,7 +198,9 @@ fn publish_date(
         parsed
     };
 
-    if let Some(d) = parse_text(raw.date_machine.as_deref(), false).or_else(|| parse_text(raw.date_text.as_deref(), true)) {
+    if let Some(d) =
+        parse_text(raw.date_machine.as_deref(), false).or_else(|| parse_text(raw.date_text.as_deref(), true))
+    {
         (d, DateSource::Page)
     } else if let Some(d) = from_path() {
         (d, DateSource::UrlPath)

@@ -114,29 +114,127 @@ impl Flags {
 /// Class/id fragments that make an element more likely to hold the article (Readability's list, then Chinese CMS
 /// names: TRS and Hanweb templates wrap the text in `.TRS_Editor` and `.Custom_UnionStyle`).
 const POSITIVE: &[&str] = &[
-    "article", "body", "content", "entry", "hentry", "h-entry", "main", "page", "pagination", "post", "text", "blog",
-    "story", "正文", "trs_editor", "custom_unionstyle", "detail",
+    "article",
+    "body",
+    "content",
+    "entry",
+    "hentry",
+    "h-entry",
+    "main",
+    "page",
+    "pagination",
+    "post",
+    "text",
+    "blog",
+    "story",
+    "正文",
+    "trs_editor",
+    "custom_unionstyle",
+    "detail",
 ];
 /// Class/id fragments of everything around an article.
 const NEGATIVE: &[&str] = &[
-    "-ad-", "hidden", "banner", "combx", "comment", "com-", "contact", "footer", "gdpr", "masthead", "media", "meta",
-    "outbrain", "promo", "related", "scroll", "share", "shoutbox", "sidebar", "skyscraper", "sponsor", "shopping",
-    "tags", "widget", "social", "recommend", "copyright", "热点", "排行", "相关", "推荐", "评论", "分享", "版权",
+    "-ad-",
+    "hidden",
+    "banner",
+    "combx",
+    "comment",
+    "com-",
+    "contact",
+    "footer",
+    "gdpr",
+    "masthead",
+    "media",
+    "meta",
+    "outbrain",
+    "promo",
+    "related",
+    "scroll",
+    "share",
+    "shoutbox",
+    "sidebar",
+    "skyscraper",
+    "sponsor",
+    "shopping",
+    "tags",
+    "widget",
+    "social",
+    "recommend",
+    "copyright",
+    "热点",
+    "排行",
+    "相关",
+    "推荐",
+    "评论",
+    "分享",
+    "版权",
 ];
 /// Whole class/id words that are negative but too short to match as fragments ("ad" is in "header", "nav" in
 /// "canvas").
 const NEGATIVE_WORDS: &[&str] = &["hid", "ad", "ads", "advert", "nav", "navbar", "hot", "rank", "ranking"];
 /// Class/id fragments of blocks that are dropped before scoring unless they also look like content.
 const UNLIKELY: &[&str] = &[
-    "-ad-", "ai2html", "banner", "breadcrumbs", "combx", "comment", "community", "cover-wrap", "disqus", "extra",
-    "footer", "gdpr", "header", "legends", "menu", "related", "remark", "replies", "rss", "shoutbox", "sidebar",
-    "skyscraper", "social", "sponsor", "supplemental", "ad-break", "agegate", "pagination", "pager", "popup",
-    "yom-remote", "recommend", "热点", "排行", "相关", "推荐", "评论",
+    "-ad-",
+    "ai2html",
+    "banner",
+    "breadcrumbs",
+    "combx",
+    "comment",
+    "community",
+    "cover-wrap",
+    "disqus",
+    "extra",
+    "footer",
+    "gdpr",
+    "header",
+    "legends",
+    "menu",
+    "related",
+    "remark",
+    "replies",
+    "rss",
+    "shoutbox",
+    "sidebar",
+    "skyscraper",
+    "social",
+    "sponsor",
+    "supplemental",
+    "ad-break",
+    "agegate",
+    "pagination",
+    "pager",
+    "popup",
+    "yom-remote",
+    "recommend",
+    "热点",
+    "排行",
+    "相关",
+    "推荐",
+    "评论",
 ];
 /// What saves an unlikely-looking block.
-const MAYBE: &[&str] = &["and", "article", "body", "column", "content", "main", "mathjax", "shadow", "正文", "trs_editor"];
+const MAYBE: &[&str] = &[
+    "and",
+    "article",
+    "body",
+    "column",
+    "content",
+    "main",
+    "mathjax",
+    "shadow",
+    "正文",
+    "trs_editor",
+];
 /// ARIA roles of page furniture.
-const UNLIKELY_ROLES: &[&str] = &["menu", "menubar", "complementary", "navigation", "alert", "alertdialog", "dialog"];
+const UNLIKELY_ROLES: &[&str] = &[
+    "menu",
+    "menubar",
+    "complementary",
+    "navigation",
+    "alert",
+    "alertdialog",
+    "dialog",
+];
 /// Elements whose text Readability scores as paragraphs.
 const SCORED: &[&str] = &["section", "h2", "h3", "h4", "h5", "h6", "p", "td", "pre"];
 /// Elements that stop a `<div>` from being read as one paragraph.
@@ -156,16 +254,35 @@ const ALWAYS_NOISE: &[&str] = &[
 ];
 /// Hosts of embedded video worth keeping.
 const VIDEO: &[&str] = &[
-    "youtube.com", "youtube-nocookie.com", "player.vimeo.com", "dailymotion.com", "v.qq.com", "archive.org",
-    "upload.wikimedia.org", "player.twitch.tv", "player.bilibili.com",
+    "youtube.com",
+    "youtube-nocookie.com",
+    "player.vimeo.com",
+    "dailymotion.com",
+    "v.qq.com",
+    "archive.org",
+    "upload.wikimedia.org",
+    "player.twitch.tv",
+    "player.bilibili.com",
 ];
 /// Lines naming the editor, which close Chinese and some English news texts.
-const EDITOR_LINES: &[&str] = &["责任编辑", "责编", "编辑：", "编辑:", "(editor:", "（editor:", "(editor：", "editor:"];
+const EDITOR_LINES: &[&str] = &[
+    "责任编辑",
+    "责编",
+    "编辑：",
+    "编辑:",
+    "(editor:",
+    "（editor:",
+    "(editor：",
+    "editor:",
+];
 /// Pager words in Chinese.
 const PAGER_WORDS: &[&str] = &["下一页", "上一页", "下一篇", "上一篇"];
 /// Characters that separate clauses: commas count as a sign of prose.
 fn is_comma(c: char) -> bool {
-    matches!(c, ',' | '，' | '、' | '。' | '\u{060C}' | '\u{FE50}' | '\u{FE10}' | '\u{FE11}' | '\u{2E41}')
+    matches!(
+        c,
+        ',' | '，' | '、' | '。' | '\u{060C}' | '\u{FE50}' | '\u{FE10}' | '\u{FE11}' | '\u{2E41}'
+    )
 }
 
 /// Text statistics of a subtree.
@@ -202,7 +319,11 @@ impl Stats {
     }
 
     fn link_density(&self) -> f64 {
-        if self.text == 0 { 0.0 } else { self.link / self.text as f64 }
+        if self.text == 0 {
+            0.0
+        } else {
+            self.link / self.text as f64
+        }
     }
 }
 
@@ -361,7 +482,11 @@ impl<'a> Page<'a> {
             return true;
         }
         el.attr("style").is_some_and(|s| {
-            let s: String = s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_lowercase();
+            let s: String = s
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect::<String>()
+                .to_lowercase();
             s.contains("display:none") || s.contains("visibility:hidden")
         })
     }
@@ -501,7 +626,10 @@ impl<'a> Page<'a> {
             let content = 2.0 + commas as f64 + (text / 100).min(3) as f64;
             let mut a = up;
             for level in 0..5 {
-                if a == usize::MAX || !self.is_element(a) || self.parent[a] == usize::MAX || !self.is_element(self.parent[a])
+                if a == usize::MAX
+                    || !self.is_element(a)
+                    || self.parent[a] == usize::MAX
+                    || !self.is_element(self.parent[a])
                 {
                     break;
                 }
@@ -575,7 +703,8 @@ impl<'a> Page<'a> {
             }
             // An only child stands for its parent.
             let mut up = self.parent[best];
-            while up != usize::MAX && up != body && self.is_element(up) && self.element_children(up, &skip).count() == 1 {
+            while up != usize::MAX && up != body && self.is_element(up) && self.element_children(up, &skip).count() == 1
+            {
                 best = up;
                 up = self.parent[up];
             }
@@ -647,13 +776,7 @@ impl<'a> Page<'a> {
 
     /// Readability's `prepArticle` as noise: marks inside `root` what it would delete, and returns the text and
     /// link length of what is left.
-    fn clean(
-        &self,
-        root: usize,
-        skip: &[bool],
-        flags: Flags,
-        noise: &mut HashSet<usize>,
-    ) -> (usize, f64) {
+    fn clean(&self, root: usize, skip: &[bool], flags: Flags, noise: &mut HashSet<usize>) -> (usize, f64) {
         let end = self.end[root];
         // Data tables are kept whatever their link density.
         let mut data_table = vec![false; end - root];
@@ -699,14 +822,7 @@ impl<'a> Page<'a> {
     }
 
     /// Whether element `i` (its stats summed without what was already cut) is noise.
-    fn is_noise(
-        &self,
-        i: usize,
-        s: &Stats,
-        flags: Flags,
-        tops: &HashSet<usize>,
-        in_data_table: bool,
-    ) -> bool {
+    fn is_noise(&self, i: usize, s: &Stats, flags: Flags, tops: &HashSet<usize>, in_data_table: bool) -> bool {
         let tag = self.tag[i];
         if ALWAYS_NOISE.contains(&tag) && !(matches!(tag, "object" | "embed" | "iframe") && s.video) {
             return true;
@@ -742,7 +858,16 @@ impl<'a> Page<'a> {
             && self.text_of(i).is_some_and(|t| {
                 let t = t.to_lowercase();
                 let t = t.trim_end_matches(['…', '.']).trim();
-                ["ad", "advertising", "advertisement", "广告", "loading", "正在加载", "加载中"].contains(&t)
+                [
+                    "ad",
+                    "advertising",
+                    "advertisement",
+                    "广告",
+                    "loading",
+                    "正在加载",
+                    "加载中",
+                ]
+                .contains(&t)
             })
         {
             return true;
@@ -750,7 +875,11 @@ impl<'a> Page<'a> {
         let p = s.p as f64;
         let img = s.img as f64;
         let li = s.li as f64 - 100.0;
-        let heading_density = if s.text == 0 { 0.0 } else { s.heading as f64 / s.text as f64 };
+        let heading_density = if s.text == 0 {
+            0.0
+        } else {
+            s.heading as f64 / s.text as f64
+        };
         let ld = s.link_density();
         let figure = self.has_ancestor(i, &["figure"], 3);
         let remove = (!figure && img > 1.0 && p / img < 0.5)
@@ -908,7 +1037,11 @@ impl<'a> Page<'a> {
             "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "th" => -5.0,
             _ => 0.0,
         };
-        base + if flags.weight_classes { self.class_weight(i) as f64 } else { 0.0 }
+        base + if flags.weight_classes {
+            self.class_weight(i) as f64
+        } else {
+            0.0
+        }
     }
 
     fn ancestors(&self, i: usize) -> Vec<usize> {
@@ -945,7 +1078,11 @@ impl<'a> Page<'a> {
             if up == usize::MAX || !self.is_element(up) {
                 break;
             }
-            let before: Vec<usize> = self.children(up).take_while(|&c| c != at).filter(|&c| self.is_element(c)).collect();
+            let before: Vec<usize> = self
+                .children(up)
+                .take_while(|&c| c != at)
+                .filter(|&c| self.is_element(c))
+                .collect();
             for &b in before.iter().rev().take(2) {
                 let img = if self.tag[b] == "img" {
                     Some(b)
@@ -956,7 +1093,9 @@ impl<'a> Page<'a> {
                 };
                 if let Some(img) = img {
                     let caption = (b..self.end[b])
-                        .find(|&d| self.tag[d] == "figcaption" || (self.is_element(d) && self.hints[d].contains("caption")))
+                        .find(|&d| {
+                            self.tag[d] == "figcaption" || (self.is_element(d) && self.hints[d].contains("caption"))
+                        })
                         .and_then(|d| self.text_of(d));
                     return (ElementRef::wrap(self.nodes[img]), caption);
                 }
@@ -1002,14 +1141,24 @@ fn collapsed_len(t: &str, space: &mut bool) -> usize {
 fn similarity(a: &str, b: &str) -> f64 {
     let a = a.to_lowercase();
     let b = b.to_lowercase();
-    let ta: HashSet<&str> = a.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
-    let tb: Vec<&str> = b.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    let ta: HashSet<&str> = a
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let tb: Vec<&str> = b
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
     if ta.is_empty() || tb.is_empty() {
         return 0.0;
     }
     let all: usize = tb.iter().map(|w| w.len()).sum::<usize>() + tb.len() - 1;
     let uniq: Vec<&str> = tb.iter().copied().filter(|w| !ta.contains(w)).collect();
-    let rest = if uniq.is_empty() { 0 } else { uniq.iter().map(|w| w.len()).sum::<usize>() + uniq.len() - 1 };
+    let rest = if uniq.is_empty() {
+        0
+    } else {
+        uniq.iter().map(|w| w.len()).sum::<usize>() + uniq.len() - 1
+    };
     1.0 - rest as f64 / all as f64
 }
 
@@ -1124,8 +1273,18 @@ mod tests {
     fn english_news_keeps_the_story_and_drops_share_related_and_comments() {
         let page = english_news();
         let body = text(&page).unwrap();
-        assert!(body.contains("Opening paragraph 1") && body.contains("Closing paragraph 2"), "{body}");
-        for gone in ["Share on", "Related stories", "Storm closes", "First comment", "Copyright", "Sport"] {
+        assert!(
+            body.contains("Opening paragraph 1") && body.contains("Closing paragraph 2"),
+            "{body}"
+        );
+        for gone in [
+            "Share on",
+            "Related stories",
+            "Storm closes",
+            "First comment",
+            "Copyright",
+            "Sport",
+        ] {
             assert!(!body.contains(gone), "{gone:?} left in {body}");
         }
         let doc = Html::parse_document(&page);
@@ -1161,15 +1320,29 @@ mod tests {
     #[test]
     fn chinese_trs_page_keeps_the_text_and_drops_editor_related_and_ranking() {
         let body = text(TRS_PAGE).unwrap();
-        assert!(body.contains("第十三届世界互联网大会") && body.contains("国际合作项目"), "{body}");
-        for gone in ["责任编辑", "相关新闻", "筹备工作", "热点排行", "供暖", "版权所有", "首页"] {
+        assert!(
+            body.contains("第十三届世界互联网大会") && body.contains("国际合作项目"),
+            "{body}"
+        );
+        for gone in [
+            "责任编辑",
+            "相关新闻",
+            "筹备工作",
+            "热点排行",
+            "供暖",
+            "版权所有",
+            "首页",
+        ] {
             assert!(!body.contains(gone), "{gone:?} left in {body}");
         }
     }
 
     #[test]
     fn editor_lines_in_english_are_noise_too() {
-        let page = format!("<div id='article'>{}<p>(Editor: Li Tao)</p></div>", paragraphs("Only", 3));
+        let page = format!(
+            "<div id='article'>{}<p>(Editor: Li Tao)</p></div>",
+            paragraphs("Only", 3)
+        );
         let body = text(&page).unwrap();
         assert!(body.contains("Only paragraph 3") && !body.contains("Editor"), "{body}");
     }
@@ -1192,17 +1365,29 @@ mod tests {
         let doc = Html::parse_document(BLOG);
         let body = find(&doc).unwrap();
         assert_eq!(body.root.value().attr("class"), Some("entry-content"));
-        assert_eq!(body.image.and_then(|i| i.value().attr("src")), Some("/img/harbour-dawn.jpg"));
-        assert_eq!(body.caption.as_deref(), Some("The harbour at dawn, before the boats leave."));
+        assert_eq!(
+            body.image.and_then(|i| i.value().attr("src")),
+            Some("/img/harbour-dawn.jpg")
+        );
+        assert_eq!(
+            body.caption.as_deref(),
+            Some("The harbour at dawn, before the boats leave.")
+        );
         // The id is generated per post; the class names the template.
         assert_eq!(body.selector.as_deref(), Some("div.entry-content"));
         let text = text(BLOG).unwrap();
-        assert!(text.starts_with("I got to the harbour") && !text.contains("Twitter"), "{text}");
+        assert!(
+            text.starts_with("I got to the harbour") && !text.contains("Twitter"),
+            "{text}"
+        );
     }
 
     #[test]
     fn an_image_inside_the_body_stays_there() {
-        let page = format!("<div id='story'><p><img src='/in.jpg'></p>{}</div>", paragraphs("Pictured", 3));
+        let page = format!(
+            "<div id='story'><p><img src='/in.jpg'></p>{}</div>",
+            paragraphs("Pictured", 3)
+        );
         let doc = Html::parse_document(&page);
         let body = find(&doc).unwrap();
         assert!(body.image.is_none() && body.caption.is_none());
@@ -1233,14 +1418,22 @@ mod tests {
     fn generated_names_make_no_selector() {
         assert!(looks_stable("article-body") && looks_stable("TRS_Editor"));
         assert!(!looks_stable("post-48213") && !looks_stable("css-1x2y3z4") && !looks_stable("9col"));
-        let page = format!("<div class='col'>x</div><div class='col'>{}</div>", paragraphs("Twice", 3));
+        let page = format!(
+            "<div class='col'>x</div><div class='col'>{}</div>",
+            paragraphs("Twice", 3)
+        );
         assert_eq!(find(&Html::parse_document(&page)).unwrap().selector, None);
     }
 
     #[test]
     fn deep_nesting_does_not_overflow_the_stack() {
         let depth = 20_000;
-        let page = format!("{}{}{}", "<div>".repeat(depth), paragraphs("Deep", 3), "</div>".repeat(depth));
+        let page = format!(
+            "{}{}{}",
+            "<div>".repeat(depth),
+            paragraphs("Deep", 3),
+            "</div>".repeat(depth)
+        );
         let doc = crate::html::parse_document(&page).html;
         assert!(find(&doc).is_some());
     }
