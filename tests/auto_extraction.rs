@@ -251,15 +251,17 @@ fn the_next_listing_page_is_found_without_selectors_on_every_site() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// Body F1 per site, through the article entry point with every field automatic, following the article's own next
-/// pages. Ignored until automatic body detection (`extract::auto::body::find`) lands: with it still a stub every
-/// body is empty. Enable it by removing the `#[ignore]`.
+/// Body F1 per site (≥ 0.9), through the article entry point with every field automatic, following the article's
+/// own next pages. Ignored while automatic body detection is in progress: with the `i-body` work in progress on main it
+/// scored blog 0.800 (comments and the skip link taken into the body), jsonld-news 0.949, og-plain
+/// 0.921 (breadcrumb, headline and info line taken in), portal 1.000 (both pages of the split article). Enable it
+/// by removing the `#[ignore]` once blog passes.
 #[test]
-#[ignore = "needs extract::auto::body::find (automatic body detection)"]
+#[ignore = "automatic body detection in progress: blog body F1 0.800 < 0.9"]
 fn article_bodies_are_found_without_selectors_on_every_site() {
     use feedwright::extract::ArticleRules;
     use feedwright::extract::article;
-    use feedwright::extract::auto::measure::{Tokens, overlap};
+    use feedwright::extract::auto::measure::{Overlap, Tokens, overlap};
 
     let rules = ArticleRules::default();
     let mut failures = Vec::new();
@@ -271,6 +273,7 @@ fn article_bodies_are_found_without_selectors_on_every_site() {
         }
         let tokens = if site == "portal" { Tokens::Cjk } else { Tokens::Words };
         let (mut tp, mut fp, mut fn_) = (0, 0, 0);
+        let mut worst = Vec::new();
         for a in &want.articles {
             let mut text = String::new();
             let mut next = Some(url(&a.path));
@@ -287,10 +290,11 @@ fn article_bodies_are_found_without_selectors_on_every_site() {
             fp += o.fp;
             fn_ += o.fn_;
             if o.f1() < 0.9 {
-                failures.push(format!("{site} {}: body F1 {:.3}; got {text:?}", a.path, o.f1()));
+                worst.push(format!("  {} F1 {:.3}: {text}", a.path, o.f1()));
             }
         }
-        let total = feedwright::extract::auto::measure::Overlap { tp, fp, fn_ };
+        // Per site, over the shingles of all its articles, as the link scores are per site.
+        let total = Overlap { tp, fp, fn_ };
         println!(
             "{site:<12} {:>8} {:>6.3} {:>6.3} {:>6.3}",
             want.articles.len(),
@@ -298,6 +302,9 @@ fn article_bodies_are_found_without_selectors_on_every_site() {
             total.recall(),
             total.f1()
         );
+        if total.f1() < 0.9 {
+            failures.push(format!("{site}: body F1 {:.3} < 0.9\n{}", total.f1(), worst.join("\n")));
+        }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -508,7 +508,11 @@ mod tests {
             next: None,
             ..item_rules()
         };
-        assert_eq!(parse(LISTING, &base(), &no_selector).next, None);
+        // Without a selector the pager is found automatically: the page's "Next" link.
+        assert_eq!(
+            parse(LISTING, &base(), &no_selector).next,
+            Some(url("https://www.wicinternet.org/news/node_123_2.htm"))
+        );
     }
 
     #[test]
