@@ -199,7 +199,7 @@ fn article_fields(articles: &[Fetched]) -> Vec<Field> {
                 None => votes.push((s, 1)),
             }
         }
-        votes.sort_by(|a, b| b.1.cmp(&a.1));
+        votes.sort_by_key(|v| std::cmp::Reverse(v.1));
         let agreed = votes
             .first()
             .filter(|(_, n)| *n == found || (*n >= 2 && *n * 2 > found))

@@ -40,43 +40,72 @@ async fn preview_article_json_is_one_object_with_the_documented_keys() {
     let en = serve_site("wic-en").await;
     let dir = tempfile::tempdir().unwrap();
     let url = format!("{}/2015-12/16/c_47822.htm", en.uri());
-    let out = feedwright(dir.path(), &["preview", "--article", &url, "--json"]).output().unwrap();
+    let out = feedwright(dir.path(), &["preview", "--article", &url, "--json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let text = stdout(&out);
     assert_eq!(text.trim_end().lines().count(), 1, "one object on one line: {text}");
     let object: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(
         keys(&object),
-        BTreeSet::from(["url", "title", "published", "author", "image", "content_html", "provenance"])
+        BTreeSet::from([
+            "url",
+            "title",
+            "published",
+            "author",
+            "image",
+            "content_html",
+            "provenance"
+        ])
     );
     assert_eq!(
         keys(&object["provenance"]),
         BTreeSet::from(["title", "published", "author", "image", "content_html"])
     );
-    for (key, value) in object.as_object().unwrap().iter().chain(object["provenance"].as_object().unwrap()) {
+    for (key, value) in object
+        .as_object()
+        .unwrap()
+        .iter()
+        .chain(object["provenance"].as_object().unwrap())
+    {
         if key != "provenance" {
             assert!(value.is_string() || value.is_null(), "{key} is {value}");
         }
     }
     assert_eq!(object["url"], url);
-    assert_eq!(object["title"], "President Xi urges to build a community of shared future in cyberspace");
+    assert_eq!(
+        object["title"],
+        "President Xi urges to build a community of shared future in cyberspace"
+    );
     let published = object["published"].as_str().unwrap();
     assert!(chrono::DateTime::parse_from_rfc3339(published).is_ok(), "{published}");
     assert!(published.starts_with("2015-12-16"), "{published}");
     let body = object["content_html"].as_str().unwrap();
     assert!(body.contains("community of shared future"), "{body}");
     assert!(!body.contains("<script") && !body.contains("onclick"), "{body}");
-    assert!(object["image"].as_str().unwrap().starts_with("http"), "absolute: {}", object["image"]);
+    assert!(
+        object["image"].as_str().unwrap().starts_with("http"),
+        "absolute: {}",
+        object["image"]
+    );
     assert!(object["provenance"]["title"].is_string() && object["provenance"]["content_html"].is_string());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn preview_article_json_exits_0_with_nulls_when_fields_are_missing_and_1_when_unreachable() {
     let server = wiremock::MockServer::start().await;
-    mount_page(&server, "/empty.htm", b"<html><head></head><body><nav><a href='/'>Home</a></nav></body></html>".to_vec()).await;
+    mount_page(
+        &server,
+        "/empty.htm",
+        b"<html><head></head><body><nav><a href='/'>Home</a></nav></body></html>".to_vec(),
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let url = format!("{}/empty.htm", server.uri());
-    let out = feedwright(dir.path(), &["preview", "--article", &url, "--json"]).output().unwrap();
+    let out = feedwright(dir.path(), &["preview", "--article", &url, "--json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let object: Value = serde_json::from_str(&stdout(&out)).unwrap();
     for key in ["title", "published", "author", "image", "content_html"] {
@@ -85,11 +114,16 @@ async fn preview_article_json_exits_0_with_nulls_when_fields_are_missing_and_1_w
     }
 
     let missing = format!("{}/nothing-here.htm", server.uri());
-    let out = feedwright(dir.path(), &["preview", "--article", &missing, "--json"]).output().unwrap();
+    let out = feedwright(dir.path(), &["preview", "--article", &missing, "--json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty(), "nothing on stdout: {}", stdout(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("nothing-here.htm") && stderr.contains("404"), "{stderr}");
+    assert!(
+        stderr.contains("nothing-here.htm") && stderr.contains("404"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -99,10 +133,18 @@ async fn preview_url_needs_no_config_and_says_where_each_field_came_from() {
     let url = format!("{}/web15/news/index.shtml", zh.uri());
     let out = feedwright(dir.path(), &["preview", &url]).output().unwrap();
     let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("第二届世界互联网大会在乌镇开幕"), "{text}");
     assert!(text.contains("from: title "), "{text}");
-    assert!(text.contains("+08:00"), "a GBK page is read in Beijing time without a configured zone: {text}");
+    assert!(
+        text.contains("+08:00"),
+        "a GBK page is read in Beijing time without a configured zone: {text}"
+    );
     assert!(!dir.path().join("feedwright.toml").exists() && std::fs::read_dir(dir.path()).unwrap().next().is_none());
 }
 
@@ -154,7 +196,10 @@ async fn preview_explain_shows_what_each_selector_matched() {
     std::fs::write(setup.config(), broken).unwrap();
     let out = setup.cmd(&["preview", "wic-news", "--explain"]).output().unwrap();
     let text = stdout(&out);
-    let line = text.lines().find(|l| l.contains("listing.links")).unwrap_or_else(|| panic!("{text}"));
+    let line = text
+        .lines()
+        .find(|l| l.contains("listing.links"))
+        .unwrap_or_else(|| panic!("{text}"));
     assert!(line.contains(" 0 matches") && line.contains("h5 > a"), "{line}");
     assert!(text.contains("listing.item"), "{text}");
 }
@@ -162,12 +207,15 @@ async fn preview_explain_shows_what_each_selector_matched() {
 /// The conference editions with only their URL: every article's title, date and clean body right but at most two.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_conference_editions_come_out_right_with_no_selectors() {
-    for (site, listing) in [("wic-en", "/news/node_35363.htm"), ("wic-zh", "/web15/news/index.shtml")] {
+    for (site, listing) in [
+        ("wic-en", "/news/node_35363.htm"),
+        ("wic-zh", "/web15/news/index.shtml"),
+    ] {
         let server = serve_site(site).await;
         let dir = tempfile::tempdir().unwrap();
         let config = format!(
             "[settings]\noutput_dir = \"feeds\"\nstate = \"state.sqlite\"\n\n[[source]]\nid = \"s\"\ntitle = \"S\"\n\
-             url = \"{}{listing}\"\ntimezone = \"Asia/Shanghai\"\n",
+             url = \"{}{listing}\"\ntimezone = \"Asia/Shanghai\"\nmax_content = \"4MiB\"\n",
             server.uri()
         );
         std::fs::write(dir.path().join("feedwright.toml"), config).unwrap();
@@ -183,7 +231,11 @@ async fn the_conference_editions_come_out_right_with_no_selectors() {
         let mut checked = 0;
         for article in want["articles"].as_array().unwrap() {
             let path = article["canonical_path"].as_str().unwrap();
-            let Some(entry) = feed.entries.iter().find(|e| e.links.iter().any(|l| l.href.ends_with(path))) else {
+            let Some(entry) = feed
+                .entries
+                .iter()
+                .find(|e| e.links.iter().any(|l| l.href.ends_with(path)))
+            else {
                 wrong.push(format!("{path}: not in the feed"));
                 continue;
             };
@@ -194,7 +246,10 @@ async fn the_conference_editions_come_out_right_with_no_selectors() {
             }
             if let Some(date) = article["published"].as_str() {
                 let got = entry.published.map(|d| d.to_rfc3339()).unwrap_or_default();
-                let want = chrono::DateTime::parse_from_rfc3339(date).unwrap().to_utc().to_rfc3339();
+                let want = chrono::DateTime::parse_from_rfc3339(date)
+                    .unwrap()
+                    .to_utc()
+                    .to_rfc3339();
                 if got != want {
                     wrong.push(format!("{path}: published {got}, expected {want}"));
                 }
@@ -220,7 +275,10 @@ async fn the_conference_editions_come_out_right_with_no_selectors() {
             }
         }
         println!("{site}: {checked} articles checked, {} wrong: {wrong:#?}", wrong.len());
-        assert!(checked >= want["articles"].as_array().unwrap().len() - 2, "{site}: {wrong:#?}");
+        assert!(
+            checked >= want["articles"].as_array().unwrap().len() - 2,
+            "{site}: {wrong:#?}"
+        );
         assert!(wrong.len() <= 2, "{site}: {wrong:#?}");
     }
 }

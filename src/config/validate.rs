@@ -282,7 +282,7 @@ impl Validator<'_> {
             .schedule(r.every.as_ref(), r.cron.as_ref())
             .unwrap_or_else(|| settings.schedule.clone());
 
-        let date_formats = self.date_formats(&&r.article.date_formats);
+        let date_formats = self.date_formats(&r.article.date_formats);
         let pages = self.pages(r, &r.listing);
         let http = self.http(&r.http, settings, &urls);
         let budget = self

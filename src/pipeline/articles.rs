@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use url::Url;
 
-use super::{Collected, Context, Options, ParseFailure, Progress, parse_off_runtime};
+use super::{Collected, Context, Options, ParseFailure, Progress, Run, parse_off_runtime};
 use crate::config::Source;
 use crate::error_chain;
 use crate::extract::{self, article::ArticlePage};
@@ -60,15 +60,19 @@ enum ArticleResult {
 
 /// Reads every planned article, `concurrency` at a time, and folds the results into `out`.
 pub(super) async fn read_all(
-    ctx: &Context,
-    fetcher: &Fetcher,
-    source: &Source,
+    run: &Run<'_>,
     jobs: Vec<Job>,
     known: &HashMap<String, Known>,
-    (now, deadline): (DateTime<Utc>, tokio::time::Instant),
     progress: &(dyn Fn(Progress) + Sync),
     out: &mut Collected,
 ) {
+    let Run {
+        ctx,
+        fetcher,
+        source,
+        now,
+        deadline,
+    } = *run;
     progress(Progress::Planned(jobs.len()));
     // The parsing threads need their own handle on the rules.
     let shared = Arc::new(source.clone());

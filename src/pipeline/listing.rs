@@ -9,15 +9,13 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use url::Url;
 
 use super::articles::{Rerun, served};
-use super::{Collected, Context, parse_off_runtime};
-use crate::config::Source;
+use super::{Collected, Run, parse_off_runtime};
 use crate::error_chain;
 use crate::extract;
-use crate::fetch::{FetchError, Fetched, Fetcher};
+use crate::fetch::{FetchError, Fetched};
 use crate::model::{ListedLink, Validators};
 use crate::normalize;
 use crate::store::{FailedLink, Known, ListingStatus, SavedPage, StoreError, lock};
@@ -37,21 +35,18 @@ struct Chain {
 }
 
 /// Reads every listing chain of `source` and adds the links, statuses and errors to `out`.
-#[allow(clippy::too_many_arguments)]
 pub(super) async fn read(
-    ctx: &Context,
-    fetcher: &Fetcher,
-    source: &Source,
+    run: &Run<'_>,
     rerun: &Rerun,
     known: &HashMap<String, Known>,
     failed_before: &HashMap<String, FailedLink>,
-    (now, deadline): (DateTime<Utc>, tokio::time::Instant),
     out: &mut Collected,
 ) -> Result<(), StoreError> {
-    let chains = source
+    let chains = run
+        .source
         .urls
         .iter()
-        .map(|start| chain(ctx, fetcher, source, rerun, start, known, failed_before, now, deadline));
+        .map(|start| chain(run, rerun, start, known, failed_before));
     let mut seen = HashSet::new();
     for chain in futures_util::future::join_all(chains).await {
         let chain = chain?;
@@ -78,18 +73,20 @@ pub(super) async fn read(
 }
 
 /// Reads the pages of one listing, from `start` on.
-#[allow(clippy::too_many_arguments)]
 async fn chain(
-    ctx: &Context,
-    fetcher: &Fetcher,
-    source: &Source,
+    run: &Run<'_>,
     rerun: &Rerun,
     start: &Url,
     known: &HashMap<String, Known>,
     failed_before: &HashMap<String, FailedLink>,
-    now: DateTime<Utc>,
-    deadline: tokio::time::Instant,
 ) -> Result<Chain, StoreError> {
+    let Run {
+        ctx,
+        fetcher,
+        source,
+        now,
+        deadline,
+    } = *run;
     let mut out = Chain::default();
     let mut seen = HashSet::new();
     let mut visited = HashSet::new();

@@ -153,25 +153,33 @@ pub async fn collect_with(
             return Ok(out);
         }
     };
-    listing::read(
+    let run = Run {
         ctx,
-        &fetcher,
+        fetcher: &fetcher,
         source,
-        &rerun,
-        &known,
-        &failed_before,
-        (now, deadline),
-        &mut out,
-    )
-    .await?;
+        now,
+        deadline,
+    };
+    listing::read(&run, &rerun, &known, &failed_before, &mut out).await?;
     let jobs = rerun.adjust(
         articles::plan(source, &known, &failed_before, &out.links, now),
         &known,
         &failed_before,
         &out.links,
     );
-    articles::read_all(ctx, &fetcher, source, jobs, &known, (now, deadline), progress, &mut out).await;
+    articles::read_all(&run, jobs, &known, progress, &mut out).await;
     Ok(out)
+}
+
+/// What every stage of one source's run reads: where to fetch and store, the source, and the run's clock.
+struct Run<'a> {
+    ctx: &'a Context,
+    /// The source's own fetcher: its address policy, limits and budget.
+    fetcher: &'a Fetcher,
+    source: &'a Source,
+    now: DateTime<Utc>,
+    /// When the source's budget runs out.
+    deadline: tokio::time::Instant,
 }
 
 /// Parses running at once, over all sources: one per core (at least two), so parsing never takes every core
