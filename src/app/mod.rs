@@ -443,8 +443,9 @@ published all the same.
 
 Next:
   - open a feed above in a feed reader
-  - for a site of your own, write a [[source]] (see \"Config reference\" in the README), then see what it
-    extracts, without writing anything: feedwright preview ID";
+  - for a site of your own, see what it extracts with nothing configured: feedwright preview URL
+  - then let feedwright init URL write its [[source]] (see \"Config reference\" in the README), and check
+    it, without writing anything: feedwright preview ID";
 
 fn status(path: &Path, json: bool) -> Result<Exit, AppError> {
     let config = Config::load(path)?;
