@@ -282,3 +282,46 @@ async fn the_conference_editions_come_out_right_with_no_selectors() {
         assert!(wrong.len() <= 2, "{site}: {wrong:#?}");
     }
 }
+
+/// A story split over two pages (`c_…_2.htm`, a 下一页 pager) used to end at its first page, with the pager in the
+/// body. Both pages are read now, joined in order, and the pager is gone.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_story_split_over_two_pages_is_read_whole_without_its_pager() {
+    let server = serve_site("portal").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[settings]\noutput_dir = \"feeds\"\nstate = \"state.sqlite\"\n\n[[source]]\nid = \"portal\"\ntitle = \"P\"\n\
+         url = \"{}/listing.html\"\n",
+        server.uri()
+    );
+    std::fs::write(dir.path().join("feedwright.toml"), config).unwrap();
+    let out = feedwright(dir.path(), &["run"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let feed: Value = serde_json::from_slice(&std::fs::read(dir.path().join("feeds/portal.json")).unwrap()).unwrap();
+    let want = expected("portal");
+    let story = &want["articles"][0];
+    let path = story["path"].as_str().unwrap();
+    let item = feed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["url"].as_str().unwrap().ends_with(path))
+        .unwrap_or_else(|| panic!("{path} in {feed}"));
+    let body = item["content_html"].as_str().unwrap();
+    let expected_body = story["body"].as_str().unwrap();
+    let (first, last) = (
+        expected_body.split_whitespace().next().unwrap(),
+        expected_body.split_whitespace().last().unwrap(),
+    );
+    assert!(
+        body.contains(first) && body.contains(last),
+        "both pages, in order: {body}"
+    );
+    assert!(body.find(first) < body.find(last));
+    assert!(
+        !body.contains("下一页") && !body.contains("_2.htm"),
+        "the pager is cut: {body}"
+    );
+    assert_eq!(item["date_published"], story["published"].as_str().unwrap());
+    assert_eq!(item["title"], story["title"]);
+}
