@@ -31,8 +31,8 @@ use crate::normalize;
 use crate::publish;
 use crate::render;
 use crate::store::{
-    Changes, FailedLink, Keep, Known, ListingStatus, Outcome, RunRecord, SavedPage, Served, Store, StoreError,
-    Windowed, lock,
+    Changes, FailedLink, Keep, Known, ListingStatus, Outcome, RunRecord, RunState, SavedPage, Served, Store,
+    StoreError, Windowed, lock,
 };
 
 /// What a run needs besides the source: built once per command by `app`.
@@ -158,12 +158,17 @@ pub async fn collect_with(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Collected, StoreError> {
     let rerun = Rerun::decide(&lock(&ctx.store), source, options)?;
-    let known = lock(&ctx.store).known_links(&source.id)?;
-    // Links that failed before are not news either: a listing page of only those should not lead to the next page.
-    let failed_before = lock(&ctx.store).failed_links(&source.id)?;
     // robots.txt read by an earlier run within its lifetime is not asked for again.
     let max_age = chrono::Duration::from_std(crate::fetch::robots::MAX_AGE).expect("a day fits");
-    for robots in lock(&ctx.store).robots(now - max_age)? {
+    let RunState {
+        known,
+        // Links that failed before are not news either: a listing page of only those should not lead to the next
+        // page.
+        failed: failed_before,
+        robots,
+        listing_validators,
+    } = lock(&ctx.store).load(&source.id, now - max_age)?;
+    for robots in robots {
         let age = (now - robots.fetched).to_std().unwrap_or_default();
         ctx.fetcher.remember_robots(&robots.host, robots.body.as_deref(), age);
     }
@@ -173,6 +178,7 @@ pub async fn collect_with(
         max_items: source.max_items,
         listing: source.urls.clone(),
         max_pages: source.max_pages,
+        retain: source.retain,
     });
     let mut seen = HashSet::new();
     let deadline = tokio::time::Instant::now() + source.budget;
@@ -194,7 +200,10 @@ pub async fn collect_with(
                 break;
             }
             page_number += 1;
-            let validators = lock(&ctx.store).validators(&url)?.filter(|_| !rerun.fresh_listing());
+            let validators = listing_validators
+                .get(url.as_str())
+                .cloned()
+                .filter(|_| !rerun.fresh_listing());
             out.requests += 1;
             match fetcher.get(&url, validators.as_ref()).await {
                 Ok(Fetched::NotModified) => {
@@ -991,6 +1000,7 @@ mod tests {
             link(n).url.to_string(),
             Known {
                 item_id: id,
+                hash: String::new(),
                 first_seen: at,
                 last_checked: at,
             },

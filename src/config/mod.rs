@@ -72,6 +72,8 @@ pub struct Settings {
     pub allow_private: bool,
     pub min_gap: Duration,
     pub budget: Duration,
+    /// How long stored items are kept after they were last listed, beyond the feed window; `None`: forever.
+    pub retain: Option<Duration>,
     /// Where the paths were given in the file, for problems found on disk ([`check_paths`]).
     pub lines: PathLines,
 }
@@ -94,6 +96,8 @@ pub struct Source {
     pub language: Option<String>,
     pub timezone: Tz,
     pub max_items: usize,
+    /// `[settings] retain`, or this source's own.
+    pub retain: Option<Duration>,
     pub alternates: Vec<SourceId>,
     pub listing: ListRules,
     pub max_pages: usize,

@@ -43,6 +43,10 @@ const MIN_EVERY: Duration = Duration::from_secs(60);
 const DEFAULT_MAX_RUNNING: usize = 4;
 const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(6 * 60 * 60);
 const DEFAULT_BUDGET: Duration = Duration::from_secs(5 * 60);
+/// Stored items are kept half a year after they were last listed (the feed window always): long enough that a
+/// link still on a slow site's archive pages is not taken for new, short enough that history stays bounded
+/// (about 5 KB an item).
+pub const DEFAULT_RETAIN: Duration = Duration::from_secs(180 * 24 * 60 * 60);
 /// The deepest nesting of `(` (and `[`) a configured CSS selector may have; real ones stay under 5, and about
 /// 3,000 overflow the parser's stack (which aborts the process: it cannot be caught).
 const MAX_SELECTOR_NESTING: usize = 32;
@@ -180,6 +184,7 @@ impl Validator<'_> {
                 .duration_or_zero(raw.min_gap.as_ref(), "min_gap")
                 .unwrap_or(Duration::ZERO),
             budget: self.duration(raw.budget.as_ref(), "budget").unwrap_or(DEFAULT_BUDGET),
+            retain: self.retain(raw.retain.as_ref()).unwrap_or(Some(DEFAULT_RETAIN)),
             output_dir: base_dir.join(raw.output_dir.as_ref().map_or("feeds", |s| s.get_ref().as_str())),
             state: base_dir.join(
                 raw.state
@@ -270,6 +275,7 @@ impl Validator<'_> {
             .positive(r.max_items.as_ref(), "max_items")
             .unwrap_or(settings.max_items);
         let max_content = self.max_content(r.max_content.as_ref()).unwrap_or(settings.max_content);
+        let retain = self.retain(r.retain.as_ref()).unwrap_or(settings.retain);
         let max_pages = self
             .positive(r.listing.get_ref().max_pages.as_ref(), "max_pages")
             .unwrap_or(1);
@@ -310,6 +316,7 @@ impl Validator<'_> {
             language: r.language.clone(),
             timezone,
             max_items,
+            retain,
             alternates,
             listing,
             max_pages,
@@ -593,6 +600,31 @@ impl Validator<'_> {
                     s.span(),
                     format!(
                         "{key}: invalid duration \"{}\" ({e}; e.g. \"20s\", \"30m\")",
+                        s.get_ref()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// `retain`: a duration of at least a day, or `"forever"` (`Some(None)`).
+    fn retain(&mut self, s: Option<&Spanned<String>>) -> Option<Option<Duration>> {
+        let s = s?;
+        if s.get_ref() == "forever" {
+            return Some(None);
+        }
+        match humantime::parse_duration(s.get_ref()) {
+            Ok(d) if d >= Duration::from_secs(24 * 60 * 60) => Some(Some(d)),
+            Ok(_) => {
+                self.error(s.span(), "retain: must be at least a day (or \"forever\")".into());
+                None
+            }
+            Err(e) => {
+                self.error(
+                    s.span(),
+                    format!(
+                        "retain: invalid duration \"{}\" ({e}; e.g. \"180d\", or \"forever\")",
                         s.get_ref()
                     ),
                 );

@@ -1,7 +1,14 @@
-use chrono::TimeZone;
+//! The SQLite backend through the [`Store`] handle, and its files: migrations, refusals, read-only opening.
 
-use super::*;
-use crate::model::ListedLink;
+use std::time::Duration;
+
+use chrono::TimeZone;
+use rusqlite::Connection;
+use url::Url;
+
+use super::{Sqlite, schema};
+use crate::model::{DateSource, Item, ItemId, ListedLink, SourceId};
+use crate::store::*;
 
 fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().to_utc()
@@ -125,7 +132,7 @@ fn known_links_remember_first_seen() {
     store
         .commit(&changes(vec![item(16, "x")]), &mut record(), t("2026-01-05T00:00:00Z"))
         .unwrap();
-    let known = store.known_links(&source()).unwrap();
+    let known = store.load(&source(), DateTime::UNIX_EPOCH).unwrap().known;
     let k = &known[item(16, "").url.as_str()];
     assert_eq!(k.first_seen, t("2026-01-01T00:00:00Z"));
     assert_eq!(k.last_checked, t("2026-01-05T00:00:00Z"));
@@ -171,7 +178,7 @@ fn an_older_schema_is_migrated_and_keeps_its_items() {
     let path = dir.path().join("state.sqlite");
     {
         let conn = Connection::open(&path).unwrap();
-        let mut store = Store {
+        let mut store = Sqlite {
             conn,
             path: path.clone(),
         };
@@ -186,7 +193,7 @@ fn an_older_schema_is_migrated_and_keeps_its_items() {
             )
             .unwrap();
     }
-    let store = Store::open(&path).unwrap();
+    let store = Sqlite::open(&path).unwrap();
     let version: i64 = store.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
     assert_eq!(version, schema::MIGRATIONS.len() as i64);
     assert_eq!(store.feed_items(&source(), 10).unwrap()[0].title, "Old");
@@ -229,7 +236,7 @@ fn a_newer_schema_is_refused() {
 
 #[test]
 fn robots_txt_is_kept_per_host_and_read_back_while_fresh() {
-    let store = Store::in_memory().unwrap();
+    let mut store = Store::in_memory().unwrap();
     let fetched = vec![
         (
             "https://www.wuzhenwic.org".to_owned(),
@@ -239,14 +246,14 @@ fn robots_txt_is_kept_per_host_and_read_back_while_fresh() {
     ];
     store.save_robots(&fetched, t("2026-01-01T00:00:00Z")).unwrap();
     store.save_robots(&fetched[1..], t("2026-01-02T00:00:00Z")).unwrap();
-    let mut fresh = store.robots(t("2026-01-01T12:00:00Z")).unwrap();
+    let mut fresh = store.load(&source(), t("2026-01-01T12:00:00Z")).unwrap().robots;
     let expected = StoredRobots {
         host: "http://www.wicwuzhen.cn".into(),
         body: None,
         fetched: t("2026-01-02T00:00:00Z"),
     };
     assert_eq!(fresh, vec![expected]);
-    fresh = store.robots(t("2025-12-31T00:00:00Z")).unwrap();
+    fresh = store.load(&source(), t("2025-12-31T00:00:00Z")).unwrap().robots;
     fresh.sort();
     assert_eq!(fresh.len(), 2);
     assert_eq!(fresh[1].body.as_deref(), Some("User-agent: *\nDisallow: /admin/\n"));
@@ -269,7 +276,7 @@ fn failed_links_are_remembered_until_they_succeed() {
     });
     store.commit(&c, &mut record(), t("2026-01-01T00:00:00Z")).unwrap();
     store.commit(&c, &mut record(), t("2026-01-02T00:00:00Z")).unwrap();
-    let failed = store.failed_links(&source()).unwrap();
+    let failed = store.load(&source(), DateTime::UNIX_EPOCH).unwrap().failed;
     let dead = &failed[url.as_str()];
     assert_eq!(
         (dead.attempts, &dead.link, dead.last_failed),
@@ -287,7 +294,7 @@ fn failed_links_are_remembered_until_they_succeed() {
         )
         .unwrap();
     assert_eq!(
-        store.failed_links(&source()).unwrap().len(),
+        store.load(&source(), DateTime::UNIX_EPOCH).unwrap().failed.len(),
         1,
         "the link that worked is forgotten"
     );
@@ -335,7 +342,7 @@ fn a_read_only_store_reads_and_never_migrates_or_writes() {
     let old = dir.path().join("old.sqlite");
     {
         let conn = Connection::open(&old).unwrap();
-        let mut store = Store {
+        let mut store = Sqlite {
             conn,
             path: old.clone(),
         };
