@@ -957,6 +957,26 @@ content = "#Content"
     }
 
     #[test]
+    fn retain_defaults_to_half_a_year_and_sources_override_it() {
+        let plain = parse(GOOD, Path::new("c.toml")).unwrap();
+        assert_eq!(plain.settings.retain, Some(DEFAULT_RETAIN));
+        assert_eq!(plain.sources[0].retain, Some(Duration::from_secs(180 * 24 * 3600)));
+
+        let text = GOOD
+            .replace("[settings]", "[settings]\nretain = \"forever\"")
+            .replace("id = \"wic-news\"", "id = \"wic-news\"\nretain = \"90d\"");
+        let config = parse(&text, Path::new("c.toml")).unwrap();
+        assert_eq!(config.settings.retain, None);
+        assert_eq!(config.sources[0].retain, Some(Duration::from_secs(90 * 24 * 3600)));
+
+        let found = problems(&GOOD.replace("id = \"wic-news\"", "id = \"wic-news\"\nretain = \"1h\""));
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(found[0].contains("retain: must be at least a day"), "{found:#?}");
+        let found = problems(&GOOD.replace("[settings]", "[settings]\nretain = \"always\""));
+        assert!(found[0].contains("retain: invalid duration \"always\""), "{found:#?}");
+    }
+
+    #[test]
     fn http_settings_default_from_settings_and_sources_override_them() {
         let text = GOOD
             .replace(
