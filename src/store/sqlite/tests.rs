@@ -169,7 +169,7 @@ fn old_runs_are_pruned() {
             .record_run(&record(), &[], &[], t("2026-01-01T00:00:00Z"))
             .unwrap();
     }
-    assert_eq!(store.recent_runs(&source(), 10_000).unwrap().len(), RUNS_KEPT as usize);
+    assert_eq!(store.recent_runs(&source(), 10_000).unwrap().len(), RUNS_KEPT);
 }
 
 #[test]
@@ -490,7 +490,13 @@ fn same_day(range: std::ops::Range<u32>) -> Vec<Item> {
             i.url = Url::parse(&format!("https://www.example.org/same-day/{n}.htm")).unwrap();
             i.id = ItemId::from_canonical(&i.url);
             i.title = format!("Story {n}");
-            i.published = i.published.date_naive().and_hms_opt(0, 0, 0).unwrap().and_local_timezone(*i.published.offset()).unwrap();
+            i.published = i
+                .published
+                .date_naive()
+                .and_hms_opt(0, 0, 0)
+                .unwrap()
+                .and_local_timezone(*i.published.offset())
+                .unwrap();
             i.updated = i.published;
             i
         })
@@ -510,7 +516,9 @@ fn same_second_items_get_distinct_updated_times_across_runs() {
     let mut next = edited;
     next.extend(same_day(300..320));
     let mut run = record();
-    store.commit(&changes(next), &mut run, t("2026-01-02T00:00:00Z")).unwrap();
+    store
+        .commit(&changes(next), &mut run, t("2026-01-02T00:00:00Z"))
+        .unwrap();
     assert_eq!((run.new, run.updated), (20, 1));
     let items = store.feed_items(&source(), 1000).unwrap();
     assert_eq!(items.len(), 320);
@@ -520,7 +528,11 @@ fn same_second_items_get_distinct_updated_times_across_runs() {
     let older = items.iter().find(|i| i.title == "Story 300").unwrap();
     assert!(newest.updated > older.updated, "the one listed higher is later");
     let midnight = same_day(0..1)[0].published;
-    assert_eq!(older.updated, midnight + chrono::Duration::seconds(300), "the first free second");
+    assert_eq!(
+        older.updated,
+        midnight + chrono::Duration::seconds(300),
+        "the first free second"
+    );
 }
 
 #[test]
@@ -535,7 +547,9 @@ fn the_known_links_of_a_long_history_are_read_without_a_single_item_row() {
             i
         })
         .collect();
-    store.commit(&changes(items), &mut record(), t("2026-01-01T00:00:00Z")).unwrap();
+    store
+        .commit(&changes(items), &mut record(), t("2026-01-01T00:00:00Z"))
+        .unwrap();
     let state = store.load(&source(), t("2026-01-01T00:00:00Z")).unwrap();
     assert_eq!(state.known.len(), N as usize);
     let k = &state.known["https://www.example.org/history/9999.htm"];
@@ -558,8 +572,15 @@ fn the_known_links_of_a_long_history_are_read_without_a_single_item_row() {
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(plan.len(), 2, "{plan:?}");
-    assert!(plan.iter().any(|p| p.contains("SEARCH l USING PRIMARY KEY")), "{plan:?}");
-    assert!(plan.iter().any(|p| p.contains("SEARCH i USING COVERING INDEX items_known")), "{plan:?}");
+    assert!(
+        plan.iter().any(|p| p.contains("SEARCH l USING PRIMARY KEY")),
+        "{plan:?}"
+    );
+    assert!(
+        plan.iter()
+            .any(|p| p.contains("SEARCH i USING COVERING INDEX items_known")),
+        "{plan:?}"
+    );
     // And the columns it reads are all in that index.
     let index: Vec<String> = sqlite
         .conn
@@ -612,7 +633,11 @@ fn retention_drops_old_unlisted_items_but_never_the_feed_window() {
     first.failed.push((dead, "GET … returned HTTP 404".into()));
     first.keep = Some(keep(90));
     store.commit(&first, &mut record(), t("2026-01-01T00:00:00Z")).unwrap();
-    assert_eq!(store.item_counts(&source(), t("2026-01-01T00:00:00Z")).unwrap().0, 5, "nothing is old yet");
+    assert_eq!(
+        store.item_counts(&source(), t("2026-01-01T00:00:00Z")).unwrap().0,
+        5,
+        "nothing is old yet"
+    );
 
     // Four months on, item 3 is still listed (seen); nothing else was.
     let later = Changes {
@@ -621,16 +646,39 @@ fn retention_drops_old_unlisted_items_but_never_the_feed_window() {
         ..Changes::default()
     };
     store.commit(&later, &mut record(), t("2026-05-01T00:00:00Z")).unwrap();
-    let left: Vec<String> = store.feed_items(&source(), 10).unwrap().into_iter().map(|i| i.title).collect();
-    assert_eq!(left, ["Story 5", "Story 4", "Story 3"], "the window (5, 4) and the listed 3 stay");
+    let left: Vec<String> = store
+        .feed_items(&source(), 10)
+        .unwrap()
+        .into_iter()
+        .map(|i| i.title)
+        .collect();
+    assert_eq!(
+        left,
+        ["Story 5", "Story 4", "Story 3"],
+        "the window (5, 4) and the listed 3 stay"
+    );
     let state = store.load(&source(), DateTime::UNIX_EPOCH).unwrap();
     let mut known: Vec<&str> = state.known.keys().map(String::as_str).collect();
     known.sort();
-    assert_eq!(known, [item(3, "").url.as_str(), item(4, "").url.as_str(), item(5, "").url.as_str()]);
+    assert_eq!(
+        known,
+        [
+            item(3, "").url.as_str(),
+            item(4, "").url.as_str(),
+            item(5, "").url.as_str()
+        ]
+    );
     assert!(state.failed.is_empty(), "the failed link is older than the cutoff");
-    assert!(store.validators(&item(1, "").url).unwrap().is_none(), "validators of dropped links go");
+    assert!(
+        store.validators(&item(1, "").url).unwrap().is_none(),
+        "validators of dropped links go"
+    );
     assert!(store.validators(&item(4, "").url).unwrap().is_some());
-    assert_eq!(store.saved_size(&source()).unwrap().0, 2, "the pages of the window stay");
+    assert_eq!(
+        store.saved_size(&source()).unwrap().0,
+        2,
+        "the pages of the window stay"
+    );
 
     // Without `retain`, nothing is dropped.
     let forever = Changes {
@@ -640,6 +688,8 @@ fn retention_drops_old_unlisted_items_but_never_the_feed_window() {
         }),
         ..Changes::default()
     };
-    store.commit(&forever, &mut record(), t("2027-01-01T00:00:00Z")).unwrap();
+    store
+        .commit(&forever, &mut record(), t("2027-01-01T00:00:00Z"))
+        .unwrap();
     assert_eq!(store.feed_items(&source(), 10).unwrap().len(), 3);
 }
