@@ -601,6 +601,7 @@ mod tests {
             link(n).url.to_string(),
             Known {
                 item_id: id,
+                hash: String::new(),
                 first_seen: at,
                 last_checked: at,
             },

@@ -18,7 +18,7 @@ use crate::extract;
 use crate::fetch::{FetchError, Fetched};
 use crate::model::{ListedLink, Validators};
 use crate::normalize;
-use crate::store::{FailedLink, Known, ListingStatus, SavedPage, StoreError, lock};
+use crate::store::{FailedLink, Known, ListingStatus, SavedPage};
 
 /// What one chain of listing pages gave.
 #[derive(Default)]
@@ -38,18 +38,17 @@ struct Chain {
 pub(super) async fn read(
     run: &Run<'_>,
     rerun: &Rerun,
-    known: &HashMap<String, Known>,
-    failed_before: &HashMap<String, FailedLink>,
+    validators: &HashMap<String, Validators>,
+    history: History<'_>,
     out: &mut Collected,
-) -> Result<(), StoreError> {
+) {
     let chains = run
         .source
         .urls
         .iter()
-        .map(|start| chain(run, rerun, start, known, failed_before));
+        .map(|start| chain(run, rerun, validators, start, history));
     let mut seen = HashSet::new();
     for chain in futures_util::future::join_all(chains).await {
-        let chain = chain?;
         for link in chain.links {
             if seen.insert(link.url.clone()) {
                 out.links.push(link);
@@ -69,23 +68,25 @@ pub(super) async fn read(
         }
     }
     out.observed.links = out.links.len();
-    Ok(())
 }
+
+/// The source's stored articles and remembered failures: a listing page that brings only those brings nothing new.
+type History<'a> = (&'a HashMap<String, Known>, &'a HashMap<String, FailedLink>);
 
 /// Reads the pages of one listing, from `start` on.
 async fn chain(
     run: &Run<'_>,
     rerun: &Rerun,
+    listing_validators: &HashMap<String, Validators>,
     start: &Url,
-    known: &HashMap<String, Known>,
-    failed_before: &HashMap<String, FailedLink>,
-) -> Result<Chain, StoreError> {
+    (known, failed_before): History<'_>,
+) -> Chain {
     let Run {
-        ctx,
         fetcher,
         source,
         now,
         deadline,
+        ..
     } = *run;
     let mut out = Chain::default();
     let mut seen = HashSet::new();
@@ -97,7 +98,10 @@ async fn chain(
             break;
         }
         page_number += 1;
-        let validators = lock(&ctx.store).validators(&url)?.filter(|_| !rerun.fresh_listing());
+        let validators = listing_validators
+            .get(url.as_str())
+            .cloned()
+            .filter(|_| !rerun.fresh_listing());
         out.requests += 1;
         match fetcher.get(&url, validators.as_ref()).await {
             Ok(Fetched::NotModified) => {
@@ -172,5 +176,5 @@ async fn chain(
             }
         }
     }
-    Ok(out)
+    out
 }

@@ -24,7 +24,7 @@ use crate::error_chain;
 use crate::fetch::Fetcher;
 use crate::health::{self, Observed};
 use crate::model::{Event, ItemId, ListedLink, Provenance, SourceId};
-use crate::store::{Changes, Keep, ListingStatus, Outcome, RunRecord, Store, StoreError, lock};
+use crate::store::{Changes, Keep, ListingStatus, Outcome, RunRecord, RunState, Store, StoreError, lock};
 
 mod articles;
 mod feed;
@@ -128,12 +128,17 @@ pub async fn collect_with(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Collected, StoreError> {
     let rerun = articles::Rerun::decide(&lock(&ctx.store), source, options)?;
-    let known = lock(&ctx.store).known_links(&source.id)?;
-    // Links that failed before are not news either: a listing page of only those should not lead to the next page.
-    let failed_before = lock(&ctx.store).failed_links(&source.id)?;
     // robots.txt read by an earlier run within its lifetime is not asked for again.
     let max_age = chrono::Duration::from_std(crate::fetch::robots::MAX_AGE).expect("a day fits");
-    for robots in lock(&ctx.store).robots(now - max_age)? {
+    let RunState {
+        known,
+        // Links that failed before are not news either: a listing page of only those should not lead to the next
+        // page.
+        failed: failed_before,
+        robots,
+        listing_validators,
+    } = lock(&ctx.store).load(&source.id, now - max_age)?;
+    for robots in robots {
         let age = (now - robots.fetched).to_std().unwrap_or_default();
         ctx.fetcher.remember_robots(&robots.host, robots.body.as_deref(), age);
     }
@@ -143,6 +148,7 @@ pub async fn collect_with(
         max_items: source.max_items,
         listing: source.urls.clone(),
         max_pages: source.max_pages,
+        retain: source.retain,
     });
     let deadline = tokio::time::Instant::now() + source.budget;
     let fetcher = match ctx.fetcher.for_source(&source.http) {
@@ -160,7 +166,7 @@ pub async fn collect_with(
         now,
         deadline,
     };
-    listing::read(&run, &rerun, &known, &failed_before, &mut out).await?;
+    listing::read(&run, &rerun, &listing_validators, (&known, &failed_before), &mut out).await;
     let jobs = rerun.adjust(
         articles::plan(source, &known, &failed_before, &out.links, now),
         &known,
