@@ -2,7 +2,8 @@
 //! over real loopback HTTP with a real SQLite file:
 //! - a cold run (empty state) and a second, unchanged run: wall time and HTTP requests;
 //! - extract + normalize of one ordinary and one 2 MB article page;
-//! - the state database's size per 1,000 stored items.
+//! - the state database's size per 1,000 stored items;
+//! - the store's part of a warm pass and of a 20-new-item run, at 10,000 stored items (date-only, 50 a day).
 //!
 //! Run with `cargo bench --bench pipeline`; numbers go to `docs/benchmarks.md`. Not a test: nothing here asserts.
 
@@ -154,6 +155,127 @@ fn store_size() {
     );
 }
 
+/// `n` stored items of source `bench`, 50 a day at midnight (a site that prints dates only), newest first.
+fn history_item(n: i64, body: &str) -> Item {
+    let url = Url::parse(&format!("https://www.example.org/news/c_{n}.htm")).unwrap();
+    let day = chrono::FixedOffset::east_opt(8 * 3600)
+        .unwrap()
+        .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .unwrap();
+    let published = day - chrono::Duration::days(n / 50);
+    Item {
+        id: ItemId::from_canonical(&url),
+        url,
+        title: format!("Story number {n}"),
+        published,
+        date_source: DateSource::Page,
+        updated: published,
+        author: Some("xinhuanet.com".into()),
+        summary: body[3..283].to_owned(),
+        content_html: body.to_owned(),
+        image: None,
+        image_caption: None,
+    }
+}
+
+fn bench_run(links: usize) -> RunRecord {
+    RunRecord {
+        source: SourceId::parse("bench").unwrap(),
+        started: now(),
+        duration: Duration::ZERO,
+        outcome: Outcome::Ok,
+        reason: None,
+        links,
+        new: 0,
+        updated: 0,
+        failed: 0,
+        fetched: 0,
+        with_date: 0,
+        with_body: 0,
+        requests: 1,
+        listing: Vec::new(),
+        errors: Vec::new(),
+    }
+}
+
+/// The store's side of a run at 10,000 stored items: the load before a warm pass (known links, failed links,
+/// robots.txt), its commit (20 listed items seen, one listing validator) and the feed read; then a run that brings
+/// 20 new items dated on a day that already has 50.
+fn history() {
+    const STORED: i64 = 10_000;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.sqlite");
+    let source = SourceId::parse("bench").unwrap();
+    let body = "<p>".to_owned() + &"Cyberspace is the common space of mankind. ".repeat(60) + "</p>";
+    {
+        let mut store = Store::open(&path).unwrap();
+        for chunk in (0..STORED).collect::<Vec<_>>().chunks(1000) {
+            let items: Vec<Item> = chunk
+                .iter()
+                .map(|&n| history_item(n + 20 * ROUNDS as i64, &body))
+                .collect();
+            let changes = Changes {
+                links: items.iter().map(|i| (i.url.clone(), i.id.clone())).collect(),
+                items,
+                ..Changes::default()
+            };
+            store.commit(&changes, &mut bench_run(1000), now()).unwrap();
+        }
+    }
+    let mut store = Store::open(&path).unwrap();
+    let listing = Url::parse("https://www.example.org/news/").unwrap();
+    let (mut loads, mut warm, mut fresh) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        let start = Instant::now();
+        let feedwright::store::RunState {
+            known, failed, robots, ..
+        } = store.load(&source, now() - chrono::Duration::days(1)).unwrap();
+        loads.push(start.elapsed());
+        assert!(known.len() >= STORED as usize && failed.is_empty() && robots.is_empty());
+        let seen: Vec<ItemId> = (0..20)
+            .map(|n| history_item(n + 20 * ROUNDS as i64, &body).id)
+            .collect();
+        let changes = Changes {
+            seen,
+            validators: vec![(listing.clone(), feedwright::model::Validators::default())],
+            ..Changes::default()
+        };
+        store.commit(&changes, &mut bench_run(20), now()).unwrap();
+        std::hint::black_box(store.feed_items(&source, 50).unwrap());
+        warm.push(start.elapsed());
+
+        // 20 new items on the newest stored day: each needs a free `updated` second past the 50 already there.
+        let items: Vec<Item> = (0..20)
+            .map(|n| {
+                let mut item = history_item(20 * round as i64 + n, &body);
+                item.published = history_item(20 * ROUNDS as i64, &body).published;
+                item.updated = item.published;
+                item
+            })
+            .collect();
+        let changes = Changes {
+            links: items.iter().map(|i| (i.url.clone(), i.id.clone())).collect(),
+            items,
+            ..Changes::default()
+        };
+        let start = Instant::now();
+        store.commit(&changes, &mut bench_run(20), now()).unwrap();
+        fresh.push(start.elapsed());
+    }
+    println!(
+        "load for a run at 10,000 stored items:      median {:>8.2?} over {ROUNDS}",
+        median(loads)
+    );
+    println!(
+        "warm pass's store work at 10,000 items:     median {:>8.2?} over {ROUNDS} (load, commit of 20 seen, feed read)",
+        median(warm)
+    );
+    println!(
+        "commit of 20 new same-day items at 10,000:  median {:>8.2?} over {ROUNDS}",
+        median(fresh)
+    );
+}
+
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing useful: run only when benchmarking.
     if !std::env::args().any(|a| a == "--bench") {
@@ -163,4 +285,5 @@ fn main() {
     rt.block_on(runs());
     extraction();
     store_size();
+    history();
 }

@@ -57,6 +57,7 @@ pub fn canonical(source: &Source) -> String {
     put("article.max_pages", a.max_pages.to_string());
     put("article.date_formats", format!("{:?}", n.date_formats));
     put("timezone", n.timezone.name().to_owned());
+    put("timezone.from_page", n.zone_from_page.to_string());
     put("summary_chars", n.summary_chars.to_string());
     put("max_content", n.max_content.to_string());
     lines.join("\n")

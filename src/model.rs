@@ -93,6 +93,8 @@ pub struct RawArticle {
     pub image_caption: Option<String>,
     /// Where each field was found.
     pub provenance: Provenance,
+    /// The page's language (`<html lang>`), as written.
+    pub language: Option<String>,
 }
 
 /// Where each field of a [`RawArticle`] was found; `None` for a field the page did not give.
@@ -115,8 +117,9 @@ pub enum Origin {
     Selector,
     JsonLd,
     Microdata,
+    /// `og:*` and OpenGraph's `article:*` properties.
     OpenGraph,
-    /// Other `<meta>`/`<link>`/`<time>` markup (`meta name=author`, `article:*`, `time[datetime]`).
+    /// Other `<meta>`/`<link>`/`<time>` markup (`meta name=author`, `meta name=pubdate`, `time[datetime]`).
     Meta,
     /// Detected by automatic extraction.
     Heuristic,

@@ -27,6 +27,10 @@ pub use validate::parse;
 /// Where `feedwright` looks for its config when `--config` is not given.
 pub const DEFAULT_PATH: &str = "config/feedwright.toml";
 
+/// Listing pages read at most in one run by default. Later pages are only read while a page still brings links not
+/// seen before, so a routine run reads one; a first run reads a few, and a new source starts with more than ten items.
+pub const DEFAULT_LISTING_PAGES: usize = 3;
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub path: PathBuf,
@@ -72,8 +76,62 @@ pub struct Settings {
     pub allow_private: bool,
     pub min_gap: Duration,
     pub budget: Duration,
+    /// How long stored items are kept after they were last listed, beyond the feed window; `None`: forever.
+    pub retain: Option<Duration>,
     /// Where the paths were given in the file, for problems found on disk ([`check_paths`]).
     pub lines: PathLines,
+}
+
+/// Every `[settings]` default, in one place: what a key left out of the file means. Paths are relative to the
+/// config file's folder (`validate` joins them to it).
+impl Default for Settings {
+    fn default() -> Settings {
+        let timeout = Duration::from_secs(20);
+        Settings {
+            output_dir: PathBuf::from("feeds"),
+            state: PathBuf::from("state/feedwright.sqlite"),
+            feed_base_url: Url::parse("http://127.0.0.1:8080/").expect("a valid URL"),
+            user_agent: concat!(
+                "feedwright/",
+                env!("CARGO_PKG_VERSION"),
+                " (+",
+                env!("CARGO_PKG_REPOSITORY"),
+                ")"
+            )
+            .to_owned(),
+            timeout,
+            max_body: 8 * 1024 * 1024,
+            max_items: 50,
+            // An item body longer than this (in bytes of sanitized HTML) is cut and links to the article: a feed
+            // entry is not a copy of the site, and one hostile or enormous page must not weigh on every feed file
+            // and the database.
+            max_content: 256 * 1024,
+            formats: Format::ALL.to_vec(),
+            concurrency: 4,
+            lock_timeout: Duration::from_secs(60),
+            schedule: Schedule::Every(Duration::from_secs(30 * 60)),
+            max_running: 4,
+            backoff_max: Duration::from_secs(6 * 60 * 60),
+            hub: None,
+            // The smaller of this and `timeout`.
+            connect_timeout: Duration::from_secs(10).min(timeout),
+            max_redirects: 10,
+            retries: 2,
+            retry_base: Duration::from_millis(500),
+            respect_robots: true,
+            allow_private: false,
+            min_gap: Duration::ZERO,
+            budget: Duration::from_secs(5 * 60),
+            // Half a year after an item was last listed (the feed window is always kept): long enough that a link
+            // still on a slow site's archive pages is not taken for new, short enough that history stays bounded
+            // (about 5 KB an item).
+            retain: Some(Duration::from_secs(180 * 24 * 60 * 60)),
+            lines: PathLines {
+                output_dir: 1,
+                state: 1,
+            },
+        }
+    }
 }
 
 /// The lines of `output_dir` and `state` in the config file (1 when defaulted).
@@ -94,6 +152,8 @@ pub struct Source {
     pub language: Option<String>,
     pub timezone: Tz,
     pub max_items: usize,
+    /// `[settings] retain`, or this source's own.
+    pub retain: Option<Duration>,
     pub alternates: Vec<SourceId>,
     pub listing: ListRules,
     pub max_pages: usize,

@@ -300,6 +300,8 @@ pub struct RawSettings {
     pub allow_private: Option<bool>,
     pub min_gap: Option<Spanned<String>>,
     pub budget: Option<Spanned<String>>,
+    /// How long stored items are kept after they were last listed ("180d", or "forever"); the feed window always is.
+    pub retain: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -315,6 +317,7 @@ pub struct RawSource {
     pub timezone: Option<Spanned<String>>,
     pub max_items: Option<Spanned<usize>>,
     pub max_content: Option<Spanned<String>>,
+    pub retain: Option<Spanned<String>>,
     /// Ids of sources that publish the same feed in another language (`hreflang` alternates).
     #[serde(default)]
     pub alternates: Vec<Spanned<String>>,

@@ -21,28 +21,11 @@ use crate::model::SourceId;
 use crate::normalize;
 use crate::render::Format;
 
-const DEFAULT_FEED_BASE: &str = "http://127.0.0.1:8080/";
-const DEFAULT_USER_AGENT: &str = concat!(
-    "feedwright/",
-    env!("CARGO_PKG_VERSION"),
-    " (+",
-    env!("CARGO_PKG_REPOSITORY"),
-    ")"
-);
-const DEFAULT_MAX_BODY: u64 = 8 * 1024 * 1024;
 const DEFAULT_SUMMARY_CHARS: usize = 280;
-/// An item body longer than this (in bytes of sanitized HTML) is cut and links to the article: a feed entry is not a
-/// copy of the site, and one hostile or enormous page must not weigh on every feed file and the database.
-const DEFAULT_MAX_CONTENT: usize = 256 * 1024;
 /// The shortest `max_content` accepted: room for a few paragraphs and the closing link.
 const MIN_MAX_CONTENT: u64 = 1024;
-/// `watch` runs a source this often unless told otherwise.
-const DEFAULT_EVERY: Duration = Duration::from_secs(30 * 60);
 /// The shortest `every` accepted: more often than this is unkind to the site.
 const MIN_EVERY: Duration = Duration::from_secs(60);
-const DEFAULT_MAX_RUNNING: usize = 4;
-const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(6 * 60 * 60);
-const DEFAULT_BUDGET: Duration = Duration::from_secs(5 * 60);
 /// The deepest nesting of `(` (and `[`) a configured CSS selector may have; real ones stay under 5, and about
 /// 3,000 overflow the parser's stack (which aborts the process: it cannot be caught).
 const MAX_SELECTOR_NESTING: usize = 32;
@@ -146,7 +129,7 @@ impl Validator<'_> {
             None => None,
         };
         let formats = match &raw.formats {
-            None => Format::ALL.to_vec(),
+            None => None,
             Some(list) => {
                 let mut formats = Vec::new();
                 for name in list.get_ref() {
@@ -159,64 +142,62 @@ impl Validator<'_> {
                 if formats.is_empty() && list.get_ref().is_empty() {
                     self.error(list.span(), "formats is empty".into());
                 }
-                formats
+                Some(formats)
             }
         };
-        let timeout = self
-            .duration(raw.timeout.as_ref(), "timeout")
-            .unwrap_or(Duration::from_secs(20));
+        let d = Settings::default();
+        let timeout = self.duration(raw.timeout.as_ref(), "timeout").unwrap_or(d.timeout);
         Settings {
             connect_timeout: self
                 .duration(raw.connect_timeout.as_ref(), "connect_timeout")
-                .unwrap_or(timeout.min(Duration::from_secs(10))),
-            max_redirects: raw.max_redirects.unwrap_or(10),
-            retries: raw.retries.unwrap_or(2),
+                .unwrap_or(timeout.min(d.connect_timeout)),
+            max_redirects: raw.max_redirects.unwrap_or(d.max_redirects),
+            retries: raw.retries.unwrap_or(d.retries),
             retry_base: self
                 .duration_or_zero(raw.retry_base.as_ref(), "retry_base")
-                .unwrap_or(Duration::from_millis(500)),
-            respect_robots: raw.respect_robots.unwrap_or(true),
-            allow_private: raw.allow_private.unwrap_or(false),
+                .unwrap_or(d.retry_base),
+            respect_robots: raw.respect_robots.unwrap_or(d.respect_robots),
+            allow_private: raw.allow_private.unwrap_or(d.allow_private),
             min_gap: self
                 .duration_or_zero(raw.min_gap.as_ref(), "min_gap")
-                .unwrap_or(Duration::ZERO),
-            budget: self.duration(raw.budget.as_ref(), "budget").unwrap_or(DEFAULT_BUDGET),
-            output_dir: base_dir.join(raw.output_dir.as_ref().map_or("feeds", |s| s.get_ref().as_str())),
-            state: base_dir.join(
-                raw.state
-                    .as_ref()
-                    .map_or("state/feedwright.sqlite", |s| s.get_ref().as_str()),
-            ),
+                .unwrap_or(d.min_gap),
+            budget: self.duration(raw.budget.as_ref(), "budget").unwrap_or(d.budget),
+            retain: self.retain(raw.retain.as_ref()).unwrap_or(d.retain),
+            output_dir: base_dir.join(raw.output_dir.as_ref().map_or(d.output_dir, |s| s.get_ref().into())),
+            state: base_dir.join(raw.state.as_ref().map_or(d.state, |s| s.get_ref().into())),
             lines: PathLines {
                 output_dir: raw.output_dir.as_ref().map_or(1, |s| self.line(s.span().start)),
                 state: raw.state.as_ref().map_or(1, |s| self.line(s.span().start)),
             },
-            feed_base_url: feed_base_url.unwrap_or_else(|| Url::parse(DEFAULT_FEED_BASE).expect("valid default")),
-            user_agent: raw.user_agent.clone().unwrap_or_else(|| DEFAULT_USER_AGENT.to_owned()),
+            feed_base_url: feed_base_url.unwrap_or(d.feed_base_url),
+            user_agent: raw.user_agent.clone().unwrap_or(d.user_agent),
             timeout,
             max_body: raw
                 .max_body
                 .as_ref()
                 .and_then(|s| self.size(s, "max_body"))
-                .unwrap_or(DEFAULT_MAX_BODY),
-            max_items: self.positive(raw.max_items.as_ref(), "max_items").unwrap_or(50),
-            max_content: self
-                .max_content(raw.max_content.as_ref())
-                .unwrap_or(DEFAULT_MAX_CONTENT),
-            formats,
-            concurrency: self.positive(raw.concurrency.as_ref(), "concurrency").unwrap_or(4),
+                .unwrap_or(d.max_body),
+            max_items: self
+                .positive(raw.max_items.as_ref(), "max_items")
+                .unwrap_or(d.max_items),
+            max_content: self.max_content(raw.max_content.as_ref()).unwrap_or(d.max_content),
+            formats: formats.unwrap_or(d.formats),
+            concurrency: self
+                .positive(raw.concurrency.as_ref(), "concurrency")
+                .unwrap_or(d.concurrency),
             lock_timeout: self
                 .duration(raw.lock_timeout.as_ref(), "lock_timeout")
-                .unwrap_or(Duration::from_secs(60)),
+                .unwrap_or(d.lock_timeout),
             schedule: self
                 .schedule(raw.every.as_ref(), raw.cron.as_ref())
-                .unwrap_or(Schedule::Every(DEFAULT_EVERY)),
+                .unwrap_or(d.schedule),
             max_running: self
                 .positive(raw.max_running.as_ref(), "max_running")
-                .unwrap_or(DEFAULT_MAX_RUNNING),
+                .unwrap_or(d.max_running),
             backoff_max: self
                 .duration(raw.backoff_max.as_ref(), "backoff_max")
-                .unwrap_or(DEFAULT_BACKOFF_MAX),
-            hub: raw.hub.as_ref().and_then(|h| self.url(h, "hub")),
+                .unwrap_or(d.backoff_max),
+            hub: raw.hub.as_ref().and_then(|h| self.url(h, "hub")).or(d.hub),
         }
     }
 
@@ -270,7 +251,10 @@ impl Validator<'_> {
             .positive(r.max_items.as_ref(), "max_items")
             .unwrap_or(settings.max_items);
         let max_content = self.max_content(r.max_content.as_ref()).unwrap_or(settings.max_content);
-        let max_pages = self.positive(r.listing.max_pages.as_ref(), "max_pages").unwrap_or(1);
+        let retain = self.retain(r.retain.as_ref()).unwrap_or(settings.retain);
+        let max_pages = self
+            .positive(r.listing.max_pages.as_ref(), "max_pages")
+            .unwrap_or(super::DEFAULT_LISTING_PAGES);
         let alternates = r
             .alternates
             .iter()
@@ -280,7 +264,7 @@ impl Validator<'_> {
             .schedule(r.every.as_ref(), r.cron.as_ref())
             .unwrap_or_else(|| settings.schedule.clone());
 
-        let date_formats = self.date_formats(&&r.article.date_formats);
+        let date_formats = self.date_formats(&r.article.date_formats);
         let pages = self.pages(r, &r.listing);
         let http = self.http(&r.http, settings, &urls);
         let budget = self
@@ -308,11 +292,13 @@ impl Validator<'_> {
             language: r.language.clone(),
             timezone,
             max_items,
+            retain,
             alternates,
             listing,
             max_pages,
             normalize: normalize::Rules {
                 timezone,
+                zone_from_page: r.timezone.is_none(),
                 date_formats,
                 summary_chars: DEFAULT_SUMMARY_CHARS,
                 max_content,
@@ -595,6 +581,31 @@ impl Validator<'_> {
                     s.span(),
                     format!(
                         "{key}: invalid duration \"{}\" ({e}; e.g. \"20s\", \"30m\")",
+                        s.get_ref()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// `retain`: a duration of at least a day, or `"forever"` (`Some(None)`).
+    fn retain(&mut self, s: Option<&Spanned<String>>) -> Option<Option<Duration>> {
+        let s = s?;
+        if s.get_ref() == "forever" {
+            return Some(None);
+        }
+        match humantime::parse_duration(s.get_ref()) {
+            Ok(d) if d >= Duration::from_secs(24 * 60 * 60) => Some(Some(d)),
+            Ok(_) => {
+                self.error(s.span(), "retain: must be at least a day (or \"forever\")".into());
+                None
+            }
+            Err(e) => {
+                self.error(
+                    s.span(),
+                    format!(
+                        "retain: invalid duration \"{}\" ({e}; e.g. \"180d\", or \"forever\")",
                         s.get_ref()
                     ),
                 );
@@ -927,6 +938,26 @@ content = "#Content"
     }
 
     #[test]
+    fn retain_defaults_to_half_a_year_and_sources_override_it() {
+        let plain = parse(GOOD, Path::new("c.toml")).unwrap();
+        assert_eq!(plain.settings.retain, Settings::default().retain);
+        assert_eq!(plain.sources[0].retain, Some(Duration::from_secs(180 * 24 * 3600)));
+
+        let text = GOOD
+            .replace("[settings]", "[settings]\nretain = \"forever\"")
+            .replace("id = \"wic-news\"", "id = \"wic-news\"\nretain = \"90d\"");
+        let config = parse(&text, Path::new("c.toml")).unwrap();
+        assert_eq!(config.settings.retain, None);
+        assert_eq!(config.sources[0].retain, Some(Duration::from_secs(90 * 24 * 3600)));
+
+        let found = problems(&GOOD.replace("id = \"wic-news\"", "id = \"wic-news\"\nretain = \"1h\""));
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(found[0].contains("retain: must be at least a day"), "{found:#?}");
+        let found = problems(&GOOD.replace("[settings]", "[settings]\nretain = \"always\""));
+        assert!(found[0].contains("retain: invalid duration \"always\""), "{found:#?}");
+    }
+
+    #[test]
     fn http_settings_default_from_settings_and_sources_override_them() {
         let text = GOOD
             .replace(
@@ -968,7 +999,7 @@ cookies = "a=b; c=d"
         let http = &plain.sources[0].http;
         assert!(http.respect_robots);
         assert_eq!(http.limits, HostLimits::default());
-        assert_eq!(plain.sources[0].budget, DEFAULT_BUDGET);
+        assert_eq!(plain.sources[0].budget, Settings::default().budget);
     }
 
     #[test]
@@ -1083,8 +1114,8 @@ cookies = "a=b; c=d"
     #[test]
     fn max_content_defaults_in_one_place_and_sources_override_it() {
         let plain = parse(GOOD, Path::new("c.toml")).unwrap();
-        assert_eq!(plain.settings.max_content, DEFAULT_MAX_CONTENT);
-        assert_eq!(plain.sources[0].normalize.max_content, DEFAULT_MAX_CONTENT);
+        assert_eq!(plain.settings.max_content, Settings::default().max_content);
+        assert_eq!(plain.sources[0].normalize.max_content, Settings::default().max_content);
 
         let text = GOOD.replace("[settings]", "[settings]\nmax_content = \"64KiB\"");
         let config = parse(&text, Path::new("c.toml")).unwrap();
@@ -1142,8 +1173,8 @@ cookies = "a=b; c=d"
         );
 
         let config = parse(GOOD, Path::new("c.toml")).unwrap();
-        assert_eq!(config.sources[0].schedule, Schedule::Every(DEFAULT_EVERY));
-        assert_eq!(config.settings.max_running, DEFAULT_MAX_RUNNING);
+        assert_eq!(config.sources[0].schedule, Settings::default().schedule);
+        assert_eq!(config.settings.max_running, Settings::default().max_running);
         assert_eq!(config.settings.hub, None);
     }
 

@@ -161,6 +161,7 @@ pub fn parse(html: &str, url: &Url, rules: &ArticleRules, listed_title: Option<&
         image: take(image, &mut provenance.image),
         image_caption: take(caption, &mut provenance.caption),
         provenance: Provenance::default(),
+        language: meta.language.clone(),
     };
     ArticlePage {
         article: RawArticle { provenance, ..article },

@@ -126,11 +126,6 @@ pub(super) fn link_href(el: ElementRef<'_>) -> Option<&str> {
     el.select(&ANCHOR).find_map(|a| attr(a, "href"))
 }
 
-/// The first non-blank `content` of the `<meta>` elements `sel` matches, trimmed.
-pub(super) fn meta<'a>(doc: &'a Html, sel: &Selector) -> Option<&'a str> {
-    doc.select(sel).find_map(|m| attr(m, "content"))
-}
-
 /// Elements that are always cut from the body, whatever the source's `remove` list says: their text is code or a
 /// fallback for pages without JavaScript, never article prose.
 const ALWAYS_REMOVED: [&str; 3] = ["script", "style", "noscript"];

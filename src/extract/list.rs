@@ -13,11 +13,11 @@ use std::sync::LazyLock;
 use scraper::{ElementRef, Html, Selector};
 use url::Url;
 
-use super::auto;
 use super::dom;
+use super::{auto, meta};
 use crate::model::{ListedLink, Origin};
 
-static ANCHOR: LazyLock<Selector> = LazyLock::new(|| dom::selector("a[href]"));
+pub(super) static ANCHOR: LazyLock<Selector> = LazyLock::new(|| dom::selector("a[href]"));
 static BASE: LazyLock<Selector> = LazyLock::new(|| dom::selector("base[href]"));
 
 /// Schemes that never lead to an article. Resolution would reject them too (only http(s) is kept), but naming them
@@ -48,6 +48,8 @@ pub struct Listing {
     pub next: Option<Url>,
     /// Where the links were found: the configured selectors, or automatic detection.
     pub origin: Option<Origin>,
+    /// Feeds the page advertises (`<link rel="alternate">`), resolved: the site may already have what is wanted.
+    pub feeds: Vec<Url>,
 }
 
 /// Reads a listing page. `base` is the page's final URL, after redirects.
@@ -105,16 +107,22 @@ pub fn parse(html: &str, base: &Url, rules: &ListRules) -> Listing {
     }
     .filter(|url| !same_page(url, base));
 
+    let feeds = meta::read(&doc)
+        .feeds
+        .iter()
+        .filter_map(|feed| resolve(&feed.href, &resolve_base))
+        .collect();
     Listing {
         links: links.list,
         next,
         origin,
+        feeds,
     }
 }
 
 /// The URL relative links resolve against: the first `<base href>` if it makes a usable http(s) URL, otherwise the
 /// page's own URL. A relative `<base href>` is itself resolved against the page URL, as browsers do.
-fn document_base(doc: &Html, page: &Url) -> Url {
+pub(super) fn document_base(doc: &Html, page: &Url) -> Url {
     doc.select(&BASE)
         .next()
         .and_then(|b| b.attr("href"))
@@ -125,7 +133,7 @@ fn document_base(doc: &Html, page: &Url) -> Url {
 
 /// The link a selector match stands for: the match itself if it is an `<a href>`, otherwise the first `<a href>`
 /// inside it; with the cleaned absolute URL it points to.
-fn link<'a>(found: ElementRef<'a>, base: &Url) -> Option<(Url, ElementRef<'a>)> {
+pub(super) fn link<'a>(found: ElementRef<'a>, base: &Url) -> Option<(Url, ElementRef<'a>)> {
     let anchor = if ANCHOR.matches(&found) {
         found
     } else {
@@ -136,12 +144,12 @@ fn link<'a>(found: ElementRef<'a>, base: &Url) -> Option<(Url, ElementRef<'a>)> 
 }
 
 /// The link's text; an image-only link has none, and then its `title` attribute is the best the page offers.
-fn title(anchor: ElementRef<'_>) -> Option<String> {
+pub(super) fn title(anchor: ElementRef<'_>) -> Option<String> {
     dom::text(anchor).or_else(|| dom::attr(anchor, "title").and_then(dom::collapse))
 }
 
 /// Resolves an `href` as written, keeping only links that can lead to another http(s) page.
-fn resolve(href: &str, base: &Url) -> Option<Url> {
+pub(super) fn resolve(href: &str, base: &Url) -> Option<Url> {
     let href = href.trim();
     // An empty href or a bare fragment points back at the listing itself.
     if href.is_empty() || href.starts_with('#') {
@@ -163,7 +171,7 @@ fn is_http(url: &Url) -> bool {
 
 /// Removes the fragment and `utm_*` query parameters: they never change which article a link names. The remaining
 /// parameters are kept byte for byte (re-encoding them could change what a picky server returns).
-fn strip_tracking(mut url: Url) -> Url {
+pub(super) fn strip_tracking(mut url: Url) -> Url {
     url.set_fragment(None);
     let Some(query) = url.query() else { return url };
     let pairs: Vec<&str> = query.split('&').collect();
@@ -180,7 +188,7 @@ fn is_utm(pair: &str) -> bool {
 }
 
 /// Whether `url` is the listing page itself, ignoring fragments: following it would loop.
-fn same_page(url: &Url, page: &Url) -> bool {
+pub(super) fn same_page(url: &Url, page: &Url) -> bool {
     let mut page = page.clone();
     page.set_fragment(None);
     *url == page
@@ -188,15 +196,15 @@ fn same_page(url: &Url, page: &Url) -> bool {
 
 /// Links in page order, one per URL.
 #[derive(Default)]
-struct Links {
-    list: Vec<ListedLink>,
+pub(super) struct Links {
+    pub(super) list: Vec<ListedLink>,
     index: HashMap<Url, usize>,
 }
 
 impl Links {
     /// Keeps the first occurrence of a URL, but lets a later duplicate fill in what the first lacked: a thumbnail
     /// link has no text and the headline link after it does; one block prints a date and another does not.
-    fn add(&mut self, url: Url, title: Option<String>, date_text: Option<String>) {
+    pub(super) fn add(&mut self, url: Url, title: Option<String>, date_text: Option<String>) {
         match self.index.get(&url) {
             Some(&i) => {
                 let first = &mut self.list[i];
@@ -500,7 +508,11 @@ mod tests {
             next: None,
             ..item_rules()
         };
-        assert_eq!(parse(LISTING, &base(), &no_selector).next, None);
+        // Without a selector the pager is found automatically: the page's "Next" link.
+        assert_eq!(
+            parse(LISTING, &base(), &no_selector).next,
+            Some(url("https://www.wicinternet.org/news/node_123_2.htm"))
+        );
     }
 
     #[test]

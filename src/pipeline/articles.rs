@@ -14,13 +14,13 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use url::Url;
 
-use super::{Collected, Context, Options, ParseFailure, Progress, parse_off_runtime};
+use super::{Collected, Context, Options, ParseFailure, Progress, Run, parse_off_runtime};
 use crate::config::Source;
 use crate::error_chain;
 use crate::extract::{self, article::ArticlePage};
 use crate::fetch::{FetchError, Fetched, Fetcher, Page};
 use crate::fingerprint;
-use crate::model::{DateSource, Item, ItemId, ListedLink, RawArticle, SourceId, Validators};
+use crate::model::{DateSource, Item, ItemId, ListedLink, Provenance, RawArticle, SourceId, Validators};
 use crate::normalize;
 use crate::store::{FailedLink, Known, SavedPage, Served, Store, StoreError, Windowed, lock};
 
@@ -42,6 +42,8 @@ struct Parsed {
     listed: ListedLink,
     /// The page as fetched, to keep; `None` when it was not fetched this run.
     page: Option<SavedPage>,
+    /// Where each field was found, for `preview`.
+    provenance: Provenance,
 }
 
 enum ArticleResult {
@@ -58,15 +60,19 @@ enum ArticleResult {
 
 /// Reads every planned article, `concurrency` at a time, and folds the results into `out`.
 pub(super) async fn read_all(
-    ctx: &Context,
-    fetcher: &Fetcher,
-    source: &Source,
+    run: &Run<'_>,
     jobs: Vec<Job>,
     known: &HashMap<String, Known>,
-    (now, deadline): (DateTime<Utc>, tokio::time::Instant),
     progress: &(dyn Fn(Progress) + Sync),
     out: &mut Collected,
 ) {
+    let Run {
+        ctx,
+        fetcher,
+        source,
+        now,
+        deadline,
+    } = *run;
     progress(Progress::Planned(jobs.len()));
     // The parsing threads need their own handle on the rules.
     let shared = Arc::new(source.clone());
@@ -109,7 +115,9 @@ fn fold(results: impl Iterator<Item = (usize, ArticleResult)>, known: &HashMap<S
                     validators,
                     listed,
                     page,
+                    provenance,
                 } = *parsed;
+                out.provenance.push((item.id.clone(), provenance));
                 if let Some(mut page) = page {
                     page.set_item(&item.id);
                     out.changes.pages.push(page);
@@ -496,6 +504,7 @@ async fn finish(
     if pages > 1 {
         tracing::info!(url = %listed.url, pages, "article read over several pages");
     }
+    let provenance = article.provenance;
     let (rules, shared, url) = (Arc::clone(source), listed.clone(), listed.url.clone());
     let normalized = parse_off_runtime(deadline, move || {
         normalize_article(&rules, &shared, &article, first_seen).map_err(|e| error_chain(&e))
@@ -507,6 +516,7 @@ async fn finish(
             validators: Validators::default(),
             listed,
             page: None,
+            provenance,
         })),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "article unparsable");
@@ -591,6 +601,7 @@ mod tests {
             link(n).url.to_string(),
             Known {
                 item_id: id,
+                hash: String::new(),
                 first_seen: at,
                 last_checked: at,
             },

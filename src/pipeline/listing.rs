@@ -9,18 +9,16 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use url::Url;
 
 use super::articles::{Rerun, served};
-use super::{Collected, Context, parse_off_runtime};
-use crate::config::Source;
+use super::{Collected, Run, parse_off_runtime};
 use crate::error_chain;
 use crate::extract;
-use crate::fetch::{FetchError, Fetched, Fetcher};
+use crate::fetch::{FetchError, Fetched};
 use crate::model::{ListedLink, Validators};
 use crate::normalize;
-use crate::store::{FailedLink, Known, ListingStatus, SavedPage, StoreError, lock};
+use crate::store::{FailedLink, Known, ListingStatus, SavedPage};
 
 /// What one chain of listing pages gave.
 #[derive(Default)]
@@ -33,27 +31,24 @@ struct Chain {
     pages: Vec<SavedPage>,
     validators: Vec<(Url, Validators)>,
     parsed: bool,
+    advertised: Vec<Url>,
 }
 
 /// Reads every listing chain of `source` and adds the links, statuses and errors to `out`.
-#[allow(clippy::too_many_arguments)]
 pub(super) async fn read(
-    ctx: &Context,
-    fetcher: &Fetcher,
-    source: &Source,
+    run: &Run<'_>,
     rerun: &Rerun,
-    known: &HashMap<String, Known>,
-    failed_before: &HashMap<String, FailedLink>,
-    (now, deadline): (DateTime<Utc>, tokio::time::Instant),
+    validators: &HashMap<String, Validators>,
+    history: History<'_>,
     out: &mut Collected,
-) -> Result<(), StoreError> {
-    let chains = source
+) {
+    let chains = run
+        .source
         .urls
         .iter()
-        .map(|start| chain(ctx, fetcher, source, rerun, start, known, failed_before, now, deadline));
+        .map(|start| chain(run, rerun, validators, start, history));
     let mut seen = HashSet::new();
     for chain in futures_util::future::join_all(chains).await {
-        let chain = chain?;
         for link in chain.links {
             if seen.insert(link.url.clone()) {
                 out.links.push(link);
@@ -66,24 +61,33 @@ pub(super) async fn read(
         out.changes.pages.extend(chain.pages);
         out.changes.validators.extend(chain.validators);
         out.observed.listing_parsed |= chain.parsed;
+        for feed in chain.advertised {
+            if !out.advertised.contains(&feed) {
+                out.advertised.push(feed);
+            }
+        }
     }
     out.observed.links = out.links.len();
-    Ok(())
 }
 
+/// The source's stored articles and remembered failures: a listing page that brings only those brings nothing new.
+type History<'a> = (&'a HashMap<String, Known>, &'a HashMap<String, FailedLink>);
+
 /// Reads the pages of one listing, from `start` on.
-#[allow(clippy::too_many_arguments)]
 async fn chain(
-    ctx: &Context,
-    fetcher: &Fetcher,
-    source: &Source,
+    run: &Run<'_>,
     rerun: &Rerun,
+    listing_validators: &HashMap<String, Validators>,
     start: &Url,
-    known: &HashMap<String, Known>,
-    failed_before: &HashMap<String, FailedLink>,
-    now: DateTime<Utc>,
-    deadline: tokio::time::Instant,
-) -> Result<Chain, StoreError> {
+    (known, failed_before): History<'_>,
+) -> Chain {
+    let Run {
+        fetcher,
+        source,
+        now,
+        deadline,
+        ..
+    } = *run;
     let mut out = Chain::default();
     let mut seen = HashSet::new();
     let mut visited = HashSet::new();
@@ -94,7 +98,10 @@ async fn chain(
             break;
         }
         page_number += 1;
-        let validators = lock(&ctx.store).validators(&url)?.filter(|_| !rerun.fresh_listing());
+        let validators = listing_validators
+            .get(url.as_str())
+            .cloned()
+            .filter(|_| !rerun.fresh_listing());
         out.requests += 1;
         match fetcher.get(&url, validators.as_ref()).await {
             Ok(Fetched::NotModified) => {
@@ -131,6 +138,7 @@ async fn chain(
                     }
                 };
                 out.parsed = true;
+                out.advertised.extend(listing.feeds);
                 let mut unknown = 0;
                 for link in listing.links {
                     let key = normalize::url::canonical(&link.url);
@@ -168,5 +176,5 @@ async fn chain(
             }
         }
     }
-    Ok(out)
+    out
 }

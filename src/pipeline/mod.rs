@@ -23,8 +23,8 @@ use crate::config::{Config, Source};
 use crate::error_chain;
 use crate::fetch::Fetcher;
 use crate::health::{self, Observed};
-use crate::model::{Event, ListedLink, SourceId};
-use crate::store::{Changes, Keep, ListingStatus, Outcome, RunRecord, Store, StoreError, lock};
+use crate::model::{Event, ItemId, ListedLink, Provenance, SourceId};
+use crate::store::{Changes, Keep, ListingStatus, Outcome, RunRecord, RunState, Store, StoreError, lock};
 
 mod articles;
 mod feed;
@@ -81,6 +81,10 @@ pub struct Collected {
     /// Like skipped ones they never fail a run on their own: a hostile listing must not be able to break a source
     /// by listing the metadata address.
     pub refused: usize,
+    /// Feeds the listing pages advertise, for `preview` and `init` to mention.
+    pub advertised: Vec<Url>,
+    /// Where each read article's fields were found, for `preview`.
+    pub provenance: Vec<(ItemId, Provenance)>,
 }
 
 /// How a run treats what earlier runs stored; the default is a routine run.
@@ -124,12 +128,17 @@ pub async fn collect_with(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Collected, StoreError> {
     let rerun = articles::Rerun::decide(&lock(&ctx.store), source, options)?;
-    let known = lock(&ctx.store).known_links(&source.id)?;
-    // Links that failed before are not news either: a listing page of only those should not lead to the next page.
-    let failed_before = lock(&ctx.store).failed_links(&source.id)?;
     // robots.txt read by an earlier run within its lifetime is not asked for again.
     let max_age = chrono::Duration::from_std(crate::fetch::robots::MAX_AGE).expect("a day fits");
-    for robots in lock(&ctx.store).robots(now - max_age)? {
+    let RunState {
+        known,
+        // Links that failed before are not news either: a listing page of only those should not lead to the next
+        // page.
+        failed: failed_before,
+        robots,
+        listing_validators,
+    } = lock(&ctx.store).load(&source.id, now - max_age)?;
+    for robots in robots {
         let age = (now - robots.fetched).to_std().unwrap_or_default();
         ctx.fetcher.remember_robots(&robots.host, robots.body.as_deref(), age);
     }
@@ -139,6 +148,7 @@ pub async fn collect_with(
         max_items: source.max_items,
         listing: source.urls.clone(),
         max_pages: source.max_pages,
+        retain: source.retain,
     });
     let deadline = tokio::time::Instant::now() + source.budget;
     let fetcher = match ctx.fetcher.for_source(&source.http) {
@@ -149,25 +159,33 @@ pub async fn collect_with(
             return Ok(out);
         }
     };
-    listing::read(
+    let run = Run {
         ctx,
-        &fetcher,
+        fetcher: &fetcher,
         source,
-        &rerun,
-        &known,
-        &failed_before,
-        (now, deadline),
-        &mut out,
-    )
-    .await?;
+        now,
+        deadline,
+    };
+    listing::read(&run, &rerun, &listing_validators, (&known, &failed_before), &mut out).await;
     let jobs = rerun.adjust(
         articles::plan(source, &known, &failed_before, &out.links, now),
         &known,
         &failed_before,
         &out.links,
     );
-    articles::read_all(ctx, &fetcher, source, jobs, &known, (now, deadline), progress, &mut out).await;
+    articles::read_all(&run, jobs, &known, progress, &mut out).await;
     Ok(out)
+}
+
+/// What every stage of one source's run reads: where to fetch and store, the source, and the run's clock.
+struct Run<'a> {
+    ctx: &'a Context,
+    /// The source's own fetcher: its address policy, limits and budget.
+    fetcher: &'a Fetcher,
+    source: &'a Source,
+    now: DateTime<Utc>,
+    /// When the source's budget runs out.
+    deadline: tokio::time::Instant,
 }
 
 /// Parses running at once, over all sources: one per core (at least two), so parsing never takes every core

@@ -1,37 +1,45 @@
-//! The memory of feedwright: item history, the links that lead to items, HTTP validators and run records, in one
-//! SQLite file.
+//! The memory of feedwright: item history, the links that lead to items, HTTP validators, robots.txt, saved pages,
+//! run records and the notification outbox.
 //!
 //! Feeds are rendered from here, not from the last listing, so items stay after they roll off the page and an
 //! undated item keeps its first-seen date. Every run of a source is committed in one transaction: a crash leaves
-//! the previous state, never half of a run. The API is shaped around whole runs (read what is known, commit what
-//! changed) so another backend (PostgreSQL for many workers) can implement the same calls.
+//! the previous state, never half of a run.
+//!
+//! The store is a seam: [`Backend`] is what a storage engine provides, shaped around whole runs (one
+//! [`Backend::load`] of what a run needs, one [`Backend::commit`] of what it learnt) plus the reads that feeds,
+//! `status` and `serve` make. [`Store`] is the handle everything else holds; [`Store::open`] picks the backend
+//! from the `state` setting. The rules of a commit (new or edited, first-seen dates, the `updated` nudge, events)
+//! live in [`merge`], without a database, so every backend writes the same rows. `sqlite/` is the embedded
+//! backend, one file per entity. No backend's types cross this module: [`StoreError`] carries their errors boxed.
 
 mod lock;
+pub mod merge;
 mod pages;
-mod schema;
+mod sqlite;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, Utc};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
-use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::model::{DateSource, Event, EventItem, Item, ItemId, ListedLink, SourceId, Validators};
+use crate::model::{Event, Item, ItemId, ListedLink, SourceId, Validators};
 
 pub use lock::{LockError, StateLock};
 pub use pages::{Keep, PageKind, SavedPage, Served, Windowed};
 
-/// Locks a store shared between concurrent runs. A panic while it was held cannot have left SQLite inconsistent
-/// (an unfinished transaction rolls back), so a poisoned lock is used as it is.
-pub fn lock(store: &std::sync::Mutex<Store>) -> std::sync::MutexGuard<'_, Store> {
+/// Locks a store shared between concurrent runs. A panic while it was held cannot have left the database
+/// inconsistent (an unfinished transaction rolls back), so a poisoned lock is used as it is.
+pub fn lock<S: ?Sized>(store: &std::sync::Mutex<S>) -> std::sync::MutexGuard<'_, S> {
     store.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// How many run records are kept per source.
-const RUNS_KEPT: i64 = 500;
+const RUNS_KEPT: usize = 500;
+
+/// A backend's own error (SQLite's, PostgreSQL's), boxed so that none of their types is part of this API.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -39,7 +47,7 @@ pub enum StoreError {
     Open {
         path: PathBuf,
         #[source]
-        source: rusqlite::Error,
+        source: Cause,
     },
     #[error("{} is not a feedwright state database (refusing to touch it; move it away or set `state`)", path.display())]
     Foreign { path: PathBuf },
@@ -51,16 +59,150 @@ pub enum StoreError {
     Sql {
         path: PathBuf,
         #[source]
-        source: rusqlite::Error,
+        source: Cause,
     },
     #[error("state database {} holds an unreadable row", path.display())]
     Corrupt { path: PathBuf, detail: String },
+}
+
+/// Everything a run of one source reads before it fetches, in one call.
+#[derive(Debug, Clone, Default)]
+pub struct RunState {
+    /// The article links seen in earlier runs, by listing URL (ids, hashes and times only: never a body).
+    pub known: HashMap<String, Known>,
+    /// The listed links whose last attempt failed or was skipped and that never succeeded since, by URL.
+    pub failed: HashMap<String, FailedLink>,
+    /// robots.txt files fetched at or after the `robots_since` asked for, of every host.
+    pub robots: Vec<StoredRobots>,
+    /// The validators of the listing pages this source saved, by URL (article validators are read per re-check,
+    /// [`Backend::validators`]: a bounded few).
+    pub listing_validators: HashMap<String, Validators>,
+}
+
+/// What a storage engine provides. One value is one connection, used by one thread at a time behind
+/// [`std::sync::Mutex`]; calls are synchronous and short (a run makes a handful: [`Backend::load`],
+/// [`Backend::validators`] per re-check, [`Backend::commit`] or [`Backend::record_run`], [`Backend::feed_items`]).
+/// A backend on a network (PostgreSQL) keeps its client on a thread of its own and answers these calls over a
+/// channel, so the async runtime never waits on a socket inside a store call.
+///
+/// Every write is one transaction. A commit writes what [`merge::merge`] decides; a backend decides nothing about
+/// items itself.
+pub trait Backend: Send {
+    // A run: what it needs before it fetches, and what it learnt.
+
+    /// Everything a run of `source` reads before it fetches; robots.txt files older than `robots_since` are left out.
+    fn load(&self, source: &SourceId, robots_since: DateTime<Utc>) -> Result<RunState, StoreError>;
+    /// The validators kept for `url` (an article being re-checked).
+    fn validators(&self, url: &Url) -> Result<Option<Validators>, StoreError>;
+    /// The rule fingerprint stored by the last committed run of `source` (`None` before its first).
+    fn rules(&self, source: &SourceId) -> Result<Option<String>, StoreError>;
+    /// The newest `max_items` items of `source` (the feed window, newest first), each with its last saved page.
+    fn window(&self, source: &SourceId, max_items: usize) -> Result<Vec<Windowed>, StoreError>;
+    /// Commits one run in one transaction: items (as [`merge::merge`] decides), links, failed and skipped links,
+    /// validators, saved pages and their pruning, retention, the rules fingerprint, the run record (with
+    /// `run.new` and `run.updated` filled in) and the outbox.
+    fn commit(&mut self, changes: &Changes, run: &mut RunRecord, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Records a run that changed no item (a failed or broken run), with its health events.
+    fn record_run(
+        &mut self,
+        run: &RunRecord,
+        events: &[Event],
+        notify: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Rewrites the outcome, reason, errors and duration of the source's latest run record and queues `events`, in
+    /// one transaction: for what is learnt after the commit, such as feed files that could not be written.
+    fn amend_run(
+        &mut self,
+        run: &RunRecord,
+        events: &[Event],
+        notify: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Keeps robots.txt files fetched at `now` (`(host, body)`; `None`: the host has none).
+    fn save_robots(&mut self, fetched: &[(String, Option<String>)], now: DateTime<Utc>) -> Result<(), StoreError>;
+
+    // Feeds, status and serving.
+
+    /// The items of a feed: newest first, at most `limit`.
+    fn feed_items(&self, source: &SourceId, limit: usize) -> Result<Vec<Item>, StoreError>;
+    /// The items of `source` as the web page lists them: newest first, at most `limit`.
+    fn entries(&self, source: &SourceId, limit: usize) -> Result<Vec<Entry>, StoreError>;
+    /// The number of items stored for `source`, and how many were first seen at or after `since`.
+    fn item_counts(&self, source: &SourceId, since: DateTime<Utc>) -> Result<(usize, usize), StoreError>;
+    /// The most recent runs of `source`, newest first.
+    fn recent_runs(&self, source: &SourceId, limit: usize) -> Result<Vec<RunRecord>, StoreError>;
+    /// When `source` last published, and how many runs failed since.
+    fn run_summary(&self, source: &SourceId) -> Result<RunSummary, StoreError>;
+    /// The failed or skipped links of `source` that never succeeded since, most recently failed first.
+    fn failed_articles(&self, source: &SourceId) -> Result<Vec<FailedArticle>, StoreError>;
+    /// The saved listing pages of `source`, in configured order (`snapshot`).
+    fn listing_pages(&self, source: &SourceId) -> Result<Vec<SavedPage>, StoreError>;
+    /// Disk used by the saved pages of `source`: (pages, compressed bytes, text bytes).
+    fn saved_size(&self, source: &SourceId) -> Result<(usize, usize, usize), StoreError>;
+
+    // The outbox.
+
+    /// Events waiting for delivery to `target`, oldest first: `(row id, event)`.
+    fn pending(&self, target: &str) -> Result<Vec<(i64, Event)>, StoreError>;
+    /// Marks an outbox row delivered (`Ok`) or records why it was not, for the next try.
+    fn delivered(&mut self, id: i64, result: Result<(), String>) -> Result<(), StoreError>;
+}
+
+/// The store everything outside this module holds: a [`Backend`] chosen by [`Store::open`]. Its calls are the
+/// backend's ([`Backend`]'s methods, through `Deref`).
+pub struct Store(Box<dyn Backend>);
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Store").finish_non_exhaustive()
+    }
+}
+
+impl std::ops::Deref for Store {
+    type Target = dyn Backend;
+
+    fn deref(&self) -> &Self::Target {
+        self.0.as_ref()
+    }
+}
+
+impl std::ops::DerefMut for Store {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.0.as_mut()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the state at `path`. A file that is not ours is refused.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Ok(Store::from(sqlite::Sqlite::open(path)?))
+    }
+
+    /// Opens an existing state for reading only (`status`, `serve`, `snapshot`): nothing is created, migrated or
+    /// written, so a reader never races a running `run` for the schema.
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        Ok(Store::from(sqlite::Sqlite::open_read_only(path)?))
+    }
+
+    /// A private store that lives as long as the value (the demo, tests).
+    pub fn in_memory() -> Result<Store, StoreError> {
+        Ok(Store::from(sqlite::Sqlite::in_memory()?))
+    }
+}
+
+impl<B: Backend + 'static> From<B> for Store {
+    fn from(backend: B) -> Store {
+        Store(Box::new(backend))
+    }
 }
 
 /// What the store knows about an article link from an earlier run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Known {
     pub item_id: ItemId,
+    /// [`merge::content_hash`] of the stored version: whether a fetched article changed, without its body.
+    pub hash: String,
     pub first_seen: DateTime<Utc>,
     pub last_checked: DateTime<Utc>,
 }
@@ -173,7 +315,7 @@ impl Outcome {
         }
     }
 
-    fn parse(s: &str) -> Self {
+    pub(crate) fn parse(s: &str) -> Self {
         match s {
             "ok" => Self::Ok,
             "degraded" => Self::Degraded,
@@ -227,855 +369,3 @@ mod millis {
         s.serialize_u64(d.as_millis() as u64)
     }
 }
-
-pub struct Store {
-    conn: Connection,
-    path: PathBuf,
-}
-
-impl std::fmt::Debug for Store {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish()
-    }
-}
-
-impl Store {
-    /// Opens (creating if needed) and migrates the database at `path`. A file that is not ours is refused.
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
-                path: path.to_owned(),
-                source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
-            })?;
-        }
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE;
-        let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::init(conn, path.to_owned())
-    }
-
-    /// Opens an existing database for reading only (`status`, `serve`): nothing is created, migrated or written, so
-    /// a reader never races a running `run` for the schema.
-    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
-        let conn =
-            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|source| StoreError::Open {
-                path: path.to_owned(),
-                source,
-            })?;
-        let store = Store {
-            conn,
-            path: path.to_owned(),
-        };
-        store.check_ours()?;
-        store
-            .conn
-            .busy_timeout(Duration::from_secs(10))
-            .map_err(|e| store.sql(e))?;
-        let found: i64 = store
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| store.sql(e))?;
-        let known = schema::MIGRATIONS.len() as i64;
-        if found > known {
-            return Err(StoreError::TooNew {
-                path: store.path.clone(),
-                found,
-                known,
-            });
-        }
-        if found < known {
-            return Err(StoreError::Outdated {
-                path: store.path.clone(),
-            });
-        }
-        Ok(store)
-    }
-
-    /// A private database that lives as long as the value (the demo, tests).
-    pub fn in_memory() -> Result<Store, StoreError> {
-        let path = PathBuf::from(":memory:");
-        let conn = Connection::open_in_memory().map_err(|source| StoreError::Open {
-            path: path.clone(),
-            source,
-        })?;
-        Self::init(conn, path)
-    }
-
-    fn init(conn: Connection, path: PathBuf) -> Result<Store, StoreError> {
-        let mut store = Store { conn, path };
-        store.check_ours()?;
-        store
-            .conn
-            .busy_timeout(Duration::from_secs(10))
-            .map_err(|e| store.sql(e))?;
-        // WAL keeps readers (`status`, `serve`) off the writer's back; NORMAL is durable at each commit in WAL mode
-        // except for a power cut, which at worst loses the last run, never consistency.
-        store
-            .conn
-            .pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| store.sql(e))?;
-        store
-            .conn
-            .pragma_update(None, "synchronous", "NORMAL")
-            .map_err(|e| store.sql(e))?;
-        store.migrate(schema::MIGRATIONS)?;
-        Ok(store)
-    }
-
-    /// Refuses files that are not SQLite, or SQLite databases some other program made.
-    fn check_ours(&self) -> Result<(), StoreError> {
-        let foreign = || StoreError::Foreign {
-            path: self.path.clone(),
-        };
-        let app_id: i64 = self
-            .conn
-            .query_row("PRAGMA application_id", [], |r| r.get(0))
-            .map_err(|e| match e {
-                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase => foreign(),
-                e => self.sql(e),
-            })?;
-        if app_id == schema::APPLICATION_ID {
-            return Ok(());
-        }
-        let tables: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-            .map_err(|e| self.sql(e))?;
-        if app_id != 0 || tables > 0 {
-            Err(foreign())
-        } else {
-            Ok(())
-        }
-    }
-
-    fn migrate(&mut self, migrations: &[&str]) -> Result<(), StoreError> {
-        let known = migrations.len() as i64;
-        let found: i64 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| self.sql(e))?;
-        if found > known {
-            return Err(StoreError::TooNew {
-                path: self.path.clone(),
-                found,
-                known,
-            });
-        }
-        for (version, sql) in migrations.iter().enumerate().skip(found as usize) {
-            let tx = self.conn.transaction().map_err(|e| sql_err(&self.path, e))?;
-            tx.execute_batch(sql).map_err(|e| sql_err(&self.path, e))?;
-            tx.pragma_update(None, "application_id", schema::APPLICATION_ID)
-                .map_err(|e| sql_err(&self.path, e))?;
-            tx.pragma_update(None, "user_version", version as i64 + 1)
-                .map_err(|e| sql_err(&self.path, e))?;
-            tx.commit().map_err(|e| sql_err(&self.path, e))?;
-        }
-        Ok(())
-    }
-
-    fn sql(&self, source: rusqlite::Error) -> StoreError {
-        sql_err(&self.path, source)
-    }
-
-    pub fn validators(&self, url: &Url) -> Result<Option<Validators>, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT etag, last_modified FROM validators WHERE url = ?1",
-                [url.as_str()],
-                |r| {
-                    Ok(Validators {
-                        etag: r.get(0)?,
-                        last_modified: r.get(1)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(|e| self.sql(e))
-    }
-
-    /// The article links of `source` seen in earlier runs, by listing URL.
-    pub fn known_links(&self, source: &SourceId) -> Result<HashMap<String, Known>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT l.url, i.id, i.first_seen, i.last_checked
-                 FROM links l JOIN items i ON i.source = l.source AND i.id = l.item_id WHERE l.source = ?1",
-            )
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map([source.as_str()], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                ))
-            })
-            .map_err(|e| self.sql(e))?;
-        let mut known = HashMap::new();
-        for row in rows {
-            let (url, id, first_seen, last_checked) = row.map_err(|e| self.sql(e))?;
-            known.insert(
-                url,
-                Known {
-                    item_id: ItemId::from_stored(id),
-                    first_seen: self.time(&first_seen)?.to_utc(),
-                    last_checked: self.time(&last_checked)?.to_utc(),
-                },
-            );
-        }
-        Ok(known)
-    }
-
-    /// The listed article links of `source` whose last attempt failed and that never succeeded since, by URL.
-    pub fn failed_links(&self, source: &SourceId) -> Result<HashMap<String, FailedLink>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT url, title, date_text, last_failed, attempts FROM failed_links WHERE source = ?1")
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map([source.as_str()], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, i64>(4)?,
-                ))
-            })
-            .map_err(|e| self.sql(e))?;
-        let mut out = HashMap::new();
-        for row in rows {
-            let (url, title, date_text, last_failed, attempts) = row.map_err(|e| self.sql(e))?;
-            let link = ListedLink {
-                url: Url::parse(&url).map_err(|e| self.corrupt(format!("failed link {url}: {e}")))?,
-                title,
-                date_text,
-            };
-            let last_failed = self.time(&last_failed)?.to_utc();
-            out.insert(
-                url,
-                FailedLink {
-                    link,
-                    last_failed,
-                    attempts: attempts as u32,
-                },
-            );
-        }
-        Ok(out)
-    }
-
-    /// The listed article links of `source` whose last attempt failed or was skipped and that never succeeded since,
-    /// most recently failed first.
-    pub fn failed_articles(&self, source: &SourceId) -> Result<Vec<FailedArticle>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT url, title, first_failed, last_failed, attempts, error FROM failed_links WHERE source = ?1
-                 ORDER BY last_failed DESC, url",
-            )
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map([source.as_str()], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Option<String>>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, String>(5)?,
-                ))
-            })
-            .map_err(|e| self.sql(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (url, title, first_failed, last_failed, attempts, error) = row.map_err(|e| self.sql(e))?;
-            out.push(FailedArticle {
-                url,
-                title,
-                first_failed: self.time(&first_failed)?.to_utc(),
-                last_failed: self.time(&last_failed)?.to_utc(),
-                attempts: attempts as u32,
-                error,
-            });
-        }
-        Ok(out)
-    }
-
-    /// When `source` last published, and how many runs failed since.
-    pub fn run_summary(&self, source: &SourceId) -> Result<RunSummary, StoreError> {
-        let (last_success, failures): (Option<String>, i64) = self
-            .conn
-            .query_row(
-                "WITH good AS (SELECT id, started FROM runs WHERE source = ?1 AND outcome != 'failed'
-                               ORDER BY id DESC LIMIT 1)
-                 SELECT (SELECT started FROM good),
-                        (SELECT count(*) FROM runs WHERE source = ?1 AND outcome = 'failed'
-                            AND id > coalesce((SELECT id FROM good), 0))",
-                [source.as_str()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .map_err(|e| self.sql(e))?;
-        Ok(RunSummary {
-            last_success: last_success.map(|t| self.time(&t)).transpose()?.map(|t| t.to_utc()),
-            consecutive_failures: failures as usize,
-        })
-    }
-
-    /// The items of `source` as the web page lists them: newest first, at most `limit`.
-    pub fn entries(&self, source: &SourceId, limit: usize) -> Result<Vec<Entry>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT title, url, published, first_seen, edited FROM items WHERE source = ?1
-                 ORDER BY published_ts DESC, id LIMIT ?2",
-            )
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map(params![source.as_str(), limit as i64], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, Option<String>>(4)?,
-                ))
-            })
-            .map_err(|e| self.sql(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (title, url, published, first_seen, edited) = row.map_err(|e| self.sql(e))?;
-            out.push(Entry {
-                title,
-                url,
-                published: self.time(&published)?,
-                first_seen: self.time(&first_seen)?.to_utc(),
-                edited: edited.map(|t| self.time(&t)).transpose()?.map(|t| t.to_utc()),
-            });
-        }
-        Ok(out)
-    }
-
-    /// Commits one run: items (new ones inserted, edited ones updated in place), links, validators and the run
-    /// record, in one transaction. Fills in `run.new` and `run.updated`.
-    pub fn commit(&mut self, changes: &Changes, run: &mut RunRecord, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let tx = self.conn.transaction().map_err(|e| sql_err(&self.path, e))?;
-        commit_changes(&tx, changes, run, now).map_err(|e| sql_err(&self.path, e))?;
-        tx.commit().map_err(|e| sql_err(&self.path, e))
-    }
-
-    /// Records a run that changed no item (a failed or broken run), with its health events.
-    pub fn record_run(
-        &mut self,
-        run: &RunRecord,
-        events: &[Event],
-        notify: &[String],
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let tx = self.conn.transaction().map_err(|e| sql_err(&self.path, e))?;
-        let write = |tx: &rusqlite::Transaction<'_>| {
-            insert_run(tx, run)?;
-            events.iter().try_for_each(|e| enqueue(tx, notify, e, now))
-        };
-        write(&tx).map_err(|e| sql_err(&self.path, e))?;
-        tx.commit().map_err(|e| sql_err(&self.path, e))
-    }
-
-    /// Rewrites the outcome, reason, errors and duration of the source's latest run record (the one this run just
-    /// committed) and queues `events`, in one transaction: for what is learnt after the commit, such as feed files
-    /// that could not be written.
-    pub fn amend_run(
-        &mut self,
-        run: &RunRecord,
-        events: &[Event],
-        notify: &[String],
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let tx = self.conn.transaction().map_err(|e| sql_err(&self.path, e))?;
-        let write = |tx: &rusqlite::Transaction<'_>| {
-            tx.execute(
-                "UPDATE runs SET outcome = ?2, reason = ?3, errors = ?4, duration_ms = ?5
-                 WHERE id = (SELECT MAX(id) FROM runs WHERE source = ?1)",
-                params![
-                    run.source.as_str(),
-                    run.outcome.as_str(),
-                    run.reason,
-                    serde_json::to_string(&run.errors).expect("plain data serializes"),
-                    run.duration.as_millis() as i64,
-                ],
-            )?;
-            events.iter().try_for_each(|e| enqueue(tx, notify, e, now))
-        };
-        write(&tx).map_err(|e| sql_err(&self.path, e))?;
-        tx.commit().map_err(|e| sql_err(&self.path, e))
-    }
-
-    /// Events waiting for delivery to `target`, oldest first: `(row id, event)`.
-    pub fn pending(&self, target: &str) -> Result<Vec<(i64, Event)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT id, event FROM outbox WHERE target = ?1 ORDER BY id")
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map([target], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
-            .map_err(|e| self.sql(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, json) = row.map_err(|e| self.sql(e))?;
-            let event = serde_json::from_str(&json).map_err(|e| self.corrupt(format!("outbox event {id}: {e}")))?;
-            out.push((id, event));
-        }
-        Ok(out)
-    }
-
-    /// Marks an outbox row delivered (`Ok`) or records why it was not, for the next try.
-    pub fn delivered(&self, id: i64, result: Result<(), String>) -> Result<(), StoreError> {
-        match result {
-            Ok(()) => self.conn.execute("DELETE FROM outbox WHERE id = ?1", [id]),
-            Err(e) => self.conn.execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
-                params![id, e],
-            ),
-        }
-        .map(drop)
-        .map_err(|e| self.sql(e))
-    }
-
-    /// The robots.txt files fetched at or after `since`.
-    pub fn robots(&self, since: DateTime<Utc>) -> Result<Vec<StoredRobots>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT host, body, fetched FROM robots WHERE fetched >= ?1")
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map([since.to_rfc3339()], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?))
-            })
-            .map_err(|e| self.sql(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (host, body, fetched) = row.map_err(|e| self.sql(e))?;
-            out.push(StoredRobots {
-                host,
-                body,
-                fetched: self.time(&fetched)?.to_utc(),
-            });
-        }
-        Ok(out)
-    }
-
-    /// Keeps robots.txt files fetched at `now` (`(host, body)`; `None`: the host has none).
-    pub fn save_robots(&self, fetched: &[(String, Option<String>)], now: DateTime<Utc>) -> Result<(), StoreError> {
-        for (host, body) in fetched {
-            self.conn
-                .execute(
-                    "INSERT INTO robots (host, body, fetched) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (host) DO UPDATE SET body = excluded.body, fetched = excluded.fetched",
-                    params![host, body, now.to_rfc3339()],
-                )
-                .map_err(|e| self.sql(e))?;
-        }
-        Ok(())
-    }
-
-    /// The items of a feed: newest first, at most `limit`.
-    pub fn feed_items(&self, source: &SourceId, limit: usize) -> Result<Vec<Item>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT id, url, title, published, date_source, updated, author, summary, content_html, image,
-                    image_caption
-                 FROM items WHERE source = ?1 ORDER BY published_ts DESC, id LIMIT ?2",
-            )
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map(params![source.as_str(), limit as i64], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, Option<String>>(6)?,
-                    r.get::<_, String>(7)?,
-                    r.get::<_, String>(8)?,
-                    r.get::<_, Option<String>>(9)?,
-                    r.get::<_, Option<String>>(10)?,
-                ))
-            })
-            .map_err(|e| self.sql(e))?;
-        let mut items = Vec::new();
-        for row in rows {
-            let (id, url, title, published, date_source, updated, author, summary, content_html, image, caption) =
-                row.map_err(|e| self.sql(e))?;
-            items.push(Item {
-                url: Url::parse(&url).map_err(|e| self.corrupt(format!("item url {url}: {e}")))?,
-                id: ItemId::from_stored(id),
-                title,
-                published: self.time(&published)?,
-                date_source: DateSource::parse(&date_source)
-                    .ok_or_else(|| self.corrupt(format!("date source {date_source}")))?,
-                updated: self.time(&updated)?,
-                author,
-                summary,
-                content_html,
-                image: image.and_then(|i| Url::parse(&i).ok()),
-                image_caption: caption,
-            });
-        }
-        Ok(items)
-    }
-
-    /// The number of items stored for `source`, and how many were first seen at or after `since`.
-    pub fn item_counts(&self, source: &SourceId, since: DateTime<Utc>) -> Result<(usize, usize), StoreError> {
-        self.conn
-            .query_row(
-                "SELECT count(*), count(*) FILTER (WHERE first_seen >= ?2) FROM items WHERE source = ?1",
-                params![source.as_str(), since.to_rfc3339()],
-                |r| Ok((r.get::<_, i64>(0)? as usize, r.get::<_, i64>(1)? as usize)),
-            )
-            .map_err(|e| self.sql(e))
-    }
-
-    /// The most recent runs of `source`, newest first.
-    pub fn recent_runs(&self, source: &SourceId, limit: usize) -> Result<Vec<RunRecord>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT started, duration_ms, outcome, reason, links, new, updated, failed, fetched, with_date,
-                    with_body, requests, listing, errors
-                 FROM runs WHERE source = ?1 ORDER BY id DESC LIMIT ?2",
-            )
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map(params![source.as_str(), limit as i64], |r| {
-                let count = |i| r.get::<_, i64>(i).map(|n| n as usize);
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    [
-                        count(4)?,
-                        count(5)?,
-                        count(6)?,
-                        count(7)?,
-                        count(8)?,
-                        count(9)?,
-                        count(10)?,
-                        count(11)?,
-                    ],
-                    r.get::<_, String>(12)?,
-                    r.get::<_, String>(13)?,
-                ))
-            })
-            .map_err(|e| self.sql(e))?;
-        let mut runs = Vec::new();
-        for row in rows {
-            let (
-                started,
-                ms,
-                outcome,
-                reason,
-                [links, new, updated, failed, fetched, with_date, with_body, requests],
-                listing,
-                errors,
-            ) = row.map_err(|e| self.sql(e))?;
-            runs.push(RunRecord {
-                source: source.clone(),
-                started: self.time(&started)?.to_utc(),
-                duration: Duration::from_millis(ms as u64),
-                outcome: Outcome::parse(&outcome),
-                reason,
-                links,
-                new,
-                updated,
-                failed,
-                fetched,
-                with_date,
-                with_body,
-                requests,
-                listing: serde_json::from_str(&listing).map_err(|e| self.corrupt(format!("run listing: {e}")))?,
-                errors: serde_json::from_str(&errors).map_err(|e| self.corrupt(format!("run errors: {e}")))?,
-            });
-        }
-        Ok(runs)
-    }
-
-    fn time(&self, text: &str) -> Result<DateTime<FixedOffset>, StoreError> {
-        DateTime::parse_from_rfc3339(text).map_err(|e| self.corrupt(format!("time {text:?}: {e}")))
-    }
-
-    fn corrupt(&self, detail: String) -> StoreError {
-        StoreError::Corrupt {
-            path: self.path.clone(),
-            detail,
-        }
-    }
-}
-
-fn sql_err(path: &Path, source: rusqlite::Error) -> StoreError {
-    StoreError::Sql {
-        path: path.to_owned(),
-        source,
-    }
-}
-
-fn commit_changes(
-    tx: &rusqlite::Transaction<'_>,
-    changes: &Changes,
-    run: &mut RunRecord,
-    now: DateTime<Utc>,
-) -> rusqlite::Result<()> {
-    let source = run.source.as_str();
-    let now_text = now.to_rfc3339();
-    let (mut new, mut updated) = (0, 0);
-    let mut inserted = Vec::new();
-    // Oldest first (the listing is newest first), so that when same-day items get nudged apart below, the
-    // one the site lists higher ends up later.
-    for item in changes.items.iter().rev() {
-        let hash = content_hash(item);
-        let stored: Option<(String, String)> = tx
-            .query_row(
-                "SELECT content_hash, updated FROM items WHERE source = ?1 AND id = ?2",
-                params![source, item.id.as_str()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        // An edit keeps the id and moves `updated` to when we noticed it, in the item's own offset.
-        let mut edited = None;
-        let updated_at = match stored {
-            None => {
-                new += 1;
-                inserted.push(EventItem {
-                    id: item.id.clone(),
-                    url: item.url.clone(),
-                    title: item.title.clone(),
-                    published: item.published,
-                });
-                distinct_updated(tx, source, &item.id, item.updated)?
-            }
-            Some((old_hash, _)) if old_hash != hash => {
-                updated += 1;
-                edited = Some(now_text.as_str());
-                distinct_updated(tx, source, &item.id, now.with_timezone(item.published.offset()))?
-            }
-            Some((_, old_updated)) => old_updated,
-        };
-        tx.execute(
-            "INSERT INTO items (source, id, url, title, published, published_ts, date_source, updated, author, summary,
-                content_html, image, image_caption, content_hash, first_seen, last_seen, last_checked, edited)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?15, ?16)
-             ON CONFLICT (source, id) DO UPDATE SET url = excluded.url, title = excluded.title,
-                -- An item dated by when it was first seen keeps that date, even when reached by a new link.
-                published = CASE WHEN items.date_source = 'first-seen' AND excluded.date_source = 'first-seen'
-                    THEN items.published ELSE excluded.published END,
-                published_ts = CASE WHEN items.date_source = 'first-seen' AND excluded.date_source = 'first-seen'
-                    THEN items.published_ts ELSE excluded.published_ts END,
-                date_source = excluded.date_source, updated = excluded.updated, author = excluded.author,
-                summary = excluded.summary, content_html = excluded.content_html, image = excluded.image,
-                image_caption = excluded.image_caption, content_hash = excluded.content_hash,
-                last_seen = excluded.last_seen, last_checked = excluded.last_checked,
-                edited = coalesce(excluded.edited, items.edited)",
-            params![
-                source,
-                item.id.as_str(),
-                item.url.as_str(),
-                item.title,
-                item.published.to_rfc3339(),
-                item.published.timestamp(),
-                item.date_source.as_str(),
-                updated_at,
-                item.author,
-                item.summary,
-                item.content_html,
-                item.image.as_ref().map(Url::as_str),
-                item.image_caption,
-                hash,
-                now_text,
-                edited,
-            ],
-        )?;
-    }
-    for id in &changes.seen {
-        tx.execute(
-            "UPDATE items SET last_seen = ?3 WHERE source = ?1 AND id = ?2",
-            params![source, id.as_str(), now_text],
-        )?;
-    }
-    for id in &changes.checked {
-        tx.execute(
-            "UPDATE items SET last_seen = ?3, last_checked = ?3 WHERE source = ?1 AND id = ?2",
-            params![source, id.as_str(), now_text],
-        )?;
-    }
-    for (url, id) in &changes.links {
-        tx.execute(
-            "INSERT INTO links (source, url, item_id) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (source, url) DO UPDATE SET item_id = excluded.item_id",
-            params![source, url.as_str(), id.as_str()],
-        )?;
-        tx.execute(
-            "DELETE FROM failed_links WHERE source = ?1 AND url = ?2",
-            params![source, url.as_str()],
-        )?;
-    }
-    for (link, error) in &changes.failed {
-        remember_failure(tx, source, link, Some(error), &now_text)?;
-    }
-    for link in &changes.skipped {
-        remember_failure(tx, source, link, None, &now_text)?;
-    }
-    for (url, v) in &changes.validators {
-        tx.execute(
-            "INSERT INTO validators (url, etag, last_modified) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified",
-            params![url.as_str(), v.etag, v.last_modified],
-        )?;
-    }
-    pages::commit(
-        tx,
-        source,
-        &changes.pages,
-        changes.rules.as_deref(),
-        changes.keep.as_ref(),
-        now,
-    )?;
-    run.new = new;
-    run.updated = updated;
-    insert_run(tx, run)?;
-    if !inserted.is_empty() {
-        inserted.reverse(); // back to newest first
-        enqueue(
-            tx,
-            &changes.notify,
-            &Event::NewItems {
-                source: run.source.clone(),
-                items: inserted,
-            },
-            now,
-        )?;
-    }
-    for event in &changes.events {
-        enqueue(tx, &changes.notify, event, now)?;
-    }
-    Ok(())
-}
-
-fn enqueue(
-    tx: &rusqlite::Transaction<'_>,
-    targets: &[String],
-    event: &Event,
-    now: DateTime<Utc>,
-) -> rusqlite::Result<()> {
-    let json = serde_json::to_string(event).expect("plain data serializes");
-    for target in targets {
-        tx.execute(
-            "INSERT INTO outbox (target, event, created) VALUES (?1, ?2, ?3)",
-            params![target, json, now.to_rfc3339()],
-        )?;
-    }
-    Ok(())
-}
-
-/// Records a failed (`error`) or skipped (`None`: no attempt was made, so no backoff grows) listed link.
-fn remember_failure(
-    tx: &rusqlite::Transaction<'_>,
-    source: &str,
-    link: &ListedLink,
-    error: Option<&String>,
-    now: &str,
-) -> rusqlite::Result<()> {
-    tx.execute(
-        "INSERT INTO failed_links (source, url, title, date_text, first_failed, last_failed, attempts, error)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)
-         ON CONFLICT (source, url) DO UPDATE SET title = excluded.title, date_text = excluded.date_text,
-            last_failed = excluded.last_failed, attempts = attempts + excluded.attempts, error = excluded.error",
-        params![
-            source,
-            link.url.as_str(),
-            link.title,
-            link.date_text,
-            now,
-            i64::from(error.is_some()),
-            error.map_or(SKIPPED, String::as_str),
-        ],
-    )?;
-    Ok(())
-}
-
-/// `at`, or the first second after it that no other item of `source` has as its `updated` time.
-///
-/// Sites often print only a date, so several items share midnight; Atom readers (and the W3C validator) expect
-/// entries to differ in `updated`. The nudge is decided once, when the value is stored, so it never flaps.
-fn distinct_updated(
-    tx: &rusqlite::Transaction<'_>,
-    source: &str,
-    id: &ItemId,
-    at: DateTime<FixedOffset>,
-) -> rusqlite::Result<String> {
-    let mut candidate = at;
-    loop {
-        let text = candidate.to_rfc3339();
-        let taken: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM items WHERE source = ?1 AND updated = ?2 AND id != ?3)",
-            params![source, text, id.as_str()],
-            |r| r.get(0),
-        )?;
-        if !taken {
-            return Ok(text);
-        }
-        candidate += chrono::Duration::seconds(1);
-    }
-}
-
-fn insert_run(tx: &rusqlite::Transaction<'_>, run: &RunRecord) -> rusqlite::Result<()> {
-    tx.execute(
-        "INSERT INTO runs (source, started, duration_ms, outcome, reason, links, new, updated, failed, fetched,
-            with_date, with_body, requests, listing, errors)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-        params![
-            run.source.as_str(),
-            run.started.to_rfc3339(),
-            run.duration.as_millis() as i64,
-            run.outcome.as_str(),
-            run.reason,
-            run.links as i64,
-            run.new as i64,
-            run.updated as i64,
-            run.failed as i64,
-            run.fetched as i64,
-            run.with_date as i64,
-            run.with_body as i64,
-            run.requests as i64,
-            serde_json::to_string(&run.listing).expect("plain data serializes"),
-            serde_json::to_string(&run.errors).expect("plain data serializes"),
-        ],
-    )?;
-    tx.execute(
-        "DELETE FROM runs WHERE source = ?1 AND id <= (SELECT id FROM runs WHERE source = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
-        params![run.source.as_str(), RUNS_KEPT],
-    )?;
-    Ok(())
-}
-
-/// What decides whether an article was edited: the fields a reader sees.
-fn content_hash(item: &Item) -> String {
-    let mut h = Sha256::new();
-    for part in [
-        item.title.as_str(),
-        item.content_html.as_str(),
-        item.author.as_deref().unwrap_or(""),
-    ] {
-        h.update(part.as_bytes());
-        h.update([0]);
-    }
-    h.update(item.image.as_ref().map_or("", Url::as_str).as_bytes());
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-#[cfg(test)]
-mod tests;

@@ -6,16 +6,16 @@
 //! Pages are written and pruned in the run's own transaction (articles that left the newest `max_items`, listing
 //! pages no longer configured), so the saved set always matches the committed items. What is kept is the text
 //! as decoded at fetch time (UTF-8, whatever the site's charset), with the URL it was served from: exactly what
-//! extraction reads. Compression happens when a page is made, outside the store lock.
+//! extraction reads. Compression happens when a page is made, outside the store lock. The SQL is in
+//! `sqlite/pages.rs`; these are the types every backend shares.
 
 use std::io::{Read, Write};
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 use url::Url;
 
-use super::{Known, Store, StoreError};
-use crate::model::{ItemId, ListedLink, SourceId};
+use super::Known;
+use crate::model::{ItemId, ListedLink};
 
 /// brotli quality 6 with a 4 MiB window: HTML shrinks about 5-10x at a few ms per article page; quality 11 gains
 /// a little more for ten times the CPU.
@@ -33,8 +33,10 @@ pub struct SavedPage {
     pub encoding: String,
     pub fetched: DateTime<Utc>,
     pub kind: PageKind,
-    compressed: Vec<u8>,
-    size: usize,
+    /// The text, brotli-compressed: what a backend stores.
+    pub(super) compressed: Vec<u8>,
+    /// Bytes of text.
+    pub(super) size: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,13 +55,15 @@ pub struct Served<'a> {
     pub encoding: &'a str,
 }
 
-/// What the pruning of a commit keeps: the articles of the newest `max_items` items, and listing pages that
-/// continue one of `listing` up to `max_pages`.
+/// What the pruning of a commit keeps: the articles of the newest `max_items` items, listing pages that continue
+/// one of `listing` up to `max_pages`, and (when `retain` is set) the items seen or dated within `retain`; the
+/// newest `max_items` items are kept whatever their age.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keep {
     pub max_items: usize,
     pub listing: Vec<Url>,
     pub max_pages: usize,
+    pub retain: Option<std::time::Duration>,
 }
 
 /// An item of the feed window, with what is needed to read it again.
@@ -133,253 +137,14 @@ impl SavedPage {
     }
 }
 
-impl Store {
-    /// The rule fingerprint stored by the last committed run of `source` (`None` before its first).
-    pub fn rules(&self, source: &SourceId) -> Result<Option<String>, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT fingerprint FROM rules WHERE source = ?1",
-                [source.as_str()],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.sql(e))
-    }
-
-    /// The newest `max_items` items of `source` (the feed window, newest first), each with its last saved page.
-    pub fn window(&self, source: &SourceId, max_items: usize) -> Result<Vec<Windowed>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT i.id, i.first_seen, i.last_checked,
-                    (SELECT min(l.url) FROM links l WHERE l.source = i.source AND l.item_id = i.id)
-                 FROM items i WHERE i.source = ?1 ORDER BY i.published_ts DESC, i.id LIMIT ?2",
-            )
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map(params![source.as_str(), max_items as i64], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                ))
-            })
-            .map_err(|e| self.sql(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, first_seen, last_checked, link) = row.map_err(|e| self.sql(e))?;
-            let item_id = ItemId::from_stored(id);
-            out.push(Windowed {
-                page: self.article_page(source, &item_id)?,
-                known: Known {
-                    item_id,
-                    first_seen: self.time(&first_seen)?.to_utc(),
-                    last_checked: self.time(&last_checked)?.to_utc(),
-                },
-                link: link.map(|l| self.url(&l)).transpose()?,
-            });
-        }
-        Ok(out)
-    }
-
-    /// The saved listing pages of `source`, in configured order.
-    pub fn listing_pages(&self, source: &SourceId) -> Result<Vec<SavedPage>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM pages WHERE source = ?1 AND kind = 'listing' ORDER BY start, number, url"
-            ))
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt.query_map([source.as_str()], Row::read).map_err(|e| self.sql(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            out.push(row.map_err(|e| self.sql(e))?.page(self)?);
-        }
-        Ok(out)
-    }
-
-    /// Disk used by the saved pages of `source`: (pages, compressed bytes, text bytes).
-    pub fn saved_size(&self, source: &SourceId) -> Result<(usize, usize, usize), StoreError> {
-        self.conn
-            .query_row(
-                "SELECT count(*), coalesce(sum(length(body)), 0), coalesce(sum(size), 0) FROM pages WHERE source = ?1",
-                [source.as_str()],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)? as usize,
-                        r.get::<_, i64>(1)? as usize,
-                        r.get::<_, i64>(2)? as usize,
-                    ))
-                },
-            )
-            .map_err(|e| self.sql(e))
-    }
-
-    fn article_page(&self, source: &SourceId, item: &ItemId) -> Result<Option<SavedPage>, StoreError> {
-        let row = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM pages WHERE source = ?1 AND kind = 'article' AND item_id = ?2
-                 ORDER BY fetched DESC, url LIMIT 1"
-            ))
-            .and_then(|mut stmt| stmt.query_row([source.as_str(), item.as_str()], Row::read).optional())
-            .map_err(|e| self.sql(e))?;
-        row.map(|r| r.page(self)).transpose()
-    }
-
-    fn url(&self, text: &str) -> Result<Url, StoreError> {
-        Url::parse(text).map_err(|e| self.corrupt(format!("saved page url {text}: {e}")))
-    }
-}
-
-const COLUMNS: &str =
-    "url, kind, start, number, item_id, link_title, link_date, final_url, encoding, fetched, body, size";
-
-/// One `pages` row as read, before its text columns are checked.
-struct Row {
-    url: String,
-    kind: String,
-    start: Option<String>,
-    number: Option<i64>,
-    item: Option<String>,
-    link_title: Option<String>,
-    link_date: Option<String>,
-    final_url: String,
-    encoding: String,
-    fetched: String,
-    body: Vec<u8>,
-    size: i64,
-}
-
-impl Row {
-    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
-        Ok(Row {
-            url: r.get(0)?,
-            kind: r.get(1)?,
-            start: r.get(2)?,
-            number: r.get(3)?,
-            item: r.get(4)?,
-            link_title: r.get(5)?,
-            link_date: r.get(6)?,
-            final_url: r.get(7)?,
-            encoding: r.get(8)?,
-            fetched: r.get(9)?,
-            body: r.get(10)?,
-            size: r.get(11)?,
-        })
-    }
-
-    fn page(self, store: &Store) -> Result<SavedPage, StoreError> {
-        let url = store.url(&self.url)?;
-        let kind = match (self.kind.as_str(), self.start, self.number) {
-            ("listing", Some(start), Some(number)) => PageKind::Listing {
-                start: store.url(&start)?,
-                number: number as usize,
-            },
-            ("article", _, _) => PageKind::Article {
-                listed: ListedLink {
-                    url: url.clone(),
-                    title: self.link_title,
-                    date_text: self.link_date,
-                },
-                item: self.item.map(ItemId::from_stored),
-            },
-            (kind, _, _) => return Err(store.corrupt(format!("saved page {} of kind {kind:?}", self.url))),
-        };
-        Ok(SavedPage {
-            final_url: store.url(&self.final_url)?,
-            url,
-            encoding: self.encoding,
-            fetched: store.time(&self.fetched)?.to_utc(),
-            kind,
-            compressed: self.body,
-            size: self.size as usize,
-        })
-    }
-}
-
-/// Writes a run's pages and fingerprint, then prunes what fell out of `keep`. Called inside the run's commit, after
-/// its items are written (the window is the one the feed is rendered from).
-pub(super) fn commit(
-    tx: &rusqlite::Transaction<'_>,
-    source: &str,
-    pages: &[SavedPage],
-    rules: Option<&str>,
-    keep: Option<&Keep>,
-    now: DateTime<Utc>,
-) -> rusqlite::Result<()> {
-    for page in pages {
-        let (kind, start, number, item, link_title, link_date) = match &page.kind {
-            PageKind::Listing { start, number } => {
-                ("listing", Some(start.as_str()), Some(*number as i64), None, None, None)
-            }
-            PageKind::Article { listed, item } => (
-                "article",
-                None,
-                None,
-                item.as_ref().map(ItemId::as_str),
-                listed.title.as_deref(),
-                listed.date_text.as_deref(),
-            ),
-        };
-        tx.execute(
-            "INSERT INTO pages (source, url, kind, start, number, item_id, link_title, link_date, final_url, encoding,
-                fetched, body, size)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-             ON CONFLICT (source, url) DO UPDATE SET kind = excluded.kind, start = excluded.start,
-                number = excluded.number, item_id = excluded.item_id, link_title = excluded.link_title,
-                link_date = excluded.link_date, final_url = excluded.final_url, encoding = excluded.encoding,
-                fetched = excluded.fetched, body = excluded.body, size = excluded.size",
-            params![
-                source,
-                page.url.as_str(),
-                kind,
-                start,
-                number,
-                item,
-                link_title,
-                link_date,
-                page.final_url.as_str(),
-                page.encoding,
-                page.fetched.to_rfc3339(),
-                page.compressed,
-                page.size as i64,
-            ],
-        )?;
-    }
-    if let Some(rules) = rules {
-        tx.execute(
-            "INSERT INTO rules (source, fingerprint, since) VALUES (?1, ?2, ?3)
-             ON CONFLICT (source) DO UPDATE SET fingerprint = excluded.fingerprint,
-                since = CASE WHEN rules.fingerprint = excluded.fingerprint THEN rules.since ELSE excluded.since END",
-            params![source, rules, now.to_rfc3339()],
-        )?;
-    }
-    if let Some(keep) = keep {
-        tx.execute(
-            "DELETE FROM pages WHERE source = ?1 AND kind = 'article' AND (item_id IS NULL OR item_id NOT IN
-                (SELECT id FROM items WHERE source = ?1 ORDER BY published_ts DESC, id LIMIT ?2))",
-            params![source, keep.max_items as i64],
-        )?;
-        let listing = serde_json::to_string(&keep.listing.iter().map(Url::as_str).collect::<Vec<_>>())
-            .expect("strings serialize");
-        tx.execute(
-            "DELETE FROM pages WHERE source = ?1 AND kind = 'listing'
-                AND (number > ?2 OR start NOT IN (SELECT value FROM json_each(?3)))",
-            params![source, keep.max_pages as i64, listing],
-        )?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
 
     use super::*;
+    use crate::model::SourceId;
     use crate::model::{DateSource, Item};
-    use crate::store::{Changes, Outcome, RunRecord};
+    use crate::store::{Changes, Outcome, RunRecord, Store};
 
     fn item(n: u32) -> Item {
         let url = url(&format!("https://e.org/{n}.htm"));
@@ -458,6 +223,7 @@ mod tests {
             max_items: 2,
             listing: vec![url("https://e.org/news/")],
             max_pages: 2,
+            retain: None,
         };
         assert_eq!(store.rules(&source).unwrap(), None);
         commit(

@@ -1215,7 +1215,7 @@ fn similarity(a: &str, b: &str) -> f64 {
 /// The page's own idea of its title: `og:title`, else `<title>`.
 fn page_title(doc: &Html) -> Option<String> {
     let og = Selector::parse(r#"meta[property="og:title"][content]"#).ok()?;
-    if let Some(t) = crate::extract::dom::meta(doc, &og) {
+    if let Some(t) = doc.select(&og).find_map(|m| crate::extract::dom::attr(m, "content")) {
         return Some(t.to_owned());
     }
     let title = Selector::parse("title").ok()?;

@@ -1,7 +1,14 @@
-use chrono::TimeZone;
+//! The SQLite backend through the [`Store`] handle, and its files: migrations, refusals, read-only opening.
 
-use super::*;
-use crate::model::ListedLink;
+use std::time::Duration;
+
+use chrono::TimeZone;
+use rusqlite::Connection;
+use url::Url;
+
+use super::{Sqlite, schema};
+use crate::model::{DateSource, Item, ItemId, ListedLink, SourceId};
+use crate::store::*;
 
 fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().to_utc()
@@ -125,7 +132,7 @@ fn known_links_remember_first_seen() {
     store
         .commit(&changes(vec![item(16, "x")]), &mut record(), t("2026-01-05T00:00:00Z"))
         .unwrap();
-    let known = store.known_links(&source()).unwrap();
+    let known = store.load(&source(), DateTime::UNIX_EPOCH).unwrap().known;
     let k = &known[item(16, "").url.as_str()];
     assert_eq!(k.first_seen, t("2026-01-01T00:00:00Z"));
     assert_eq!(k.last_checked, t("2026-01-05T00:00:00Z"));
@@ -162,7 +169,7 @@ fn old_runs_are_pruned() {
             .record_run(&record(), &[], &[], t("2026-01-01T00:00:00Z"))
             .unwrap();
     }
-    assert_eq!(store.recent_runs(&source(), 10_000).unwrap().len(), RUNS_KEPT as usize);
+    assert_eq!(store.recent_runs(&source(), 10_000).unwrap().len(), RUNS_KEPT);
 }
 
 #[test]
@@ -171,7 +178,7 @@ fn an_older_schema_is_migrated_and_keeps_its_items() {
     let path = dir.path().join("state.sqlite");
     {
         let conn = Connection::open(&path).unwrap();
-        let mut store = Store {
+        let mut store = Sqlite {
             conn,
             path: path.clone(),
         };
@@ -186,7 +193,7 @@ fn an_older_schema_is_migrated_and_keeps_its_items() {
             )
             .unwrap();
     }
-    let store = Store::open(&path).unwrap();
+    let store = Sqlite::open(&path).unwrap();
     let version: i64 = store.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
     assert_eq!(version, schema::MIGRATIONS.len() as i64);
     assert_eq!(store.feed_items(&source(), 10).unwrap()[0].title, "Old");
@@ -229,7 +236,7 @@ fn a_newer_schema_is_refused() {
 
 #[test]
 fn robots_txt_is_kept_per_host_and_read_back_while_fresh() {
-    let store = Store::in_memory().unwrap();
+    let mut store = Store::in_memory().unwrap();
     let fetched = vec![
         (
             "https://www.wuzhenwic.org".to_owned(),
@@ -239,14 +246,14 @@ fn robots_txt_is_kept_per_host_and_read_back_while_fresh() {
     ];
     store.save_robots(&fetched, t("2026-01-01T00:00:00Z")).unwrap();
     store.save_robots(&fetched[1..], t("2026-01-02T00:00:00Z")).unwrap();
-    let mut fresh = store.robots(t("2026-01-01T12:00:00Z")).unwrap();
+    let mut fresh = store.load(&source(), t("2026-01-01T12:00:00Z")).unwrap().robots;
     let expected = StoredRobots {
         host: "http://www.wicwuzhen.cn".into(),
         body: None,
         fetched: t("2026-01-02T00:00:00Z"),
     };
     assert_eq!(fresh, vec![expected]);
-    fresh = store.robots(t("2025-12-31T00:00:00Z")).unwrap();
+    fresh = store.load(&source(), t("2025-12-31T00:00:00Z")).unwrap().robots;
     fresh.sort();
     assert_eq!(fresh.len(), 2);
     assert_eq!(fresh[1].body.as_deref(), Some("User-agent: *\nDisallow: /admin/\n"));
@@ -269,7 +276,7 @@ fn failed_links_are_remembered_until_they_succeed() {
     });
     store.commit(&c, &mut record(), t("2026-01-01T00:00:00Z")).unwrap();
     store.commit(&c, &mut record(), t("2026-01-02T00:00:00Z")).unwrap();
-    let failed = store.failed_links(&source()).unwrap();
+    let failed = store.load(&source(), DateTime::UNIX_EPOCH).unwrap().failed;
     let dead = &failed[url.as_str()];
     assert_eq!(
         (dead.attempts, &dead.link, dead.last_failed),
@@ -287,7 +294,7 @@ fn failed_links_are_remembered_until_they_succeed() {
         )
         .unwrap();
     assert_eq!(
-        store.failed_links(&source()).unwrap().len(),
+        store.load(&source(), DateTime::UNIX_EPOCH).unwrap().failed.len(),
         1,
         "the link that worked is forgotten"
     );
@@ -335,7 +342,7 @@ fn a_read_only_store_reads_and_never_migrates_or_writes() {
     let old = dir.path().join("old.sqlite");
     {
         let conn = Connection::open(&old).unwrap();
-        let mut store = Store {
+        let mut store = Sqlite {
             conn,
             path: old.clone(),
         };
@@ -472,4 +479,217 @@ fn entries_say_when_an_item_was_first_seen_and_whether_it_was_edited() {
     assert_eq!(entries[0].url, item(16, "").url.as_str());
     assert_eq!(entries[0].published, item(16, "").published);
     assert_eq!(store.entries(&source(), 1).unwrap().len(), 1);
+}
+
+/// `n` items dated at one midnight (a site that prints dates only), the `n`th listed first.
+fn same_day(range: std::ops::Range<u32>) -> Vec<Item> {
+    range
+        .rev()
+        .map(|n| {
+            let mut i = item(16, &format!("body {n}"));
+            i.url = Url::parse(&format!("https://www.example.org/same-day/{n}.htm")).unwrap();
+            i.id = ItemId::from_canonical(&i.url);
+            i.title = format!("Story {n}");
+            i.published = i
+                .published
+                .date_naive()
+                .and_hms_opt(0, 0, 0)
+                .unwrap()
+                .and_local_timezone(*i.published.offset())
+                .unwrap();
+            i.updated = i.published;
+            i
+        })
+        .collect()
+}
+
+#[test]
+fn same_second_items_get_distinct_updated_times_across_runs() {
+    let mut store = Store::in_memory().unwrap();
+    store
+        .commit(&changes(same_day(0..300)), &mut record(), t("2026-01-01T00:00:00Z"))
+        .unwrap();
+    // An edit of a stored one and 20 new ones, all at the same midnight.
+    let mut edited = same_day(0..1);
+    edited[0].content_html = "<p>edited</p>".into();
+    // Listed first, so merged last: the new ones do not get the second its edit frees.
+    let mut next = edited;
+    next.extend(same_day(300..320));
+    let mut run = record();
+    store
+        .commit(&changes(next), &mut run, t("2026-01-02T00:00:00Z"))
+        .unwrap();
+    assert_eq!((run.new, run.updated), (20, 1));
+    let items = store.feed_items(&source(), 1000).unwrap();
+    assert_eq!(items.len(), 320);
+    let times: std::collections::HashSet<_> = items.iter().map(|i| i.updated).collect();
+    assert_eq!(times.len(), 320, "every item has its own updated second");
+    let newest = items.iter().find(|i| i.title == "Story 319").unwrap();
+    let older = items.iter().find(|i| i.title == "Story 300").unwrap();
+    assert!(newest.updated > older.updated, "the one listed higher is later");
+    let midnight = same_day(0..1)[0].published;
+    assert_eq!(
+        older.updated,
+        midnight + chrono::Duration::seconds(300),
+        "the first free second"
+    );
+}
+
+#[test]
+fn the_known_links_of_a_long_history_are_read_without_a_single_item_row() {
+    const N: u32 = 10_000;
+    let mut store = Store::in_memory().unwrap();
+    let items: Vec<Item> = (0..N)
+        .map(|n| {
+            let mut i = item(1 + n % 28, "a body that the load must never read");
+            i.url = Url::parse(&format!("https://www.example.org/history/{n}.htm")).unwrap();
+            i.id = ItemId::from_canonical(&i.url);
+            i
+        })
+        .collect();
+    store
+        .commit(&changes(items), &mut record(), t("2026-01-01T00:00:00Z"))
+        .unwrap();
+    let state = store.load(&source(), t("2026-01-01T00:00:00Z")).unwrap();
+    assert_eq!(state.known.len(), N as usize);
+    let k = &state.known["https://www.example.org/history/9999.htm"];
+    assert_eq!(k.hash.len(), 64, "the content hash comes with the id");
+
+    // The plan: `links` by its key, and `items` only through the covering index of ids, hashes and times (no
+    // step reads the table itself, whose rows hold the bodies).
+    let conn = Connection::open_in_memory().unwrap();
+    let mut sqlite = Sqlite {
+        conn,
+        path: ":memory:".into(),
+    };
+    sqlite.migrate(schema::MIGRATIONS).unwrap();
+    let plan: Vec<String> = sqlite
+        .conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {}", super::items::KNOWN_LINKS))
+        .unwrap()
+        .query_map(["wic-news"], |r| r.get::<_, String>(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(plan.len(), 2, "{plan:?}");
+    assert!(
+        plan.iter().any(|p| p.contains("SEARCH l USING PRIMARY KEY")),
+        "{plan:?}"
+    );
+    assert!(
+        plan.iter()
+            .any(|p| p.contains("SEARCH i USING COVERING INDEX items_known")),
+        "{plan:?}"
+    );
+    // And the columns it reads are all in that index.
+    let index: Vec<String> = sqlite
+        .conn
+        .prepare("SELECT name FROM pragma_index_info('items_known')")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for column in ["id", "content_hash", "first_seen", "last_checked"] {
+        assert!(index.iter().any(|c| c == column), "{column} in {index:?}");
+    }
+    assert!(!index.iter().any(|c| c == "content_html" || c == "summary"));
+}
+
+#[test]
+fn retention_drops_old_unlisted_items_but_never_the_feed_window() {
+    let mut store = Store::in_memory().unwrap();
+    let keep = |retain_days: u64| Keep {
+        max_items: 2,
+        listing: vec![],
+        max_pages: 1,
+        retain: Some(Duration::from_secs(retain_days * 24 * 3600)),
+    };
+    let page = |i: &Item| {
+        let listed = ListedLink {
+            url: i.url.clone(),
+            title: None,
+            date_text: None,
+        };
+        let served = Served {
+            final_url: &i.url,
+            text: "<p>x</p>",
+            encoding: "UTF-8",
+        };
+        let mut p = SavedPage::article(&listed, served, t("2026-01-01T00:00:00Z"));
+        p.set_item(&i.id);
+        p
+    };
+    // Items of December 2015, first stored (and last seen) in January 2026.
+    let old: Vec<Item> = (1..=5).rev().map(|n| item(n, "old")).collect();
+    let mut first = changes(old.clone());
+    first.pages = old.iter().map(page).collect();
+    first.validators = old.iter().map(|i| (i.url.clone(), Validators::default())).collect();
+    let dead = ListedLink {
+        url: Url::parse("https://www.example.org/dead.htm").unwrap(),
+        title: None,
+        date_text: None,
+    };
+    first.failed.push((dead, "GET … returned HTTP 404".into()));
+    first.keep = Some(keep(90));
+    store.commit(&first, &mut record(), t("2026-01-01T00:00:00Z")).unwrap();
+    assert_eq!(
+        store.item_counts(&source(), t("2026-01-01T00:00:00Z")).unwrap().0,
+        5,
+        "nothing is old yet"
+    );
+
+    // Four months on, item 3 is still listed (seen); nothing else was.
+    let later = Changes {
+        seen: vec![item(3, "").id],
+        keep: Some(keep(90)),
+        ..Changes::default()
+    };
+    store.commit(&later, &mut record(), t("2026-05-01T00:00:00Z")).unwrap();
+    let left: Vec<String> = store
+        .feed_items(&source(), 10)
+        .unwrap()
+        .into_iter()
+        .map(|i| i.title)
+        .collect();
+    assert_eq!(
+        left,
+        ["Story 5", "Story 4", "Story 3"],
+        "the window (5, 4) and the listed 3 stay"
+    );
+    let state = store.load(&source(), DateTime::UNIX_EPOCH).unwrap();
+    let mut known: Vec<&str> = state.known.keys().map(String::as_str).collect();
+    known.sort();
+    assert_eq!(
+        known,
+        [
+            item(3, "").url.as_str(),
+            item(4, "").url.as_str(),
+            item(5, "").url.as_str()
+        ]
+    );
+    assert!(state.failed.is_empty(), "the failed link is older than the cutoff");
+    assert!(
+        store.validators(&item(1, "").url).unwrap().is_none(),
+        "validators of dropped links go"
+    );
+    assert!(store.validators(&item(4, "").url).unwrap().is_some());
+    assert_eq!(
+        store.saved_size(&source()).unwrap().0,
+        2,
+        "the pages of the window stay"
+    );
+
+    // Without `retain`, nothing is dropped.
+    let forever = Changes {
+        keep: Some(Keep {
+            retain: None,
+            ..keep(90)
+        }),
+        ..Changes::default()
+    };
+    store
+        .commit(&forever, &mut record(), t("2027-01-01T00:00:00Z"))
+        .unwrap();
+    assert_eq!(store.feed_items(&source(), 10).unwrap().len(), 3);
 }
