@@ -83,7 +83,7 @@ fn extraction() {
         let mut times = Vec::new();
         for _ in 0..rounds {
             let start = Instant::now();
-            let raw = extract::article::parse(html, &url, &source.article);
+            let raw = extract::article::parse(html, &url, &source.article, None).article;
             let item = normalize::item(&raw, &listed, &source.normalize, now()).unwrap();
             times.push(start.elapsed());
             std::hint::black_box(item);

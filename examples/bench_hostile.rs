@@ -84,7 +84,7 @@ fn main() {
         let (too_deep, truncated) = (parsed.too_deep, parsed.truncated);
         drop(parsed);
         let start = Instant::now();
-        let raw = extract::article::parse(html, &url, &source.article);
+        let raw = extract::article::parse(html, &url, &source.article, None).article;
         let extracted = start.elapsed();
         let item = normalize::item(&raw, &listed, &source.normalize, now);
         let total = start.elapsed();

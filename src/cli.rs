@@ -80,13 +80,41 @@ pub enum Command {
     },
     /// Validate the config and print every problem
     Check,
-    /// Fetch and extract one source without writing anything: a table, or the feed on stdout
+    /// Fetch and extract one source, or any site by its URL, without writing anything
+    ///
+    /// With a source id: its configured rules. With a listing URL: no config needed, everything is found
+    /// automatically. The table shows per article where each field came from (selector, json-ld, opengraph,
+    /// meta, heuristic, url, listing). Exit 4 when no article could be extracted
     Preview {
-        /// The source id
-        source: String,
+        /// A source id, or a URL (a listing page; with --article an article page)
+        #[arg(value_name = "ID|URL")]
+        target: String,
         /// Print the feed in this format instead of a table
-        #[arg(long, value_parser = parse_format)]
+        #[arg(long, value_parser = parse_format, conflicts_with_all = ["article", "explain"])]
         format: Option<Format>,
+        /// Extract the one article page at URL
+        #[arg(long)]
+        article: bool,
+        /// With --article: print one JSON object (url, title, published, author, image, content_html,
+        /// provenance) on stdout, each value a string or null; exit 0 even when fields are missing
+        #[arg(long, requires = "article")]
+        json: bool,
+        /// For every configured selector of source ID: how many elements it matched on the listing and on the
+        /// first article, and the text of the first few
+        #[arg(long, conflicts_with = "article")]
+        explain: bool,
+    },
+    /// Detect a site's listing and articles and append a commented [[source]] for it to the config
+    ///
+    /// Fetches the listing page and a few of its articles, finds the links, title, date, author, body and image,
+    /// and writes concrete selectors wherever a stable one exists, with a comment per field saying what was
+    /// detected. Creates the config file if there is none. Says so when the site already advertises a feed
+    Init {
+        /// The listing page (a news section or front page)
+        url: String,
+        /// The new source's id (default: from the host name)
+        #[arg(long)]
+        id: Option<String>,
     },
     /// Save a source's stored pages and what the config extracts from them into snapshots/ID/ beside the config
     ///

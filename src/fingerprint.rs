@@ -18,7 +18,7 @@ use crate::config::Source;
 
 /// Bumped when the meaning of a rule changes in a way the config text does not show (a new built-in date shape,
 /// say), so every source is read again once after an upgrade that needs it.
-const VERSION: &str = "feedwright rules 1";
+const VERSION: &str = "feedwright rules 2";
 
 /// The hex SHA-256 of [`canonical`].
 pub fn of(source: &Source) -> String {
@@ -32,7 +32,7 @@ pub fn canonical(source: &Source) -> String {
     let mut lines = vec![VERSION.to_owned()];
     let mut put = |key: &str, value: String| lines.push(format!("{key} = {value:?}"));
     put("listing.item", optional(l.item.as_ref()));
-    put("listing.links", l.links.to_css_string());
+    put("listing.links", optional(l.links.as_ref()));
     put("listing.date", optional(l.date.as_ref()));
     put("listing.next", optional(l.next.as_ref()));
     put("listing.max_pages", source.max_pages.to_string());
@@ -44,17 +44,20 @@ pub fn canonical(source: &Source) -> String {
             .and_then(|p| p.url(0))
             .map_or_else(String::new, |u| u.to_string()),
     );
-    put("article.title", a.title.to_css_string());
+    put("article.title", optional(a.title.as_ref()));
     put("article.date", optional(a.date.as_ref()));
     put("article.author", optional(a.author.as_ref()));
-    put("article.content", a.content.to_css_string());
+    put("article.content", optional(a.content.as_ref()));
     put("article.image", optional(a.image.as_ref()));
     put("article.caption", optional(a.caption.as_ref()));
     // Order kept: it does not change the result, but a reordered list is rare and costs only one re-read.
     let remove: Vec<String> = a.remove.iter().map(ToCss::to_css_string).collect();
     put("article.remove", format!("{remove:?}"));
+    put("article.next", optional(a.next.as_ref()));
+    put("article.max_pages", a.max_pages.to_string());
     put("article.date_formats", format!("{:?}", n.date_formats));
     put("timezone", n.timezone.name().to_owned());
+    put("timezone.from_page", n.zone_from_page.to_string());
     put("summary_chars", n.summary_chars.to_string());
     put("max_content", n.max_content.to_string());
     lines.join("\n")

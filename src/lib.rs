@@ -15,6 +15,7 @@ pub mod fetch;
 pub mod fingerprint;
 pub mod health;
 pub mod html;
+pub mod init;
 pub mod model;
 pub mod normalize;
 pub mod notify;

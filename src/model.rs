@@ -91,6 +91,22 @@ pub struct RawArticle {
     /// Lead image URL as written (`src`, or `data-src` for lazy images).
     pub image: Option<String>,
     pub image_caption: Option<String>,
+    /// Where each field was found.
+    pub provenance: Provenance,
+    /// The page's language (`<html lang>`), as written.
+    pub language: Option<String>,
+}
+
+/// Where each field of a [`RawArticle`] was found; `None` for a field the page did not give.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    pub title: Option<Origin>,
+    pub date_machine: Option<Origin>,
+    pub date_text: Option<Origin>,
+    pub author: Option<Origin>,
+    pub content: Option<Origin>,
+    pub image: Option<Origin>,
+    pub caption: Option<Origin>,
 }
 
 /// Where an extracted field's value came from, so `preview` can show why a value is what it is.
@@ -101,8 +117,9 @@ pub enum Origin {
     Selector,
     JsonLd,
     Microdata,
+    /// `og:*` and OpenGraph's `article:*` properties.
     OpenGraph,
-    /// Other `<meta>`/`<link>`/`<time>` markup (`meta name=author`, `article:*`, `time[datetime]`).
+    /// Other `<meta>`/`<link>`/`<time>` markup (`meta name=author`, `meta name=pubdate`, `time[datetime]`).
     Meta,
     /// Detected by automatic extraction.
     Heuristic,

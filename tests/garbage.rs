@@ -121,7 +121,7 @@ fn mutated_pages_never_panic_a_stage() {
                 let bytes = mutate(&mut rng, file.contents());
                 let text = charset::decode_page(&bytes, Some("text/html")).text;
                 let listing = extract::list::parse(&text, &url, &source.listing);
-                let raw = extract::article::parse(&text, &url, &source.article);
+                let raw = extract::article::parse(&text, &url, &source.article, None).article;
                 let listed = listing.links.first().cloned().unwrap_or(ListedLink {
                     url: url.clone(),
                     title: None,
@@ -295,7 +295,7 @@ fn through_the_stages(bytes: &[u8], content_type: &str) -> Option<feedwright::mo
     let url = Url::parse("http://127.0.0.1/2015-12/16/c_47822.htm").unwrap();
     let text = charset::decode_page(bytes, Some(content_type)).text;
     let _ = extract::list::parse(&text, &url, &source.listing);
-    let raw = extract::article::parse(&text, &url, &source.article);
+    let raw = extract::article::parse(&text, &url, &source.article, None).article;
     let listed = ListedLink {
         url: url.clone(),
         title: Some("Listed title".to_owned()),

@@ -1,6 +1,8 @@
 //! Wires a command together: loads the config, builds the HTTP client and the store once, runs the pipeline for
 //! each source and turns the outcome into output and an exit code. The only place that reads the clock.
 
+mod init;
+mod preview;
 mod service;
 mod snapshot;
 
@@ -9,7 +11,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, SubsecRound, Utc};
-use tracing::Instrument;
 
 use crate::cli::{Cli, Command};
 use crate::config::{Config, ConfigError, Source, check_paths};
@@ -18,7 +19,6 @@ use crate::error_chain;
 use crate::fetch::Fetcher;
 use crate::pipeline::{self, Context, Report};
 use crate::publish;
-use crate::render::{self, Format};
 use crate::status::{self, Facts, Health, SourceState};
 use crate::store::{LockError, Outcome, StateLock, Store, StoreError};
 use crate::term::{self, out};
@@ -62,6 +62,9 @@ pub enum AppError {
     Publish(#[from] publish::PublishError),
     #[error(transparent)]
     Snapshot(#[from] crate::snapshot::SnapshotError),
+    /// A page a command needs (`preview --article`, `init`) could not be fetched.
+    #[error(transparent)]
+    Fetch(Box<crate::fetch::FetchError>),
     #[error("the {what} {} cannot be written", path.display())]
     Unwritable {
         what: &'static str,
@@ -104,7 +107,22 @@ pub async fn main(cli: Cli) -> Result<Exit, AppError> {
             Ok(exit)
         }
         Command::Demo { out, .. } => demo(out, cli.quiet).await,
-        Command::Preview { source, format } => preview(&cli.config, source, *format).await,
+        Command::Preview {
+            target,
+            format,
+            article,
+            json,
+            explain,
+        } => {
+            let ask = preview::Ask {
+                format: *format,
+                article: *article,
+                json: *json,
+                explain: *explain,
+            };
+            preview::preview(&cli.config, target, ask).await
+        }
+        Command::Init { url, id } => init::init(&cli.config, url, id.as_deref()).await,
         Command::Snapshot { source } => snapshot::snapshot(&cli.config, source),
         Command::Test { sources } => snapshot::test(&cli.config, sources),
         Command::Status { json } => status(&cli.config, *json),
@@ -425,82 +443,9 @@ published all the same.
 
 Next:
   - open a feed above in a feed reader
-  - for a site of your own, write a [[source]] (see \"Config reference\" in the README), then see what it
-    extracts, without writing anything: feedwright preview ID";
-
-async fn preview(path: &Path, id: &str, format: Option<Format>) -> Result<Exit, AppError> {
-    let config = Config::load(path)?;
-    let source = select(&config, &[id.to_owned()])?.remove(0);
-    let ctx = Context {
-        fetcher: fetcher(&config)?,
-        store: Arc::new(Mutex::new(Store::in_memory()?)),
-    };
-    let now = now();
-    let span = pipeline::source_span(&source.id);
-    let collected = pipeline::collect(&ctx, &source, now).instrument(span.clone()).await?;
-    // Each failed article was logged by the pipeline as it failed; only the listing's failures are not.
-    span.in_scope(|| {
-        for e in collected.listing_errors() {
-            tracing::error!(error = %e, "listing page failed");
-        }
-    });
-    let mut items = collected.changes.items;
-    items.sort_by(|a, b| b.published.cmp(&a.published).then_with(|| a.id.cmp(&b.id)));
-    items.truncate(source.max_items);
-    let mut out = out::stdout();
-    let written = match format {
-        Some(format) => {
-            let meta = pipeline::feed_meta(&config, &source, &items, now);
-            out.write_all(render::render(format, &meta, &items).as_bytes())
-        }
-        None => write_preview_table(&mut out, &items, collected.links.len()),
-    };
-    written.and_then(|()| out.flush()).map_err(stdout_error)?;
-    Ok(if items.is_empty() {
-        Exit::SourcesFailed
-    } else {
-        Exit::Ok
-    })
-}
-
-/// Terminal cells for a title in `preview`'s table; longer ones end in "…".
-const TITLE_CELLS: usize = 50;
-
-fn write_preview_table(out: &mut impl Write, items: &[crate::model::Item], links: usize) -> std::io::Result<()> {
-    use term::text::column;
-    writeln!(out, "{links} links on the listing, {} articles extracted", items.len())?;
-    writeln!(
-        out,
-        "{:<25}  {:<10}  {:>8}  {:<22}  {}  URL",
-        "DATE",
-        "DATE FROM",
-        "BODY",
-        "MISSING",
-        column("TITLE", TITLE_CELLS)
-    )?;
-    for item in items {
-        let missing: Vec<&str> = [
-            (item.date_source != crate::model::DateSource::Page, "date"),
-            (item.author.is_none(), "author"),
-            (item.image.is_none(), "image"),
-            (item.image.is_some() && item.image_caption.is_none(), "caption"),
-        ]
-        .into_iter()
-        .filter_map(|(missing, name)| missing.then_some(name))
-        .collect();
-        writeln!(
-            out,
-            "{:<25}  {:<10}  {:>8}  {:<22}  {}  {}",
-            item.published.to_rfc3339(),
-            item.date_source.as_str(),
-            item.content_html.len(),
-            missing.join(","),
-            column(&item.title, TITLE_CELLS),
-            item.url
-        )?;
-    }
-    Ok(())
-}
+  - for a site of your own, see what it extracts with nothing configured: feedwright preview URL
+  - then let feedwright init URL write its [[source]] (see \"Config reference\" in the README), and check
+    it, without writing anything: feedwright preview ID";
 
 fn status(path: &Path, json: bool) -> Result<Exit, AppError> {
     let config = Config::load(path)?;

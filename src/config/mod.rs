@@ -27,6 +27,10 @@ pub use validate::parse;
 /// Where `feedwright` looks for its config when `--config` is not given.
 pub const DEFAULT_PATH: &str = "config/feedwright.toml";
 
+/// Listing pages read at most in one run by default. Later pages are only read while a page still brings links not
+/// seen before, so a routine run reads one; a first run reads a few, and a new source starts with more than ten items.
+pub const DEFAULT_LISTING_PAGES: usize = 3;
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub path: PathBuf,

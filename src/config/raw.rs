@@ -321,8 +321,11 @@ pub struct RawSource {
     /// Ids of sources that publish the same feed in another language (`hreflang` alternates).
     #[serde(default)]
     pub alternates: Vec<Spanned<String>>,
-    pub listing: Spanned<RawListing>,
-    pub article: Spanned<RawArticle>,
+    /// Every key is optional: what a source does not say is found automatically.
+    #[serde(default)]
+    pub listing: RawListing,
+    #[serde(default)]
+    pub article: RawArticle,
     #[serde(default)]
     pub refresh: RawRefresh,
     /// `watch`: this source's own schedule, instead of the one in `[settings]`.
@@ -332,11 +335,11 @@ pub struct RawSource {
     pub http: RawHttp,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawListing {
     pub item: Option<Spanned<String>>,
-    pub links: Spanned<String>,
+    pub links: Option<Spanned<String>>,
     pub date: Option<Spanned<String>>,
     pub next: Option<Spanned<String>>,
     pub max_pages: Option<Spanned<usize>>,
@@ -344,17 +347,21 @@ pub struct RawListing {
     pub pages: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawArticle {
-    pub title: Spanned<String>,
+    pub title: Option<Spanned<String>>,
     pub date: Option<Spanned<String>>,
     #[serde(default)]
     pub date_formats: Vec<Spanned<String>>,
     pub author: Option<Spanned<String>>,
-    pub content: Spanned<String>,
+    pub content: Option<Spanned<String>>,
     pub image: Option<Spanned<String>>,
     pub caption: Option<Spanned<String>>,
+    /// The link to an article's next page, for stories split over several pages.
+    pub next: Option<Spanned<String>>,
+    /// The most pages of one article that are read and joined.
+    pub max_pages: Option<Spanned<usize>>,
     #[serde(default)]
     pub remove: Vec<Spanned<String>>,
 }

@@ -240,8 +240,8 @@ impl Validator<'_> {
                 None
             }),
         };
-        let listing = self.listing(r.listing.get_ref());
-        let article = self.article(r.article.get_ref());
+        let listing = self.listing(&r.listing);
+        let article = self.article(&r.article);
         let every = r
             .refresh
             .every
@@ -253,8 +253,8 @@ impl Validator<'_> {
         let max_content = self.max_content(r.max_content.as_ref()).unwrap_or(settings.max_content);
         let retain = self.retain(r.retain.as_ref()).unwrap_or(settings.retain);
         let max_pages = self
-            .positive(r.listing.get_ref().max_pages.as_ref(), "max_pages")
-            .unwrap_or(1);
+            .positive(r.listing.max_pages.as_ref(), "max_pages")
+            .unwrap_or(super::DEFAULT_LISTING_PAGES);
         let alternates = r
             .alternates
             .iter()
@@ -264,8 +264,8 @@ impl Validator<'_> {
             .schedule(r.every.as_ref(), r.cron.as_ref())
             .unwrap_or_else(|| settings.schedule.clone());
 
-        let date_formats = self.date_formats(&r.article.get_ref().date_formats);
-        let pages = self.pages(r, r.listing.get_ref());
+        let date_formats = self.date_formats(&r.article.date_formats);
+        let pages = self.pages(r, &r.listing);
         let http = self.http(&r.http, settings, &urls);
         let budget = self
             .duration(r.http.budget.as_ref(), "http.budget")
@@ -298,6 +298,7 @@ impl Validator<'_> {
             max_pages,
             normalize: normalize::Rules {
                 timezone,
+                zone_from_page: r.timezone.is_none(),
                 date_formats,
                 summary_chars: DEFAULT_SUMMARY_CHARS,
                 max_content,
@@ -471,7 +472,7 @@ impl Validator<'_> {
 
     fn listing(&mut self, raw: &RawListing) -> Option<ListRules> {
         let item = self.optional_selector(raw.item.as_ref(), "listing.item");
-        let links = self.selector(&raw.links, "listing.links");
+        let links = self.optional_selector(raw.links.as_ref(), "listing.links");
         let date = self.optional_selector(raw.date.as_ref(), "listing.date");
         let next = self.optional_selector(raw.next.as_ref(), "listing.next");
         Some(ListRules {
@@ -483,10 +484,12 @@ impl Validator<'_> {
     }
 
     fn article(&mut self, raw: &RawArticle) -> Option<ArticleRules> {
-        let title = self.selector(&raw.title, "article.title");
+        let title = self.optional_selector(raw.title.as_ref(), "article.title");
         let date = self.optional_selector(raw.date.as_ref(), "article.date");
         let author = self.optional_selector(raw.author.as_ref(), "article.author");
-        let content = self.selector(&raw.content, "article.content");
+        let content = self.optional_selector(raw.content.as_ref(), "article.content");
+        let next = self.optional_selector(raw.next.as_ref(), "article.next");
+        let max_pages = self.positive(raw.max_pages.as_ref(), "article.max_pages");
         let image = self.optional_selector(raw.image.as_ref(), "article.image");
         let caption = self.optional_selector(raw.caption.as_ref(), "article.caption");
         let remove: Vec<Option<Selector>> = raw.remove.iter().map(|s| self.selector(s, "article.remove")).collect();
@@ -498,6 +501,8 @@ impl Validator<'_> {
             image: image?,
             caption: caption?,
             remove: remove.into_iter().collect::<Option<_>>()?,
+            next: next?,
+            max_pages: max_pages.unwrap_or(ArticleRules::DEFAULT_MAX_PAGES),
         })
     }
 
@@ -834,7 +839,7 @@ content = "#Content"
             found,
             [
                 "config/test.toml:16: source \"wic-news\": unknown key `titel` in [source.article] (expected one of: \
-              title, date, date_formats, author, content, image, caption, remove)"
+              title, date, date_formats, author, content, image, caption, next, max_pages, remove)"
             ]
         );
     }

@@ -1,100 +1,193 @@
 //! Article pages: HTML in, a [`RawArticle`] out, every field as the page shows it.
 //!
-//! The configured selectors come first; page metadata (`og:*`, `article:published_time`, `meta name=author`) fills
-//! what they miss. The body is the inner HTML of the first `content` match with the `remove` selectors' matches, and
-//! every `script`, `style` and `noscript`, cut out, so share buttons, ads and inline code never reach the feed as
-//! text. That cut is done by walking the parsed tree and writing it back out, never by editing HTML text.
-//! Nothing is cleaned or resolved here: dates stay text, relative URLs stay relative and the HTML is not yet
-//! sanitized; `normalize` does all of that against [`RawArticle::url`].
+//! Field by field, a configured selector comes first; what it does not find (or what the source gives no selector
+//! for) comes from the page's metadata ([`meta`]), then from automatic detection ([`auto`]): the headline, a
+//! dateline near it, the body by a readability-style score with share bars, related lists and pagers cut out. Every
+//! field records its [`Origin`]. The body is the inner HTML of the body element with the `remove` selectors'
+//! matches (or the detected noise), and every `script`, `style` and `noscript`, cut out, so share buttons, ads and
+//! inline code never reach the feed as text; that cut is done by walking the parsed tree and writing it back out,
+//! never by editing HTML text. A link to the article's next page (`next`, or a detected pager) is returned beside
+//! the article, and the pager is cut from the body. Nothing is cleaned or resolved here: dates stay text, relative
+//! URLs stay relative and the HTML is not yet sanitized; `normalize` does all of that against [`RawArticle::url`].
 
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
-use scraper::{ElementRef, Node, Selector};
+use ego_tree::NodeId;
+use scraper::{ElementRef, Selector};
 use url::Url;
 
-use super::dom;
-use crate::html::{escape_into, is_data_url};
-use crate::model::RawArticle;
+use super::{auto, dom, meta};
+use crate::html::is_data_url;
+use crate::model::{Origin, Provenance, RawArticle};
 
-static CANONICAL: LazyLock<Selector> = LazyLock::new(|| dom::selector(r#"link[rel~="canonical" i][href]"#));
-static OG_TITLE: LazyLock<Selector> = LazyLock::new(|| dom::selector(r#"meta[property="og:title"][content]"#));
-static OG_IMAGE: LazyLock<Selector> = LazyLock::new(|| dom::selector(r#"meta[property="og:image"][content]"#));
-static META_AUTHOR: LazyLock<Selector> = LazyLock::new(|| dom::selector(r#"meta[name="author"][content]"#));
-/// Publication-date metadata, most specific first (tried in this order, not in page order).
-static META_PUBLISHED: LazyLock<[Selector; 3]> = LazyLock::new(|| {
-    [
-        dom::selector(r#"meta[property="article:published_time"][content]"#),
-        dom::selector(r#"meta[itemprop="datePublished"][content]"#),
-        dom::selector(r#"meta[name="pubdate"][content]"#),
-    ]
-});
 static TIME: LazyLock<Selector> = LazyLock::new(|| dom::selector("time[datetime]"));
 static IMG: LazyLock<Selector> = LazyLock::new(|| dom::selector("img"));
 
 /// Lazy-loading scripts keep the real image URL in one of these and put a placeholder in `src`, so they win.
 const IMAGE_ATTRS: [&str; 4] = ["data-src", "data-original", "data-lazy-src", "src"];
 
-/// Elements that are always cut from the body, whatever the source's `remove` list says: their text is code or a
-/// fallback for pages without JavaScript, never article prose.
-const ALWAYS_REMOVED: [&str; 3] = ["script", "style", "noscript"];
-
-/// Elements that have no end tag in HTML; writing one would create a stray element when the HTML is parsed again.
-const VOID: [&str; 18] = [
-    "area", "base", "basefont", "bgsound", "br", "col", "embed", "frame", "hr", "img", "input", "keygen", "link",
-    "meta", "param", "source", "track", "wbr",
-];
-
-/// Where an article's fields are; compiled from a source's config.
+/// Where an article's fields are; compiled from a source's config. A field without a selector is found
+/// automatically, so [`ArticleRules::default`] reads any article page.
 #[derive(Debug, Clone)]
 pub struct ArticleRules {
-    pub title: Selector,
+    pub title: Option<Selector>,
     pub date: Option<Selector>,
     pub author: Option<Selector>,
     /// The body; only the first match is used.
-    pub content: Selector,
+    pub content: Option<Selector>,
     /// The lead image: an `<img>`, or an element whose first `<img>` it is.
     pub image: Option<Selector>,
     pub caption: Option<Selector>,
     /// Noise inside the body (share bars, ads, related links), cut out of `content_html`.
     pub remove: Vec<Selector>,
+    /// The link to the article's next page.
+    pub next: Option<Selector>,
+    /// The most pages of one article that are read and joined.
+    pub max_pages: usize,
 }
 
-/// Reads an article page. `url` is the article's final URL, after redirects.
-pub fn parse(html: &str, url: &Url, rules: &ArticleRules) -> RawArticle {
-    let doc = dom::parse(html, url);
-    let first = |sel: &Selector| doc.select(sel).next();
-    let date = rules.date.as_ref().and_then(first);
+impl ArticleRules {
+    pub const DEFAULT_MAX_PAGES: usize = 10;
+}
 
-    RawArticle {
-        url: Some(url.clone()),
-        canonical: first(&CANONICAL)
-            .and_then(|link| dom::attr(link, "href"))
-            .map(str::to_owned),
-        title: first(&rules.title)
-            .and_then(dom::text)
-            .or_else(|| dom::meta(&doc, &OG_TITLE).and_then(dom::collapse)),
-        date_text: date.and_then(dom::text),
-        date_machine: date
-            .and_then(machine_date)
-            .or_else(|| META_PUBLISHED.iter().find_map(|sel| dom::meta(&doc, sel)))
-            .map(str::to_owned),
-        author: rules
-            .author
-            .as_ref()
-            .and_then(first)
-            .and_then(dom::text)
-            .or_else(|| dom::meta(&doc, &META_AUTHOR).and_then(dom::collapse)),
-        content_html: first(&rules.content).map(|body| inner_html_without(body, &rules.remove)),
-        image: rules
+impl Default for ArticleRules {
+    fn default() -> Self {
+        Self {
+            title: None,
+            date: None,
+            author: None,
+            content: None,
+            image: None,
+            caption: None,
+            remove: Vec::new(),
+            next: None,
+            max_pages: Self::DEFAULT_MAX_PAGES,
+        }
+    }
+}
+
+/// What one article page yields: its fields, and the next page of the same article if it is split over several.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ArticlePage {
+    pub article: RawArticle,
+    /// Resolved against the page's URL; never the page itself.
+    pub next: Option<Url>,
+}
+
+/// Reads an article page. `url` is the article's final URL, after redirects; `listed_title` is the link text the
+/// listing showed for it, one more opinion on what the headline is.
+pub fn parse(html: &str, url: &Url, rules: &ArticleRules, listed_title: Option<&str>) -> ArticlePage {
+    let doc = dom::parse(html, url);
+    let meta = meta::read(&doc);
+    let first = |sel: &Selector| doc.select(sel).next();
+    let by_selector = |value: Option<String>| value.map(|v| (v, Origin::Selector));
+    let mut provenance = Provenance::default();
+
+    let title = by_selector(rules.title.as_ref().and_then(first).and_then(dom::text))
+        .or_else(|| auto::headline::choose(&doc, &meta, listed_title));
+    let date = rules.date.as_ref().and_then(first);
+    let date_machine = by_selector(date.and_then(machine_date).map(str::to_owned)).or(meta.published.clone());
+    let date_text = by_selector(date.and_then(dom::text))
+        .or_else(|| auto::dateline::find(&doc).map(|text| (text, Origin::Heuristic)));
+    let author = by_selector(rules.author.as_ref().and_then(first).and_then(dom::text)).or(meta.author.clone());
+
+    let (content_html, image, caption, next) = match rules.content.as_ref().and_then(first) {
+        Some(body) => {
+            let mut removed = removed_by(body, &rules.remove);
+            let next = rules
+                .next
+                .as_ref()
+                .and_then(|sel| body.select(sel).next().or_else(|| first(sel)))
+                .and_then(|found| {
+                    removed.insert(found.id());
+                    dom::link_href(found)
+                })
+                .and_then(|href| next_page(url, href));
+            let content = (dom::inner_html(body, &removed), Origin::Selector);
+            (Some(content), None, None, next)
+        }
+        None => match auto::body::find(&doc) {
+            Some(found) => {
+                let mut removed = found.noise.clone();
+                removed.extend(removed_by(found.root, &rules.remove));
+                let next = match &rules.next {
+                    Some(sel) => first(sel).and_then(|el| {
+                        removed.insert(el.id());
+                        dom::link_href(el).and_then(|href| next_page(url, href))
+                    }),
+                    None => auto::pager::next_article_page(&doc, found.root, url).map(|(next, pager)| {
+                        removed.insert(pager);
+                        next
+                    }),
+                };
+                let content = (dom::inner_html(found.root, &removed), Origin::Heuristic);
+                let image = found
+                    .image
+                    .and_then(image_src)
+                    .map(|src| (src.to_owned(), Origin::Heuristic));
+                let caption = found.caption.map(|c| (c, Origin::Heuristic));
+                (Some(content), image, caption, next.filter(|n| n != url))
+            }
+            None => (None, None, None, None),
+        },
+    };
+    let image = by_selector(
+        rules
             .image
             .as_ref()
             .and_then(first)
             .and_then(image_src)
-            .or_else(|| dom::meta(&doc, &OG_IMAGE))
             .map(str::to_owned),
-        image_caption: rules.caption.as_ref().and_then(first).and_then(dom::text),
+    )
+    .or(meta.image.clone())
+    .or(image);
+    let caption = by_selector(rules.caption.as_ref().and_then(first).and_then(dom::text)).or(caption);
+
+    let take = |found: Option<(String, Origin)>, slot: &mut Option<Origin>| {
+        found.map(|(value, origin)| {
+            *slot = Some(origin);
+            value
+        })
+    };
+    let article = RawArticle {
+        url: Some(url.clone()),
+        canonical: meta.canonical.clone(),
+        title: take(title, &mut provenance.title),
+        date_machine: take(date_machine, &mut provenance.date_machine),
+        date_text: take(date_text, &mut provenance.date_text),
+        author: take(author, &mut provenance.author),
+        content_html: take(content_html, &mut provenance.content),
+        image: take(image, &mut provenance.image),
+        image_caption: take(caption, &mut provenance.caption),
+        provenance: Provenance::default(),
+        language: meta.language.clone(),
+    };
+    ArticlePage {
+        article: RawArticle { provenance, ..article },
+        next,
     }
+}
+
+/// The next page's URL, unless it is this page again (a pager's link to the current page).
+fn next_page(page: &Url, href: &str) -> Option<Url> {
+    let mut next = page
+        .join(href)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))?;
+    next.set_fragment(None);
+    let mut this = page.clone();
+    this.set_fragment(None);
+    (next != this).then_some(next)
+}
+
+/// The elements inside `body` that the `remove` selectors match.
+fn removed_by(body: ElementRef<'_>, remove: &[Selector]) -> HashSet<NodeId> {
+    remove
+        .iter()
+        .flat_map(|sel| body.select(sel))
+        .map(|el| el.id())
+        .collect()
 }
 
 /// The machine-readable form of the date element: a `<time datetime>` inside it, else its own `datetime` (it may be
@@ -120,89 +213,14 @@ fn image_src(found: ElementRef<'_>) -> Option<&str> {
         .find(|src| !is_data_url(src))
 }
 
-/// One step of the serializer's walk: write a node (and queue its children), or close an element.
-enum Step<N> {
-    Open(N),
-    Close(N),
-}
-
-/// The inner HTML of `body`, leaving out every element matched by a `remove` selector inside it and every
-/// [`ALWAYS_REMOVED`] element, each with its whole subtree.
-///
-/// The serializer is small on purpose: text is escaped (`&`, `<`, `>`), attribute values too (`&`, `"`), void
-/// elements get no end tag. Comments and `<template>` contents are dropped: they are never displayed. Text inside
-/// the few raw-text elements that survive (`iframe`, `xmp`, …) is escaped like any other, which can only make such
-/// text more literal, never let it turn into markup.
-fn inner_html_without(body: ElementRef<'_>, remove: &[Selector]) -> String {
-    let removed: HashSet<_> = remove
-        .iter()
-        .flat_map(|sel| body.select(sel))
-        .map(|el| el.id())
-        .collect();
-    let mut out = String::new();
-    // An explicit stack instead of recursion, so a pathologically deep page cannot overflow the thread's stack.
-    let mut stack: Vec<_> = body.children().rev().map(Step::Open).collect();
-    while let Some(step) = stack.pop() {
-        let node = match step {
-            Step::Open(node) => node,
-            Step::Close(node) => {
-                if let Some(el) = node.value().as_element() {
-                    out.push_str("</");
-                    out.push_str(el.name());
-                    out.push('>');
-                }
-                continue;
-            }
-        };
-        match node.value() {
-            Node::Text(text) => escape_into(&mut out, text, false),
-            Node::Element(el) => {
-                let name = el.name();
-                if ALWAYS_REMOVED.contains(&name) || removed.contains(&node.id()) {
-                    continue;
-                }
-                out.push('<');
-                out.push_str(name);
-                for (attr, value) in el.attrs.iter() {
-                    out.push(' ');
-                    // Foreign attributes such as SVG's `xlink:href` keep their prefix, or they would lose their
-                    // namespace when parsed again.
-                    if let Some(prefix) = &attr.prefix {
-                        out.push_str(prefix);
-                        out.push(':');
-                    }
-                    out.push_str(&attr.local);
-                    out.push_str("=\"");
-                    escape_into(&mut out, value, true);
-                    out.push('"');
-                }
-                out.push('>');
-                if VOID.contains(&name) {
-                    continue;
-                }
-                // The parser drops one newline right after these start tags, so a body that starts with a newline
-                // needs an extra one to survive the next parse.
-                if matches!(name, "pre" | "textarea" | "listing")
-                    && node
-                        .first_child()
-                        .and_then(|c| c.value().as_text())
-                        .is_some_and(|t| t.starts_with('\n'))
-                {
-                    out.push('\n');
-                }
-                stack.push(Step::Close(node));
-                stack.extend(node.children().rev().map(Step::Open));
-            }
-            // Comments and the document fragment holding a `<template>`'s contents.
-            _ => {}
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The article of a page read with `rules`, as a run reads a page the listing showed no title for.
+    fn read(html: &str, url: &Url, rules: &ArticleRules) -> RawArticle {
+        parse(html, url, rules, None).article
+    }
 
     fn sel(css: &str) -> Selector {
         Selector::parse(css).unwrap()
@@ -214,13 +232,14 @@ mod tests {
 
     fn rules() -> ArticleRules {
         ArticleRules {
-            title: sel("h1"),
+            title: Some(sel("h1")),
             date: Some(sel(".info .date")),
             author: Some(sel(".info .source")),
-            content: sel("#content"),
+            content: Some(sel("#content")),
             image: Some(sel("#content .lead img")),
             caption: Some(sel("#content .lead .caption")),
             remove: vec![sel(".share"), sel(".ad"), sel(".lead")],
+            ..ArticleRules::default()
         }
     }
 
@@ -261,7 +280,7 @@ mod tests {
 
     #[test]
     fn every_field_is_read_as_found() {
-        let raw = parse(ARTICLE, &page_url(), &rules());
+        let raw = read(ARTICLE, &page_url(), &rules());
         assert_eq!(raw.url, Some(page_url()));
         assert_eq!(raw.canonical.as_deref(), Some("/2015-12/16/c_47822.htm"));
         assert_eq!(
@@ -279,7 +298,7 @@ mod tests {
 
     #[test]
     fn content_drops_removed_elements_scripts_styles_and_comments() {
-        let raw = parse(ARTICLE, &page_url(), &rules());
+        let raw = read(ARTICLE, &page_url(), &rules());
         let content = raw.content_html.unwrap();
         assert_eq!(
             content.split_whitespace().collect::<Vec<_>>().join(" "),
@@ -303,7 +322,7 @@ mod tests {
     #[test]
     fn serialization_re_escapes_text_and_attributes() {
         let html = r##"<h1>AT&amp;T &lt;b&gt; &#x4E2D;&#22269;</h1><div id="content"><p title='say "hi" &amp; bye' class=x>AT&amp;T &lt;script&gt; 5 &gt; 3</p><img src="a.jpg?x=1&amp;y=2" alt=""><hr><svg><use xlink:href="#icon"></use></svg></div>"##;
-        let raw = parse(html, &page_url(), &rules());
+        let raw = read(html, &page_url(), &rules());
         assert_eq!(raw.title.as_deref(), Some("AT&T <b> 中国"));
         assert_eq!(
             raw.content_html.as_deref(),
@@ -316,9 +335,9 @@ mod tests {
     #[test]
     fn serialized_content_parses_back_to_the_same_text() {
         let html = "<div id='content'><pre>\n\nindented\n  code &amp; more</pre><p>a&nbsp;b</p></div>";
-        let first = parse(html, &page_url(), &rules()).content_html.unwrap();
+        let first = read(html, &page_url(), &rules()).content_html.unwrap();
         assert_eq!(first, "<pre>\n\nindented\n  code &amp; more</pre><p>a\u{a0}b</p>");
-        let again = parse(&format!("<div id='content'>{first}</div>"), &page_url(), &rules())
+        let again = read(&format!("<div id='content'>{first}</div>"), &page_url(), &rules())
             .content_html
             .unwrap();
         assert_eq!(again, first);
@@ -328,18 +347,18 @@ mod tests {
     fn only_the_first_content_match_is_used() {
         let html = r#"<div class="body"><p>one</p></div><div class="body"><p>two</p></div>"#;
         let rules = ArticleRules {
-            content: sel(".body"),
+            content: Some(sel(".body")),
             ..rules()
         };
         assert_eq!(
-            parse(html, &page_url(), &rules).content_html.as_deref(),
+            read(html, &page_url(), &rules).content_html.as_deref(),
             Some("<p>one</p>")
         );
     }
 
     #[test]
     fn missing_content_is_none() {
-        let raw = parse("<html><body><h1>Only a title</h1></body></html>", &page_url(), &rules());
+        let raw = read("<html><body><h1>Only a title</h1></body></html>", &page_url(), &rules());
         assert_eq!(raw.content_html, None);
         assert_eq!(raw.title.as_deref(), Some("Only a title"));
     }
@@ -352,7 +371,7 @@ mod tests {
             <meta property="og:image" content="//img.wicinternet.org/og.jpg">
             <link rel="Canonical" href=" https://www.wicinternet.org/c_1.htm ">
             </head><body><h1> </h1><div id="content"><p>x</p></div></body></html>"#;
-        let raw = parse(html, &page_url(), &rules());
+        let raw = read(html, &page_url(), &rules());
         assert_eq!(raw.title.as_deref(), Some("OG headline"));
         assert_eq!(raw.author.as_deref(), Some("Wang Wei"));
         assert_eq!(raw.image.as_deref(), Some("//img.wicinternet.org/og.jpg"));
@@ -364,7 +383,7 @@ mod tests {
 
     #[test]
     fn without_metadata_missing_fields_are_none() {
-        let raw = parse("<p>nothing here</p>", &page_url(), &rules());
+        let raw = read("<p>nothing here</p>", &page_url(), &rules());
         assert_eq!(
             raw,
             RawArticle {
@@ -381,7 +400,7 @@ mod tests {
                 date: Some(sel(date)),
                 ..rules()
             };
-            let raw = parse(html, &page_url(), &rules);
+            let raw = read(html, &page_url(), &rules);
             (raw.date_text, raw.date_machine)
         };
         let meta = r#"<meta itemprop="datePublished" content="2015-12-16"><meta name="pubdate" content="2015-12-15">"#;
@@ -423,7 +442,7 @@ mod tests {
     #[test]
     fn image_prefers_lazy_attributes_and_skips_placeholders() {
         let image = |html: &str| {
-            parse(
+            read(
                 html,
                 &page_url(),
                 &ArticleRules {
@@ -463,10 +482,10 @@ mod tests {
             "</span>".repeat(depth)
         );
         let rules = ArticleRules {
-            title: sel("#content"),
+            title: Some(sel("#content")),
             ..rules()
         };
-        let raw = parse(&html, &page_url(), &rules);
+        let raw = read(&html, &page_url(), &rules);
         assert_eq!(raw.title.as_deref(), Some("deep"));
         // The parse keeps elements down to `MAX_DEPTH` (<html> 1, <body> 2, the content <div> 3); the text of the
         // deeper ones stays, in the deepest element kept.
@@ -480,7 +499,7 @@ mod tests {
     #[test]
     fn remove_selectors_only_act_inside_the_content() {
         let html = r#"<div class="ad">outside</div><div id="content"><p>keep</p><p class="ad">drop</p></div>"#;
-        let raw = parse(html, &page_url(), &rules());
+        let raw = read(html, &page_url(), &rules());
         assert_eq!(raw.content_html.as_deref(), Some("<p>keep</p>"));
     }
 }

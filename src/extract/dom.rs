@@ -1,11 +1,17 @@
 //! Small DOM helpers shared by [`list`](super::list) and [`article`](super::article): the bounded parse of a page,
-//! the visible text of an element, trimmed attribute values and selectors compiled once.
+//! the visible text of an element, trimmed attribute values, selectors compiled once, and the serializer that writes
+//! an element's inner HTML back out without the parts cut from it.
 //!
 //! Text is whitespace-collapsed and nothing more; entities are already decoded by the parser, and deeper cleaning
 //! (zero-width spaces, control characters) is `normalize`'s job.
 
+use std::collections::HashSet;
+
+use ego_tree::NodeId;
 use scraper::{ElementRef, Html, Node, Selector};
 use url::Url;
+
+use crate::html::escape_into;
 
 /// Elements whose text never shows on the page; their content is code, CSS or inert markup, not prose.
 const HIDDEN: [&str; 4] = ["script", "style", "noscript", "template"];
@@ -111,7 +117,100 @@ pub(super) fn attr<'a>(el: ElementRef<'a>, name: &str) -> Option<&'a str> {
     el.attr(name).map(str::trim).filter(|v| !v.is_empty())
 }
 
-/// The first non-blank `content` of the `<meta>` elements `sel` matches, trimmed.
-pub(super) fn meta<'a>(doc: &'a Html, sel: &Selector) -> Option<&'a str> {
-    doc.select(sel).find_map(|m| attr(m, "content"))
+/// The `href` a link-ish match stands for: its own if it is an `<a href>`, else that of the first `<a href>` inside.
+pub(super) fn link_href(el: ElementRef<'_>) -> Option<&str> {
+    static ANCHOR: std::sync::LazyLock<Selector> = std::sync::LazyLock::new(|| selector("a[href]"));
+    if el.value().name() == "a" && el.attr("href").is_some() {
+        return attr(el, "href");
+    }
+    el.select(&ANCHOR).find_map(|a| attr(a, "href"))
+}
+
+/// Elements that are always cut from the body, whatever the source's `remove` list says: their text is code or a
+/// fallback for pages without JavaScript, never article prose.
+const ALWAYS_REMOVED: [&str; 3] = ["script", "style", "noscript"];
+
+/// Elements that have no end tag in HTML; writing one would create a stray element when the HTML is parsed again.
+const VOID: [&str; 18] = [
+    "area", "base", "basefont", "bgsound", "br", "col", "embed", "frame", "hr", "img", "input", "keygen", "link",
+    "meta", "param", "source", "track", "wbr",
+];
+
+/// One step of the serializer's walk: write a node (and queue its children), or close an element.
+enum Step<N> {
+    Open(N),
+    Close(N),
+}
+
+/// The inner HTML of `body`, leaving out every node in `removed` (elements with their whole subtree, and text) and
+/// every [`ALWAYS_REMOVED`] element. The configured extractor fills `removed` from a source's `remove` selectors, the automatic one
+/// from the noise it detected.
+///
+/// The serializer is small on purpose: text is escaped (`&`, `<`, `>`), attribute values too (`&`, `"`), void
+/// elements get no end tag. Comments and `<template>` contents are dropped: they are never displayed. Text inside
+/// the few raw-text elements that survive (`iframe`, `xmp`, …) is escaped like any other, which can only make such
+/// text more literal, never let it turn into markup.
+pub(crate) fn inner_html(body: ElementRef<'_>, removed: &HashSet<NodeId>) -> String {
+    let mut out = String::new();
+    // An explicit stack instead of recursion, so a pathologically deep page cannot overflow the thread's stack.
+    let mut stack: Vec<_> = body.children().rev().map(Step::Open).collect();
+    while let Some(step) = stack.pop() {
+        let node = match step {
+            Step::Open(node) => node,
+            Step::Close(node) => {
+                if let Some(el) = node.value().as_element() {
+                    out.push_str("</");
+                    out.push_str(el.name());
+                    out.push('>');
+                }
+                continue;
+            }
+        };
+        if removed.contains(&node.id()) {
+            continue;
+        }
+        match node.value() {
+            Node::Text(text) => escape_into(&mut out, text, false),
+            Node::Element(el) => {
+                let name = el.name();
+                if ALWAYS_REMOVED.contains(&name) {
+                    continue;
+                }
+                out.push('<');
+                out.push_str(name);
+                for (attr, value) in el.attrs.iter() {
+                    out.push(' ');
+                    // Foreign attributes such as SVG's `xlink:href` keep their prefix, or they would lose their
+                    // namespace when parsed again.
+                    if let Some(prefix) = &attr.prefix {
+                        out.push_str(prefix);
+                        out.push(':');
+                    }
+                    out.push_str(&attr.local);
+                    out.push_str("=\"");
+                    escape_into(&mut out, value, true);
+                    out.push('"');
+                }
+                out.push('>');
+                if VOID.contains(&name) {
+                    continue;
+                }
+                // The parser drops one newline right after these start tags, so a body that starts with a newline
+                // needs an extra one to survive the next parse.
+                if matches!(name, "pre" | "textarea" | "listing")
+                    && node
+                        .first_child()
+                        .and_then(|c| c.value().as_text())
+                        .is_some_and(|t| t.starts_with('\n'))
+                {
+                    out.push('\n');
+                }
+                stack.push(Step::Close(node));
+                stack.extend(node.children().rev().map(Step::Open));
+            }
+            // Comments and the document fragment holding a `<template>`'s contents.
+            _ => {}
+        }
+    }
+    out
 }

@@ -14,22 +14,25 @@ use scraper::{ElementRef, Html, Selector};
 use url::Url;
 
 use super::dom;
-use crate::model::ListedLink;
+use super::{auto, meta};
+use crate::model::{ListedLink, Origin};
 
-static ANCHOR: LazyLock<Selector> = LazyLock::new(|| dom::selector("a[href]"));
+pub(super) static ANCHOR: LazyLock<Selector> = LazyLock::new(|| dom::selector("a[href]"));
 static BASE: LazyLock<Selector> = LazyLock::new(|| dom::selector("base[href]"));
 
 /// Schemes that never lead to an article. Resolution would reject them too (only http(s) is kept), but naming them
 /// states the intent and skips the work.
 const SKIPPED_SCHEMES: [&str; 4] = ["javascript:", "mailto:", "tel:", "data:"];
 
-/// Where the stories are on a listing page; compiled from a source's config.
-#[derive(Debug, Clone)]
+/// Where the stories are on a listing page; compiled from a source's config. Without `item` and `links` the
+/// stories are found automatically ([`auto::links`]), so [`ListRules::default`] reads any listing page.
+#[derive(Debug, Clone, Default)]
 pub struct ListRules {
     /// One element per story. When set, links and dates are looked for inside each story only.
     pub item: Option<Selector>,
-    /// The article link: an `<a href>`, or an element whose first `<a href>` is the link.
-    pub links: Selector,
+    /// The article link: an `<a href>`, or an element whose first `<a href>` is the link (with `item` and without
+    /// `links`, the story's first link).
+    pub links: Option<Selector>,
     /// A date printed inside a story; ignored without `item`, since nothing would tie it to a link.
     pub date: Option<Selector>,
     /// The link to the next listing page.
@@ -43,6 +46,10 @@ pub struct Listing {
     pub links: Vec<ListedLink>,
     /// The next listing page, if the page links to one other than itself.
     pub next: Option<Url>,
+    /// Where the links were found: the configured selectors, or automatic detection.
+    pub origin: Option<Origin>,
+    /// Feeds the page advertises (`<link rel="alternate">`), resolved: the site may already have what is wanted.
+    pub feeds: Vec<Url>,
 }
 
 /// Reads a listing page. `base` is the page's final URL, after redirects.
@@ -51,13 +58,15 @@ pub fn parse(html: &str, base: &Url, rules: &ListRules) -> Listing {
     let resolve_base = document_base(&doc, base);
     let mut links = Links::default();
 
-    match &rules.item {
-        Some(item) => {
+    let mut origin = Some(Origin::Selector);
+    match (&rules.item, &rules.links) {
+        (Some(item), link_sel) => {
             for story in doc.select(item) {
-                let Some(found) = story.select(&rules.links).next() else {
-                    continue;
+                let found = match link_sel {
+                    Some(sel) => story.select(sel).next(),
+                    None => story.select(&ANCHOR).next(),
                 };
-                let Some((url, anchor)) = link(found, &resolve_base) else {
+                let Some((url, anchor)) = found.and_then(|found| link(found, &resolve_base)) else {
                     continue;
                 };
                 let date = rules
@@ -68,10 +77,19 @@ pub fn parse(html: &str, base: &Url, rules: &ListRules) -> Listing {
                 links.add(url, title(anchor), date);
             }
         }
-        None => {
-            for found in doc.select(&rules.links) {
+        (None, Some(sel)) => {
+            for found in doc.select(sel) {
                 if let Some((url, anchor)) = link(found, &resolve_base) {
                     links.add(url, title(anchor), None);
+                }
+            }
+        }
+        (None, None) => {
+            origin = None;
+            if let Some(detected) = auto::links::find(&doc, base) {
+                origin = Some(Origin::Heuristic);
+                for found in detected.links {
+                    links.add(found.url, found.title, found.date_text);
                 }
             }
         }
@@ -79,23 +97,32 @@ pub fn parse(html: &str, base: &Url, rules: &ListRules) -> Listing {
 
     // Only the first match counts: on the last page the "next" control is often still there but disabled
     // (`href="#"`, `javascript:`), and a later match would be some other pager link.
-    let next = rules
-        .next
-        .as_ref()
-        .and_then(|sel| doc.select(sel).next())
-        .and_then(|found| link(found, &resolve_base))
-        .map(|(url, _)| url)
-        .filter(|url| !same_page(url, base));
+    let next = match &rules.next {
+        Some(sel) => doc
+            .select(sel)
+            .next()
+            .and_then(|found| link(found, &resolve_base))
+            .map(|(url, _)| url),
+        None => auto::pager::next_listing(&doc, &resolve_base),
+    }
+    .filter(|url| !same_page(url, base));
 
+    let feeds = meta::read(&doc)
+        .feeds
+        .iter()
+        .filter_map(|feed| resolve(&feed.href, &resolve_base))
+        .collect();
     Listing {
         links: links.list,
         next,
+        origin,
+        feeds,
     }
 }
 
 /// The URL relative links resolve against: the first `<base href>` if it makes a usable http(s) URL, otherwise the
 /// page's own URL. A relative `<base href>` is itself resolved against the page URL, as browsers do.
-fn document_base(doc: &Html, page: &Url) -> Url {
+pub(super) fn document_base(doc: &Html, page: &Url) -> Url {
     doc.select(&BASE)
         .next()
         .and_then(|b| b.attr("href"))
@@ -106,7 +133,7 @@ fn document_base(doc: &Html, page: &Url) -> Url {
 
 /// The link a selector match stands for: the match itself if it is an `<a href>`, otherwise the first `<a href>`
 /// inside it; with the cleaned absolute URL it points to.
-fn link<'a>(found: ElementRef<'a>, base: &Url) -> Option<(Url, ElementRef<'a>)> {
+pub(super) fn link<'a>(found: ElementRef<'a>, base: &Url) -> Option<(Url, ElementRef<'a>)> {
     let anchor = if ANCHOR.matches(&found) {
         found
     } else {
@@ -117,12 +144,12 @@ fn link<'a>(found: ElementRef<'a>, base: &Url) -> Option<(Url, ElementRef<'a>)> 
 }
 
 /// The link's text; an image-only link has none, and then its `title` attribute is the best the page offers.
-fn title(anchor: ElementRef<'_>) -> Option<String> {
+pub(super) fn title(anchor: ElementRef<'_>) -> Option<String> {
     dom::text(anchor).or_else(|| dom::attr(anchor, "title").and_then(dom::collapse))
 }
 
 /// Resolves an `href` as written, keeping only links that can lead to another http(s) page.
-fn resolve(href: &str, base: &Url) -> Option<Url> {
+pub(super) fn resolve(href: &str, base: &Url) -> Option<Url> {
     let href = href.trim();
     // An empty href or a bare fragment points back at the listing itself.
     if href.is_empty() || href.starts_with('#') {
@@ -144,7 +171,7 @@ fn is_http(url: &Url) -> bool {
 
 /// Removes the fragment and `utm_*` query parameters: they never change which article a link names. The remaining
 /// parameters are kept byte for byte (re-encoding them could change what a picky server returns).
-fn strip_tracking(mut url: Url) -> Url {
+pub(super) fn strip_tracking(mut url: Url) -> Url {
     url.set_fragment(None);
     let Some(query) = url.query() else { return url };
     let pairs: Vec<&str> = query.split('&').collect();
@@ -161,7 +188,7 @@ fn is_utm(pair: &str) -> bool {
 }
 
 /// Whether `url` is the listing page itself, ignoring fragments: following it would loop.
-fn same_page(url: &Url, page: &Url) -> bool {
+pub(super) fn same_page(url: &Url, page: &Url) -> bool {
     let mut page = page.clone();
     page.set_fragment(None);
     *url == page
@@ -169,15 +196,15 @@ fn same_page(url: &Url, page: &Url) -> bool {
 
 /// Links in page order, one per URL.
 #[derive(Default)]
-struct Links {
-    list: Vec<ListedLink>,
+pub(super) struct Links {
+    pub(super) list: Vec<ListedLink>,
     index: HashMap<Url, usize>,
 }
 
 impl Links {
     /// Keeps the first occurrence of a URL, but lets a later duplicate fill in what the first lacked: a thumbnail
     /// link has no text and the headline link after it does; one block prints a date and another does not.
-    fn add(&mut self, url: Url, title: Option<String>, date_text: Option<String>) {
+    pub(super) fn add(&mut self, url: Url, title: Option<String>, date_text: Option<String>) {
         match self.index.get(&url) {
             Some(&i) => {
                 let first = &mut self.list[i];
@@ -215,7 +242,7 @@ mod tests {
     fn item_rules() -> ListRules {
         ListRules {
             item: Some(sel("ul.news li")),
-            links: sel("a.title"),
+            links: Some(sel("a.title")),
             date: Some(sel("span.date")),
             next: Some(sel("a.next")),
         }
@@ -324,7 +351,7 @@ mod tests {
             <a class="next" href="page2.htm">Next</a></body></html>"#;
         let rules = ListRules {
             item: None,
-            links: sel("div.list a"),
+            links: Some(sel("div.list a")),
             date: None,
             next: Some(sel("a.next")),
         };
@@ -349,7 +376,7 @@ mod tests {
         let html = r#"<head><base href="javascript:void(0)"></head><a href="c_1.htm">One</a>"#;
         let rules = ListRules {
             item: None,
-            links: sel("a"),
+            links: Some(sel("a")),
             date: None,
             next: None,
         };
@@ -369,7 +396,7 @@ mod tests {
         </ul>"#;
         let rules = ListRules {
             item: Some(sel("li")),
-            links: sel("a"),
+            links: Some(sel("a")),
             date: Some(sel(".date")),
             next: None,
         };
@@ -416,7 +443,7 @@ mod tests {
         </div>"##;
         let rules = ListRules {
             item: None,
-            links: sel("div.list a"),
+            links: Some(sel("div.list a")),
             date: None,
             next: None,
         };
@@ -433,7 +460,7 @@ mod tests {
             <a href="/c_2.htm">Second</a></h3></div><h3>No link</h3>"#;
         let rules = ListRules {
             item: None,
-            links: sel("h3"),
+            links: Some(sel("h3")),
             date: None,
             next: None,
         };
@@ -451,7 +478,7 @@ mod tests {
                     <li><a href='/c_2.htm' title=' Full   headline '><img src='x.jpg'></a><span class='date'> </span></li>";
         let rules = ListRules {
             item: Some(sel("li")),
-            links: sel("a"),
+            links: Some(sel("a")),
             date: Some(sel(".date")),
             next: None,
         };
@@ -481,7 +508,11 @@ mod tests {
             next: None,
             ..item_rules()
         };
-        assert_eq!(parse(LISTING, &base(), &no_selector).next, None);
+        // Without a selector the pager is found automatically: the page's "Next" link.
+        assert_eq!(
+            parse(LISTING, &base(), &no_selector).next,
+            Some(url("https://www.wicinternet.org/news/node_123_2.htm"))
+        );
     }
 
     #[test]

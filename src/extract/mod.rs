@@ -12,6 +12,7 @@
 
 pub mod article;
 pub mod auto;
+pub mod explain;
 pub mod list;
 pub mod meta;
 

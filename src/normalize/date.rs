@@ -6,8 +6,10 @@
 //! numeric `Y-M-D`, Chinese `年月日`, `Dec 16, 2015`, RFC 2822-style `16 Dec 2015`). The first format that yields a
 //! plausible date wins. Times without an offset are read in the source's time zone; an explicit offset is kept.
 //! Day-first and month-first numeric dates (`16/12/2015`) are ambiguous and deliberately not guessed; a source
-//! that uses them names its format. [`from_url_path`] reads `/2015-12/16/`-style folders. Nothing here reads the
-//! clock: a date that cannot be found is `None`, and the caller decides what to fall back to.
+//! that uses them names its format. [`parse_with`] also reads what needs context: year-less dates (`10-08 12:00`)
+//! with a year from [`Hints`], and relative ones (`3小时前`, `昨天 08:30`, `2 hours ago`) counted back from the fetch
+//! time the hints carry. [`from_url_path`] reads `/2015-12/16/`-style folders. Nothing here reads the clock: the
+//! fetch time is a parameter, a date that cannot be found is `None`, and the caller decides what to fall back to.
 
 use chrono::offset::MappedLocalTime;
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeDelta, TimeZone, Utc};
@@ -48,10 +50,172 @@ pub struct Hints {
     pub year: Option<i32>,
 }
 
-/// [`parse`], then year-less and relative dates resolved with `hints`.
+/// [`parse`], then the dates it cannot place without `hints`, read in `tz`:
+///
+/// - year-less `10-08 12:00`, `10月08日 12:00`, `Oct 8, 12:00` take `hints.year`, else the fetch date's year, or
+///   the year before when that would put the date more than a day after the fetch (a December article read in
+///   January);
+/// - relative `刚刚`/`just now`, `5分钟前`, `3小时前`, `2天前`, `2 hours ago`, `5 mins ago` count back from
+///   `hints.fetched`, and `今天`/`昨天`/`前天`/`today`/`yesterday`, with an optional time (`昨天 08:30`,
+///   `Yesterday at 8:30 AM`), name a day counted back from the fetch date in `tz`.
+///
+/// A numeric `10-08` needs a time after it: alone it is as likely a score or a page range as a date.
 pub fn parse_with(text: &str, formats: &[String], tz: Tz, hints: Hints) -> Option<DateTime<FixedOffset>> {
-    let _ = hints;
-    parse(text, formats, tz)
+    parse(text, formats, tz).or_else(|| {
+        let text = prepare(text);
+        let text = text.as_str();
+        year_less(text, tz, hints).or_else(|| starts(text).find_map(|i| relative(Cursor(&text[i..]), tz, hints)))
+    })
+}
+
+/// A month, a day and maybe a time, before the year is known.
+struct MonthDay {
+    month: u32,
+    day: u32,
+    time: Option<NaiveTime>,
+}
+
+fn year_less(text: &str, tz: Tz, hints: Hints) -> Option<DateTime<FixedOffset>> {
+    let shapes: [fn(Cursor<'_>) -> Option<MonthDay>; 3] = [numeric_month_day, chinese_month_day, named_month_day];
+    let md = shapes
+        .into_iter()
+        .find_map(|shape| starts(text).find_map(|i| shape(Cursor(&text[i..]))))?;
+    let at = |year: i32| {
+        Found {
+            date: NaiveDate::from_ymd_opt(year, md.month, md.day)?,
+            time: md.time,
+            offset: None,
+        }
+        .resolve(tz)
+    };
+    if let Some(year) = hints.year {
+        return at(year);
+    }
+    let year = hints.fetched.with_timezone(&tz).year();
+    match at(year) {
+        Some(d) if d.with_timezone(&Utc) <= hints.fetched + TimeDelta::days(1) => Some(d),
+        // A date that is not yet, or (29 February) does not exist this year: last year's.
+        _ => at(year - 1),
+    }
+}
+
+/// `10-08 12:00`, `10/08 12:00`: month first, as Chinese and US sites print it, and only with a time.
+fn numeric_month_day(mut c: Cursor<'_>) -> Option<MonthDay> {
+    let month = c.number(1, 2)?;
+    let sep = c.one_of(&['-', '/', '.'])?;
+    let day = c.number(1, 2)?;
+    let mut after = c;
+    if after.eat(sep) && after.number(1, 4).is_some() {
+        // `12/16/2015` or `16-12-15`: a full date `parse` declined, not a year-less one.
+        return None;
+    }
+    let (time, _) = time_after_date(c)?;
+    month_day(month, day, Some(time))
+}
+
+/// `10月08日`, `10月8号 12:00`.
+fn chinese_month_day(mut c: Cursor<'_>) -> Option<MonthDay> {
+    let month = c.number(1, 2)?;
+    c.spaces();
+    c.eat('月').then_some(())?;
+    c.spaces();
+    let day = c.number(1, 2)?;
+    c.spaces();
+    c.one_of(&['日', '号'])?;
+    month_day(month, day, time_after_date(c).map(|(t, _)| t))
+}
+
+/// `Oct 8, 12:00`, `October 8`, `Oct. 8th 12:00 PM`; not when a year follows (that is `parse`'s, or implausible).
+fn named_month_day(mut c: Cursor<'_>) -> Option<MonthDay> {
+    let month = c.month()?;
+    c.eat('.');
+    (c.spaces() > 0).then_some(())?;
+    let day = c.number(1, 2)?;
+    c.ordinal_suffix();
+    let mut after = c;
+    after.eat(',');
+    after.spaces();
+    if after.number(4, 4).is_some() {
+        return None;
+    }
+    month_day(month, day, time_after_date(c).map(|(t, _)| t))
+}
+
+fn month_day(month: u32, day: u32, time: Option<NaiveTime>) -> Option<MonthDay> {
+    // Checked against a leap year, so 29 February is kept until the year is known.
+    NaiveDate::from_ymd_opt(2000, month, day)?;
+    Some(MonthDay { month, day, time })
+}
+
+/// A relative date at the cursor, resolved against the fetch time.
+fn relative(mut c: Cursor<'_>, tz: Tz, hints: Hints) -> Option<DateTime<FixedOffset>> {
+    let fetched = hints.fetched.with_timezone(&tz);
+    let ago = |delta: TimeDelta| Some((hints.fetched - delta).with_timezone(&tz).fixed_offset());
+    if c.0.starts_with("刚刚") {
+        return ago(TimeDelta::zero());
+    }
+    let word = c.word().to_ascii_lowercase();
+    if word == "just" {
+        c.skip_word();
+        c.spaces();
+        return c.word().eq_ignore_ascii_case("now").then(|| ago(TimeDelta::zero()))?;
+    }
+    let days_back = [("今天", 0), ("昨天", 1), ("前天", 2)]
+        .into_iter()
+        .find_map(|(w, n)| c.0.strip_prefix(w).map(|rest| (rest, n)))
+        .or_else(|| match word.as_str() {
+            "today" => Some((&c.0[5..], 0)),
+            "yesterday" => Some((&c.0[9..], 1)),
+            _ => None,
+        });
+    if let Some((rest, n)) = days_back {
+        return Found {
+            date: fetched.date_naive() - TimeDelta::days(n),
+            time: time_after_date(Cursor(rest)).map(|(t, _)| t),
+            offset: None,
+        }
+        .resolve(tz);
+    }
+    // `3小时前`, `2 hours ago`, `an hour ago`.
+    let n = match c.number(1, 3) {
+        Some(n) => i64::from(n),
+        None if matches!(word.as_str(), "a" | "an" | "one") => {
+            c.skip_word();
+            1
+        }
+        None => return None,
+    };
+    c.spaces();
+    const CHINESE: [(&str, i64); 9] = [
+        ("秒钟", 1),
+        ("秒", 1),
+        ("分钟", 60),
+        ("分", 60),
+        ("个小时", 3600),
+        ("小时", 3600),
+        ("天", 86_400),
+        ("日", 86_400),
+        ("周", 604_800),
+    ];
+    if let Some((rest, unit)) = CHINESE.iter().find_map(|(w, s)| c.0.strip_prefix(w).map(|r| (r, *s))) {
+        return rest
+            .trim_start()
+            .starts_with('前')
+            .then(|| ago(TimeDelta::seconds(n * unit)))?;
+    }
+    let unit = match c.word().to_ascii_lowercase().as_str() {
+        "s" | "sec" | "secs" | "second" | "seconds" => 1,
+        "m" | "min" | "mins" | "minute" | "minutes" => 60,
+        "h" | "hr" | "hrs" | "hour" | "hours" => 3600,
+        "d" | "day" | "days" => 86_400,
+        "w" | "wk" | "wks" | "week" | "weeks" => 604_800,
+        _ => return None,
+    };
+    c.skip_word();
+    c.spaces();
+    c.word()
+        .eq_ignore_ascii_case("ago")
+        .then(|| ago(TimeDelta::seconds(n * unit)))?
 }
 
 /// Reads a date from the folders of an article URL, at local midnight in `tz`: `/2015-12/16/`, `/2015/12/16/`,
@@ -473,6 +637,35 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// The time zone a page's language implies, when the language is spoken in one zone only: naive times on a
+/// `zh-CN` page are Beijing time, never UTC. `None` for languages spread over several zones (English, Spanish,
+/// Portuguese, Russian, …) and for a region that names another zone than the language's home.
+pub fn zone_for_language(lang: &str) -> Option<Tz> {
+    let lang = lang.trim().to_ascii_lowercase().replace('_', "-");
+    let mut parts = lang.split('-');
+    let primary = parts.next()?;
+    let rest: Vec<&str> = parts.collect();
+    let region = rest.iter().find(|p| p.len() == 2).copied();
+    let zone = match (primary, region) {
+        ("zh", Some("tw")) => Tz::Asia__Taipei,
+        ("zh", Some("hk")) => Tz::Asia__Hong_Kong,
+        ("zh", Some("mo")) => Tz::Asia__Macau,
+        ("zh", Some("sg")) => Tz::Asia__Singapore,
+        ("zh", None | Some("cn")) if !rest.contains(&"hant") => Tz::Asia__Shanghai,
+        ("ja", None | Some("jp")) => Tz::Asia__Tokyo,
+        ("ko", None | Some("kr")) => Tz::Asia__Seoul,
+        ("th", None | Some("th")) => Tz::Asia__Bangkok,
+        ("vi", None | Some("vn")) => Tz::Asia__Ho_Chi_Minh,
+        ("de", None | Some("de")) => Tz::Europe__Berlin,
+        ("fr", Some("fr")) => Tz::Europe__Paris,
+        ("it", None | Some("it")) => Tz::Europe__Rome,
+        ("nl", None | Some("nl")) => Tz::Europe__Amsterdam,
+        ("pl", None | Some("pl")) => Tz::Europe__Warsaw,
+        _ => return None,
+    };
+    Some(zone)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -703,6 +896,101 @@ mod tests {
     fn other_zones_are_honoured() {
         let d = parse("2015-12-16 10:23", &[], chrono_tz::Europe::London).unwrap();
         assert_eq!(d.to_rfc3339(), "2015-12-16T10:23:00+00:00");
+    }
+
+    /// Fetched 2019-10-09 04:00 UTC, which is 12:00 in Beijing.
+    fn hints(year: Option<i32>) -> Hints {
+        Hints {
+            fetched: Utc.with_ymd_and_hms(2019, 10, 9, 4, 0, 0).unwrap(),
+            year,
+        }
+    }
+
+    fn pw(text: &str) -> Option<String> {
+        parse_with(text, &[], BEIJING, hints(None)).map(|d| d.to_rfc3339())
+    }
+
+    #[test]
+    fn parse_with_reads_complete_dates_as_parse_does() {
+        assert_eq!(pw("Updated: 2015-12-16 10:23"), some("2015-12-16T10:23:00+08:00"));
+        assert_eq!(pw("2019年09月07日 08:05"), some("2019-09-07T08:05:00+08:00"));
+        assert_eq!(pw("2019-9-7"), some("2019-09-07T00:00:00+08:00"));
+        assert_eq!(pw("Dec 16, 2015"), some("2015-12-16T00:00:00+08:00"));
+    }
+
+    #[test]
+    fn year_less_dates_take_the_fetch_year() {
+        assert_eq!(pw("10-08 12:00"), some("2019-10-08T12:00:00+08:00"));
+        assert_eq!(pw("来源：新华网 10/08 12:00"), some("2019-10-08T12:00:00+08:00"));
+        assert_eq!(pw("10月08日 12:00"), some("2019-10-08T12:00:00+08:00"));
+        assert_eq!(pw("10月8日"), some("2019-10-08T00:00:00+08:00"));
+        assert_eq!(pw("Oct 8, 12:00"), some("2019-10-08T12:00:00+08:00"));
+        assert_eq!(pw("Posted Oct. 8th 2:30 PM"), some("2019-10-08T14:30:00+08:00"));
+    }
+
+    #[test]
+    fn year_less_dates_take_the_hinted_year() {
+        let d = parse_with("10-08 12:00", &[], BEIJING, hints(Some(2015))).unwrap();
+        assert_eq!(d.to_rfc3339(), "2015-10-08T12:00:00+08:00");
+    }
+
+    #[test]
+    fn a_year_less_date_after_the_fetch_is_last_year() {
+        // Fetched in October: a December date is last December's.
+        assert_eq!(pw("12-30 08:00"), some("2018-12-30T08:00:00+08:00"));
+        // Within a day ahead is clock skew or a time zone, not last year.
+        assert_eq!(pw("10-09 20:00"), some("2019-10-09T20:00:00+08:00"));
+    }
+
+    #[test]
+    fn a_numeric_month_day_needs_a_time_and_no_year_after_it() {
+        assert_eq!(pw("10-08"), None);
+        assert_eq!(pw("score 3-1"), None);
+        assert_eq!(pw("12/16/2015 10:00"), None);
+        assert_eq!(pw("Oct 8, 1890"), None);
+    }
+
+    #[test]
+    fn relative_chinese_dates() {
+        assert_eq!(pw("3小时前"), some("2019-10-09T09:00:00+08:00"));
+        assert_eq!(pw("5分钟前"), some("2019-10-09T11:55:00+08:00"));
+        assert_eq!(pw("发布于 2天前"), some("2019-10-07T12:00:00+08:00"));
+        assert_eq!(pw("刚刚"), some("2019-10-09T12:00:00+08:00"));
+        assert_eq!(pw("昨天 08:30"), some("2019-10-08T08:30:00+08:00"));
+        assert_eq!(pw("前天 10:00"), some("2019-10-07T10:00:00+08:00"));
+        assert_eq!(pw("今天09:15"), some("2019-10-09T09:15:00+08:00"));
+        assert_eq!(pw("昨天"), some("2019-10-08T00:00:00+08:00"));
+    }
+
+    #[test]
+    fn relative_english_dates() {
+        assert_eq!(pw("2 hours ago"), some("2019-10-09T10:00:00+08:00"));
+        assert_eq!(pw("Updated 5 mins ago"), some("2019-10-09T11:55:00+08:00"));
+        assert_eq!(pw("an hour ago"), some("2019-10-09T11:00:00+08:00"));
+        assert_eq!(pw("yesterday 08:30"), some("2019-10-08T08:30:00+08:00"));
+        assert_eq!(pw("Yesterday at 8:30 AM"), some("2019-10-08T08:30:00+08:00"));
+        assert_eq!(pw("Today, 9:15 pm"), some("2019-10-09T21:15:00+08:00"));
+        assert_eq!(pw("just now"), some("2019-10-09T12:00:00+08:00"));
+    }
+
+    #[test]
+    fn relative_days_are_counted_in_the_source_zone() {
+        // 02:00 UTC on the 9th is still the 8th in New York (and in Beijing already 10:00 on the 9th).
+        let late = Hints {
+            fetched: Utc.with_ymd_and_hms(2019, 10, 9, 2, 0, 0).unwrap(),
+            year: None,
+        };
+        let d = parse_with("yesterday 08:30", &[], chrono_tz::America::New_York, late).unwrap();
+        assert_eq!(d.to_rfc3339(), "2019-10-07T08:30:00-04:00");
+        let d = parse_with("yesterday 08:30", &[], BEIJING, late).unwrap();
+        assert_eq!(d.to_rfc3339(), "2019-10-08T08:30:00+08:00");
+    }
+
+    #[test]
+    fn relative_look_alikes_are_not_dates() {
+        for text in ["3小时", "2 hours", "ago", "just", "many hours ago", "5 apples ago"] {
+            assert_eq!(pw(text), None, "{text:?}");
+        }
     }
 
     fn path(url: &str) -> Option<String> {

@@ -13,7 +13,7 @@ pub mod text;
 pub mod url;
 
 use ::url::Url;
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, Utc};
 use chrono_tz::Tz;
 use tracing::warn;
 
@@ -24,6 +24,9 @@ use crate::model::{DateSource, Item, ItemId, ListedLink, RawArticle};
 pub struct Rules {
     /// The zone the site prints its times in (they never carry one); `Asia/Shanghai` for the WIC pages.
     pub timezone: Tz,
+    /// No zone was configured: a page whose language implies one zone ([`date::zone_for_language`]) is read in
+    /// that zone instead of `timezone` (UTC), so a Chinese site's times are not 8 hours off.
+    pub zone_from_page: bool,
     /// chrono strftime formats tried first, in order; the built-in shapes of [`date::parse`] come after.
     pub date_formats: Vec<String>,
     /// The longest summary, in characters, including the closing `…`.
@@ -60,6 +63,48 @@ pub fn item(
     rules: &Rules,
     first_seen: DateTime<Utc>,
 ) -> Result<Item, NormalizeError> {
+    let draft = draft(raw, listed, rules, first_seen);
+    let page_url = raw.url.as_ref().unwrap_or(&listed.url);
+    let title = draft
+        .title
+        .ok_or_else(|| NormalizeError::NoTitle { url: page_url.clone() })?;
+    let content_html = draft
+        .content_html
+        .ok_or_else(|| NormalizeError::NoContent { url: page_url.clone() })?;
+    Ok(Item {
+        id: ItemId::from_canonical(&draft.url),
+        url: draft.url,
+        title,
+        published: draft.published,
+        date_source: draft.date_source,
+        updated: draft.published,
+        author: draft.author,
+        summary: draft.summary,
+        content_html,
+        image: draft.image,
+        image_caption: draft.image_caption,
+    })
+}
+
+/// An article normalized as far as the page allows: what [`item`] makes an [`Item`] of when it has a title and a
+/// body, and what `preview --article` shows either way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draft {
+    /// The canonical URL: the item's identity.
+    pub url: Url,
+    pub title: Option<String>,
+    pub published: DateTime<FixedOffset>,
+    pub date_source: DateSource,
+    pub author: Option<String>,
+    pub summary: String,
+    /// Sanitized; `None` when the page has no body text (a photo alone counts as a body).
+    pub content_html: Option<String>,
+    pub image: Option<Url>,
+    pub image_caption: Option<String>,
+}
+
+/// Normalizes every field of one article; [`item`] decides whether the result is an item.
+pub fn draft(raw: &RawArticle, listed: &ListedLink, rules: &Rules, first_seen: DateTime<Utc>) -> Draft {
     let page_url = raw.url.as_ref().unwrap_or(&listed.url);
     let item_url = url::canonical(&identity_url(raw.canonical.as_deref(), page_url));
 
@@ -67,8 +112,7 @@ pub fn item(
         .into_iter()
         .flatten()
         .map(text::clean)
-        .find(|t| !t.is_empty())
-        .ok_or_else(|| NormalizeError::NoTitle { url: page_url.clone() })?;
+        .find(|t| !t.is_empty());
 
     let body = raw.content_html.as_deref().filter(|html| !html.trim().is_empty());
     let mut content_html = body.map(|html| sanitize::clean(html, page_url)).unwrap_or_default();
@@ -80,9 +124,7 @@ pub fn item(
     }
     let plain = sanitize::to_text(&content_html);
     // Ammonia's output escapes `<` in text, so `<img` can only be a tag: a photo story without words is content.
-    if plain.is_empty() && !content_html.contains("<img") {
-        return Err(NormalizeError::NoContent { url: page_url.clone() });
-    }
+    let has_body = !plain.is_empty() || content_html.contains("<img");
     content_html.extend(more);
 
     let (published, date_source) = publish_date(raw, listed, &item_url, rules, first_seen);
@@ -93,19 +135,17 @@ pub fn item(
         .and_then(|c| plain.strip_prefix(c))
         .map_or(plain.as_str(), str::trim_start);
 
-    Ok(Item {
-        id: ItemId::from_canonical(&item_url),
-        url: item_url,
+    Draft {
         title,
         published,
         date_source,
-        updated: published,
         author: raw.author.as_deref().map(author).filter(|a| !a.is_empty()),
         summary: summary(story, rules.summary_chars),
-        content_html,
+        content_html: has_body.then_some(content_html),
         image: raw.image.as_deref().and_then(|src| url::resolve(page_url, src)),
         image_caption,
-    })
+        url: item_url,
+    }
 }
 
 /// The URL that identifies the article. A canonical link is only trusted when it stays on the page's host and is
@@ -126,9 +166,30 @@ fn publish_date(
     rules: &Rules,
     first_seen: DateTime<Utc>,
 ) -> (DateTime<FixedOffset>, DateSource) {
-    let parse_text = |text: Option<&str>| {
+    let zone = rules
+        .zone_from_page
+        .then(|| raw.language.as_deref().and_then(date::zone_for_language))
+        .flatten()
+        .unwrap_or(rules.timezone);
+    let from_path = || {
+        [Some(item_url), raw.url.as_ref(), Some(&listed.url)]
+            .into_iter()
+            .flatten()
+            .find_map(|u| date::from_url_path(u, zone))
+    };
+    // A year-less or relative date is read against the first fetch, so it is the same on every later run.
+    let hints = date::Hints {
+        fetched: first_seen,
+        year: from_path().map(|d| d.year()),
+    };
+    // Only printed text is incomplete on purpose; a machine-readable date that reads "yesterday" is broken.
+    let parse_text = |text: Option<&str>, printed: bool| {
         let text = text.map(str::trim).filter(|t| !t.is_empty())?;
-        let parsed = date::parse(text, &rules.date_formats, rules.timezone);
+        let parsed = if printed {
+            date::parse_with(text, &rules.date_formats, zone, hints)
+        } else {
+            date::parse(text, &rules.date_formats, zone)
+        };
         if parsed.is_none() {
             // Not fatal (a later source of dates may do), but a date element that stops parsing usually means the
             // site changed its format and the source needs a `date_formats` entry.
@@ -136,25 +197,18 @@ fn publish_date(
         }
         parsed
     };
-    let from_path = || {
-        [Some(item_url), raw.url.as_ref(), Some(&listed.url)]
-            .into_iter()
-            .flatten()
-            .find_map(|u| date::from_url_path(u, rules.timezone))
-    };
 
-    if let Some(d) = parse_text(raw.date_machine.as_deref()).or_else(|| parse_text(raw.date_text.as_deref())) {
+    if let Some(d) =
+        parse_text(raw.date_machine.as_deref(), false).or_else(|| parse_text(raw.date_text.as_deref(), true))
+    {
         (d, DateSource::Page)
     } else if let Some(d) = from_path() {
         (d, DateSource::UrlPath)
-    } else if let Some(d) = parse_text(listed.date_text.as_deref()) {
+    } else if let Some(d) = parse_text(listed.date_text.as_deref(), true) {
         (d, DateSource::Listing)
     } else {
         // Shown in the source's zone, so an undated item reads like the dated ones around it.
-        (
-            first_seen.with_timezone(&rules.timezone).fixed_offset(),
-            DateSource::FirstSeen,
-        )
+        (first_seen.with_timezone(&zone).fixed_offset(), DateSource::FirstSeen)
     }
 }
 
@@ -241,6 +295,7 @@ mod tests {
     fn rules() -> Rules {
         Rules {
             timezone: chrono_tz::Asia::Shanghai,
+            zone_from_page: false,
             date_formats: Vec::new(),
             summary_chars: 60,
             max_content: 256 * 1024,
@@ -266,6 +321,8 @@ mod tests {
             ),
             image: Some("W020151216.jpg".into()),
             image_caption: Some(" (Xinhua/Li Tao)\u{A0}".into()),
+            provenance: Default::default(),
+            language: None,
         }
     }
 
@@ -321,7 +378,7 @@ mod tests {
     #[test]
     fn unreadable_machine_date_falls_back_to_date_text() {
         let raw = RawArticle {
-            date_machine: Some("yesterday".into()),
+            date_machine: Some("unknown".into()),
             ..raw()
         };
         assert_eq!(

@@ -9,6 +9,7 @@
 //! for.
 
 pub mod body;
+pub mod css;
 pub mod dateline;
 pub mod headline;
 pub mod links;

@@ -1,0 +1,363 @@
+//! `init`: what automatic detection found on a site, written as a commented `[[source]]` block.
+//!
+//! [`propose`] takes the listing page and a few of its article pages (already fetched and decoded) and decides,
+//! field by field, what the config should say: a concrete selector where detection found the same stable one on
+//! every sampled page (so the source does not depend on heuristics from run to run), nothing where the page's
+//! metadata already gives the field (JSON-LD, OpenGraph: stable by nature), and a comment either way saying what was
+//! detected. [`Proposal::toml`] writes the block; [`bare_config`] is the source made of only a URL that
+//! `preview URL` reads. Pure: pages in, text out.
+
+use std::path::Path;
+
+use scraper::{ElementRef, Html, Selector};
+use url::Url;
+
+use crate::config::{self, Config, ConfigError};
+use crate::extract::{ArticleRules, auto, meta};
+use crate::model::{Origin, SourceId};
+
+/// The source `preview URL` reads: only the URL, everything else default and found automatically.
+pub fn bare_config(url: &Url, id: Option<&str>) -> Result<Config, ConfigError> {
+    let id = id.map_or_else(|| id_for(url), str::to_owned);
+    let text = format!(
+        "[[source]]\nid = {}\ntitle = {}\nurl = {}\n",
+        quote(&id),
+        quote(url.host_str().unwrap_or("site")),
+        quote(url.as_str())
+    );
+    config::parse(&text, Path::new("(preview URL)"))
+}
+
+/// A source id from a URL's host: `www.wicinternet.org` becomes `wicinternet-org`.
+pub fn id_for(url: &Url) -> String {
+    let host = url.host_str().unwrap_or("site");
+    let host = host.strip_prefix("www.").unwrap_or(host);
+    let mut id: String = host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    id.truncate(64);
+    let id = id.trim_matches('-').to_owned();
+    if SourceId::parse(&id).is_some() {
+        id
+    } else {
+        "site".into()
+    }
+}
+
+/// A TOML basic string.
+fn quote(s: &str) -> String {
+    toml::Value::String(s.to_owned()).to_string()
+}
+
+/// One config key as `init` proposes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    pub key: &'static str,
+    /// The selector to write; `None` leaves the key out (found automatically, or by metadata).
+    pub selector: Option<String>,
+    /// What was detected, for the comment above the key.
+    pub note: String,
+}
+
+/// What `init` writes for one site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proposal {
+    pub id: String,
+    pub title: String,
+    pub url: Url,
+    pub language: Option<String>,
+    pub timezone: Option<&'static str>,
+    pub links: usize,
+    pub listing: Vec<Field>,
+    pub article: Vec<Field>,
+    /// Feeds the listing advertises.
+    pub feeds: Vec<Url>,
+}
+
+/// A page as `init` needs it: where it was served from and its decoded text.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub url: Url,
+    pub text: String,
+}
+
+/// Detects everything on `listing` and the sampled `articles` (listed first to last) and proposes the block.
+pub fn propose(id: &str, listing: &Fetched, articles: &[Fetched]) -> Proposal {
+    let doc = crate::html::parse_document(&listing.text).html;
+    let page_meta = meta::read(&doc);
+    let detected = auto::links::find(&doc, &listing.url);
+    let next = auto::pager::next_listing(&doc, &listing.url);
+    let mut fields = Vec::new();
+    match &detected {
+        Some(found) => {
+            fields.push(Field {
+                key: "item",
+                selector: Some(found.item.clone()),
+                note: format!("{} stories found in a repeated block", found.links.len()),
+            });
+            fields.push(Field {
+                key: "links",
+                selector: Some(found.link.clone()),
+                note: "the article link inside each story".into(),
+            });
+            if let Some(date) = &found.date {
+                fields.push(Field {
+                    key: "date",
+                    selector: Some(date.clone()),
+                    note: "a date printed beside each link".into(),
+                });
+            }
+        }
+        None => fields.push(Field {
+            key: "links",
+            selector: None,
+            note: "no repeated block of article links found: give listing.links".into(),
+        }),
+    }
+    if let Some(next) = &next {
+        fields.push(Field {
+            key: "next",
+            selector: None,
+            note: format!("a next page was detected ({next}); raise max_pages to follow it"),
+        });
+    }
+    let feeds = page_meta
+        .feeds
+        .iter()
+        .filter_map(|f| listing.url.join(&f.href).ok())
+        .collect();
+    let language = page_meta.language.clone();
+    Proposal {
+        id: id.to_owned(),
+        title: site_title(&doc, &page_meta, &listing.url),
+        url: listing.url.clone(),
+        timezone: language
+            .as_deref()
+            .and_then(crate::normalize::date::zone_for_language)
+            .map(|tz| tz.name()),
+        language,
+        links: detected.as_ref().map_or(0, |d| d.links.len()),
+        listing: fields,
+        article: article_fields(articles),
+        feeds,
+    }
+}
+
+/// The site's name: `og:site_name`, else the `<title>` of the listing, else the host.
+fn site_title(doc: &Html, page_meta: &meta::PageMeta, url: &Url) -> String {
+    static TITLE: std::sync::LazyLock<Selector> = std::sync::LazyLock::new(|| Selector::parse("title").expect("valid"));
+    page_meta
+        .site_name
+        .clone()
+        .or_else(|| {
+            doc.select(&TITLE)
+                .next()
+                .map(|t| {
+                    t.text()
+                        .collect::<String>()
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .filter(|t| !t.is_empty())
+        })
+        .unwrap_or_else(|| url.host_str().unwrap_or("site").to_owned())
+}
+
+/// Per article field: the selector detection agrees on over every sampled page, or why there is none.
+fn article_fields(articles: &[Fetched]) -> Vec<Field> {
+    let pages: Vec<(Html, &Fetched)> = articles
+        .iter()
+        .map(|a| (crate::html::parse_document(&a.text).html, a))
+        .collect();
+    let read: Vec<_> = pages
+        .iter()
+        .map(|(_, a)| crate::extract::article::parse(&a.text, &a.url, &ArticleRules::default(), None).article)
+        .collect();
+    let n = pages.len();
+    let mut fields = Vec::new();
+    // For each field: where the value came from on each page, and a selector for the element holding it.
+    let mut propose = |key: &'static str, origins: Vec<Option<Origin>>, selectors: Vec<Option<String>>| {
+        let found = origins.iter().filter(|o| o.is_some()).count();
+        let from_meta = origins
+            .iter()
+            .flatten()
+            .find(|o| matches!(o, Origin::JsonLd | Origin::Microdata | Origin::OpenGraph | Origin::Meta));
+        // Most pages must name the same element, and on the others that selector must find nothing (so detection
+        // still reads them): a page without the field, or a special page of another layout, does not disagree.
+        let mut votes: Vec<(&String, usize)> = Vec::new();
+        for s in selectors.iter().flatten() {
+            match votes.iter_mut().find(|(v, _)| *v == s) {
+                Some((_, n)) => *n += 1,
+                None => votes.push((s, 1)),
+            }
+        }
+        votes.sort_by_key(|v| std::cmp::Reverse(v.1));
+        let agreed = votes
+            .first()
+            .filter(|(_, n)| *n == found || (*n >= 2 && *n * 2 > found))
+            .map(|(s, _)| (*s).clone())
+            .filter(|css| {
+                let sel = Selector::parse(css).expect("built from the page's own names");
+                (0..n).all(|i| {
+                    selectors[i].as_deref() == Some(css)
+                        || origins[i].is_none()
+                        || pages[i].0.select(&sel).next().is_none()
+                })
+            });
+        let field = match (found, from_meta, agreed) {
+            (0, _, _) => Field {
+                key,
+                selector: None,
+                note: format!("not found on the {n} sampled pages"),
+            },
+            (_, Some(origin), _) if found == n => Field {
+                key,
+                selector: None,
+                note: format!(
+                    "in the page metadata ({}) on all {n} sampled pages: no selector needed",
+                    origin.as_str()
+                ),
+            },
+            (_, _, Some(selector)) => Field {
+                key,
+                selector: Some(selector),
+                note: format!("detected on {found} of {n} sampled pages, the same element each time"),
+            },
+            _ => Field {
+                key,
+                selector: None,
+                note: format!(
+                    "detected on {found} of {n} sampled pages, but in no element a stable selector names: found automatically on each run"
+                ),
+            },
+        };
+        fields.push(field);
+    };
+    let select = |value: &dyn Fn(usize) -> Option<String>| -> Vec<Option<String>> {
+        (0..n)
+            .map(|i| {
+                value(i)
+                    .and_then(|v| element_with_text(&pages[i].0, &v).and_then(|el| auto::css::unique(&pages[i].0, el)))
+            })
+            .collect()
+    };
+    propose(
+        "title",
+        read.iter().map(|r| r.provenance.title).collect(),
+        select(&|i| read[i].title.clone()),
+    );
+    propose(
+        "date",
+        read.iter()
+            .map(|r| r.provenance.date_machine.or(r.provenance.date_text))
+            .collect(),
+        select(&|i| read[i].date_text.clone()),
+    );
+    propose(
+        "author",
+        read.iter().map(|r| r.provenance.author).collect(),
+        select(&|i| read[i].author.clone()),
+    );
+    propose(
+        "content",
+        read.iter().map(|r| r.provenance.content).collect(),
+        (0..n)
+            .map(|i| auto::body::find(&pages[i].0).and_then(|b| auto::css::unique(&pages[i].0, b.root)))
+            .collect(),
+    );
+    fields
+}
+
+/// The first element whose whole text is `text` (whitespace collapsed) and none of whose children's is: the
+/// headline's `<h1>` rather than the `<div>` around it, and rather than a sidebar link of the same words further
+/// down.
+fn element_with_text<'a>(doc: &'a Html, text: &str) -> Option<ElementRef<'a>> {
+    let collapse = |s: String| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let want = collapse(text.to_owned());
+    let mut found: Option<ElementRef<'a>> = None;
+    for el in doc.root_element().descendants().filter_map(ElementRef::wrap) {
+        if matches!(el.value().name(), "script" | "style" | "title" | "head" | "meta") {
+            continue;
+        }
+        let inside_found = found.is_some_and(|f| el.ancestors().any(|a| a.id() == f.id()));
+        if found.is_some() && !inside_found {
+            break;
+        }
+        if collapse(el.text().collect()) == want {
+            found = Some(el);
+        }
+    }
+    found
+}
+
+impl Proposal {
+    /// The commented `[[source]]` block, ready to append to a config file.
+    pub fn toml(&self) -> String {
+        let mut out = String::new();
+        out.push_str(&format!(
+            "\n# Written by `feedwright init {}`: {} article links found on the listing.\n",
+            self.url, self.links
+        ));
+        out.push_str("# Keys left out are found automatically on every run; `feedwright preview ");
+        out.push_str(&self.id);
+        out.push_str("` shows what it reads.\n");
+        for feed in &self.feeds {
+            out.push_str(&format!(
+                "# The site advertises a feed: {feed}. If its items carry the whole article, it may be all you need.\n"
+            ));
+        }
+        out.push_str("[[source]]\n");
+        out.push_str(&format!("id = {}\n", quote(&self.id)));
+        out.push_str(&format!("title = {}\n", quote(&self.title)));
+        out.push_str(&format!("url = {}\n", quote(self.url.as_str())));
+        if let Some(language) = &self.language {
+            out.push_str(&format!("language = {}\n", quote(language)));
+        }
+        match self.timezone {
+            Some(tz) => out.push_str(&format!(
+                "# Dates the site prints without a zone are read in this one (guessed from the page language).\ntimezone = {}\n",
+                quote(tz)
+            )),
+            None => out.push_str("# Set timezone (an IANA name) if the site prints times without a zone; UTC otherwise.\n"),
+        }
+        for (table, fields) in [("listing", &self.listing), ("article", &self.article)] {
+            out.push_str(&format!("\n[source.{table}]\n"));
+            for field in fields {
+                out.push_str(&format!("# {}: {}\n", field.key, field.note));
+                if let Some(selector) = &field.selector {
+                    out.push_str(&format!("{} = {}\n", field.key, quote(selector)));
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_come_from_the_host() {
+        let id = |u: &str| id_for(&Url::parse(u).unwrap());
+        assert_eq!(id("https://www.wicinternet.org/news/"), "wicinternet-org");
+        assert_eq!(id("http://127.0.0.1:8080/"), "127-0-0-1");
+        assert!(SourceId::parse(&id("https://新闻.example/")).is_some());
+    }
+
+    #[test]
+    fn a_bare_url_is_a_valid_source() {
+        let config = bare_config(&Url::parse("https://news.example/world/").unwrap(), None).unwrap();
+        assert_eq!(config.sources[0].id.as_str(), "news-example");
+        assert!(config.sources[0].listing.links.is_none());
+        assert!(config.sources[0].article.content.is_none());
+    }
+}

@@ -1,0 +1,696 @@
+//! The article stage of a run: which articles to read, reading them, and folding what came of each into the run.
+//!
+//! [`plan`] decides from the listed links and the store's history which pages to fetch, re-check or re-extract;
+//! [`Rerun`] turns that into `--refetch` or changed-rules behaviour. Each article is read by [`read_article`]: a
+//! conditional GET, extraction and normalization on a blocking thread, and, for a story split over several pages,
+//! its next pages (at most `article.max_pages`) fetched and their bodies joined in order before it is normalized
+//! once. Articles are read a few at a time and handled as they finish; [`fold`] puts the results back in listing
+//! order (the store breaks ties in `updated` by commit order) and turns each into store changes and health counts.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use url::Url;
+
+use super::{Collected, Context, Options, ParseFailure, Progress, Run, parse_off_runtime};
+use crate::config::Source;
+use crate::error_chain;
+use crate::extract::{self, article::ArticlePage};
+use crate::fetch::{FetchError, Fetched, Fetcher, Page};
+use crate::fingerprint;
+use crate::model::{DateSource, Item, ItemId, ListedLink, Provenance, RawArticle, SourceId, Validators};
+use crate::normalize;
+use crate::store::{FailedLink, Known, SavedPage, Served, Store, StoreError, Windowed, lock};
+
+pub(super) enum Job {
+    /// Not stored yet: fetch it.
+    New(ListedLink),
+    /// Stored: re-check it with a conditional request.
+    Recheck(ListedLink, Known),
+    /// Stored: fetch it again without validators (`--refetch`, or the rules changed and no page is saved).
+    Refetch(ListedLink, Known),
+    /// Stored, and the rules changed: extract it again from its saved page, without a request.
+    Reextract(ListedLink, Known, Box<SavedPage>),
+}
+
+/// An article read and normalized, with what the store needs to find it again.
+struct Parsed {
+    item: Item,
+    validators: Validators,
+    listed: ListedLink,
+    /// The page as fetched, to keep; `None` when it was not fetched this run.
+    page: Option<SavedPage>,
+    /// Where each field was found, for `preview`.
+    provenance: Provenance,
+}
+
+enum ArticleResult {
+    Parsed(Box<Parsed>),
+    NotModified(ItemId),
+    /// The listed link and why.
+    Unparsable(ListedLink, String),
+    Failed(ListedLink, String),
+    /// Not read: the source's time budget was used up first.
+    Skipped(ListedLink, String),
+    /// Not requested: the link (or a redirect on the way) goes to an address the source may not reach.
+    Refused(ListedLink, String),
+}
+
+/// Reads every planned article, `concurrency` at a time, and folds the results into `out`.
+pub(super) async fn read_all(
+    run: &Run<'_>,
+    jobs: Vec<Job>,
+    known: &HashMap<String, Known>,
+    progress: &(dyn Fn(Progress) + Sync),
+    out: &mut Collected,
+) {
+    let Run {
+        ctx,
+        fetcher,
+        source,
+        now,
+        deadline,
+    } = *run;
+    progress(Progress::Planned(jobs.len()));
+    // The parsing threads need their own handle on the rules.
+    let shared = Arc::new(source.clone());
+    // Unordered, so a slow article (a long download, a big page to parse) holds up no other article's slot; the
+    // results are put back in listing order afterwards.
+    let mut results: Vec<(usize, usize, ArticleResult)> = futures_util::stream::iter(jobs.into_iter().enumerate())
+        .map(|(n, job)| {
+            let shared = Arc::clone(&shared);
+            async move {
+                let (requests, result) = read_article(ctx, fetcher, shared, job, now, deadline).await;
+                progress(Progress::Read);
+                (n, requests, result)
+            }
+        })
+        .buffer_unordered(source.http.limits.concurrency.max(1))
+        .collect()
+        .await;
+    results.sort_by_key(|(n, ..)| *n);
+    fold(
+        results.into_iter().map(|(_, requests, result)| (requests, result)),
+        known,
+        out,
+    );
+}
+
+/// Turns each article's result into store changes, health counts and errors.
+fn fold(results: impl Iterator<Item = (usize, ArticleResult)>, known: &HashMap<String, Known>, out: &mut Collected) {
+    let mut listed_ids = HashSet::new();
+    let remember = |out: &mut Collected, link: ListedLink, e: &str| {
+        if !known.contains_key(link.url.as_str()) {
+            out.changes.failed.push((link, e.to_owned()));
+        }
+    };
+    for (requests, result) in results {
+        out.requests += requests;
+        match result {
+            ArticleResult::Parsed(parsed) => {
+                let Parsed {
+                    item,
+                    validators,
+                    listed,
+                    page,
+                    provenance,
+                } = *parsed;
+                out.provenance.push((item.id.clone(), provenance));
+                if let Some(mut page) = page {
+                    page.set_item(&item.id);
+                    out.changes.pages.push(page);
+                }
+                out.observed.parsed += 1;
+                out.observed.with_body += 1;
+                out.observed.with_date += usize::from(item.date_source == DateSource::Page);
+                listed_ids.insert(item.id.clone());
+                out.changes.links.push((listed.url.clone(), item.id.clone()));
+                if !validators.is_empty() {
+                    out.changes.validators.push((listed.url.clone(), validators));
+                }
+                out.changes.items.push(item);
+            }
+            ArticleResult::NotModified(id) => {
+                listed_ids.insert(id.clone());
+                out.changes.checked.push(id);
+            }
+            ArticleResult::Unparsable(link, e) => {
+                remember(out, link, &e);
+                out.observed.parsed += 1;
+                out.failed += 1;
+                out.errors.push(e);
+            }
+            ArticleResult::Failed(link, e) => {
+                remember(out, link, &e);
+                out.failed += 1;
+                out.errors.push(e);
+            }
+            ArticleResult::Refused(link, e) => {
+                remember(out, link, &e);
+                out.failed += 1;
+                out.refused += 1;
+                out.errors.push(e);
+            }
+            ArticleResult::Skipped(link, e) => {
+                if !known.contains_key(link.url.as_str()) {
+                    out.changes.skipped.push(link);
+                }
+                out.failed += 1;
+                out.skipped += 1;
+                out.errors.push(e);
+            }
+        }
+    }
+    // Known articles still on the listing but not re-checked: they were seen.
+    for link in &out.links {
+        if let Some(k) = known.get(link.url.as_str())
+            && !listed_ids.contains(&k.item_id)
+        {
+            out.changes.seen.push(k.item_id.clone());
+        }
+    }
+}
+
+/// Decides which articles to read: every new link; the newest `refresh.newest` known ones still listed (the
+/// listing changed, so they may have been edited); any known one not checked for `refresh.every`; and links that
+/// failed or were skipped before, once their backoff is over, whether or not the listing was read this run.
+pub(super) fn plan(
+    source: &Source,
+    known: &HashMap<String, Known>,
+    failed: &HashMap<String, FailedLink>,
+    links: &[ListedLink],
+    now: DateTime<Utc>,
+) -> Vec<Job> {
+    let mut jobs = Vec::new();
+    let mut rechecks = 0;
+    for link in links {
+        match known.get(link.url.as_str()) {
+            None if failed.get(link.url.as_str()).is_some_and(|f| !f.due(now)) => {}
+            None => jobs.push(Job::New(link.clone())),
+            Some(k) => {
+                let due = source.refresh.every.is_some_and(|every| {
+                    now.signed_duration_since(k.last_checked)
+                        .to_std()
+                        .is_ok_and(|age| age >= every)
+                });
+                if rechecks < source.refresh.newest || due {
+                    rechecks += 1;
+                    jobs.push(Job::Recheck(link.clone(), k.clone()));
+                }
+            }
+        }
+    }
+    // Not on the listing this run (it answered 304, or its page was not read): retried from memory.
+    let listed: HashSet<&str> = links.iter().map(|l| l.url.as_str()).collect();
+    let mut retries: Vec<&FailedLink> = failed
+        .iter()
+        .filter(|(url, f)| !listed.contains(url.as_str()) && f.due(now))
+        .map(|(_, f)| f)
+        .collect();
+    retries.sort_by(|a, b| a.link.url.cmp(&b.link.url));
+    jobs.extend(retries.into_iter().map(|f| Job::New(f.link.clone())));
+    jobs
+}
+
+/// What this run does not take from earlier runs: their validators (`--refetch`, or changed rules) and their
+/// extractions (changed rules).
+pub(super) struct Rerun {
+    refetch: bool,
+    /// The fingerprint of the source's rules now.
+    pub(super) rules: String,
+    /// When the rules differ from those of the last committed run: the feed window, to extract again.
+    window: Option<Vec<Windowed>>,
+}
+
+impl Rerun {
+    pub(super) fn decide(store: &Store, source: &Source, options: Options) -> Result<Rerun, StoreError> {
+        let rules = fingerprint::of(source);
+        // A first run (nothing stored) has nothing to redo; it only stores the fingerprint.
+        let changed = store.rules(&source.id)?.is_some_and(|stored| stored != rules);
+        let window = if changed {
+            let window = store.window(&source.id, source.max_items)?;
+            tracing::info!(source = %source.id, items = window.len(), "extraction rules changed; re-reading the listing and the feed window");
+            Some(window)
+        } else {
+            None
+        };
+        Ok(Rerun {
+            refetch: options.refetch,
+            rules,
+            window,
+        })
+    }
+
+    /// Whether stored listing validators are ignored this run.
+    pub(super) fn fresh_listing(&self) -> bool {
+        self.refetch || self.window.is_some()
+    }
+
+    /// Turns the routine plan into this run's. `--refetch` fetches every listed known article without validators.
+    /// Changed rules extract the whole feed window again from the saved pages (fetching without validators only
+    /// the items with no page saved), and retry every remembered failure at once: the new rules may be its fix.
+    /// New links stay as planned, and so do re-checks of items outside the window.
+    pub(super) fn adjust(
+        &self,
+        jobs: Vec<Job>,
+        known: &HashMap<String, Known>,
+        failed: &HashMap<String, FailedLink>,
+        links: &[ListedLink],
+    ) -> Vec<Job> {
+        if !self.fresh_listing() {
+            return jobs;
+        }
+        let mut redo = Vec::new();
+        let mut planned = HashSet::new();
+        let listed: HashMap<&ItemId, &ListedLink> = links
+            .iter()
+            .filter_map(|l| known.get(l.url.as_str()).map(|k| (&k.item_id, l)))
+            .collect();
+        if self.refetch {
+            for link in links {
+                if let Some(k) = known.get(link.url.as_str())
+                    && planned.insert(k.item_id.clone())
+                {
+                    redo.push(Job::Refetch(link.clone(), k.clone()));
+                }
+            }
+        }
+        for w in self.window.iter().flatten() {
+            if !planned.insert(w.known.item_id.clone()) {
+                continue;
+            }
+            let saved_link = w.page.as_ref().and_then(|p| match &p.kind {
+                crate::store::PageKind::Article { listed, .. } => Some(listed.clone()),
+                crate::store::PageKind::Listing { .. } => None,
+            });
+            let link = listed
+                .get(&w.known.item_id)
+                .map(|l| (*l).clone())
+                .or(saved_link)
+                .or_else(|| {
+                    w.link.clone().map(|url| ListedLink {
+                        url,
+                        title: None,
+                        date_text: None,
+                    })
+                });
+            match (link, &w.page) {
+                (Some(link), Some(page)) => redo.push(Job::Reextract(link, w.known.clone(), Box::new(page.clone()))),
+                (Some(link), None) => redo.push(Job::Refetch(link, w.known.clone())),
+                (None, _) => {}
+            }
+        }
+        let mut out: Vec<Job> = jobs
+            .into_iter()
+            .filter(|job| match job {
+                Job::Recheck(_, k) | Job::Refetch(_, k) | Job::Reextract(_, k, _) => !planned.contains(&k.item_id),
+                Job::New(_) => true,
+            })
+            .collect();
+        if self.window.is_some() {
+            let mut queued: HashSet<Url> = out
+                .iter()
+                .filter_map(|j| match j {
+                    Job::New(l) => Some(l.url.clone()),
+                    _ => None,
+                })
+                .collect();
+            let mut retries: Vec<&FailedLink> = failed.values().filter(|f| queued.insert(f.link.url.clone())).collect();
+            retries.sort_by(|a, b| a.link.url.cmp(&b.link.url));
+            out.extend(retries.into_iter().map(|f| Job::New(f.link.clone())));
+        }
+        out.extend(redo);
+        out
+    }
+}
+
+/// The part of a fetched page that is saved.
+pub(super) fn served(page: &Page) -> Served<'_> {
+    Served {
+        final_url: &page.final_url,
+        text: &page.text,
+        encoding: page.encoding,
+    }
+}
+
+fn saved_page(final_url: &Url, text: String) -> Page {
+    Page {
+        final_url: final_url.clone(),
+        status: 200,
+        bytes: text.len(),
+        text,
+        encoding: "UTF-8",
+        // Saved as the text it decoded to: read back as the UTF-8 it now is.
+        decoded: crate::fetch::charset::How::Declared,
+        validators: Validators::default(),
+    }
+}
+
+/// Extracts and normalizes one article page from its text exactly as a run does: what `snapshot` records and
+/// `test` compares. `final_url` is where the page was served from; the error is the run's message for it. Only this
+/// page is read, not the further pages of a story split over several.
+pub fn extract_article(
+    source: &Source,
+    listed: &ListedLink,
+    final_url: &Url,
+    text: String,
+    first_seen: DateTime<Utc>,
+) -> Result<Item, String> {
+    let page = saved_page(final_url, text);
+    let extracted = extract(&source.article, listed, &page);
+    normalize_article(source, listed, &extracted.article, first_seen).map_err(|e| error_chain(&e))
+}
+
+/// Reads one article; returns the number of requests made and what came of it.
+async fn read_article(
+    ctx: &Context,
+    fetcher: &Fetcher,
+    source: Arc<Source>,
+    job: Job,
+    now: DateTime<Utc>,
+    deadline: tokio::time::Instant,
+) -> (usize, ArticleResult) {
+    let (listed, validators, first_seen, known_id) = match job {
+        Job::New(link) => (link, None, now, None),
+        Job::Recheck(link, known) => match lock(&ctx.store).validators(&link.url) {
+            Ok(v) => (link, v, known.first_seen, Some(known.item_id)),
+            Err(e) => return (0, ArticleResult::Failed(link, error_chain(&e))),
+        },
+        Job::Refetch(link, known) => (link, None, known.first_seen, Some(known.item_id)),
+        Job::Reextract(link, known, saved) => {
+            let text = match saved.text() {
+                Ok(text) => text,
+                Err(e) => {
+                    let error = format!("the saved page of {} cannot be read: {e}", link.url);
+                    return (0, ArticleResult::Failed(link, error));
+                }
+            };
+            let page = saved_page(&saved.final_url, text);
+            let (rules, shared) = (Arc::clone(&source), link.clone());
+            let url = page.final_url.clone();
+            let first = match parse_off_runtime(deadline, move || extract(&rules.article, &shared, &page)).await {
+                Ok(first) => first,
+                Err(failure) => return (0, failed_parse(failure, link, &source.id, &url, source.budget)),
+            };
+            // Only the first page of a story is saved: one split over several is fetched again to be re-read whole.
+            if first.next.is_none() || source.article.max_pages < 2 {
+                return finish(&source, fetcher, link, first, known.first_seen, deadline).await;
+            }
+            (link, None, known.first_seen, Some(known.item_id))
+        }
+    };
+    match fetcher.get(&listed.url, validators.as_ref()).await {
+        Ok(Fetched::NotModified) => match known_id {
+            Some(id) => (1, ArticleResult::NotModified(id)),
+            None => (
+                1,
+                ArticleResult::Failed(
+                    listed.clone(),
+                    format!("GET {} answered 304 to an unconditional request", listed.url),
+                ),
+            ),
+        },
+        Ok(Fetched::Page(page)) => {
+            let (rules, shared) = (Arc::clone(&source), listed.clone());
+            let url = page.final_url.clone();
+            let parsed = parse_off_runtime(deadline, move || {
+                let saved = SavedPage::article(&shared, served(&page), now);
+                (extract(&rules.article, &shared, &page), saved, page.validators)
+            })
+            .await;
+            let (first, saved, validators) = match parsed {
+                Ok(parsed) => parsed,
+                Err(failure) => return (1, failed_parse(failure, listed, &source.id, &url, source.budget)),
+            };
+            let (requests, mut result) = finish(&source, fetcher, listed, first, first_seen, deadline).await;
+            if let ArticleResult::Parsed(parsed) = &mut result {
+                parsed.page = Some(saved);
+                parsed.validators = validators;
+            }
+            (1 + requests, result)
+        }
+        Err(e) => (usize::from(counts_request(&e)), fetch_failed(&source.id, listed, &e)),
+    }
+}
+
+/// Whether a failed fetch still cost a request: one given up for the budget or refused before sending did not (a
+/// refused redirect hop did cost the request that brought it; the count stays a lower bound then).
+fn counts_request(e: &FetchError) -> bool {
+    !matches!(e, FetchError::Budget { .. } | FetchError::Refused { .. })
+}
+
+fn fetch_failed(source: &SourceId, listed: ListedLink, e: &FetchError) -> ArticleResult {
+    let error = error_chain(e);
+    match e {
+        FetchError::Budget { .. } => {
+            tracing::warn!(error = %error, "article skipped");
+            ArticleResult::Skipped(listed, error)
+        }
+        FetchError::Refused { .. } => {
+            tracing::warn!(source = %source, link = %listed.url, error = %error, "article refused");
+            ArticleResult::Refused(listed, error)
+        }
+        _ => {
+            tracing::warn!(error = %error, "article failed");
+            ArticleResult::Failed(listed, error)
+        }
+    }
+}
+
+/// Completes an article from its extracted first page: fetches and joins its further pages, then normalizes it on
+/// a blocking thread. Returns the requests made for the further pages.
+async fn finish(
+    source: &Arc<Source>,
+    fetcher: &Fetcher,
+    listed: ListedLink,
+    first: ArticlePage,
+    first_seen: DateTime<Utc>,
+    deadline: tokio::time::Instant,
+) -> (usize, ArticleResult) {
+    let ArticlePage { mut article, mut next } = first;
+    let mut requests = 0;
+    let mut read = HashSet::from([article.url.clone()]);
+    let mut pages = 1;
+    while let Some(url) = next.take() {
+        if pages >= source.article.max_pages || !read.insert(Some(url.clone())) {
+            break;
+        }
+        pages += 1;
+        let page = match fetcher.get(&url, None).await {
+            Ok(Fetched::Page(page)) => page,
+            // The first pages are the story as far as it could be read: better than no story.
+            Ok(Fetched::NotModified) => break,
+            Err(e) => {
+                requests += usize::from(counts_request(&e));
+                tracing::warn!(url = %url, error = %error_chain(&e), "a further page of the article could not be read; the pages before it are kept");
+                break;
+            }
+        };
+        requests += 1;
+        let (rules, shared, at) = (Arc::clone(source), listed.clone(), page.final_url.clone());
+        match parse_off_runtime(deadline, move || extract(&rules.article, &shared, &page)).await {
+            Ok(more) => {
+                next = more.next;
+                join_body(&mut article, more.article);
+            }
+            Err(failure) => {
+                tracing::warn!(url = %at, error = %failure.message("article page", &at, source.budget), "further page not parsed");
+                break;
+            }
+        }
+    }
+    if pages > 1 {
+        tracing::info!(url = %listed.url, pages, "article read over several pages");
+    }
+    let provenance = article.provenance;
+    let (rules, shared, url) = (Arc::clone(source), listed.clone(), listed.url.clone());
+    let normalized = parse_off_runtime(deadline, move || {
+        normalize_article(&rules, &shared, &article, first_seen).map_err(|e| error_chain(&e))
+    })
+    .await;
+    let result = match normalized {
+        Ok(Ok(item)) => ArticleResult::Parsed(Box::new(Parsed {
+            item,
+            validators: Validators::default(),
+            listed,
+            page: None,
+            provenance,
+        })),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "article unparsable");
+            ArticleResult::Unparsable(listed, e)
+        }
+        Err(failure) => failed_parse(failure, listed, &source.id, &url, source.budget),
+    };
+    (requests, result)
+}
+
+/// Appends a further page's body to the story's. Each page's HTML is a whole fragment (the serializer closes what
+/// it opens), so joining them is concatenation.
+fn join_body(article: &mut RawArticle, more: RawArticle) {
+    if let Some(more) = more.content_html {
+        article.content_html.get_or_insert_with(String::new).push_str(&more);
+    }
+}
+
+/// What came of a parse that gave nothing.
+fn failed_parse(
+    failure: ParseFailure,
+    listed: ListedLink,
+    id: &SourceId,
+    url: &Url,
+    budget: std::time::Duration,
+) -> ArticleResult {
+    match failure {
+        ParseFailure::Late => {
+            let error = failure.message("article", url, budget);
+            tracing::warn!(source = %id, error = %error, "article skipped");
+            ArticleResult::Skipped(listed, error)
+        }
+        ParseFailure::Panicked => {
+            let error = failure.message("article", &listed.url, budget);
+            tracing::error!(source = %id, error = %error, "parser panicked");
+            ArticleResult::Unparsable(listed, error)
+        }
+    }
+}
+
+/// Extracts one article page. Runs on a blocking thread ([`parse_off_runtime`]).
+fn extract(rules: &extract::ArticleRules, listed: &ListedLink, page: &Page) -> ArticlePage {
+    extract::article::parse(&page.text, &page.final_url, rules, listed.title.as_deref())
+}
+
+/// Normalizes a read article. Runs on a blocking thread ([`parse_off_runtime`]).
+fn normalize_article(
+    source: &Source,
+    listed: &ListedLink,
+    article: &RawArticle,
+    first_seen: DateTime<Utc>,
+) -> Result<Item, normalize::NormalizeError> {
+    normalize::item(article, listed, &source.normalize, first_seen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(refresh: &str) -> Source {
+        let text = format!(
+            "[[source]]\nid = \"s\"\ntitle = \"S\"\nurl = \"https://e.org/news/\"\n{refresh}\n[source.listing]\nlinks = \"a\"\n[source.article]\ntitle = \"h1\"\ncontent = \"p\"\n"
+        );
+        crate::config::parse(&text, std::path::Path::new("t.toml"))
+            .unwrap()
+            .sources
+            .remove(0)
+    }
+
+    fn link(n: u32) -> ListedLink {
+        ListedLink {
+            url: Url::parse(&format!("https://e.org/{n}.htm")).unwrap(),
+            title: None,
+            date_text: None,
+        }
+    }
+
+    fn known(n: u32, checked: &str) -> (String, Known) {
+        let at = DateTime::parse_from_rfc3339(checked).unwrap().to_utc();
+        let id = ItemId::from_canonical(&link(n).url);
+        (
+            link(n).url.to_string(),
+            Known {
+                item_id: id,
+                hash: String::new(),
+                first_seen: at,
+                last_checked: at,
+            },
+        )
+    }
+
+    fn planned(jobs: &[Job]) -> Vec<String> {
+        jobs.iter()
+            .map(|j| match j {
+                Job::New(l) => format!("new {}", l.url.path()),
+                Job::Recheck(l, _) => format!("recheck {}", l.url.path()),
+                Job::Refetch(l, _) => format!("refetch {}", l.url.path()),
+                Job::Reextract(l, _, _) => format!("reextract {}", l.url.path()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn new_links_are_fetched_and_known_ones_rechecked_by_default() {
+        let known: HashMap<_, _> = [known(2, "2026-01-01T00:00:00Z")].into();
+        let jobs = plan(
+            &source(""),
+            &known,
+            &HashMap::new(),
+            &[link(1), link(2)],
+            "2026-01-01T01:00:00Z".parse().unwrap(),
+        );
+        assert_eq!(planned(&jobs), ["new /1.htm", "recheck /2.htm"]);
+    }
+
+    #[test]
+    fn refresh_newest_limits_rechecks_and_every_forces_old_ones() {
+        let links = [link(1), link(2), link(3), link(4)];
+        let known: HashMap<_, _> = [
+            known(2, "2026-01-01T00:00:00Z"),
+            known(3, "2026-01-01T00:00:00Z"),
+            known(4, "2025-12-31T00:00:00Z"),
+        ]
+        .into();
+        let now = "2026-01-01T12:00:00Z".parse().unwrap();
+        let jobs = plan(
+            &source("[source.refresh]\nnewest = 1"),
+            &known,
+            &HashMap::new(),
+            &links,
+            now,
+        );
+        assert_eq!(planned(&jobs), ["new /1.htm", "recheck /2.htm"]);
+        let jobs = plan(
+            &source("[source.refresh]\nnewest = 1\nevery = \"1d\""),
+            &known,
+            &HashMap::new(),
+            &links,
+            now,
+        );
+        assert_eq!(
+            planned(&jobs),
+            ["new /1.htm", "recheck /2.htm", "recheck /4.htm"],
+            "/4 was last checked 36 h ago"
+        );
+    }
+
+    #[test]
+    fn failed_links_wait_out_their_backoff_and_come_back_even_when_unlisted() {
+        let failed = |n: u32, at: &str, attempts: u32| {
+            let f = FailedLink {
+                link: link(n),
+                last_failed: at.parse().unwrap(),
+                attempts,
+            };
+            (link(n).url.to_string(), f)
+        };
+        let now: DateTime<Utc> = "2026-01-01T12:00:00Z".parse().unwrap();
+        let failed: HashMap<_, _> = [
+            failed(1, "2026-01-01T11:55:00Z", 1),  // failed 5 minutes ago: waits
+            failed(2, "2026-01-01T11:00:00Z", 1),  // an hour ago: due
+            failed(3, "2026-01-01T11:59:00Z", 0),  // skipped by the budget: due at once
+            failed(4, "2026-01-01T11:30:00Z", 3),  // third failure half an hour ago: waits (60 min after the third)
+            failed(5, "2025-01-01T00:00:00Z", 12), // given up
+        ]
+        .into();
+        let listed = [link(1), link(2)];
+        let jobs = plan(&source(""), &HashMap::new(), &failed, &listed, now);
+        assert_eq!(planned(&jobs), ["new /2.htm", "new /3.htm"]);
+        let jobs = plan(&source(""), &HashMap::new(), &failed, &[], now);
+        assert_eq!(
+            planned(&jobs),
+            ["new /2.htm", "new /3.htm"],
+            "a 304 listing still retries what is due"
+        );
+    }
+}
