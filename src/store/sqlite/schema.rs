@@ -113,8 +113,8 @@ pub const MIGRATIONS: &[&str] = &[
         since       TEXT NOT NULL
     ) WITHOUT ROWID;",
     // 8: what a run loads and a commit's merge reads, from indexes instead of the rows with their bodies: the known
-    // links' ids, hashes and times (`items_known`), and the last-seen time that retention prunes by (`items_seen`).
+    // links' ids, hashes and times (`items_known`), and the times retention prunes by (`items_seen`).
     "CREATE INDEX items_known ON items (source, id, content_hash, first_seen, last_checked, updated, published,
         date_source);
-    CREATE INDEX items_seen ON items (source, last_seen);",
+    CREATE INDEX items_seen ON items (source, last_seen, published_ts);",
 ];
