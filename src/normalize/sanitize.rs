@@ -123,9 +123,27 @@ fn builder(base: &Url) -> Builder<'static> {
         // Ammonia only checks and rewrites `href`/`src`; `srcset` holds a list of URLs and is handled here.
         .attribute_filter(move |element, attribute, value| match (element, attribute) {
             ("img", "srcset") => absolute_srcset(&srcset_base, value).map(Into::into),
+            // `mailto:` is allowed for links; an embedded resource is fetched by the reader, and only over http(s).
+            (_, "src") if !fetchable(value) => None,
             _ => Some(value.into()),
         });
     builder
+}
+
+/// Whether a `src` as written is relative or http(s): what a reader may fetch for an embedded resource. Browsers
+/// ignore ASCII whitespace and control characters around and inside a scheme, so they are ignored here too.
+fn fetchable(src: &str) -> bool {
+    let cleaned: String = src
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace() && !c.is_ascii_control())
+        .collect();
+    match cleaned.find([':', '/', '?', '#']) {
+        Some(i) if cleaned[i..].starts_with(':') => {
+            let scheme = cleaned[..i].to_ascii_lowercase();
+            scheme == "http" || scheme == "https"
+        }
+        _ => true,
+    }
 }
 
 /// Rewrites every candidate of a `srcset` to an absolute http(s) URL, dropping the others; `None` when none is left.
@@ -899,6 +917,21 @@ mod props {
             let found = hazards(&out);
             prop_assert!(found.is_empty(), "input {html:?}\noutput {out:?}\n{found:#?}");
         }
+    }
+
+    /// Found by the property test: `mailto:` is allowed for links, and ammonia applied that to `src` as well.
+    #[test]
+    fn an_image_from_mailto_or_another_scheme_is_dropped_but_a_mailto_link_stays() {
+        let base = Url::parse(BASE).unwrap();
+        for bad in ["mailto:alert(1)", "MAILTO:a@b", " mailto:x", "ftp://h/x.jpg", "tel:1"] {
+            let out = clean(&format!("<p>t<img src=\"{bad}\"></p>"), &base);
+            assert!(hazards(&out).is_empty() && !out.contains("src="), "{bad}: {out}");
+        }
+        let out = clean("<p><a href=\"mailto:a@b.example\">a</a><img src=\"x.jpg\"></p>", &base);
+        assert!(
+            out.contains("mailto:a@b.example") && out.contains("src=\"http://www.wicwuzhen.cn/"),
+            "{out}"
+        );
     }
 
     #[test]
