@@ -252,12 +252,9 @@ fn the_next_listing_page_is_found_without_selectors_on_every_site() {
 }
 
 /// Body F1 per site (≥ 0.9), through the article entry point with every field automatic, following the article's
-/// own next pages. Ignored while automatic body detection is in progress: with the `i-body` work in progress on main it
-/// scored blog 0.800 (comments and the skip link taken into the body), jsonld-news 0.949, og-plain
-/// 0.921 (breadcrumb, headline and info line taken in), portal 1.000 (both pages of the split article). Enable it
-/// by removing the `#[ignore]` once blog passes.
+/// own next pages. The blog used to score 0.800: the skip link, the author box and the comments came in with the
+/// post.
 #[test]
-#[ignore = "automatic body detection in progress: blog body F1 0.800 < 0.9"]
 fn article_bodies_are_found_without_selectors_on_every_site() {
     use feedwright::extract::ArticleRules;
     use feedwright::extract::article;

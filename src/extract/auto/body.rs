@@ -249,6 +249,23 @@ const PHRASING: &[&str] = &[
 /// Never text: their content is code or markup.
 const INVISIBLE: &[&str] = &["script", "style", "noscript", "template", "head"];
 /// Always cut from a body, as Readability's `prepArticle` does (embeds and iframes unless they are video).
+/// Class/id fragments of blocks that are never article text, whatever their size or place: text for screen readers
+/// only, the author's bio box, comment threads and forms, "related posts" widgets.
+const NEVER_TEXT: &[&str] = &[
+    "screen-reader",
+    "skip-link",
+    "sr-only",
+    "visually-hidden",
+    "author-info",
+    "author-bio",
+    "author-box",
+    "about-author",
+    "comments-area",
+    "comment-list",
+    "comment-respond",
+    "relatedposts",
+    "related-posts",
+];
 const ALWAYS_NOISE: &[&str] = &[
     "footer", "link", "aside", "input", "textarea", "select", "button", "nav", "object", "embed", "iframe",
 ];
@@ -858,7 +875,16 @@ impl<'a> Page<'a> {
         if !tops.contains(&i) && s.text < 500 && words(hints).any(|w| w == "share" || w == "sharedaddy") {
             return true;
         }
+        if NEVER_TEXT.iter().any(|n| hints.contains(n)) {
+            return true;
+        }
         let weight = if flags.weight_classes { self.class_weight(i) } else { 0 };
+        // A short block named as an ad, a share bar or the like goes even when it reads as one paragraph (an ad
+        // banner is a link around an image).
+        // Judged by its name even on the retries that stop weighing classes for scoring.
+        if s.text < 100 && !matches!(tag, "p" | "figure" | "img") && self.class_weight(i) < 0 {
+            return true;
+        }
         if matches!(tag, "h1" | "h2") && weight < 0 {
             return true;
         }
