@@ -9,6 +9,7 @@
 
 use std::path::Path;
 
+use ego_tree::NodeId;
 use scraper::{ElementRef, Html, Selector};
 use url::Url;
 
@@ -125,7 +126,7 @@ pub fn propose(id: &str, listing: &Fetched, articles: &[Fetched]) -> Proposal {
         fields.push(Field {
             key: "next",
             selector: None,
-            note: format!("a next page was detected ({next}); raise max_pages to follow it"),
+            note: format!("a next page was detected ({next}): followed while pages bring new links, up to max_pages"),
         });
     }
     let feeds = page_meta
@@ -183,15 +184,24 @@ fn article_fields(articles: &[Fetched]) -> Vec<Field> {
         .collect();
     let n = pages.len();
     let mut fields = Vec::new();
-    // For each field: where the value came from on each page, and a selector for the element holding it.
-    let mut propose = |key: &'static str, origins: Vec<Option<Origin>>, selectors: Vec<Option<String>>| {
+    // For each field: where the value came from on each page, and the element holding it.
+    let mut propose = |key: &'static str, origins: Vec<Option<Origin>>, elements: Vec<Option<NodeId>>| {
+        let element = |i: usize| {
+            elements[i]
+                .and_then(|id| pages[i].0.tree.get(id))
+                .and_then(ElementRef::wrap)
+        };
+        let selectors: Vec<Option<String>> = (0..n)
+            .map(|i| element(i).and_then(|el| auto::css::unique(&pages[i].0, el)))
+            .collect();
         let found = origins.iter().filter(|o| o.is_some()).count();
         let from_meta = origins
             .iter()
             .flatten()
             .find(|o| matches!(o, Origin::JsonLd | Origin::Microdata | Origin::OpenGraph | Origin::Meta));
         // Most pages must name the same element, and on the others that selector must find nothing (so detection
-        // still reads them): a page without the field, or a special page of another layout, does not disagree.
+        // still reads them) or what detection found there, or a part of it: a page without the field, a special page
+        // of another layout, or one where detection took in a little more than the body, does not disagree.
         let mut votes: Vec<(&String, usize)> = Vec::new();
         for s in selectors.iter().flatten() {
             match votes.iter_mut().find(|(v, _)| *v == s) {
@@ -203,13 +213,16 @@ fn article_fields(articles: &[Fetched]) -> Vec<Field> {
         let agreed = votes
             .first()
             .filter(|(_, n)| *n == found || (*n >= 2 && *n * 2 > found))
-            .map(|(s, _)| (*s).clone())
-            .filter(|css| {
+            .map(|(s, agree)| ((*s).clone(), *agree))
+            .filter(|(css, _)| {
                 let sel = Selector::parse(css).expect("built from the page's own names");
                 (0..n).all(|i| {
-                    selectors[i].as_deref() == Some(css)
+                    let inside_detected = |m: ElementRef<'_>| {
+                        element(i).is_some_and(|d| m.id() == d.id() || m.ancestors().any(|a| a.id() == d.id()))
+                    };
+                    selectors[i].as_deref() == Some(css.as_str())
                         || origins[i].is_none()
-                        || pages[i].0.select(&sel).next().is_none()
+                        || pages[i].0.select(&sel).next().is_none_or(inside_detected)
                 })
             });
         let field = match (found, from_meta, agreed) {
@@ -226,10 +239,14 @@ fn article_fields(articles: &[Fetched]) -> Vec<Field> {
                     origin.as_str()
                 ),
             },
-            (_, _, Some(selector)) => Field {
+            (_, _, Some((selector, agree))) => Field {
                 key,
                 selector: Some(selector),
-                note: format!("detected on {found} of {n} sampled pages, the same element each time"),
+                note: if agree == found {
+                    format!("detected on {found} of {n} sampled pages, the same element each time")
+                } else {
+                    format!("detected on {found} of {n} sampled pages, in this element on {agree} of them")
+                },
             },
             _ => Field {
                 key,
@@ -241,11 +258,12 @@ fn article_fields(articles: &[Fetched]) -> Vec<Field> {
         };
         fields.push(field);
     };
-    let select = |value: &dyn Fn(usize) -> Option<String>| -> Vec<Option<String>> {
+    let select = |value: &dyn Fn(usize) -> Option<String>| -> Vec<Option<NodeId>> {
         (0..n)
             .map(|i| {
                 value(i)
-                    .and_then(|v| element_with_text(&pages[i].0, &v).and_then(|el| auto::css::unique(&pages[i].0, el)))
+                    .and_then(|v| element_with_text(&pages[i].0, &v))
+                    .map(|el| el.id())
             })
             .collect()
     };
@@ -270,7 +288,7 @@ fn article_fields(articles: &[Fetched]) -> Vec<Field> {
         "content",
         read.iter().map(|r| r.provenance.content).collect(),
         (0..n)
-            .map(|i| auto::body::find(&pages[i].0).and_then(|b| auto::css::unique(&pages[i].0, b.root)))
+            .map(|i| auto::body::find(&pages[i].0).map(|b| b.root.id()))
             .collect(),
     );
     fields
