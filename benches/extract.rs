@@ -153,7 +153,10 @@ fn explain(source: &Path) {
         return;
     };
     println!("root      {}", describe(found.root));
-    println!("selector  {:?}", found.selector);
+    println!(
+        "selector  {:?}",
+        feedwright::extract::auto::css::unique(&doc, found.root)
+    );
     println!(
         "image     {:?} caption {:?}",
         found.image.map(|i| i.value().attr("src")),

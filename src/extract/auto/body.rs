@@ -26,9 +26,6 @@ pub struct Body<'a> {
     /// Elements inside `root` to leave out (share bars, related lists, ads, editor lines, pagers), each with its
     /// subtree.
     pub noise: HashSet<NodeId>,
-    /// A CSS selector that matches `root` first on this page, when a stable one exists (an id, or classes that are
-    /// unique on the page).
-    pub selector: Option<String>,
     /// The lead image (an `<img>` element) when it sits outside `root` (inside, it is already in the body).
     pub image: Option<ElementRef<'a>>,
     /// The lead image's caption text.
@@ -70,7 +67,6 @@ pub fn find(doc: &Html) -> Option<Body<'_>> {
     Some(Body {
         root,
         noise,
-        selector: stable_selector(doc, root),
         image,
         caption,
     })
@@ -1248,47 +1244,6 @@ fn page_title(doc: &Html) -> Option<String> {
     doc.select(&title).next().and_then(crate::extract::dom::text)
 }
 
-/// A selector that finds `root` again on this page: its id when it looks written by a person, else its tag and
-/// classes when no other element has them.
-fn stable_selector(doc: &Html, root: ElementRef<'_>) -> Option<String> {
-    let el = root.value();
-    let first_is_root = |css: &str| {
-        Selector::parse(css).ok().and_then(|sel| {
-            let mut found = doc.select(&sel);
-            let first = found.next()?;
-            (first.id() == root.id() && found.next().is_none()).then(|| css.to_owned())
-        })
-    };
-    if let Some(css) = el
-        .id()
-        .filter(|id| looks_stable(id))
-        .and_then(|id| first_is_root(&format!("#{id}")))
-    {
-        return Some(css);
-    }
-    let classes: Vec<&str> = el.classes().filter(|c| looks_stable(c)).collect();
-    if classes.is_empty() {
-        return None;
-    }
-    first_is_root(&format!("{}.{}", el.name(), classes.join(".")))
-}
-
-/// Whether a class or id name is a plain CSS identifier a person would write: a letter first, and no run of three
-/// digits or four digits in all (post ids, build hashes like `css-1x2y3z4`, which change from page to page or
-/// from deploy to deploy).
-fn looks_stable(name: &str) -> bool {
-    let ascii_ident = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    let starts = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
-    let digits = name.chars().filter(char::is_ascii_digit).count();
-    let mut run = 0;
-    let mut max_run = 0;
-    for c in name.chars() {
-        run = if c.is_ascii_digit() { run + 1 } else { 0 };
-        max_run = max_run.max(run);
-    }
-    ascii_ident && starts && name.len() <= 40 && max_run < 3 && digits < 4
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1366,7 +1321,10 @@ mod tests {
             assert!(!body.contains(gone), "{gone:?} left in {body}");
         }
         let doc = Html::parse_document(&page);
-        assert_eq!(find(&doc).unwrap().selector.as_deref(), Some("#story-body"));
+        assert_eq!(
+            super::super::css::unique(&doc, find(&doc).unwrap().root).as_deref(),
+            Some("div#story-body")
+        );
     }
 
     /// Imitates a Chinese government news page built with TRS: the text in `.TRS_Editor` inside `#Content`, an
@@ -1452,7 +1410,11 @@ mod tests {
             Some("The harbour at dawn, before the boats leave.")
         );
         // The id is generated per post; the class names the template.
-        assert_eq!(body.selector.as_deref(), Some("div.entry-content"));
+        let doc = Html::parse_document(BLOG);
+        assert_eq!(
+            super::super::css::unique(&doc, find(&doc).unwrap().root).as_deref(),
+            Some("div.entry-content")
+        );
         let text = text(BLOG).unwrap();
         assert!(
             text.starts_with("I got to the harbour") && !text.contains("Twitter"),
@@ -1493,14 +1455,13 @@ mod tests {
     }
 
     #[test]
-    fn generated_names_make_no_selector() {
-        assert!(looks_stable("article-body") && looks_stable("TRS_Editor"));
-        assert!(!looks_stable("post-48213") && !looks_stable("css-1x2y3z4") && !looks_stable("9col"));
+    fn a_body_no_stable_name_finds_first_gets_no_selector() {
         let page = format!(
             "<div class='col'>x</div><div class='col'>{}</div>",
             paragraphs("Twice", 3)
         );
-        assert_eq!(find(&Html::parse_document(&page)).unwrap().selector, None);
+        let doc = Html::parse_document(&page);
+        assert_eq!(super::super::css::unique(&doc, find(&doc).unwrap().root), None);
     }
 
     #[test]
