@@ -217,30 +217,20 @@ impl TokenSink for Bounded {
     }
 }
 
-/// Elements without content (HTML's void elements, and the obsolete ones parsed like them).
+/// Attributes lazy-loading scripts read the real image from, most common first. The page's own `src` is then
+/// a placeholder (a 1×1 GIF, `loading.gif`), which is why these win over it.
+pub const LAZY_SRC: &[&str] = &["data-src", "data-original", "data-lazy-src", "data-actualsrc"];
+
+/// Elements without content: HTML's void elements, and the obsolete ones parsed like them. A serializer writes no end
+/// tag for them (one would make a stray element when the HTML is parsed again); the bounded tree builder never
+/// counts them as open. The one list every part of feedwright uses.
+pub const VOID: [&str; 19] = [
+    "area", "base", "basefont", "bgsound", "br", "col", "embed", "frame", "hr", "image", "img", "input", "keygen",
+    "link", "meta", "param", "source", "track", "wbr",
+];
+
 fn is_void(name: &LocalName) -> bool {
-    matches!(
-        *name,
-        local_name!("area")
-            | local_name!("base")
-            | local_name!("basefont")
-            | local_name!("bgsound")
-            | local_name!("br")
-            | local_name!("col")
-            | local_name!("embed")
-            | local_name!("frame")
-            | local_name!("hr")
-            | local_name!("image")
-            | local_name!("img")
-            | local_name!("input")
-            | local_name!("keygen")
-            | local_name!("link")
-            | local_name!("meta")
-            | local_name!("param")
-            | local_name!("source")
-            | local_name!("track")
-            | local_name!("wbr")
-    )
+    VOID.contains(&&**name)
 }
 
 /// HTML elements whose content the tokenizer reads as text, not markup (scripting is on in the tree builder, as in

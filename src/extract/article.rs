@@ -24,9 +24,6 @@ use crate::model::{Origin, Provenance, RawArticle};
 static TIME: LazyLock<Selector> = LazyLock::new(|| dom::selector("time[datetime]"));
 static IMG: LazyLock<Selector> = LazyLock::new(|| dom::selector("img"));
 
-/// Lazy-loading scripts keep the real image URL in one of these and put a placeholder in `src`, so they win.
-const IMAGE_ATTRS: [&str; 4] = ["data-src", "data-original", "data-lazy-src", "src"];
-
 /// Where an article's fields are; compiled from a source's config. A field without a selector is found
 /// automatically, so [`ArticleRules::default`] reads any article page.
 #[derive(Debug, Clone)]
@@ -207,8 +204,11 @@ fn image_src(found: ElementRef<'_>) -> Option<&str> {
     } else {
         found.select(&IMG).next()?
     };
-    IMAGE_ATTRS
+    // Lazy-loading scripts keep the real image URL in a `data-` attribute and put a placeholder in `src`, so those
+    // win; the sanitizer promotes the same ones in the body.
+    crate::html::LAZY_SRC
         .iter()
+        .chain(&["src"])
         .filter_map(|name| dom::attr(img, name))
         .find(|src| !is_data_url(src))
 }

@@ -130,12 +130,6 @@ pub(super) fn link_href(el: ElementRef<'_>) -> Option<&str> {
 /// fallback for pages without JavaScript, never article prose.
 const ALWAYS_REMOVED: [&str; 3] = ["script", "style", "noscript"];
 
-/// Elements that have no end tag in HTML; writing one would create a stray element when the HTML is parsed again.
-const VOID: [&str; 18] = [
-    "area", "base", "basefont", "bgsound", "br", "col", "embed", "frame", "hr", "img", "input", "keygen", "link",
-    "meta", "param", "source", "track", "wbr",
-];
-
 /// One step of the serializer's walk: write a node (and queue its children), or close an element.
 enum Step<N> {
     Open(N),
@@ -192,7 +186,7 @@ pub(crate) fn inner_html(body: ElementRef<'_>, removed: &HashSet<NodeId>) -> Str
                     out.push('"');
                 }
                 out.push('>');
-                if VOID.contains(&name) {
+                if crate::html::VOID.contains(&name) {
                     continue;
                 }
                 // The parser drops one newline right after these start tags, so a body that starts with a newline

@@ -58,15 +58,7 @@ const DROPPED_WITH_CONTENT: &[&str] = &[
     "noframes", "form", "button", "select", "textarea", "canvas", "audio", "video", "svg", "math", "title",
 ];
 
-/// Attributes lazy-loading scripts read the real image from, most common first. The page's own `src` is then
-/// a placeholder (a 1×1 GIF, `loading.gif`), which is why these win over it.
-const LAZY_SRC: &[&str] = &["data-src", "data-original", "data-lazy-src", "data-actualsrc"];
 const LAZY_SRCSET: &[&str] = &["data-srcset", "data-lazy-srcset"];
-
-/// Elements without an end tag.
-const VOID: &[&str] = &[
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr",
-];
 
 /// Sanitizes an article body and makes its URLs absolute against `base` (the page's final URL).
 pub fn clean(html: &str, base: &Url) -> String {
@@ -226,7 +218,7 @@ fn promote_lazy_images(html: &str) -> String {
             true
         }
         Visit::Close(el) => {
-            if !VOID.contains(&el.name()) {
+            if !crate::html::VOID.contains(&el.name()) {
                 let _ = write!(out, "</{}>", el.name());
             }
             true
@@ -246,7 +238,7 @@ fn open_tag(out: &mut String, el: &Element) {
             .filter(|v| !v.is_empty() && !is_data_url(v))
     };
     let (src, srcset) = if name == "img" {
-        (lazy(LAZY_SRC), lazy(LAZY_SRCSET))
+        (lazy(crate::html::LAZY_SRC), lazy(LAZY_SRCSET))
     } else {
         (None, None)
     };
@@ -259,7 +251,9 @@ fn open_tag(out: &mut String, el: &Element) {
         let plain = attr
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':'));
-        plain && !overridden && !(name == "img" && (LAZY_SRC.contains(&attr) || LAZY_SRCSET.contains(&attr)))
+        plain
+            && !overridden
+            && !(name == "img" && (crate::html::LAZY_SRC.contains(&attr) || LAZY_SRCSET.contains(&attr)))
     });
     for (attr, value) in replaced.chain(kept) {
         out.push(' ');
@@ -448,7 +442,7 @@ impl<'a> Iterator for Tokens<'a> {
             Kind::End(name_of(end_tag))
         } else {
             let name = name_of(&tag[1..]);
-            if name.is_empty() || name.starts_with('!') || VOID.contains(&name) {
+            if name.is_empty() || name.starts_with('!') || crate::html::VOID.contains(&name) {
                 Kind::Void
             } else {
                 Kind::Start(name)
