@@ -153,22 +153,10 @@ pub fn propose(id: &str, listing: &Fetched, articles: &[Fetched]) -> Proposal {
 
 /// The site's name: `og:site_name`, else the `<title>` of the listing, else the host.
 fn site_title(doc: &Html, page_meta: &meta::PageMeta, url: &Url) -> String {
-    static TITLE: std::sync::LazyLock<Selector> = std::sync::LazyLock::new(|| Selector::parse("title").expect("valid"));
     page_meta
         .site_name
         .clone()
-        .or_else(|| {
-            doc.select(&TITLE)
-                .next()
-                .map(|t| {
-                    t.text()
-                        .collect::<String>()
-                        .split_whitespace()
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                .filter(|t| !t.is_empty())
-        })
+        .or_else(|| meta::document_title(doc))
         .unwrap_or_else(|| url.host_str().unwrap_or("site").to_owned())
 }
 

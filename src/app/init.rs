@@ -12,7 +12,6 @@ use url::Url;
 use super::{AppError, Exit, fetcher, print};
 use crate::config;
 use crate::extract::{self, ListRules};
-use crate::fetch::Fetched;
 use crate::init::{self as propose, Proposal};
 
 /// How many of the listing's articles are read to detect the article fields.
@@ -73,14 +72,11 @@ pub(super) async fn init(path: &Path, url: &str, id: Option<&str>) -> Result<Exi
 }
 
 async fn get(fetcher: &crate::fetch::Fetcher, url: &Url) -> Result<propose::Fetched, AppError> {
-    match fetcher.get(url, None).await {
-        Ok(Fetched::Page(page)) => Ok(propose::Fetched {
-            url: page.final_url,
-            text: page.text,
-        }),
-        Ok(Fetched::NotModified) => Err(AppError::Usage(format!("GET {url} answered 304 to a plain request"))),
-        Err(e) => Err(AppError::Fetch(Box::new(e))),
-    }
+    let page = super::preview::fetch_page(fetcher, url).await?;
+    Ok(propose::Fetched {
+        url: page.final_url,
+        text: page.text,
+    })
 }
 
 /// Appends (or creates) the config file: the old text is rewritten unchanged followed by the block, through a

@@ -222,7 +222,7 @@ async fn article(url: &Url, json: bool) -> Result<Exit, AppError> {
 }
 
 /// One page, whatever its status: a 304 cannot happen to a request without validators.
-async fn fetch_page(fetcher: &Fetcher, url: &Url) -> Result<Page, AppError> {
+pub(super) async fn fetch_page(fetcher: &Fetcher, url: &Url) -> Result<Page, AppError> {
     match fetcher.get(url, None).await {
         Ok(Fetched::Page(page)) => Ok(page),
         Ok(Fetched::NotModified) => Err(AppError::Usage(format!("GET {url} answered 304 to a plain request"))),
