@@ -107,7 +107,7 @@ pub fn parse(html: &str, base: &Url, rules: &ListRules) -> Listing {
     }
     .filter(|url| !same_page(url, base));
 
-    let feeds = meta::read(&doc)
+    let feeds = meta::links_only(&doc)
         .feeds
         .iter()
         .filter_map(|feed| resolve(&feed.href, &resolve_base))

@@ -778,6 +778,14 @@ fn time_element(doc: &Html) -> Option<String> {
 
 // ---- <link> ----
 
+/// Only the `<link>` part of [`read`]: canonical, next and advertised feeds. What a listing page needs, without
+/// reading its JSON-LD and `<meta>` on every run.
+pub fn links_only(doc: &Html) -> PageMeta {
+    let mut meta = PageMeta::default();
+    links(doc, &mut meta);
+    meta
+}
+
 fn links(doc: &Html, meta: &mut PageMeta) {
     let mut seen = HashSet::new();
     for link in doc.select(&LINKS) {

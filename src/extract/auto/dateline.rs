@@ -147,25 +147,14 @@ fn labelled(text: &str) -> bool {
 /// A cheap test for text that holds a date `normalize::date` can read: a four-digit year with `-`, `/`, `.` or
 /// `年` after it, a month and day (`10-08`, `10月08日`, `Oct 8`), or a relative date. A time alone (`08:05`) is
 /// not: it is as likely a video's length.
-pub(crate) fn looks_dated(text: &str) -> bool {
-    const MONTHS: [&str; 24] = [
-        "jan",
-        "feb",
-        "mar",
-        "apr",
-        "may",
-        "jun",
-        "jul",
-        "aug",
-        "sep",
-        "sept",
-        "oct",
-        "nov",
-        "dec",
+/// Whether a lower-case word is an English month name, whole or cut to at least three letters (`dec`, `sept`).
+pub(crate) fn is_month_name(word: &str) -> bool {
+    const MONTHS: [&str; 12] = [
         "january",
         "february",
         "march",
         "april",
+        "may",
         "june",
         "july",
         "august",
@@ -174,6 +163,10 @@ pub(crate) fn looks_dated(text: &str) -> bool {
         "november",
         "december",
     ];
+    word.len() >= 3 && MONTHS.iter().any(|m| m.starts_with(word))
+}
+
+pub(crate) fn looks_dated(text: &str) -> bool {
     const RELATIVE: [&str; 12] = [
         "前",
         "昨天",
@@ -211,9 +204,7 @@ pub(crate) fn looks_dated(text: &str) -> bool {
         i += n;
     }
     let has_digit = chars.iter().any(char::is_ascii_digit);
-    let month_name = lower
-        .split(|c: char| !c.is_ascii_alphabetic())
-        .any(|w| MONTHS.contains(&w));
+    let month_name = lower.split(|c: char| !c.is_ascii_alphabetic()).any(is_month_name);
     let relative = RELATIVE.iter().any(|r| lower.contains(r));
     (has_digit && (month_name || relative)) || lower.contains("刚刚") || lower.contains("just now")
 }

@@ -851,21 +851,6 @@ fn shared_prefix<'a>(urls: impl Iterator<Item = &'a Url>) -> f64 {
     counts.values().max().map_or(0.0, |&m| m as f64 / n.max(1) as f64)
 }
 
-const MONTHS: [&str; 12] = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-];
-
 /// Whether a text holds a date (`2015-12-16`, `2015/12/16`, `2015年12月16日`, `12月16日`, `12-16 10:23`,
 /// `Dec 16, 2015`, `16 December 2015`), and if so how many letters it holds besides (`Published:` is 9): the
 /// smaller, the more the text is only a date. `None` when there is no date or the other words are more than a label.
@@ -877,9 +862,7 @@ pub(crate) fn date_shape(text: &str) -> Option<usize> {
     let lower = text.to_lowercase();
     let mut letters = 0;
     for word in lower.split(|c: char| !c.is_alphabetic()).filter(|w| !w.is_empty()) {
-        let month = MONTHS
-            .iter()
-            .any(|m| m.starts_with(word) && word.len() >= 3 || *m == word || word == "sept");
+        let month = super::dateline::is_month_name(word);
         let ampm = matches!(word, "am" | "pm" | "st" | "nd" | "rd" | "th");
         if !month && !ampm {
             letters += word
@@ -929,7 +912,7 @@ fn has_date(c: &[char]) -> bool {
         .split(|ch: char| !ch.is_alphanumeric())
         .filter(|t| !t.is_empty())
         .collect();
-    let is_month = |t: &str| t.len() >= 3 && MONTHS.iter().any(|m| m.starts_with(t) || *m == t || t == "sept");
+    let is_month = |t: &str| super::dateline::is_month_name(t);
     let is_day = |t: &str| {
         let d = t.trim_end_matches(|ch: char| ch.is_ascii_alphabetic());
         (1..=2).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit())
