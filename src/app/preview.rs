@@ -235,6 +235,7 @@ fn article_json(source: &Source, page: &Page, now: DateTime<Utc>) -> ArticleJson
         url: page.final_url.clone(),
         title: None,
         date_text: None,
+        feed: None,
     };
     let read = extract::article::parse(&page.text, &page.final_url, &source.article, None).article;
     let draft = normalize::draft(&read, &listed, &source.normalize, now);

@@ -6,19 +6,21 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono_tz::Tz;
+use regex::Regex;
 use scraper::Selector;
 use toml::Spanned;
 use url::Url;
 
-use super::raw::{RawArticle, RawHttp, RawListing, RawNotify, RawSettings, RawSource};
+use super::raw::{RawArticle, RawHttp, RawListing, RawNotify, RawRule, RawSettings, RawSource};
 use super::{
-    Config, ConfigError, Notify, PageTemplate, PathLines, Problem, Refresh, Schedule, Settings, Source, Target,
+    Config, ConfigError, FeedOptions, Notify, PageTemplate, PathLines, Problem, Refresh, Schedule, Settings, Source, Target,
 };
 use crate::extract::{ArticleRules, ListRules};
 use crate::fetch::guard::Policy;
 use crate::fetch::{self, HostLimits};
 use crate::model::SourceId;
 use crate::normalize;
+use crate::normalize::filter::{Field, Filters, Rule};
 use crate::render::Format;
 
 const DEFAULT_SUMMARY_CHARS: usize = 280;
@@ -213,9 +215,9 @@ impl Validator<'_> {
         }
 
         let mut urls = Vec::new();
-        match (&r.url, &r.urls) {
-            (Some(url), None) => urls.extend(self.listing_url(url, "url")),
-            (None, Some(list)) => {
+        match (&r.url, &r.urls, &r.feed) {
+            (Some(url), None, None) => urls.extend(self.listing_url(url, "url")),
+            (None, Some(list), None) => {
                 for u in list.get_ref() {
                     urls.extend(self.listing_url(&Spanned::new(list.span(), u.clone()), "urls"));
                 }
@@ -223,9 +225,22 @@ impl Validator<'_> {
                     self.error(list.span(), "urls is empty".into());
                 }
             }
-            (Some(url), Some(_)) => self.error(url.span(), "give either url or urls, not both".into()),
-            (None, None) => self.error(raw.span(), "missing url (the listing page) or urls".into()),
+            (None, None, Some(feed)) => urls.extend(self.listing_url(feed, "feed")),
+            (None, None, None) => self.error(
+                raw.span(),
+                "missing url (the listing page), urls or feed (an RSS, Atom or JSON feed)".into(),
+            ),
+            (url, urls, feed) => {
+                let second = [url.as_ref().map(Spanned::span), urls.as_ref().map(Spanned::span), feed.as_ref().map(Spanned::span)]
+                    .into_iter()
+                    .flatten()
+                    .nth(1)
+                    .unwrap_or_else(|| raw.span());
+                self.error(second, "give one of url, urls or feed, not several".into());
+            }
         }
+        let feed = self.feed_options(r);
+        let filters = self.filters(r);
 
         let timezone = match &r.timezone {
             None => Some(Tz::UTC),
@@ -273,6 +288,7 @@ impl Validator<'_> {
 
         let (id, timezone, listing, article) = (id?, timezone?, listing?, article?);
         let (pages, http, date_formats) = (pages?, http?, date_formats?);
+        let (feed, filters) = (feed?, filters?);
         let home = urls.first()?.clone();
         Some(Source {
             description: r.description.clone().unwrap_or_else(|| {
@@ -312,7 +328,100 @@ impl Validator<'_> {
             pages,
             http,
             budget,
+            feed,
+            filters,
         })
+    }
+
+    /// `full_text`, and the listing keys a feed source has no use for. `None` means invalid; `Some(None)` means
+    /// not a feed source.
+    fn feed_options(&mut self, r: &RawSource) -> Option<Option<FeedOptions>> {
+        let Some(feed) = &r.feed else {
+            if let Some(full_text) = &r.full_text {
+                self.error(full_text.span(), "full_text is for a feed source (feed = \"URL\")".into());
+                return None;
+            }
+            return Some(None);
+        };
+        let l = &r.listing;
+        let listing_keys = [
+            l.item.as_ref().map(Spanned::span),
+            l.links.as_ref().map(Spanned::span),
+            l.date.as_ref().map(Spanned::span),
+            l.next.as_ref().map(Spanned::span),
+            l.pages.as_ref().map(Spanned::span),
+            l.max_pages.as_ref().map(Spanned::span),
+        ];
+        if let Some(span) = listing_keys.into_iter().flatten().next() {
+            self.error(
+                span,
+                format!("[source.listing] does not apply to a feed source (feed = \"{}\")", feed.get_ref()),
+            );
+            return None;
+        }
+        let d = FeedOptions::default();
+        Some(Some(FeedOptions {
+            full_text: r.full_text.as_ref().map_or(d.full_text, |f| *f.get_ref()),
+        }))
+    }
+
+    /// `include`, `exclude`, `max_age` and `title_strip`; `None` when any is invalid.
+    fn filters(&mut self, r: &RawSource) -> Option<Filters> {
+        let include: Vec<Option<Rule>> = r.include.iter().map(|rule| self.rule(rule, "include")).collect();
+        let exclude: Vec<Option<Rule>> = r.exclude.iter().map(|rule| self.rule(rule, "exclude")).collect();
+        let max_age = match &r.max_age {
+            None => Some(None),
+            Some(age) => self.duration(Some(age), "max_age").map(Some),
+        };
+        let title_strip = match &r.title_strip {
+            None => Some(None),
+            Some(pattern) => self.regex(pattern, "title_strip").map(Some),
+        };
+        Some(Filters {
+            include: include.into_iter().collect::<Option<_>>()?,
+            exclude: exclude.into_iter().collect::<Option<_>>()?,
+            max_age: max_age?,
+            title_strip: title_strip?,
+        })
+    }
+
+    fn rule(&mut self, raw: &Spanned<RawRule>, key: &str) -> Option<Rule> {
+        let r = raw.get_ref();
+        let field = match &r.field {
+            None => Some(Field::Any),
+            Some(name) => Field::parse(name.get_ref()).or_else(|| {
+                self.error(
+                    name.span(),
+                    format!(
+                        "{key}: unknown field \"{}\" (use {})",
+                        name.get_ref(),
+                        Field::NAMES.join(", ")
+                    ),
+                );
+                None
+            }),
+        };
+        let pattern = self.regex(&r.pattern, key);
+        Some(Rule {
+            field: field?,
+            pattern: pattern?,
+        })
+    }
+
+    /// The one place config compiles regular expressions.
+    fn regex(&mut self, s: &Spanned<String>, key: &str) -> Option<Regex> {
+        Regex::new(s.get_ref())
+            .map_err(|e| {
+                let why = match e {
+                    regex::Error::Syntax(text) => text.lines().last().unwrap_or("").trim().to_owned(),
+                    other => other.to_string(),
+                };
+                self.error(
+                    s.span(),
+                    format!("{key}: invalid regular expression \"{}\" ({why})", shorten(s.get_ref(), 60)),
+                );
+            })
+            .ok()
     }
 
     /// `listing.pages`: `None` means invalid; `Some(None)` means not configured.

@@ -8,6 +8,7 @@
 //! everything is tested with strings.
 
 pub mod date;
+pub mod filter;
 pub mod sanitize;
 pub mod text;
 pub mod url;
@@ -331,6 +332,7 @@ mod tests {
             url: u("http://www.wuzhenwic.org/2015-12/16/c_47822.htm?utm_source=home"),
             title: Some("Xi addresses the conference".into()),
             date_text: Some("2015-12-15".into()),
+            feed: None,
         }
     }
 

@@ -294,6 +294,7 @@ impl Rerun {
                         url,
                         title: None,
                         date_text: None,
+                        feed: None,
                     })
                 });
             match (link, &w.page) {
@@ -591,6 +592,7 @@ mod tests {
             url: Url::parse(&format!("https://e.org/{n}.htm")).unwrap(),
             title: None,
             date_text: None,
+            feed: None,
         }
     }
 
