@@ -4,7 +4,8 @@
 //! a source made of only that URL, everything found automatically), `preview --article URL [--json]` (one article
 //! page; `--json` prints the stable object outside benchmarks read), and `preview ID --explain` (what each
 //! configured selector matches on the listing and the first article). Each table row says where every field came
-//! from.
+//! from (`feed`, or `feed, page failed` when a `full_text` page could not be read), and the items the source's
+//! filters dropped follow the table with the rule that dropped each.
 
 use std::io::Write;
 use std::path::Path;
@@ -92,6 +93,7 @@ async fn listing(config: &Config, source: &Source, format: Option<Format>) -> Re
             out.write_all(render::render(format, &meta, &items).as_bytes())
         }
         None => write_table(&mut out, &items, &collected.provenance, collected.links.len())
+            .and_then(|()| write_dropped(&mut out, &collected.dropped))
             .and_then(|()| write_advertised(&mut out, &collected.advertised)),
     };
     written.and_then(|()| out.flush()).map_err(stdout_error)?;
@@ -166,6 +168,20 @@ fn origins(from: &Provenance, date: DateSource) -> String {
         name(from.image),
         name(from.caption)
     )
+}
+
+/// The items the source's filters dropped, each with the rule that dropped it.
+fn write_dropped(out: &mut impl Write, dropped: &[(Item, normalize::filter::Dropped)]) -> std::io::Result<()> {
+    use term::text::column;
+    if dropped.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "{} dropped by the source's filters:", dropped.len())?;
+    for (item, reason) in dropped {
+        writeln!(out, "  {}  {}", column(&item.title, TITLE_CELLS), item.url)?;
+        writeln!(out, "    dropped: {reason}")?;
+    }
+    Ok(())
 }
 
 fn write_advertised(out: &mut impl Write, feeds: &[Url]) -> std::io::Result<()> {

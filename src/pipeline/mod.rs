@@ -23,7 +23,7 @@ use crate::config::{Config, Source};
 use crate::error_chain;
 use crate::fetch::Fetcher;
 use crate::health::{self, Observed};
-use crate::model::{Event, ItemId, ListedLink, Provenance, SourceId};
+use crate::model::{Event, Item, ItemId, ListedLink, Provenance, SourceId};
 use crate::store::{Changes, Keep, ListingStatus, Outcome, RunRecord, RunState, Store, StoreError, lock};
 
 mod articles;
@@ -85,6 +85,8 @@ pub struct Collected {
     pub advertised: Vec<Url>,
     /// Where each read article's fields were found, for `preview`.
     pub provenance: Vec<(ItemId, Provenance)>,
+    /// Items read but not published: the source's filters dropped them, for the reason given (`preview` shows it).
+    pub dropped: Vec<(Item, crate::normalize::filter::Dropped)>,
 }
 
 /// How a run treats what earlier runs stored; the default is a routine run.
