@@ -901,6 +901,57 @@ content = "#Content"
         }
     }
 
+    const FEED: &str = r##"
+[[source]]
+id = "blog"
+title = "Blog"
+feed = "https://blog.example/feed.xml"
+full_text = true
+max_age = "30d"
+title_strip = "^\\[[^]]*\\]\\s*"
+exclude = [{ field = "title", pattern = "(?i)sponsored" }]
+include = [{ pattern = "wuzhen" }, { field = "url", pattern = "/news/" }]
+"##;
+
+    #[test]
+    fn a_feed_source_has_its_feed_as_its_url_and_its_filters_compiled() {
+        let config = parse(FEED, Path::new("c.toml")).unwrap();
+        let source = &config.sources[0];
+        assert_eq!(source.urls[0].as_str(), "https://blog.example/feed.xml");
+        assert_eq!(source.feed, Some(FeedOptions { full_text: true }));
+        assert!(!source.feed_only());
+        let f = &source.filters;
+        assert_eq!(f.max_age, Some(Duration::from_secs(30 * 24 * 3600)));
+        assert_eq!(f.exclude[0].field, Field::Title);
+        assert_eq!(f.include[0].field, Field::Any, "the default field");
+        assert_eq!(f.include[1].field, Field::Url);
+        assert!(f.title_strip.as_ref().unwrap().is_match("[Video] x"));
+        let plain = parse(&FEED.replace("full_text = true\n", ""), Path::new("c.toml")).unwrap();
+        assert!(plain.sources[0].feed_only(), "full_text is off by default");
+        assert!(parse(GOOD, Path::new("c.toml")).unwrap().sources[0].filters.is_empty());
+    }
+
+    #[test]
+    fn feed_sources_are_checked_with_every_problem_on_its_line() {
+        let bad = FEED
+            .replace("feed = ", "url = \"https://blog.example/\"\nfeed = ")
+            .replace("(?i)sponsored", "(unclosed")
+            .replace("field = \"url\"", "field = \"body\"")
+            .replace("max_age = \"30d\"", "max_age = \"a while\"");
+        let found = problems(&bad);
+        assert_eq!(found.len(), 4, "{found:#?}");
+        assert!(found[0].starts_with("config/test.toml:6: source \"blog\": give one of url, urls or feed"), "{found:#?}");
+        assert!(found[1].starts_with("config/test.toml:8: source \"blog\": max_age: invalid duration"), "{found:#?}");
+        assert!(found[2].starts_with("config/test.toml:10: source \"blog\": exclude: invalid regular expression \"(unclosed\""), "{found:#?}");
+        assert!(found[3].starts_with("config/test.toml:11: source \"blog\": include: unknown field \"body\""), "{found:#?}");
+
+        let listing = problems(&format!("{FEED}[source.listing]\nlinks = \"a\"\n"));
+        assert_eq!(listing.len(), 1, "{listing:#?}");
+        assert!(listing[0].contains("[source.listing] does not apply to a feed source"), "{listing:#?}");
+        let stray = problems(&GOOD.replace("timezone = ", "full_text = true\ntimezone = "));
+        assert!(stray[0].contains("full_text is for a feed source"), "{stray:#?}");
+    }
+
     #[test]
     fn good_config_is_typed_and_paths_are_relative_to_the_file() {
         let config = parse(GOOD, Path::new("config/test.toml")).unwrap();
