@@ -13,7 +13,8 @@ use url::Url;
 
 use super::raw::{RawArticle, RawHttp, RawListing, RawNotify, RawRule, RawSettings, RawSource};
 use super::{
-    Config, ConfigError, FeedOptions, Notify, PageTemplate, PathLines, Problem, Refresh, Schedule, Settings, Source, Target,
+    Config, ConfigError, FeedOptions, Notify, PageTemplate, PathLines, Problem, Refresh, Schedule, Settings, Source,
+    Target,
 };
 use crate::extract::{ArticleRules, ListRules};
 use crate::fetch::guard::Policy;
@@ -231,11 +232,15 @@ impl Validator<'_> {
                 "missing url (the listing page), urls or feed (an RSS, Atom or JSON feed)".into(),
             ),
             (url, urls, feed) => {
-                let second = [url.as_ref().map(Spanned::span), urls.as_ref().map(Spanned::span), feed.as_ref().map(Spanned::span)]
-                    .into_iter()
-                    .flatten()
-                    .nth(1)
-                    .unwrap_or_else(|| raw.span());
+                let second = [
+                    url.as_ref().map(Spanned::span),
+                    urls.as_ref().map(Spanned::span),
+                    feed.as_ref().map(Spanned::span),
+                ]
+                .into_iter()
+                .flatten()
+                .nth(1)
+                .unwrap_or_else(|| raw.span());
                 self.error(second, "give one of url, urls or feed, not several".into());
             }
         }
@@ -338,7 +343,10 @@ impl Validator<'_> {
     fn feed_options(&mut self, r: &RawSource) -> Option<Option<FeedOptions>> {
         let Some(feed) = &r.feed else {
             if let Some(full_text) = &r.full_text {
-                self.error(full_text.span(), "full_text is for a feed source (feed = \"URL\")".into());
+                self.error(
+                    full_text.span(),
+                    "full_text is for a feed source (feed = \"URL\")".into(),
+                );
                 return None;
             }
             return Some(None);
@@ -355,7 +363,10 @@ impl Validator<'_> {
         if let Some(span) = listing_keys.into_iter().flatten().next() {
             self.error(
                 span,
-                format!("[source.listing] does not apply to a feed source (feed = \"{}\")", feed.get_ref()),
+                format!(
+                    "[source.listing] does not apply to a feed source (feed = \"{}\")",
+                    feed.get_ref()
+                ),
             );
             return None;
         }
@@ -418,7 +429,10 @@ impl Validator<'_> {
                 };
                 self.error(
                     s.span(),
-                    format!("{key}: invalid regular expression \"{}\" ({why})", shorten(s.get_ref(), 60)),
+                    format!(
+                        "{key}: invalid regular expression \"{}\" ({why})",
+                        shorten(s.get_ref(), 60)
+                    ),
                 );
             })
             .ok()
@@ -940,14 +954,30 @@ include = [{ pattern = "wuzhen" }, { field = "url", pattern = "/news/" }]
             .replace("max_age = \"30d\"", "max_age = \"a while\"");
         let found = problems(&bad);
         assert_eq!(found.len(), 4, "{found:#?}");
-        assert!(found[0].starts_with("config/test.toml:6: source \"blog\": give one of url, urls or feed"), "{found:#?}");
-        assert!(found[1].starts_with("config/test.toml:8: source \"blog\": max_age: invalid duration"), "{found:#?}");
-        assert!(found[2].starts_with("config/test.toml:10: source \"blog\": exclude: invalid regular expression \"(unclosed\""), "{found:#?}");
-        assert!(found[3].starts_with("config/test.toml:11: source \"blog\": include: unknown field \"body\""), "{found:#?}");
+        assert!(
+            found[0].starts_with("config/test.toml:6: source \"blog\": give one of url, urls or feed"),
+            "{found:#?}"
+        );
+        assert!(
+            found[1].starts_with("config/test.toml:8: source \"blog\": max_age: invalid duration"),
+            "{found:#?}"
+        );
+        assert!(
+            found[2]
+                .starts_with("config/test.toml:10: source \"blog\": exclude: invalid regular expression \"(unclosed\""),
+            "{found:#?}"
+        );
+        assert!(
+            found[3].starts_with("config/test.toml:11: source \"blog\": include: unknown field \"body\""),
+            "{found:#?}"
+        );
 
         let listing = problems(&format!("{FEED}[source.listing]\nlinks = \"a\"\n"));
         assert_eq!(listing.len(), 1, "{listing:#?}");
-        assert!(listing[0].contains("[source.listing] does not apply to a feed source"), "{listing:#?}");
+        assert!(
+            listing[0].contains("[source.listing] does not apply to a feed source"),
+            "{listing:#?}"
+        );
         let stray = problems(&GOOD.replace("timezone = ", "full_text = true\ntimezone = "));
         assert!(stray[0].contains("full_text is for a feed source"), "{stray:#?}");
     }

@@ -77,18 +77,25 @@ pub fn parse(text: &str, base: &Url) -> Result<Feed, FeedError> {
     for entry in &feed.entries {
         let Some(url) = link(entry, base) else {
             let what = entry.title.as_ref().map_or(entry.id.as_str(), |t| t.content.as_str());
-            out.warnings
-                .push(format!("feed {base}: entry \"{what}\" has no http(s) link; it is left out"));
+            out.warnings.push(format!(
+                "feed {base}: entry \"{what}\" has no http(s) link; it is left out"
+            ));
             continue;
         };
         // feed-rs makes up an id where the feed gives none, from the link and title: a repeat is still a repeat.
         let fresh_guid = entry.id.is_empty() || guids.insert(entry.id.clone());
         if !fresh_guid || !urls.insert(url.clone()) {
-            out.warnings
-                .push(format!("feed {base}: entry {url} (guid \"{}\") repeats an earlier one; the first is kept", entry.id));
+            out.warnings.push(format!(
+                "feed {base}: entry {url} (guid \"{}\") repeats an earlier one; the first is kept",
+                entry.id
+            ));
             continue;
         }
-        let title = entry.title.as_ref().map(|t| t.content.clone()).filter(|t| !t.trim().is_empty());
+        let title = entry
+            .title
+            .as_ref()
+            .map(|t| t.content.clone())
+            .filter(|t| !t.trim().is_empty());
         let content_base = entry
             .base
             .as_deref()
@@ -148,7 +155,12 @@ fn link(entry: &Entry, base: &Url) -> Option<Url> {
         .links
         .iter()
         .filter(|l| alternate(l.rel.as_deref()))
-        .chain(entry.links.iter().filter(|l| !alternate(l.rel.as_deref()) && l.rel.as_deref() != Some("enclosure")))
+        .chain(
+            entry
+                .links
+                .iter()
+                .filter(|l| !alternate(l.rel.as_deref()) && l.rel.as_deref() != Some("enclosure")),
+        )
         .find_map(|l| http(&l.href))
         .or_else(|| Url::parse(&entry.id).ok().and_then(|u| http(u.as_str())))
 }
@@ -251,12 +263,24 @@ mod tests {
         assert_eq!(got.len(), 2);
         let (url, one) = &got[0];
         assert_eq!(url, "https://news.example/a/1.htm");
-        assert_eq!(one.title.as_deref(), Some("Tom &amp; Jerry \u{2019}s"), "normalize decodes the rest");
-        assert_eq!(one.date_text.as_deref(), Some("2015-12-16 10:23"), "read in the source's zone later");
+        assert_eq!(
+            one.title.as_deref(),
+            Some("Tom &amp; Jerry \u{2019}s"),
+            "normalize decodes the rest"
+        );
+        assert_eq!(
+            one.date_text.as_deref(),
+            Some("2015-12-16 10:23"),
+            "read in the source's zone later"
+        );
         assert_eq!(one.summary_html.as_deref(), Some("<p>Short</p>"));
         assert_eq!(one.categories, ["World"]);
         assert_eq!(one.language.as_deref(), Some("zh-cn"));
-        assert_eq!(got[1].1.date_text.as_deref(), Some("not a date"), "kept for normalize to warn about");
+        assert_eq!(
+            got[1].1.date_text.as_deref(),
+            Some("not a date"),
+            "kept for normalize to warn about"
+        );
     }
 
     #[test]
@@ -333,7 +357,10 @@ mod tests {
     #[test]
     fn a_page_that_is_not_a_feed_is_an_error_naming_the_url() {
         let err = parse("<html><body>hi</body></html>", &u("https://news.example/feed")).unwrap_err();
-        assert_eq!(err.to_string(), "https://news.example/feed is not an RSS, Atom or JSON feed");
+        assert_eq!(
+            err.to_string(),
+            "https://news.example/feed is not an RSS, Atom or JSON feed"
+        );
     }
 
     #[test]

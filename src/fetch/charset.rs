@@ -68,8 +68,8 @@ pub fn decode_page(bytes: &[u8], content_type: Option<&str>) -> Decoded {
         xml_encoding(bytes),
         meta_charset(bytes),
     ]
-        .into_iter()
-        .flatten()
+    .into_iter()
+    .flatten()
     {
         if !declared.contains(&encoding) {
             declared.push(encoding);
@@ -333,7 +333,11 @@ mod tests {
         let decoded = decode_page(&bytes, Some("application/rss+xml; charset=utf-8"));
         assert_eq!(decoded.encoding, encoding_rs::GBK);
         assert!(decoded.text.contains(ZH));
-        assert!(matches!(decoded.how, How::Detected { declared: Some(_) }), "{:?}", decoded.how);
+        assert!(
+            matches!(decoded.how, How::Detected { declared: Some(_) }),
+            "{:?}",
+            decoded.how
+        );
     }
 
     #[test]

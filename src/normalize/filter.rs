@@ -2,8 +2,8 @@
 //!
 //! Input is an [`Item`] as [`super::item`] made it, the source's [`Filters`] (patterns compiled by `config`) and
 //! the run's `now` (a parameter: this never reads the clock). [`apply`] first removes `title_strip` from the
-//! title, then drops the item when it is older than `max_age`, when an `exclude` rule matches, or when `include`
-//! rules are given and none matches; the [`Dropped`] reason names the rule, for `preview`. Rules match the item's
+//! title, then drops the item when an `exclude` rule matches, when `include` rules are given and none matches, or
+//! when it is older than `max_age` (in that order: the first reason is the one given); the [`Dropped`] reason names the rule, for `preview`. Rules match the item's
 //! fields as published: the title, the summary and body as plain text, the author, the URL.
 
 use std::fmt;
@@ -108,12 +108,6 @@ pub fn apply(item: &mut Item, filters: &Filters, now: DateTime<Utc>) -> Result<(
             item.title = stripped;
         }
     }
-    if let Some(max_age) = filters.max_age {
-        let age = now.signed_duration_since(item.published).to_std().unwrap_or_default();
-        if age > max_age {
-            return Err(Dropped::TooOld { max_age });
-        }
-    }
     let body = std::cell::OnceCell::new();
     let matches = |rule: &Rule| {
         let text = || body.get_or_init(|| format!("{} {}", item.summary, sanitize::to_text(&item.content_html)));
@@ -125,7 +119,9 @@ pub fn apply(item: &mut Item, filters: &Filters, now: DateTime<Utc>) -> Result<(
             Field::Any => false,
         };
         match rule.field {
-            Field::Any => [Field::Title, Field::Text, Field::Author, Field::Url].into_iter().any(is),
+            Field::Any => [Field::Title, Field::Text, Field::Author, Field::Url]
+                .into_iter()
+                .any(is),
             field => is(field),
         }
     };
@@ -137,6 +133,12 @@ pub fn apply(item: &mut Item, filters: &Filters, now: DateTime<Utc>) -> Result<(
     }
     if !filters.include.is_empty() && !filters.include.iter().any(matches) {
         return Err(Dropped::NotIncluded);
+    }
+    if let Some(max_age) = filters.max_age {
+        let age = now.signed_duration_since(item.published).to_std().unwrap_or_default();
+        if age > max_age {
+            return Err(Dropped::TooOld { max_age });
+        }
     }
     Ok(())
 }
@@ -235,7 +237,11 @@ mod tests {
             ..Filters::default()
         };
         let mut it = item("[Video]  Opening day | Site", "2026-01-09T00:00:00Z");
-        assert_eq!(apply(&mut it, &filters, now()), Ok(()), "stripped before the rules match");
+        assert_eq!(
+            apply(&mut it, &filters, now()),
+            Ok(()),
+            "stripped before the rules match"
+        );
         assert_eq!(it.title, "Opening day");
         let mut it = item("[Only]", "2026-01-09T00:00:00Z");
         let _ = apply(&mut it, &filters, now());

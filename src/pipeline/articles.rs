@@ -24,7 +24,10 @@ use crate::extract::{self, article::ArticlePage};
 use crate::fetch::{FetchError, Fetched, Fetcher, Page};
 use crate::fingerprint;
 use crate::model::{DateSource, Item, ItemId, ListedLink, Origin, Provenance, RawArticle, SourceId, Validators};
-use crate::normalize::{self, filter::{self, Filters}};
+use crate::normalize::{
+    self,
+    filter::{self, Filters},
+};
 use crate::store::{FailedLink, Known, SavedPage, Served, Store, StoreError, Windowed, lock};
 
 pub(super) enum Job {
@@ -478,11 +481,10 @@ async fn read_or_fall_back(
     });
     let (requests, result) = read_article(ctx, fetcher, Arc::clone(&source), job, now, deadline).await;
     let (listed, error) = match (fallback, result) {
-        (Some(_), ArticleResult::Failed(listed, e) | ArticleResult::Unparsable(listed, e) | ArticleResult::Refused(listed, e))
-            if listed.feed.is_some() =>
-        {
-            (listed, e)
-        }
+        (
+            Some(_),
+            ArticleResult::Failed(listed, e) | ArticleResult::Unparsable(listed, e) | ArticleResult::Refused(listed, e),
+        ) if listed.feed.is_some() => (listed, e),
         (_, result) => return (requests, result),
     };
     let first_seen = fallback.unwrap_or(now);
@@ -491,7 +493,10 @@ async fn read_or_fall_back(
     let article = extract::feed::article(entry, &listed.url);
     let mut article = article;
     let p = &mut article.provenance;
-    for origin in [&mut p.title, &mut p.date_machine, &mut p.author, &mut p.content].into_iter().flatten() {
+    for origin in [&mut p.title, &mut p.date_machine, &mut p.author, &mut p.content]
+        .into_iter()
+        .flatten()
+    {
         *origin = Origin::FeedFallback;
     }
     let page = ArticlePage { article, next: None };
