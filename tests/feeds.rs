@@ -283,7 +283,7 @@ async fn a_feed_answering_304_is_asked_conditionally_and_its_feed_kept() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn full_text_reads_every_page_and_falls_back_to_the_feed_when_one_fails() {
+async fn full_text_reads_every_items_page_with_automatic_extraction() {
     let server = serve().await;
     let base = server.uri();
     let dir = Dir::new(&source("full", &format!("{base}/feeds/rss2.xml"), "full_text = true"));

@@ -27,7 +27,7 @@ pub enum FeedError {
     NotAFeed {
         url: Url,
         #[source]
-        source: feed_rs::parser::ParseFeedError,
+        source: Box<feed_rs::parser::ParseFeedError>,
     },
 }
 
@@ -62,7 +62,7 @@ pub fn parse(text: &str, base: &Url) -> Result<Feed, FeedError> {
         .parse(declared_utf8(text).as_bytes())
         .map_err(|source| FeedError::NotAFeed {
             url: base.clone(),
-            source,
+            source: Box::new(source),
         })?;
     let dates = dates.borrow();
     let date_text = |d: Option<DateTime<chrono::Utc>>| {

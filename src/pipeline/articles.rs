@@ -475,10 +475,11 @@ async fn read_or_fall_back(
     now: DateTime<Utc>,
     deadline: tokio::time::Instant,
 ) -> (usize, ArticleResult) {
-    let fallback = (source.feed.is_some() && !source.feed_only()).then(|| match &job {
+    let first_seen = match &job {
         Job::New(_) => now,
         Job::Recheck(_, k) | Job::Refetch(_, k) | Job::Reextract(_, k, _) => k.first_seen,
-    });
+    };
+    let fallback = (source.feed.is_some() && !source.feed_only()).then_some(first_seen);
     let (requests, result) = read_article(ctx, fetcher, Arc::clone(&source), job, now, deadline).await;
     let (listed, error) = match (fallback, result) {
         (

@@ -1183,10 +1183,10 @@ fn stable_selector(doc: &Html, root: ElementRef<'_>) -> Option<String> {
             (first.id() == root.id() && found.next().is_none()).then(|| css.to_owned())
         })
     };
-    if let Some(id) = el.id().filter(|id| looks_stable(id)) {
-        if let Some(css) = first_is_root(&format!("#{id}")) {
-            return Some(css);
-        }
+    if let Some(id) = el.id().filter(|id| looks_stable(id))
+        && let Some(css) = first_is_root(&format!("#{id}"))
+    {
+        return Some(css);
     }
     let classes: Vec<&str> = el.classes().filter(|c| looks_stable(c)).collect();
     if classes.is_empty() {
