@@ -316,6 +316,12 @@ fn write_article(out: &mut impl Write, a: &ArticleJson) -> std::io::Result<()> {
 
 /// `preview ID --explain`: each configured selector on the first listing page and on its first article.
 async fn explain(config: &Config, source: &Source) -> Result<Exit, AppError> {
+    if source.feed.is_some() {
+        return Err(AppError::Usage(format!(
+            "source \"{}\" reads a feed, which has no listing selectors to explain: `feedwright preview {}` shows its items",
+            source.id, source.id
+        )));
+    }
     let fetcher = fetcher(config)?
         .for_source(&source.http)
         .map_err(|e| AppError::Fetch(Box::new(e)))?;

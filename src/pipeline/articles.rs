@@ -464,9 +464,10 @@ async fn read_article(
     }
 }
 
-/// [`read_article`], and for a feed source reading pages (`full_text`), the feed's own item when the page could not
-/// be read or gave no article: better the feed's summary than nothing. Its fields are marked
-/// [`Origin::FeedFallback`], which `preview` shows.
+/// [`read_article`], and for a feed source reading pages (`full_text`), the feed's own item when a new item's page
+/// could not be read or gave no article: better the feed's summary than nothing. Its fields are marked
+/// [`Origin::FeedFallback`], which `preview` shows. A known item whose page fails keeps what is stored (perhaps the
+/// full text of an earlier run, never to be replaced by a summary); its page is tried again on the next run.
 async fn read_or_fall_back(
     ctx: &Context,
     fetcher: &Fetcher,
@@ -475,24 +476,27 @@ async fn read_or_fall_back(
     now: DateTime<Utc>,
     deadline: tokio::time::Instant,
 ) -> (usize, ArticleResult) {
-    let first_seen = match &job {
-        Job::New(_) => now,
-        Job::Recheck(_, k) | Job::Refetch(_, k) | Job::Reextract(_, k, _) => k.first_seen,
+    let full_text = source.feed.is_some() && !source.feed_only();
+    let known = match &job {
+        Job::New(_) => None,
+        Job::Recheck(_, k) | Job::Refetch(_, k) | Job::Reextract(_, k, _) => Some(k.item_id.clone()),
     };
-    let fallback = (source.feed.is_some() && !source.feed_only()).then_some(first_seen);
     let (requests, result) = read_article(ctx, fetcher, Arc::clone(&source), job, now, deadline).await;
-    let (listed, error) = match (fallback, result) {
-        (
-            Some(_),
-            ArticleResult::Failed(listed, e) | ArticleResult::Unparsable(listed, e) | ArticleResult::Refused(listed, e),
-        ) if listed.feed.is_some() => (listed, e),
-        (_, result) => return (requests, result),
+    let (listed, error) = match result {
+        ArticleResult::Failed(listed, e) | ArticleResult::Unparsable(listed, e) | ArticleResult::Refused(listed, e)
+            if full_text && listed.feed.is_some() =>
+        {
+            (listed, e)
+        }
+        result => return (requests, result),
     };
-    let first_seen = fallback.unwrap_or(now);
+    if let Some(id) = known {
+        tracing::warn!(url = %listed.url, error = %error, "article page not read; the stored item is kept");
+        return (requests, ArticleResult::NotModified(id));
+    }
     tracing::warn!(url = %listed.url, error = %error, "article page not read; the feed's own item is published");
     let entry = listed.feed.as_deref().expect("checked above");
-    let article = extract::feed::article(entry, &listed.url);
-    let mut article = article;
+    let mut article = extract::feed::article(entry, &listed.url);
     let p = &mut article.provenance;
     for origin in [&mut p.title, &mut p.date_machine, &mut p.author, &mut p.content]
         .into_iter()
@@ -501,7 +505,7 @@ async fn read_or_fall_back(
         *origin = Origin::FeedFallback;
     }
     let page = ArticlePage { article, next: None };
-    let (more, result) = finish(&source, fetcher, listed, page, first_seen, deadline).await;
+    let (more, result) = finish(&source, fetcher, listed, page, now, deadline).await;
     (requests + more, result)
 }
 
