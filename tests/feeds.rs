@@ -405,3 +405,31 @@ max_age = "30d""#;
     );
     assert_eq!(title(&feed.entries[0]), "Cross-border e-commerce & digital trade");
 }
+
+/// A full-text item whose page fails on a later run keeps the full text it was stored with: the feed's summary
+/// is only for an item that never had its page read.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_known_item_whose_page_fails_later_keeps_its_full_text() {
+    let server = serve().await;
+    let base = server.uri();
+    let dir = Dir::new(&source("full", &format!("{base}/feeds/rss2.xml"), "full_text = true"));
+    let (code, stdout, stderr) = dir.run(&["run"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let speech_url = format!("{base}/2015-12/16/c_47822.htm");
+    let page_text = "Chinese President Xi Jinping on Wednesday urged all countries";
+    assert!(body(entry(&dir.feed("full"), &speech_url)).contains(page_text));
+
+    // Now only the feed answers: every page is a 404.
+    server.reset().await;
+    mount_feed(&server, "rss2.xml", "application/rss+xml").await;
+    let (code, stdout, stderr) = dir.run(&["run", "--refetch"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stderr.contains("the stored item is kept"), "{stderr}");
+    let feed = dir.feed("full");
+    assert!(
+        body(entry(&feed, &speech_url)).contains(page_text),
+        "{}",
+        body(entry(&feed, &speech_url))
+    );
+    assert!(!body(entry(&feed, &speech_url)).contains("Full <b>text</b>"));
+}

@@ -175,7 +175,9 @@ fn html_of(text: &Text) -> String {
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    let mut out = String::with_capacity(text.len());
+    crate::html::escape_into(&mut out, text, false);
+    out
 }
 
 /// The text with its XML declaration (if any) naming UTF-8: it is already decoded, and feed-rs would otherwise

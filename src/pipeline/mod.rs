@@ -2,7 +2,8 @@
 //!
 //! listing pages (conditional GET, [`listing`]) → article links → which articles to (re)fetch → article pages →
 //! extract → normalize ([`articles`]) → health verdict → store (one transaction) → render from the store → publish
-//! only what changed ([`feed`]).
+//! only what changed ([`feed`]). A feed source's feed takes the place of the listing pages, and its items are built
+//! from the feed unless `full_text` reads their pages.
 //! A failure anywhere in a source is reported in its [`Report`] and never touches the published files or the
 //! stored items; one bad article only costs that article.
 //!
