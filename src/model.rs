@@ -110,6 +110,8 @@ pub struct RawArticle {
     pub author: Option<String>,
     /// Inner HTML of the body, with the `remove` selectors already taken out; not yet sanitized.
     pub content_html: Option<String>,
+    /// What relative links in `content_html` are relative to, when not `url` (a feed's `xml:base`).
+    pub content_base: Option<Url>,
     /// Lead image URL as written (`src`, or `data-src` for lazy images).
     pub image: Option<String>,
     pub image_caption: Option<String>,

@@ -185,8 +185,8 @@ async fn feeds_of_every_version_become_valid_feeds() {
     assert_eq!(forum.published.unwrap().to_rfc3339(), "2015-12-17T01:00:00+00:00");
     assert_eq!(forum.authors[0].name, "Li Tao");
     assert!(
-        body(forum).contains(&format!("{base}/img/forum.jpg")),
-        "{}",
+        body(forum).contains(&format!("{base}/2015-12/img/forum.jpg")),
+        "relative to xml:base, not to the entry's page: {}",
         body(forum)
     );
     let plain = entry(&atom, &format!("{base}/2015-12/13/c_47755.htm"));

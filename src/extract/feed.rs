@@ -70,11 +70,17 @@ pub fn parse(text: &str, base: &Url) -> Result<Feed, FeedError> {
         dates.get(index).filter(|t| !t.is_empty()).cloned()
     };
     let language = feed.language.clone();
+    // feed-rs resolves links against `xml:base` but keeps no base for a body: read it from the document.
+    let bases = match feed.feed_type {
+        feed_rs::model::FeedType::Atom => atom_bases(text, base),
+        _ => Vec::new(),
+    };
+    let bases = (bases.len() == feed.entries.len()).then_some(bases);
     let feed_author = feed.authors.first().map(|p| p.name.clone());
 
     let mut out = Feed::default();
     let (mut guids, mut urls) = (HashSet::new(), HashSet::new());
-    for entry in &feed.entries {
+    for (n, entry) in feed.entries.iter().enumerate() {
         let Some(url) = link(entry, base) else {
             let what = entry.title.as_ref().map_or(entry.id.as_str(), |t| t.content.as_str());
             out.warnings.push(format!(
@@ -96,11 +102,8 @@ pub fn parse(text: &str, base: &Url) -> Result<Feed, FeedError> {
             .as_ref()
             .map(|t| t.content.clone())
             .filter(|t| !t.trim().is_empty());
-        let content_base = entry
-            .base
-            .as_deref()
-            .and_then(|b| url.join(b).ok())
-            .unwrap_or_else(|| url.clone());
+        // Without an `xml:base` in scope, a body's relative links are read as the article page's would be.
+        let content_base = bases.as_ref().and_then(|b| b[n].clone()).unwrap_or_else(|| url.clone());
         let fields = FeedEntry {
             title: title.clone(),
             date_text: date_text(entry.published).or_else(|| date_text(entry.updated)),
@@ -165,6 +168,75 @@ fn link(entry: &Entry, base: &Url) -> Option<Url> {
         .or_else(|| Url::parse(&entry.id).ok().and_then(|u| http(u.as_str())))
 }
 
+/// For each Atom `entry`, in document order, the base in effect at its `content` (else its `summary`) when an
+/// `xml:base` is in scope there; `None` when none is (relative links then read as the entry's page would).
+fn atom_bases(text: &str, document: &Url) -> Vec<Option<Url>> {
+    use quick_xml::events::Event;
+    let text = declared_utf8(text);
+    let mut reader = quick_xml::Reader::from_reader(text.as_bytes());
+    // The base of each open element, and whether an `xml:base` set it (or one of its ancestors).
+    let mut stack: Vec<(Url, bool)> = vec![(document.clone(), false)];
+    // The open entry: its depth, and the base of its body so far (content wins over summary).
+    let mut entry: Option<(usize, Option<(Url, bool)>, bool)> = None;
+    let mut out = Vec::new();
+    let mut buf = Vec::new();
+    loop {
+        let event = match reader.read_event_into(&mut buf) {
+            Ok(event) => event,
+            Err(_) => break,
+        };
+        match event {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let parent = stack.last().cloned().unwrap_or((document.clone(), false));
+                let own = e
+                    .attributes()
+                    .flatten()
+                    .find(|a| a.key.as_ref() == b"xml:base")
+                    .and_then(|a| {
+                        let value = a
+                            .decoded_and_normalized_value(quick_xml::XmlVersion::Implicit1_0, reader.decoder())
+                            .ok()?;
+                        parent.0.join(&value).ok()
+                    });
+                let here = own.map_or(parent, |u| (u, true));
+                let name = e.local_name();
+                let depth = stack.len();
+                match (name.as_ref(), &mut entry) {
+                    (b"entry", None) => entry = Some((depth, None, false)),
+                    (b"content", Some((d, body, from_content))) if depth == *d + 1 => {
+                        *body = Some(here.clone());
+                        *from_content = true;
+                    }
+                    (b"summary", Some((d, body, from_content))) if depth == *d + 1 && !*from_content => {
+                        *body = Some(here.clone());
+                    }
+                    _ => {}
+                }
+                if matches!(event, Event::Start(_)) {
+                    stack.push(here);
+                } else if name.as_ref() == b"entry" && entry.as_ref().is_some_and(|(d, ..)| *d == depth) {
+                    out.push(None);
+                    entry = None;
+                }
+            }
+            Event::End(_) => {
+                let entry_base = stack.pop();
+                if let Some((d, body, _)) = &entry
+                    && stack.len() == *d
+                {
+                    let body = body.clone().or(entry_base);
+                    out.push(body.filter(|(_, set)| *set).map(|(u, _)| u));
+                    entry = None;
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    out
+}
+
 /// A feed text's HTML: plain text (RSS titles, Atom `type="text"`) escaped, HTML as it is.
 fn html_of(text: &Text) -> String {
     if text.content_type.essence().to_string() == "text/plain" {
@@ -208,7 +280,7 @@ pub fn article(entry: &FeedEntry, page_url: &Url) -> RawArticle {
 
 /// Completes an article read from its page with what the feed gives and the page does not, each field marked as
 /// found in `origin`. The body is taken from the feed only when the page has none; its relative links are then
-/// relative to the feed entry's base, so the article's URL moves there too.
+/// relative to the feed entry's base (the article's URL, its identity, stays the page's).
 pub fn fill(raw: &mut RawArticle, entry: &FeedEntry, origin: Origin) {
     let p = &mut raw.provenance;
     let take = |field: &mut Option<String>, from: &Option<String>, mark: &mut Option<Origin>| {
@@ -227,7 +299,7 @@ pub fn fill(raw: &mut RawArticle, entry: &FeedEntry, origin: Origin) {
         && let Some(body) = body
     {
         raw.content_html = Some(body.clone());
-        raw.url = Some(entry.base.clone());
+        raw.content_base = Some(entry.base.clone());
         p.content = Some(origin);
     }
     if raw.language.is_none() {
@@ -317,7 +389,24 @@ mod tests {
         assert_eq!(e.date_text.as_deref(), Some("2024-03-01T08:00:00+01:00"));
         assert_eq!(e.author.as_deref(), Some("Ann"));
         assert_eq!(e.content_html.as_deref(), Some("<p><img src=\"img/a.png\">Body</p>"));
-        assert_eq!(e.base.as_str(), "https://blog.example/posts/one.html");
+        assert_eq!(
+            e.base.as_str(),
+            "https://blog.example/posts/",
+            "the xml:base in scope at the content"
+        );
+    }
+
+    #[test]
+    fn an_atom_body_takes_the_nearest_xml_base_and_without_one_the_entry_link() {
+        let got = entries(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>B</title><id>b</id>
+            <entry xml:base="https://cdn.example/a/"><id>1</id><title>1</title><link href="https://blog.example/1"/>
+              <summary>s</summary><content xml:base="b/" type="html">x</content></entry>
+            <entry><id>2</id><title>2</title><link href="https://blog.example/2"/><content type="html">y</content></entry>
+            </feed>"#,
+        );
+        assert_eq!(got[0].1.base.as_str(), "https://cdn.example/a/b/");
+        assert_eq!(got[1].1.base.as_str(), "https://blog.example/2");
     }
 
     #[test]
