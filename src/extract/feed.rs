@@ -174,17 +174,17 @@ fn atom_bases(text: &str, document: &Url) -> Vec<Option<Url>> {
     use quick_xml::events::Event;
     let text = declared_utf8(text);
     let mut reader = quick_xml::Reader::from_reader(text.as_bytes());
-    // The base of each open element, and whether an `xml:base` set it (or one of its ancestors).
-    let mut stack: Vec<(Url, bool)> = vec![(document.clone(), false)];
-    // The open entry: its depth, and the base of its body so far (content wins over summary).
-    let mut entry: Option<(usize, Option<(Url, bool)>, bool)> = None;
+    /// A base, and whether an `xml:base` set it (on the element or an ancestor).
+    type Base = (Url, bool);
+    /// The open entry: its depth, the base of its body so far, and whether that was its `content` (which wins over
+    /// `summary`).
+    type Open = (usize, Option<Base>, bool);
+    let mut stack: Vec<Base> = vec![(document.clone(), false)];
+    let mut entry: Option<Open> = None;
     let mut out = Vec::new();
     let mut buf = Vec::new();
-    loop {
-        let event = match reader.read_event_into(&mut buf) {
-            Ok(event) => event,
-            Err(_) => break,
-        };
+    // A document broken halfway gives the bases found so far, and then too few of them to be used.
+    while let Ok(event) = reader.read_event_into(&mut buf) {
         match event {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let parent = stack.last().cloned().unwrap_or((document.clone(), false));
