@@ -774,6 +774,33 @@ mod tests {
     }
 
     #[test]
+    fn a_feed_only_source_rebuilds_every_listed_item_and_retries_nothing_unlisted() {
+        let text =
+            "[[source]]\nid = \"f\"\ntitle = \"F\"\nfeed = \"https://e.org/feed.xml\"\n[source.refresh]\nnewest = 0\n";
+        let feed = crate::config::parse(text, std::path::Path::new("t.toml"))
+            .unwrap()
+            .sources
+            .remove(0);
+        let known: HashMap<_, _> = [known(2, "2026-01-01T00:00:00Z")].into();
+        let failed: HashMap<_, _> = [(
+            link(3).url.to_string(),
+            FailedLink {
+                link: link(3),
+                last_failed: "2026-01-01T00:00:00Z".parse().unwrap(),
+                attempts: 1,
+            },
+        )]
+        .into();
+        let now = "2026-01-01T12:00:00Z".parse().unwrap();
+        let jobs = plan(&feed, &known, &failed, &[link(1), link(2)], now);
+        assert_eq!(
+            planned(&jobs),
+            ["new /1.htm", "recheck /2.htm"],
+            "built again from the feed whatever refresh.newest says; the unlisted failure has nothing to build from"
+        );
+    }
+
+    #[test]
     fn failed_links_wait_out_their_backoff_and_come_back_even_when_unlisted() {
         let failed = |n: u32, at: &str, attempts: u32| {
             let f = FailedLink {
