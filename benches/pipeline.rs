@@ -78,6 +78,7 @@ fn extraction() {
             url: url.clone(),
             title: None,
             date_text: None,
+            feed: None,
         };
         let rounds = if html.len() > 1_000_000 { 5 } else { 200 };
         let mut times = Vec::new();

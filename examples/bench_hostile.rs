@@ -62,6 +62,7 @@ fn main() {
         url: url.clone(),
         title: None,
         date_text: None,
+        feed: None,
     };
     let now = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
     for (name, html) in &pages {

@@ -60,6 +60,10 @@ pub fn canonical(source: &Source) -> String {
     put("timezone.from_page", n.zone_from_page.to_string());
     put("summary_chars", n.summary_chars.to_string());
     put("max_content", n.max_content.to_string());
+    // Only for feed sources, so a listing source's fingerprint is what it was before feeds were sources.
+    if let Some(feed) = source.feed {
+        put("feed.full_text", feed.full_text.to_string());
+    }
     lines.join("\n")
 }
 

@@ -71,6 +71,28 @@ pub struct ListedLink {
     pub title: Option<String>,
     /// A date printed beside the link, as found (used when the article itself shows none).
     pub date_text: Option<String>,
+    /// What a feed says about the entry, when the link came from a feed rather than a listing page.
+    pub feed: Option<Box<FeedEntry>>,
+}
+
+/// One entry of a feed read as a source, as the feed writes it: text not cleaned, HTML not sanitized, the date
+/// not parsed (`normalize` does all three, as for a page).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedEntry {
+    pub title: Option<String>,
+    /// `published` (RSS `pubDate`, `dc:date`), else `updated`, as written.
+    pub date_text: Option<String>,
+    pub author: Option<String>,
+    /// RSS `description`, Atom `summary`, JSON Feed `summary`: HTML or escaped text.
+    pub summary_html: Option<String>,
+    /// RSS `content:encoded`, Atom `content`, JSON Feed `content_html` (or `content_text`, escaped).
+    pub content_html: Option<String>,
+    pub categories: Vec<String>,
+    /// What relative links in the summary and content are relative to (the entry's link unless `xml:base` says
+    /// otherwise).
+    pub base: Url,
+    /// The feed's language (`<language>`, `xml:lang`), as written: a hint for the zone of dates written without one.
+    pub language: Option<String>,
 }
 
 /// One article page's fields, as found: raw text, raw HTML, possibly relative URLs.
@@ -88,6 +110,8 @@ pub struct RawArticle {
     pub author: Option<String>,
     /// Inner HTML of the body, with the `remove` selectors already taken out; not yet sanitized.
     pub content_html: Option<String>,
+    /// What relative links in `content_html` are relative to, when not `url` (a feed's `xml:base`).
+    pub content_base: Option<Url>,
     /// Lead image URL as written (`src`, or `data-src` for lazy images).
     pub image: Option<String>,
     pub image_caption: Option<String>,
@@ -127,6 +151,10 @@ pub enum Origin {
     Url,
     /// Printed on the listing page.
     Listing,
+    /// Given by the feed the source reads.
+    Feed,
+    /// Given by the feed because the article page could not be read (`full_text`).
+    FeedFallback,
 }
 
 impl Origin {
@@ -140,6 +168,8 @@ impl Origin {
             Self::Heuristic => "heuristic",
             Self::Url => "url",
             Self::Listing => "listing",
+            Self::Feed => "feed",
+            Self::FeedFallback => "feed, page failed",
         }
     }
 }

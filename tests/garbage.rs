@@ -126,6 +126,7 @@ fn mutated_pages_never_panic_a_stage() {
                     url: url.clone(),
                     title: None,
                     date_text: None,
+                    feed: None,
                 });
                 if let Ok(item) = normalize::item(&raw, &listed, &source.normalize, now) {
                     assert_sanitized(&item.content_html);
@@ -300,6 +301,7 @@ fn through_the_stages(bytes: &[u8], content_type: &str) -> Option<feedwright::mo
         url: url.clone(),
         title: Some("Listed title".to_owned()),
         date_text: None,
+        feed: None,
     };
     let item = normalize::item(&raw, &listed, &source.normalize, now).ok()?;
     assert_sanitized(&item.content_html);

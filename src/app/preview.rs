@@ -4,7 +4,8 @@
 //! a source made of only that URL, everything found automatically), `preview --article URL [--json]` (one article
 //! page; `--json` prints the stable object outside benchmarks read), and `preview ID --explain` (what each
 //! configured selector matches on the listing and the first article). Each table row says where every field came
-//! from.
+//! from (`feed`, or `feed, page failed` when a `full_text` page could not be read), and the items the source's
+//! filters dropped follow the table with the rule that dropped each.
 
 use std::io::Write;
 use std::path::Path;
@@ -92,6 +93,7 @@ async fn listing(config: &Config, source: &Source, format: Option<Format>) -> Re
             out.write_all(render::render(format, &meta, &items).as_bytes())
         }
         None => write_table(&mut out, &items, &collected.provenance, collected.links.len())
+            .and_then(|()| write_dropped(&mut out, &collected.dropped))
             .and_then(|()| write_advertised(&mut out, &collected.advertised)),
     };
     written.and_then(|()| out.flush()).map_err(stdout_error)?;
@@ -168,6 +170,20 @@ fn origins(from: &Provenance, date: DateSource) -> String {
     )
 }
 
+/// The items the source's filters dropped, each with the rule that dropped it.
+fn write_dropped(out: &mut impl Write, dropped: &[(Item, normalize::filter::Dropped)]) -> std::io::Result<()> {
+    use term::text::column;
+    if dropped.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "{} dropped by the source's filters:", dropped.len())?;
+    for (item, reason) in dropped {
+        writeln!(out, "  {}  {}", column(&item.title, TITLE_CELLS), item.url)?;
+        writeln!(out, "    dropped: {reason}")?;
+    }
+    Ok(())
+}
+
 fn write_advertised(out: &mut impl Write, feeds: &[Url]) -> std::io::Result<()> {
     for feed in feeds {
         writeln!(
@@ -235,6 +251,7 @@ fn article_json(source: &Source, page: &Page, now: DateTime<Utc>) -> ArticleJson
         url: page.final_url.clone(),
         title: None,
         date_text: None,
+        feed: None,
     };
     let read = extract::article::parse(&page.text, &page.final_url, &source.article, None).article;
     let draft = normalize::draft(&read, &listed, &source.normalize, now);
@@ -299,6 +316,12 @@ fn write_article(out: &mut impl Write, a: &ArticleJson) -> std::io::Result<()> {
 
 /// `preview ID --explain`: each configured selector on the first listing page and on its first article.
 async fn explain(config: &Config, source: &Source) -> Result<Exit, AppError> {
+    if source.feed.is_some() {
+        return Err(AppError::Usage(format!(
+            "source \"{}\" reads a feed, which has no listing selectors to explain: `feedwright preview {}` shows its items",
+            source.id, source.id
+        )));
+    }
     let fetcher = fetcher(config)?
         .for_source(&source.http)
         .map_err(|e| AppError::Fetch(Box::new(e)))?;

@@ -217,6 +217,7 @@ fn extract_again(source: &Source, expected: &Snapshot, dir: &Path) -> Result<Sna
             url: article.url.clone(),
             title: article.link_title.clone(),
             date_text: article.link_date.clone(),
+            feed: None,
         };
         let text = read(&article.file)?;
         article.found = article_found(source, &listed, &article.final_url, text, article.first_seen);

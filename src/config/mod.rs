@@ -168,6 +168,24 @@ pub struct Source {
     pub http: fetch::Profile,
     /// The longest a run may spend on this source; articles not read by then are skipped.
     pub budget: Duration,
+    /// Set when the source reads a feed (`feed = URL`, then the one entry of `urls`) instead of listing pages.
+    pub feed: Option<FeedOptions>,
+    /// Which items are published, and how their titles are trimmed.
+    pub filters: normalize::filter::Filters,
+}
+
+/// How a feed source reads its feed; the default is what a `[[source]]` with only `feed` gets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FeedOptions {
+    /// Fetch each item's page and extract the article from it, instead of publishing what the feed gives.
+    pub full_text: bool,
+}
+
+impl Source {
+    /// Whether items are built from the feed alone, without reading their pages.
+    pub fn feed_only(&self) -> bool {
+        self.feed.is_some_and(|f| !f.full_text)
+    }
 }
 
 /// Where events go, and which ones.

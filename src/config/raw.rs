@@ -313,6 +313,20 @@ pub struct RawSource {
     pub author: Option<String>,
     pub url: Option<Spanned<String>>,
     pub urls: Option<Spanned<Vec<String>>>,
+    /// An RSS, Atom or JSON feed read instead of listing pages.
+    pub feed: Option<Spanned<String>>,
+    /// A feed source: fetch each item's page and extract the article from it.
+    pub full_text: Option<Spanned<bool>>,
+    /// Filters: items matching an `exclude` rule are dropped, and when `include` rules are given, items matching
+    /// none of them.
+    #[serde(default)]
+    pub include: Vec<Spanned<RawRule>>,
+    #[serde(default)]
+    pub exclude: Vec<Spanned<RawRule>>,
+    /// Items published longer ago than this are dropped.
+    pub max_age: Option<Spanned<String>>,
+    /// A regular expression removed from titles.
+    pub title_strip: Option<Spanned<String>>,
     pub language: Option<String>,
     pub timezone: Option<Spanned<String>>,
     pub max_items: Option<Spanned<usize>>,
@@ -333,6 +347,15 @@ pub struct RawSource {
     pub cron: Option<Spanned<String>>,
     #[serde(default)]
     pub http: RawHttp,
+}
+
+/// One `include` or `exclude` rule: `{ field = "title", pattern = "(?i)sponsored" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    /// `title`, `text` (summary and body), `author`, `url`, or `any` (the default).
+    pub field: Option<Spanned<String>>,
+    pub pattern: Spanned<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -6,19 +6,22 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono_tz::Tz;
+use regex::Regex;
 use scraper::Selector;
 use toml::Spanned;
 use url::Url;
 
-use super::raw::{RawArticle, RawHttp, RawListing, RawNotify, RawSettings, RawSource};
+use super::raw::{RawArticle, RawHttp, RawListing, RawNotify, RawRule, RawSettings, RawSource};
 use super::{
-    Config, ConfigError, Notify, PageTemplate, PathLines, Problem, Refresh, Schedule, Settings, Source, Target,
+    Config, ConfigError, FeedOptions, Notify, PageTemplate, PathLines, Problem, Refresh, Schedule, Settings, Source,
+    Target,
 };
 use crate::extract::{ArticleRules, ListRules};
 use crate::fetch::guard::Policy;
 use crate::fetch::{self, HostLimits};
 use crate::model::SourceId;
 use crate::normalize;
+use crate::normalize::filter::{Field, Filters, Rule};
 use crate::render::Format;
 
 const DEFAULT_SUMMARY_CHARS: usize = 280;
@@ -213,9 +216,9 @@ impl Validator<'_> {
         }
 
         let mut urls = Vec::new();
-        match (&r.url, &r.urls) {
-            (Some(url), None) => urls.extend(self.listing_url(url, "url")),
-            (None, Some(list)) => {
+        match (&r.url, &r.urls, &r.feed) {
+            (Some(url), None, None) => urls.extend(self.listing_url(url, "url")),
+            (None, Some(list), None) => {
                 for u in list.get_ref() {
                     urls.extend(self.listing_url(&Spanned::new(list.span(), u.clone()), "urls"));
                 }
@@ -223,9 +226,26 @@ impl Validator<'_> {
                     self.error(list.span(), "urls is empty".into());
                 }
             }
-            (Some(url), Some(_)) => self.error(url.span(), "give either url or urls, not both".into()),
-            (None, None) => self.error(raw.span(), "missing url (the listing page) or urls".into()),
+            (None, None, Some(feed)) => urls.extend(self.listing_url(feed, "feed")),
+            (None, None, None) => self.error(
+                raw.span(),
+                "missing url (the listing page), urls or feed (an RSS, Atom or JSON feed)".into(),
+            ),
+            (url, urls, feed) => {
+                let second = [
+                    url.as_ref().map(Spanned::span),
+                    urls.as_ref().map(Spanned::span),
+                    feed.as_ref().map(Spanned::span),
+                ]
+                .into_iter()
+                .flatten()
+                .nth(1)
+                .unwrap_or_else(|| raw.span());
+                self.error(second, "give one of url, urls or feed, not several".into());
+            }
         }
+        let feed = self.feed_options(r);
+        let filters = self.filters(r);
 
         let timezone = match &r.timezone {
             None => Some(Tz::UTC),
@@ -273,6 +293,7 @@ impl Validator<'_> {
 
         let (id, timezone, listing, article) = (id?, timezone?, listing?, article?);
         let (pages, http, date_formats) = (pages?, http?, date_formats?);
+        let (feed, filters) = (feed?, filters?);
         let home = urls.first()?.clone();
         Some(Source {
             description: r.description.clone().unwrap_or_else(|| {
@@ -312,7 +333,109 @@ impl Validator<'_> {
             pages,
             http,
             budget,
+            feed,
+            filters,
         })
+    }
+
+    /// `full_text`, and the listing keys a feed source has no use for. `None` means invalid; `Some(None)` means
+    /// not a feed source.
+    fn feed_options(&mut self, r: &RawSource) -> Option<Option<FeedOptions>> {
+        let Some(feed) = &r.feed else {
+            if let Some(full_text) = &r.full_text {
+                self.error(
+                    full_text.span(),
+                    "full_text is for a feed source (feed = \"URL\")".into(),
+                );
+                return None;
+            }
+            return Some(None);
+        };
+        let l = &r.listing;
+        let listing_keys = [
+            l.item.as_ref().map(Spanned::span),
+            l.links.as_ref().map(Spanned::span),
+            l.date.as_ref().map(Spanned::span),
+            l.next.as_ref().map(Spanned::span),
+            l.pages.as_ref().map(Spanned::span),
+            l.max_pages.as_ref().map(Spanned::span),
+        ];
+        if let Some(span) = listing_keys.into_iter().flatten().next() {
+            self.error(
+                span,
+                format!(
+                    "[source.listing] does not apply to a feed source (feed = \"{}\")",
+                    feed.get_ref()
+                ),
+            );
+            return None;
+        }
+        let d = FeedOptions::default();
+        Some(Some(FeedOptions {
+            full_text: r.full_text.as_ref().map_or(d.full_text, |f| *f.get_ref()),
+        }))
+    }
+
+    /// `include`, `exclude`, `max_age` and `title_strip`; `None` when any is invalid.
+    fn filters(&mut self, r: &RawSource) -> Option<Filters> {
+        let include: Vec<Option<Rule>> = r.include.iter().map(|rule| self.rule(rule, "include")).collect();
+        let exclude: Vec<Option<Rule>> = r.exclude.iter().map(|rule| self.rule(rule, "exclude")).collect();
+        let max_age = match &r.max_age {
+            None => Some(None),
+            Some(age) => self.duration(Some(age), "max_age").map(Some),
+        };
+        let title_strip = match &r.title_strip {
+            None => Some(None),
+            Some(pattern) => self.regex(pattern, "title_strip").map(Some),
+        };
+        Some(Filters {
+            include: include.into_iter().collect::<Option<_>>()?,
+            exclude: exclude.into_iter().collect::<Option<_>>()?,
+            max_age: max_age?,
+            title_strip: title_strip?,
+        })
+    }
+
+    fn rule(&mut self, raw: &Spanned<RawRule>, key: &str) -> Option<Rule> {
+        let r = raw.get_ref();
+        let field = match &r.field {
+            None => Some(Field::Any),
+            Some(name) => Field::parse(name.get_ref()).or_else(|| {
+                self.error(
+                    name.span(),
+                    format!(
+                        "{key}: unknown field \"{}\" (use {})",
+                        name.get_ref(),
+                        Field::NAMES.join(", ")
+                    ),
+                );
+                None
+            }),
+        };
+        let pattern = self.regex(&r.pattern, key);
+        Some(Rule {
+            field: field?,
+            pattern: pattern?,
+        })
+    }
+
+    /// The one place config compiles regular expressions.
+    fn regex(&mut self, s: &Spanned<String>, key: &str) -> Option<Regex> {
+        Regex::new(s.get_ref())
+            .map_err(|e| {
+                let why = match e {
+                    regex::Error::Syntax(text) => text.lines().last().unwrap_or("").trim().to_owned(),
+                    other => other.to_string(),
+                };
+                self.error(
+                    s.span(),
+                    format!(
+                        "{key}: invalid regular expression \"{}\" ({why})",
+                        shorten(s.get_ref(), 60)
+                    ),
+                );
+            })
+            .ok()
     }
 
     /// `listing.pages`: `None` means invalid; `Some(None)` means not configured.
@@ -790,6 +913,73 @@ content = "#Content"
             Err(ConfigError::Invalid { problems }) => problems.iter().map(ToString::to_string).collect(),
             Err(e) => vec![e.to_string()],
         }
+    }
+
+    const FEED: &str = r##"
+[[source]]
+id = "blog"
+title = "Blog"
+feed = "https://blog.example/feed.xml"
+full_text = true
+max_age = "30d"
+title_strip = "^\\[[^]]*\\]\\s*"
+exclude = [{ field = "title", pattern = "(?i)sponsored" }]
+include = [{ pattern = "wuzhen" }, { field = "url", pattern = "/news/" }]
+"##;
+
+    #[test]
+    fn a_feed_source_has_its_feed_as_its_url_and_its_filters_compiled() {
+        let config = parse(FEED, Path::new("c.toml")).unwrap();
+        let source = &config.sources[0];
+        assert_eq!(source.urls[0].as_str(), "https://blog.example/feed.xml");
+        assert_eq!(source.feed, Some(FeedOptions { full_text: true }));
+        assert!(!source.feed_only());
+        let f = &source.filters;
+        assert_eq!(f.max_age, Some(Duration::from_secs(30 * 24 * 3600)));
+        assert_eq!(f.exclude[0].field, Field::Title);
+        assert_eq!(f.include[0].field, Field::Any, "the default field");
+        assert_eq!(f.include[1].field, Field::Url);
+        assert!(f.title_strip.as_ref().unwrap().is_match("[Video] x"));
+        let plain = parse(&FEED.replace("full_text = true\n", ""), Path::new("c.toml")).unwrap();
+        assert!(plain.sources[0].feed_only(), "full_text is off by default");
+        assert!(parse(GOOD, Path::new("c.toml")).unwrap().sources[0].filters.is_empty());
+    }
+
+    #[test]
+    fn feed_sources_are_checked_with_every_problem_on_its_line() {
+        let bad = FEED
+            .replace("feed = ", "url = \"https://blog.example/\"\nfeed = ")
+            .replace("(?i)sponsored", "(unclosed")
+            .replace("field = \"url\"", "field = \"body\"")
+            .replace("max_age = \"30d\"", "max_age = \"a while\"");
+        let found = problems(&bad);
+        assert_eq!(found.len(), 4, "{found:#?}");
+        assert!(
+            found[0].starts_with("config/test.toml:6: source \"blog\": give one of url, urls or feed"),
+            "{found:#?}"
+        );
+        assert!(
+            found[1].starts_with("config/test.toml:8: source \"blog\": max_age: invalid duration"),
+            "{found:#?}"
+        );
+        assert!(
+            found[2]
+                .starts_with("config/test.toml:10: source \"blog\": exclude: invalid regular expression \"(unclosed\""),
+            "{found:#?}"
+        );
+        assert!(
+            found[3].starts_with("config/test.toml:11: source \"blog\": include: unknown field \"body\""),
+            "{found:#?}"
+        );
+
+        let listing = problems(&format!("{FEED}[source.listing]\nlinks = \"a\"\n"));
+        assert_eq!(listing.len(), 1, "{listing:#?}");
+        assert!(
+            listing[0].contains("[source.listing] does not apply to a feed source"),
+            "{listing:#?}"
+        );
+        let stray = problems(&GOOD.replace("timezone = ", "full_text = true\ntimezone = "));
+        assert!(stray[0].contains("full_text is for a feed source"), "{stray:#?}");
     }
 
     #[test]

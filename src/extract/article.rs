@@ -155,6 +155,7 @@ pub fn parse(html: &str, url: &Url, rules: &ArticleRules, listed_title: Option<&
         date_text: take(date_text, &mut provenance.date_text),
         author: take(author, &mut provenance.author),
         content_html: take(content_html, &mut provenance.content),
+        content_base: None,
         image: take(image, &mut provenance.image),
         image_caption: take(caption, &mut provenance.caption),
         provenance: Provenance::default(),

@@ -217,7 +217,12 @@ impl Links {
             }
             None => {
                 self.index.insert(url.clone(), self.list.len());
-                self.list.push(ListedLink { url, title, date_text });
+                self.list.push(ListedLink {
+                    url,
+                    title,
+                    date_text,
+                    feed: None,
+                });
             }
         }
     }
@@ -253,6 +258,7 @@ mod tests {
             url: url(link_url),
             title: title.map(str::to_owned),
             date_text: date.map(str::to_owned),
+            feed: None,
         }
     }
 

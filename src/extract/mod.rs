@@ -7,12 +7,14 @@
 //! fatal). Text is only whitespace-collapsed here and HTML only has the configured noise cut out; cleaning dates,
 //! resolving relative URLs and sanitizing belong to `normalize`. Pages are parsed within the depth and node bounds
 //! of [`crate::html`], so a hostile page costs time and memory in proportion to its size, never more.
+//! [`feed`] reads a feed that a source names instead of a listing, into the same listed links.
 //! Fields a source gives no selector for are found automatically: [`meta`] reads the page's own metadata and
 //! [`auto`] detects links, bodies, headlines, dates and pagers; a configured selector always wins.
 
 pub mod article;
 pub mod auto;
 pub mod explain;
+pub mod feed;
 pub mod list;
 pub mod meta;
 

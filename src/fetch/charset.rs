@@ -1,7 +1,7 @@
 //! Bytes to text: finds the page's character encoding and decodes it.
 //!
-//! The order is the one browsers use: the HTTP `charset`, a byte-order mark, a `<meta>` declaration, then
-//! detection. Chinese sites often send a wrong header or none, so a declared encoding that does not decode the
+//! The order is the one browsers use: the HTTP `charset`, a byte-order mark, a `<meta>` declaration (or, for a
+//! feed, the XML declaration's `encoding`), then detection. Chinese sites often send a wrong header or none, so a declared encoding that does not decode the
 //! bytes cleanly yields to the next candidate instead of producing mojibake. GB2312 is decoded as GBK (GB18030),
 //! as browsers do, since real "GB2312" pages use GBK characters.
 //!
@@ -63,9 +63,13 @@ pub fn decode_page(bytes: &[u8], content_type: Option<&str>) -> Decoded {
         return done((decode_with(encoding, &bytes[bom_len..]).0, encoding), How::Bom);
     }
     let mut declared: Vec<&'static Encoding> = Vec::with_capacity(2);
-    for encoding in [content_type.and_then(charset_param), meta_charset(bytes)]
-        .into_iter()
-        .flatten()
+    for encoding in [
+        content_type.and_then(charset_param),
+        xml_encoding(bytes),
+        meta_charset(bytes),
+    ]
+    .into_iter()
+    .flatten()
     {
         if !declared.contains(&encoding) {
             declared.push(encoding);
@@ -155,6 +159,27 @@ fn charset_param(content_type: &str) -> Option<&'static Encoding> {
         let (name, value) = param.split_once('=')?;
         name.trim().eq_ignore_ascii_case("charset").then(|| label(value))?
     })
+}
+
+/// The encoding an XML declaration names (`<?xml version="1.0" encoding="gbk"?>`), for feeds: it must open the
+/// document (after a byte-order mark, which [`decode_page`] reads first).
+fn xml_encoding(bytes: &[u8]) -> Option<&'static Encoding> {
+    let head = bytes.get(..bytes.len().min(256))?;
+    let end = find(head, b"?>")?;
+    let declaration = head.trim_ascii_start().strip_prefix(b"<?xml")?;
+    let declaration = &declaration[..declaration.len().min(end)];
+    let at = find(declaration, b"encoding")?;
+    let rest = declaration[at + "encoding".len()..]
+        .trim_ascii_start()
+        .strip_prefix(b"=")?
+        .trim_ascii_start();
+    let value: Vec<u8> = rest
+        .iter()
+        .copied()
+        .skip_while(|b| *b == b'"' || *b == b'\'')
+        .take_while(|b| !matches!(b, b'"' | b'\'' | b'?') && !b.is_ascii_whitespace())
+        .collect();
+    label(std::str::from_utf8(&value).ok()?)
 }
 
 /// The encoding a `<meta charset=..>` or `<meta http-equiv=Content-Type content="..; charset=..">` declares
@@ -287,6 +312,32 @@ mod tests {
         let bytes = gbk_page("");
         let (text, _) = decode(&bytes, None);
         assert!(text.contains(ZH), "{text}");
+    }
+
+    #[test]
+    fn an_xml_declaration_names_a_feed_encoding() {
+        let mut bytes = b"<?xml version=\"1.0\" encoding='GB2312'?><rss><channel><title>".to_vec();
+        bytes.extend(encoding_rs::GBK.encode(ZH).0.iter());
+        bytes.extend(b"</title></channel></rss>");
+        let decoded = decode_page(&bytes, Some("application/rss+xml"));
+        assert_eq!(decoded.encoding, encoding_rs::GBK);
+        assert!(decoded.text.contains(ZH));
+        assert_eq!(decoded.how, How::Declared);
+    }
+
+    #[test]
+    fn a_gbk_feed_labelled_utf8_is_decoded_as_gbk() {
+        let mut bytes = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss><channel><title>".to_vec();
+        bytes.extend(encoding_rs::GBK.encode(ZH).0.iter());
+        bytes.extend(b"</title></channel></rss>");
+        let decoded = decode_page(&bytes, Some("application/rss+xml; charset=utf-8"));
+        assert_eq!(decoded.encoding, encoding_rs::GBK);
+        assert!(decoded.text.contains(ZH));
+        assert!(
+            matches!(decoded.how, How::Detected { declared: Some(_) }),
+            "{:?}",
+            decoded.how
+        );
     }
 
     #[test]

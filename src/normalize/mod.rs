@@ -8,6 +8,7 @@
 //! everything is tested with strings.
 
 pub mod date;
+pub mod filter;
 pub mod sanitize;
 pub mod text;
 pub mod url;
@@ -115,7 +116,8 @@ pub fn draft(raw: &RawArticle, listed: &ListedLink, rules: &Rules, first_seen: D
         .find(|t| !t.is_empty());
 
     let body = raw.content_html.as_deref().filter(|html| !html.trim().is_empty());
-    let mut content_html = body.map(|html| sanitize::clean(html, page_url)).unwrap_or_default();
+    let content_base = raw.content_base.as_ref().unwrap_or(page_url);
+    let mut content_html = body.map(|html| sanitize::clean(html, content_base)).unwrap_or_default();
     let more = (content_html.len() > rules.max_content).then(|| sanitize::continue_reading(&item_url));
     if let Some(more) = &more {
         let full = content_html.len();
@@ -314,6 +316,7 @@ mod tests {
             date_text: Some("xinhuanet.com Updated: 2015-12-16 10:23".into()),
             date_machine: None,
             author: Some("Source: Xinhua".into()),
+            content_base: None,
             content_html: Some(
                 "<p>WUZHEN, Dec 16 (Xinhua) -- Chinese President Xi Jinping on Wednesday called for joint efforts.</p>\
                  <script>track()</script><p><img src=\"W020151216.jpg\"></p>"
@@ -331,6 +334,7 @@ mod tests {
             url: u("http://www.wuzhenwic.org/2015-12/16/c_47822.htm?utm_source=home"),
             title: Some("Xi addresses the conference".into()),
             date_text: Some("2015-12-15".into()),
+            feed: None,
         }
     }
 

@@ -5,7 +5,10 @@
 //! conditional GET, extraction and normalization on a blocking thread, and, for a story split over several pages,
 //! its next pages (at most `article.max_pages`) fetched and their bodies joined in order before it is normalized
 //! once. Articles are read a few at a time and handled as they finish; [`fold`] puts the results back in listing
-//! order (the store breaks ties in `updated` by commit order) and turns each into store changes and health counts.
+//! order (the store breaks ties in `updated` by commit order) and turns each into store changes and health counts,
+//! after the source's filters ([`filter::apply`]) dropped what they drop. A feed source's items are built from the
+//! feed ([`extract::feed`]) without a request, or, with `full_text`, read from their pages like any article and
+//! completed (or, when the page fails, replaced) by what the feed gives.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -20,8 +23,11 @@ use crate::error_chain;
 use crate::extract::{self, article::ArticlePage};
 use crate::fetch::{FetchError, Fetched, Fetcher, Page};
 use crate::fingerprint;
-use crate::model::{DateSource, Item, ItemId, ListedLink, Provenance, RawArticle, SourceId, Validators};
-use crate::normalize;
+use crate::model::{DateSource, Item, ItemId, ListedLink, Origin, Provenance, RawArticle, SourceId, Validators};
+use crate::normalize::{
+    self,
+    filter::{self, Filters},
+};
 use crate::store::{FailedLink, Known, SavedPage, Served, Store, StoreError, Windowed, lock};
 
 pub(super) enum Job {
@@ -82,7 +88,7 @@ pub(super) async fn read_all(
         .map(|(n, job)| {
             let shared = Arc::clone(&shared);
             async move {
-                let (requests, result) = read_article(ctx, fetcher, shared, job, now, deadline).await;
+                let (requests, result) = read_or_fall_back(ctx, fetcher, shared, job, now, deadline).await;
                 progress(Progress::Read);
                 (n, requests, result)
             }
@@ -94,12 +100,18 @@ pub(super) async fn read_all(
     fold(
         results.into_iter().map(|(_, requests, result)| (requests, result)),
         known,
+        (&source.filters, now),
         out,
     );
 }
 
 /// Turns each article's result into store changes, health counts and errors.
-fn fold(results: impl Iterator<Item = (usize, ArticleResult)>, known: &HashMap<String, Known>, out: &mut Collected) {
+fn fold(
+    results: impl Iterator<Item = (usize, ArticleResult)>,
+    known: &HashMap<String, Known>,
+    (filters, now): (&Filters, DateTime<Utc>),
+    out: &mut Collected,
+) {
     let mut listed_ids = HashSet::new();
     let remember = |out: &mut Collected, link: ListedLink, e: &str| {
         if !known.contains_key(link.url.as_str()) {
@@ -111,12 +123,21 @@ fn fold(results: impl Iterator<Item = (usize, ArticleResult)>, known: &HashMap<S
         match result {
             ArticleResult::Parsed(parsed) => {
                 let Parsed {
-                    item,
+                    mut item,
                     validators,
                     listed,
                     page,
                     provenance,
                 } = *parsed;
+                // After normalizing, so that the rules see the item as it would be published.
+                if let Err(reason) = filter::apply(&mut item, filters, now) {
+                    tracing::info!(url = %item.url, reason = %reason, "item dropped by the source's filters");
+                    listed_ids.insert(item.id.clone());
+                    out.observed.parsed += 1;
+                    out.observed.with_body += 1;
+                    out.dropped.push((item, reason));
+                    continue;
+                }
                 out.provenance.push((item.id.clone(), provenance));
                 if let Some(mut page) = page {
                     page.set_item(&item.id);
@@ -185,8 +206,11 @@ pub(super) fn plan(
 ) -> Vec<Job> {
     let mut jobs = Vec::new();
     let mut rechecks = 0;
+    // Built from the feed without a request: every listed item is built again, so an edit in the feed shows.
+    let feed_only = source.feed_only();
     for link in links {
         match known.get(link.url.as_str()) {
+            Some(k) if feed_only => jobs.push(Job::Recheck(link.clone(), k.clone())),
             None if failed.get(link.url.as_str()).is_some_and(|f| !f.due(now)) => {}
             None => jobs.push(Job::New(link.clone())),
             Some(k) => {
@@ -206,7 +230,8 @@ pub(super) fn plan(
     let listed: HashSet<&str> = links.iter().map(|l| l.url.as_str()).collect();
     let mut retries: Vec<&FailedLink> = failed
         .iter()
-        .filter(|(url, f)| !listed.contains(url.as_str()) && f.due(now))
+        // A feed-only source has nothing to read an unlisted link from.
+        .filter(|(url, f)| !feed_only && !listed.contains(url.as_str()) && f.due(now))
         .map(|(_, f)| f)
         .collect();
     retries.sort_by(|a, b| a.link.url.cmp(&b.link.url));
@@ -294,6 +319,7 @@ impl Rerun {
                         url,
                         title: None,
                         date_text: None,
+                        feed: None,
                     })
                 });
             match (link, &w.page) {
@@ -372,6 +398,9 @@ async fn read_article(
     now: DateTime<Utc>,
     deadline: tokio::time::Instant,
 ) -> (usize, ArticleResult) {
+    if source.feed_only() {
+        return from_feed(fetcher, &source, job, now, deadline).await;
+    }
     let (listed, validators, first_seen, known_id) = match job {
         Job::New(link) => (link, None, now, None),
         Job::Recheck(link, known) => match lock(&ctx.store).validators(&link.url) {
@@ -433,6 +462,81 @@ async fn read_article(
         }
         Err(e) => (usize::from(counts_request(&e)), fetch_failed(&source.id, listed, &e)),
     }
+}
+
+/// [`read_article`], and for a feed source reading pages (`full_text`), the feed's own item when a new item's page
+/// could not be read or gave no article: better the feed's summary than nothing. Its fields are marked
+/// [`Origin::FeedFallback`], which `preview` shows. A known item whose page fails keeps what is stored (perhaps the
+/// full text of an earlier run, never to be replaced by a summary); its page is tried again on the next run.
+async fn read_or_fall_back(
+    ctx: &Context,
+    fetcher: &Fetcher,
+    source: Arc<Source>,
+    job: Job,
+    now: DateTime<Utc>,
+    deadline: tokio::time::Instant,
+) -> (usize, ArticleResult) {
+    let full_text = source.feed.is_some() && !source.feed_only();
+    let known = match &job {
+        Job::New(_) => None,
+        Job::Recheck(_, k) | Job::Refetch(_, k) | Job::Reextract(_, k, _) => Some(k.item_id.clone()),
+    };
+    let (requests, result) = read_article(ctx, fetcher, Arc::clone(&source), job, now, deadline).await;
+    let (listed, error) = match result {
+        ArticleResult::Failed(listed, e) | ArticleResult::Unparsable(listed, e) | ArticleResult::Refused(listed, e)
+            if full_text && listed.feed.is_some() =>
+        {
+            (listed, e)
+        }
+        result => return (requests, result),
+    };
+    if let Some(id) = known {
+        tracing::warn!(url = %listed.url, error = %error, "article page not read; the stored item is kept");
+        return (requests, ArticleResult::NotModified(id));
+    }
+    tracing::warn!(url = %listed.url, error = %error, "article page not read; the feed's own item is published");
+    let entry = listed.feed.as_deref().expect("checked above");
+    let mut article = extract::feed::article(entry, &listed.url);
+    let p = &mut article.provenance;
+    for origin in [&mut p.title, &mut p.date_machine, &mut p.author, &mut p.content]
+        .into_iter()
+        .flatten()
+    {
+        *origin = Origin::FeedFallback;
+    }
+    let page = ArticlePage { article, next: None };
+    let (more, result) = finish(&source, fetcher, listed, page, now, deadline).await;
+    (requests + more, result)
+}
+
+/// A feed-only source's item, built from what the feed gives, without a request.
+async fn from_feed(
+    fetcher: &Fetcher,
+    source: &Arc<Source>,
+    job: Job,
+    now: DateTime<Utc>,
+    deadline: tokio::time::Instant,
+) -> (usize, ArticleResult) {
+    let (listed, known) = match job {
+        Job::New(link) => (link, None),
+        Job::Recheck(link, k) | Job::Refetch(link, k) | Job::Reextract(link, k, _) => (link, Some(k)),
+    };
+    let Some(entry) = listed.feed.as_deref() else {
+        // Remembered from an earlier run and no longer in the feed: there is nothing to build it from.
+        return match known {
+            Some(k) => (0, ArticleResult::NotModified(k.item_id)),
+            None => {
+                let error = format!("{} is no longer in the feed", listed.url);
+                (0, ArticleResult::Failed(listed, error))
+            }
+        };
+    };
+    let page = ArticlePage {
+        article: extract::feed::article(entry, &listed.url),
+        next: None,
+    };
+    let first_seen = known.map_or(now, |k| k.first_seen);
+    finish(source, fetcher, listed, page, first_seen, deadline).await
 }
 
 /// Whether a failed fetch still cost a request: one given up for the budget or refused before sending did not (a
@@ -503,6 +607,10 @@ async fn finish(
     }
     if pages > 1 {
         tracing::info!(url = %listed.url, pages, "article read over several pages");
+    }
+    // A feed's item: what the page does not give, the feed may.
+    if let Some(entry) = &listed.feed {
+        extract::feed::fill(&mut article, entry, Origin::Feed);
     }
     let provenance = article.provenance;
     let (rules, shared, url) = (Arc::clone(source), listed.clone(), listed.url.clone());
@@ -591,6 +699,7 @@ mod tests {
             url: Url::parse(&format!("https://e.org/{n}.htm")).unwrap(),
             title: None,
             date_text: None,
+            feed: None,
         }
     }
 
@@ -661,6 +770,33 @@ mod tests {
             planned(&jobs),
             ["new /1.htm", "recheck /2.htm", "recheck /4.htm"],
             "/4 was last checked 36 h ago"
+        );
+    }
+
+    #[test]
+    fn a_feed_only_source_rebuilds_every_listed_item_and_retries_nothing_unlisted() {
+        let text =
+            "[[source]]\nid = \"f\"\ntitle = \"F\"\nfeed = \"https://e.org/feed.xml\"\n[source.refresh]\nnewest = 0\n";
+        let feed = crate::config::parse(text, std::path::Path::new("t.toml"))
+            .unwrap()
+            .sources
+            .remove(0);
+        let known: HashMap<_, _> = [known(2, "2026-01-01T00:00:00Z")].into();
+        let failed: HashMap<_, _> = [(
+            link(3).url.to_string(),
+            FailedLink {
+                link: link(3),
+                last_failed: "2026-01-01T00:00:00Z".parse().unwrap(),
+                attempts: 1,
+            },
+        )]
+        .into();
+        let now = "2026-01-01T12:00:00Z".parse().unwrap();
+        let jobs = plan(&feed, &known, &failed, &[link(1), link(2)], now);
+        assert_eq!(
+            planned(&jobs),
+            ["new /1.htm", "recheck /2.htm"],
+            "built again from the feed whatever refresh.newest says; the unlisted failure has nothing to build from"
         );
     }
 

@@ -4,7 +4,8 @@
 //! the same time; within a chain a page is fetched only after the one before it brought a link not seen before,
 //! since a page of only known links means the rest are older still. Parsing runs on a blocking thread. Links are
 //! canonicalized and de-duplicated over all chains, in the order of the configured URLs. A listing page that fails
-//! is counted and named; only when none succeeds does the source fail.
+//! is counted and named; only when none succeeds does the source fail. A feed source's one URL is its feed, read
+//! the same way (conditionally, politely) by [`extract::feed`] instead of the listing parser.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use super::articles::{Rerun, served};
 use super::{Collected, Run, parse_off_runtime};
 use crate::error_chain;
 use crate::extract;
-use crate::fetch::{FetchError, Fetched};
+use crate::fetch::{FetchError, Fetched, Page};
 use crate::model::{ListedLink, Validators};
 use crate::normalize;
 use crate::store::{FailedLink, Known, ListingStatus, SavedPage};
@@ -70,6 +71,29 @@ pub(super) async fn read(
     out.observed.links = out.links.len();
 }
 
+/// A feed source's feed as a listing: its entries as links (with the fields the feed gives), no next page. What
+/// was odd about it (a wrong charset declaration, repeated or link-less entries) is logged as a warning.
+fn feed_listing(page: &Page) -> Result<extract::Listing, extract::feed::FeedError> {
+    use crate::fetch::charset::How;
+    if let How::Detected { declared: Some(_) } | How::Lossy = page.decoded {
+        let declared = match page.decoded {
+            How::Detected { declared: Some(d) } => d.name(),
+            _ => page.encoding,
+        };
+        tracing::warn!(url = %page.final_url, declared, encoding = page.encoding, how = page.decoded.as_str(), "the feed's declared encoding does not fit its bytes");
+    }
+    let feed = extract::feed::parse(&page.text, &page.final_url)?;
+    for warning in &feed.warnings {
+        tracing::warn!(url = %page.final_url, warning = %warning, "feed entry left out");
+    }
+    Ok(extract::Listing {
+        links: feed.links,
+        next: None,
+        origin: Some(crate::model::Origin::Feed),
+        feeds: Vec::new(),
+    })
+}
+
 /// The source's stored articles and remembered failures: a listing page that brings only those brings nothing new.
 type History<'a> = (&'a HashMap<String, Known>, &'a HashMap<String, FailedLink>);
 
@@ -119,15 +143,28 @@ async fn chain(
                 let page = Arc::new(page);
                 let (shared, rules) = (Arc::clone(&page), source.listing.clone());
                 let (asked, first) = (url.clone(), start.clone());
+                let is_feed = source.feed.is_some();
                 let parsed = parse_off_runtime(deadline, move || {
                     let saved = SavedPage::listing(&asked, (&first, page_number), served(&shared), now);
-                    (extract::list::parse(&shared.text, &shared.final_url, &rules), saved)
+                    let listing = if is_feed {
+                        feed_listing(&shared)
+                    } else {
+                        Ok(extract::list::parse(&shared.text, &shared.final_url, &rules))
+                    };
+                    (listing, saved)
                 })
                 .await;
                 let listing = match parsed {
-                    Ok((listing, saved)) => {
+                    Ok((Ok(listing), saved)) => {
                         out.pages.push(saved);
                         listing
+                    }
+                    Ok((Err(e), _)) => {
+                        let error = error_chain(&e);
+                        tracing::error!(error = %error, "feed not parsed");
+                        out.failures += 1;
+                        out.errors.push(error);
+                        continue;
                     }
                     Err(failure) => {
                         let error = failure.message("listing", &page.final_url, source.budget);

@@ -2,7 +2,8 @@
 //!
 //! listing pages (conditional GET, [`listing`]) → article links → which articles to (re)fetch → article pages →
 //! extract → normalize ([`articles`]) → health verdict → store (one transaction) → render from the store → publish
-//! only what changed ([`feed`]).
+//! only what changed ([`feed`]). A feed source's feed takes the place of the listing pages, and its items are built
+//! from the feed unless `full_text` reads their pages.
 //! A failure anywhere in a source is reported in its [`Report`] and never touches the published files or the
 //! stored items; one bad article only costs that article.
 //!
@@ -23,7 +24,7 @@ use crate::config::{Config, Source};
 use crate::error_chain;
 use crate::fetch::Fetcher;
 use crate::health::{self, Observed};
-use crate::model::{Event, ItemId, ListedLink, Provenance, SourceId};
+use crate::model::{Event, Item, ItemId, ListedLink, Provenance, SourceId};
 use crate::store::{Changes, Keep, ListingStatus, Outcome, RunRecord, RunState, Store, StoreError, lock};
 
 mod articles;
@@ -85,6 +86,8 @@ pub struct Collected {
     pub advertised: Vec<Url>,
     /// Where each read article's fields were found, for `preview`.
     pub provenance: Vec<(ItemId, Provenance)>,
+    /// Items read but not published: the source's filters dropped them, for the reason given (`preview` shows it).
+    pub dropped: Vec<(Item, crate::normalize::filter::Dropped)>,
 }
 
 /// How a run treats what earlier runs stored; the default is a routine run.

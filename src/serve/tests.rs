@@ -136,6 +136,7 @@ impl Fixture {
                         url: url::Url::parse(url).unwrap(),
                         title: Some(format!("Listed as {url}")),
                         date_text: None,
+                        feed: None,
                     };
                     (link, (*error).to_owned())
                 })

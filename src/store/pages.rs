@@ -172,6 +172,7 @@ mod tests {
             url: url(&format!("https://e.org/{n}.htm")),
             title: Some(format!("Story {n}")),
             date_text: None,
+            feed: None,
         };
         let text = format!("<h1>Story {n}</h1>");
         let served = Served {
@@ -301,6 +302,7 @@ mod tests {
             url: url("https://e.org/a.htm"),
             title: Some("A".into()),
             date_text: None,
+            feed: None,
         };
         let served = Served {
             final_url: &url("https://e.org/a.htm"),

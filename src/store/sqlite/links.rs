@@ -71,6 +71,7 @@ pub(super) fn failed_links(c: &Connection, source: &SourceId) -> Result<HashMap<
                 url: url("failed link", &link)?,
                 title: r.get(1)?,
                 date_text: r.get(2)?,
+                feed: None,
             },
             last_failed: utc(&last_failed)?,
             attempts: r.get::<_, i64>(4)? as u32,

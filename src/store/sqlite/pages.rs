@@ -132,6 +132,7 @@ impl Row {
                     url: page_url.clone(),
                     title: self.link_title,
                     date_text: self.link_date,
+                    feed: None,
                 },
                 item: self.item.map(ItemId::from_stored),
             },

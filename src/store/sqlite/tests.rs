@@ -267,6 +267,7 @@ fn failed_links_are_remembered_until_they_succeed() {
         url: url.clone(),
         title: Some("Story 16".into()),
         date_text: Some("2015-12-16".into()),
+        feed: None,
     };
     let mut c = Changes::default();
     c.failed.push((listed.clone(), "GET … returned HTTP 404".into()));
@@ -363,11 +364,13 @@ fn failed_articles_carry_their_error_times_and_attempts_and_go_when_they_succeed
         url: item(16, "").url,
         title: Some("Story 16".into()),
         date_text: None,
+        feed: None,
     };
     let late = ListedLink {
         url: Url::parse("https://www.example.org/late.htm").unwrap(),
         title: None,
         date_text: None,
+        feed: None,
     };
     let mut c = Changes::default();
     c.failed.push((dead.clone(), "GET … returned HTTP 500".into()));
@@ -610,6 +613,7 @@ fn retention_drops_old_unlisted_items_but_never_the_feed_window() {
             url: i.url.clone(),
             title: None,
             date_text: None,
+            feed: None,
         };
         let served = Served {
             final_url: &i.url,
@@ -629,6 +633,7 @@ fn retention_drops_old_unlisted_items_but_never_the_feed_window() {
         url: Url::parse("https://www.example.org/dead.htm").unwrap(),
         title: None,
         date_text: None,
+        feed: None,
     };
     first.failed.push((dead, "GET … returned HTTP 404".into()));
     first.keep = Some(keep(90));
