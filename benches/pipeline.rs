@@ -118,6 +118,9 @@ fn store_size() {
                 content_html: body.clone(),
                 image: None,
                 image_caption: None,
+                image_length: None,
+                image_type: None,
+                categories: Vec::new(),
             }
         })
         .collect();
@@ -176,6 +179,9 @@ fn history_item(n: i64, body: &str) -> Item {
         content_html: body.to_owned(),
         image: None,
         image_caption: None,
+        image_length: None,
+        image_type: None,
+        categories: Vec::new(),
     }
 }
 

@@ -60,6 +60,11 @@ pub fn canonical(source: &Source) -> String {
     put("timezone.from_page", n.zone_from_page.to_string());
     put("summary_chars", n.summary_chars.to_string());
     put("max_content", n.max_content.to_string());
+    // Only when set, so a source without it keeps the fingerprint it had before tags existed (no re-read of every
+    // stored item on upgrade).
+    if let Some(tags) = &a.tags {
+        put("article.tags", tags.to_css_string());
+    }
     // Only for feed sources, so a listing source's fingerprint is what it was before feeds were sources.
     if let Some(feed) = source.feed {
         put("feed.full_text", feed.full_text.to_string());
@@ -120,6 +125,7 @@ mod tests {
             source(LISTING, &format!("{ARTICLE}\ndate_formats = [\"%d/%m/%Y\"]"), ""),
             source(LISTING, &format!("{ARTICLE}\nauthor = \".by\""), ""),
             source(LISTING, ARTICLE, "timezone = \"Asia/Shanghai\""),
+            source(LISTING, &format!("{ARTICLE}\ntags = \".tags a\""), ""),
         ];
         let mut seen = std::collections::HashSet::from([base]);
         for edit in &edits {

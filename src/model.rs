@@ -87,12 +87,44 @@ pub struct FeedEntry {
     pub summary_html: Option<String>,
     /// RSS `content:encoded`, Atom `content`, JSON Feed `content_html` (or `content_text`, escaped).
     pub content_html: Option<String>,
+    /// Category names (Atom `label`, else `term`; RSS `category`; JSON Feed `tags`), as written.
     pub categories: Vec<String>,
+    /// The first image the entry attaches (RSS `enclosure`, Media RSS `media:content`, Atom `link rel=enclosure`,
+    /// JSON Feed `attachments`), with the byte length the feed states for it, if it does.
+    pub image: Option<Enclosure>,
     /// What relative links in the summary and content are relative to (the entry's link unless `xml:base` says
     /// otherwise).
     pub base: Url,
     /// The feed's language (`<language>`, `xml:lang`), as written: a hint for the zone of dates written without one.
     pub language: Option<String>,
+}
+
+/// A media file a feed entry attaches, as the feed describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enclosure {
+    /// Resolved against the feed's base.
+    pub url: Url,
+    /// The size in bytes the feed states (RSS `length`, Media RSS `fileSize`, JSON Feed `size_in_bytes`).
+    pub length: Option<u64>,
+    /// The media type the feed states, as written.
+    pub mime_type: Option<String>,
+}
+
+impl Enclosure {
+    /// The media type an image URL's file extension gives away, if it does; the one list of them, used where a
+    /// feed names no type.
+    pub fn image_type_of(url: &Url) -> Option<&'static str> {
+        let (_, ext) = url.path().rsplit_once('.')?;
+        match ext.to_ascii_lowercase().as_str() {
+            "jpg" | "jpeg" => Some("image/jpeg"),
+            "png" => Some("image/png"),
+            "gif" => Some("image/gif"),
+            "webp" => Some("image/webp"),
+            "avif" => Some("image/avif"),
+            "svg" => Some("image/svg+xml"),
+            _ => None,
+        }
+    }
 }
 
 /// One article page's fields, as found: raw text, raw HTML, possibly relative URLs.
@@ -115,6 +147,13 @@ pub struct RawArticle {
     /// Lead image URL as written (`src`, or `data-src` for lazy images).
     pub image: Option<String>,
     pub image_caption: Option<String>,
+    /// The lead image's size in bytes and media type, when a feed states them for that same image (nothing reads
+    /// them from a page, and the image is never fetched to learn them).
+    pub image_length: Option<u64>,
+    pub image_type: Option<String>,
+    /// Tags and categories as found (the `tags` selector's matches, JSON-LD `articleSection` and `keywords`,
+    /// `article:section`/`article:tag`, or the feed's categories): untrimmed, possibly repeated, possibly markup.
+    pub tags: Vec<String>,
     /// Where each field was found.
     pub provenance: Provenance,
     /// The page's language (`<html lang>`), as written.
@@ -131,6 +170,8 @@ pub struct Provenance {
     pub content: Option<Origin>,
     pub image: Option<Origin>,
     pub caption: Option<Origin>,
+    #[serde(default)]
+    pub tags: Option<Origin>,
 }
 
 /// Where an extracted field's value came from, so `preview` can show why a value is what it is.
@@ -223,6 +264,15 @@ pub struct Item {
     pub content_html: String,
     pub image: Option<Url>,
     pub image_caption: Option<String>,
+    /// The image's size in bytes, known only when a feed stated it: RSS `<enclosure>` needs it.
+    #[serde(default)]
+    pub image_length: Option<u64>,
+    /// The image's media type as a feed stated it.
+    #[serde(default)]
+    pub image_type: Option<String>,
+    /// Clean category names, at most [`crate::normalize::tags::MAX_TAGS`], each once (compared without case).
+    #[serde(default)]
+    pub categories: Vec<String>,
 }
 
 /// A link from a feed to the same feed in another language.

@@ -381,6 +381,8 @@ pub struct RawArticle {
     pub content: Option<Spanned<String>>,
     pub image: Option<Spanned<String>>,
     pub caption: Option<Spanned<String>>,
+    /// Tags: each match is one tag.
+    pub tags: Option<Spanned<String>>,
     /// The link to an article's next page, for stories split over several pages.
     pub next: Option<Spanned<String>>,
     /// The most pages of one article that are read and joined.

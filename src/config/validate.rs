@@ -615,6 +615,7 @@ impl Validator<'_> {
         let max_pages = self.positive(raw.max_pages.as_ref(), "article.max_pages");
         let image = self.optional_selector(raw.image.as_ref(), "article.image");
         let caption = self.optional_selector(raw.caption.as_ref(), "article.caption");
+        let tags = self.optional_selector(raw.tags.as_ref(), "article.tags");
         let remove: Vec<Option<Selector>> = raw.remove.iter().map(|s| self.selector(s, "article.remove")).collect();
         Some(ArticleRules {
             title: title?,
@@ -623,6 +624,7 @@ impl Validator<'_> {
             content: content?,
             image: image?,
             caption: caption?,
+            tags: tags?,
             remove: remove.into_iter().collect::<Option<_>>()?,
             next: next?,
             max_pages: max_pages.unwrap_or(ArticleRules::DEFAULT_MAX_PAGES),
@@ -1029,7 +1031,7 @@ include = [{ pattern = "wuzhen" }, { field = "url", pattern = "/news/" }]
             found,
             [
                 "config/test.toml:16: source \"wic-news\": unknown key `titel` in [source.article] (expected one of: \
-              title, date, date_formats, author, content, image, caption, next, max_pages, remove)"
+              title, date, date_formats, author, content, image, caption, tags, next, max_pages, remove)"
             ]
         );
     }

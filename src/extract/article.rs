@@ -36,6 +36,8 @@ pub struct ArticleRules {
     /// The lead image: an `<img>`, or an element whose first `<img>` it is.
     pub image: Option<Selector>,
     pub caption: Option<Selector>,
+    /// Tags: every match is one tag (its text, or the `content` of a `<meta>`).
+    pub tags: Option<Selector>,
     /// Noise inside the body (share bars, ads, related links), cut out of `content_html`.
     pub remove: Vec<Selector>,
     /// The link to the article's next page.
@@ -57,6 +59,7 @@ impl Default for ArticleRules {
             content: None,
             image: None,
             caption: None,
+            tags: None,
             remove: Vec::new(),
             next: None,
             max_pages: Self::DEFAULT_MAX_PAGES,
@@ -140,6 +143,19 @@ pub fn parse(html: &str, url: &Url, rules: &ArticleRules, listed_title: Option<&
     .or(meta.image.clone())
     .or(image);
     let caption = by_selector(rules.caption.as_ref().and_then(first).and_then(dom::text)).or(caption);
+    let tags = rules
+        .tags
+        .as_ref()
+        .map(|sel| {
+            doc.select(sel)
+                .take(MAX_TAG_MATCHES)
+                .filter_map(tag_text)
+                .collect::<Vec<_>>()
+        })
+        .filter(|tags| !tags.is_empty())
+        .map(|tags| (tags, Origin::Selector))
+        .or_else(|| meta.tags());
+    provenance.tags = tags.as_ref().map(|(_, from)| *from);
 
     let take = |found: Option<(String, Origin)>, slot: &mut Option<Origin>| {
         found.map(|(value, origin)| {
@@ -158,6 +174,9 @@ pub fn parse(html: &str, url: &Url, rules: &ArticleRules, listed_title: Option<&
         content_base: None,
         image: take(image, &mut provenance.image),
         image_caption: take(caption, &mut provenance.caption),
+        image_length: None,
+        image_type: None,
+        tags: tags.map(|(tags, _)| tags).unwrap_or_default(),
         provenance: Provenance::default(),
         language: meta.language.clone(),
     };
@@ -165,6 +184,14 @@ pub fn parse(html: &str, url: &Url, rules: &ArticleRules, listed_title: Option<&
         article: RawArticle { provenance, ..article },
         next,
     }
+}
+
+/// Tags a page lists may be many; more than this many matches are not read (normalize keeps fewer still).
+const MAX_TAG_MATCHES: usize = 100;
+
+/// One tag element's text: a link's or a list item's text, or a `<meta>`'s `content`.
+fn tag_text(el: ElementRef<'_>) -> Option<String> {
+    dom::text(el).or_else(|| dom::attr(el, "content").map(str::to_owned))
 }
 
 /// The next page's URL, unless it is this page again (a pager's link to the current page).

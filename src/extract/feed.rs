@@ -18,7 +18,7 @@ use chrono::DateTime;
 use feed_rs::model::{Entry, Text};
 use url::Url;
 
-use crate::model::{FeedEntry, ListedLink, Origin, RawArticle};
+use crate::model::{Enclosure, FeedEntry, ListedLink, Origin, RawArticle};
 
 /// Why a fetched document yields no entries.
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +132,7 @@ pub fn parse(text: &str, base: &Url) -> Result<Feed, FeedError> {
                 .map(|c| c.label.clone().unwrap_or_else(|| c.term.clone()))
                 .filter(|c| !c.trim().is_empty())
                 .collect(),
+            image: image(entry),
             base: content_base,
             language: entry.language.clone().or_else(|| language.clone()),
         };
@@ -166,6 +167,42 @@ fn link(entry: &Entry, base: &Url) -> Option<Url> {
         )
         .find_map(|l| http(&l.href))
         .or_else(|| Url::parse(&entry.id).ok().and_then(|u| http(u.as_str())))
+}
+
+/// The first image the entry attaches: RSS `enclosure` and Media RSS `media:content` (feed-rs reads both into
+/// `media`), then Atom `link rel="enclosure"` and JSON Feed `attachments` (links with a media type). An image is
+/// what says `image/*`, or, without a type, has an image file's extension; an http(s) URL only.
+fn image(entry: &Entry) -> Option<Enclosure> {
+    let is_image = |url: &Url, mime: Option<&str>| {
+        matches!(url.scheme(), "http" | "https")
+            && match mime {
+                Some(m) => m.trim().to_ascii_lowercase().starts_with("image/"),
+                None => Enclosure::image_type_of(url).is_some(),
+            }
+    };
+    let media = entry.media.iter().flat_map(|m| &m.content).filter_map(|c| {
+        let url = c.url.clone()?;
+        let mime = c.content_type.as_ref().map(|t| t.to_string());
+        is_image(&url, mime.as_deref()).then_some(Enclosure {
+            url,
+            length: c.size.filter(|&n| n > 0),
+            mime_type: mime,
+        })
+    });
+    let links = entry
+        .links
+        .iter()
+        .filter(|l| l.rel.as_deref() == Some("enclosure") || l.media_type.is_some())
+        .filter_map(|l| {
+            let url = Url::parse(l.href.trim()).ok()?;
+            let mime = l.media_type.clone().filter(|m| !m.trim().is_empty());
+            is_image(&url, mime.as_deref()).then_some(Enclosure {
+                url,
+                length: l.length.filter(|&n| n > 0),
+                mime_type: mime,
+            })
+        });
+    media.chain(links).next()
 }
 
 /// For each Atom `entry`, in document order, the base in effect at its `content` (else its `summary`) when an
@@ -302,6 +339,24 @@ pub fn fill(raw: &mut RawArticle, entry: &FeedEntry, origin: Origin) {
         raw.content_base = Some(entry.base.clone());
         p.content = Some(origin);
     }
+    if raw.tags.is_empty() && !entry.categories.is_empty() {
+        raw.tags.clone_from(&entry.categories);
+        p.tags = Some(origin);
+    }
+    if let Some(enclosure) = &entry.image {
+        // An image guessed from the page's body is a weaker opinion than the one the feed attaches.
+        let guessed = p.image.is_none_or(|from| from == Origin::Heuristic);
+        if guessed {
+            raw.image = Some(enclosure.url.to_string());
+            p.image = Some(origin);
+        }
+        // The feed's size and type describe that file only: a different image of the page's keeps neither.
+        let page_image = raw.image.as_deref().and_then(|i| raw.url.as_ref()?.join(i).ok());
+        if page_image.as_ref() == Some(&enclosure.url) {
+            raw.image_length = enclosure.length;
+            raw.image_type.clone_from(&enclosure.mime_type);
+        }
+    }
     if raw.language.is_none() {
         raw.language.clone_from(&entry.language);
     }
@@ -310,6 +365,7 @@ pub fn fill(raw: &mut RawArticle, entry: &FeedEntry, origin: Origin) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Provenance;
 
     fn u(s: &str) -> Url {
         Url::parse(s).unwrap()
@@ -462,7 +518,12 @@ mod tests {
             author: Some("Feed author".into()),
             summary_html: Some("<p>Summary</p>".into()),
             content_html: None,
-            categories: Vec::new(),
+            categories: vec!["Feed tag".into()],
+            image: Some(Enclosure {
+                url: u("https://cdn.example/lead.jpg"),
+                length: Some(12345),
+                mime_type: Some("image/jpeg".into()),
+            }),
             base: u("https://news.example/a/1"),
             language: None,
         };
@@ -480,5 +541,95 @@ mod tests {
         let alone = article(&entry, &u("https://news.example/a/1"));
         assert_eq!(alone.content_html.as_deref(), Some("<p>Summary</p>"));
         assert_eq!(alone.provenance.content, Some(Origin::Feed));
+        assert_eq!(alone.tags, ["Feed tag"]);
+        assert_eq!(alone.provenance.tags, Some(Origin::Feed));
+        assert_eq!(alone.image.as_deref(), Some("https://cdn.example/lead.jpg"));
+        assert_eq!(
+            (alone.image_length, alone.image_type.as_deref()),
+            (Some(12345), Some("image/jpeg"))
+        );
+    }
+
+    #[test]
+    fn a_feed_image_beats_a_guessed_one_and_its_size_stays_with_its_own_file() {
+        let entry = FeedEntry {
+            image: Some(Enclosure {
+                url: u("https://news.example/img/lead.jpg"),
+                length: Some(999),
+                mime_type: None,
+            }),
+            ..entries(r#"<rss version="2.0"><channel><title>N</title><item><link>https://news.example/1</link></item></channel></rss>"#)
+                .remove(0)
+                .1
+        };
+        let page = |image: &str, from: Origin| RawArticle {
+            url: Some(u("https://news.example/1")),
+            image: Some(image.into()),
+            tags: vec!["Page tag".into()],
+            provenance: Provenance {
+                image: Some(from),
+                tags: Some(Origin::JsonLd),
+                ..Provenance::default()
+            },
+            ..RawArticle::default()
+        };
+        let mut guessed = page("/img/body.jpg", Origin::Heuristic);
+        fill(&mut guessed, &entry, Origin::Feed);
+        assert_eq!(guessed.image.as_deref(), Some("https://news.example/img/lead.jpg"));
+        assert_eq!(guessed.image_length, Some(999));
+        assert_eq!(
+            guessed.tags,
+            ["Page tag"],
+            "the page's tags come first, as its other fields"
+        );
+
+        let mut declared = page("/img/other.jpg", Origin::OpenGraph);
+        fill(&mut declared, &entry, Origin::Feed);
+        assert_eq!(declared.image.as_deref(), Some("/img/other.jpg"));
+        assert_eq!(declared.image_length, None, "another file's size");
+
+        let mut same = page("/img/lead.jpg", Origin::OpenGraph);
+        fill(&mut same, &entry, Origin::Feed);
+        assert_eq!(
+            (same.image.as_deref(), same.image_length),
+            (Some("/img/lead.jpg"), Some(999))
+        );
+    }
+
+    #[test]
+    fn image_enclosures_are_read_from_every_format_and_other_media_are_not_images() {
+        let rss = entries(
+            r#"<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>N</title>
+            <item><link>https://news.example/1</link>
+              <enclosure url="https://news.example/a.mp3" length="5" type="audio/mpeg"/>
+              <enclosure url="/i/a.jpg" length="4321" type="image/jpeg"/></item>
+            <item><link>https://news.example/2</link><media:content url="https://news.example/i/b.png"/></item>
+            <item><link>https://news.example/3</link><enclosure url="https://news.example/x.bin" length="1" type=""/></item>
+            </channel></rss>"#,
+        );
+        let image = |n: usize| rss[n].1.image.clone();
+        let a = image(0).unwrap();
+        assert_eq!(
+            (a.url.as_str(), a.length, a.mime_type.as_deref()),
+            ("https://news.example/i/a.jpg", Some(4321), Some("image/jpeg"))
+        );
+        let b = image(1).unwrap();
+        assert_eq!((b.url.as_str(), b.length), ("https://news.example/i/b.png", None));
+        assert_eq!(image(2), None);
+
+        let atom = entries(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>B</title><id>b</id>
+            <entry><id>1</id><title>1</title><link href="https://blog.example/1"/>
+              <link rel="enclosure" href="https://blog.example/c.webp" length="77" type="image/webp"/></entry></feed>"#,
+        );
+        let c = atom[0].1.image.clone().unwrap();
+        assert_eq!((c.url.as_str(), c.length), ("https://blog.example/c.webp", Some(77)));
+
+        let json = entries(
+            r#"{"version":"https://jsonfeed.org/version/1.1","title":"J","items":[{"id":"1","url":"https://news.example/j/1",
+              "content_text":"x","attachments":[{"url":"https://news.example/d.gif","mime_type":"image/gif","size_in_bytes":88}]}]}"#,
+        );
+        let d = json[0].1.image.clone().unwrap();
+        assert_eq!((d.url.as_str(), d.length), ("https://news.example/d.gif", Some(88)));
     }
 }

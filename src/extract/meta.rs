@@ -48,6 +48,8 @@ pub struct PageMeta {
     pub keywords: Vec<String>,
     /// JSON-LD `articleSection` or `article:section`.
     pub section: Option<String>,
+    /// Where the first of `section` and `keywords` was found.
+    pub tags_from: Option<Origin>,
     /// Feeds the page advertises with `<link rel="alternate">`.
     pub feeds: Vec<Advertised>,
     /// `<link rel="next">`, as written.
@@ -55,6 +57,19 @@ pub struct PageMeta {
     /// The page's language: `<html lang>`, `Content-Language`, `og:locale`, else what its declared charset or its
     /// script implies (GBK means mainland Chinese, Big5 Taiwanese, kana Japanese); `None` when nothing says.
     pub language: Option<String>,
+}
+
+impl PageMeta {
+    fn has_tags(&self) -> bool {
+        self.section.is_some() || !self.keywords.is_empty()
+    }
+
+    /// The article's section and then its keywords, as the page's metadata gives them, and where the first was
+    /// found; `None` when the metadata names neither.
+    pub fn tags(&self) -> Option<(Vec<String>, Origin)> {
+        let tags: Vec<String> = self.section.iter().chain(&self.keywords).cloned().collect();
+        Some((tags, self.tags_from?)).filter(|(t, _)| !t.is_empty())
+    }
 }
 
 /// A feed a page points to.
@@ -242,6 +257,9 @@ fn merge(into: &mut PageMeta, from: PageMeta) {
     fill(&mut into.description, from.description);
     fill(&mut into.canonical, from.canonical);
     fill(&mut into.site_name, from.site_name);
+    if into.section.is_none() && into.keywords.is_empty() {
+        into.tags_from = from.tags_from;
+    }
     fill(&mut into.section, from.section);
     fill(&mut into.next, from.next);
     for k in from.keywords {
@@ -457,6 +475,7 @@ impl<'v> Graph<'v> {
             }
             _ => {}
         }
+        meta.tags_from = meta.has_tags().then_some(Origin::JsonLd);
         meta
     }
 
@@ -690,6 +709,7 @@ fn open_graph(metas: &[(String, String)]) -> PageMeta {
             push_keyword(&mut meta.keywords, k);
         }
     }
+    meta.tags_from = meta.has_tags().then_some(Origin::OpenGraph);
     meta
 }
 
@@ -863,6 +883,8 @@ mod tests {
         assert_eq!(val(&m.image), Some(("https://ex.com/lead.jpg", Origin::JsonLd)));
         assert_eq!(m.keywords, ["economy", "rates"]);
         assert_eq!(m.section.as_deref(), Some("Business"));
+        let tags = ["Business", "economy", "rates"].map(String::from).to_vec();
+        assert_eq!(m.tags(), Some((tags, Origin::JsonLd)), "the section first");
         assert_eq!(m.description.as_deref(), Some("Rates & more"));
         assert_eq!(m.site_name.as_deref(), Some("Example Media Group"));
     }
@@ -1002,6 +1024,7 @@ mod tests {
         assert_eq!(m.site_name.as_deref(), Some("Example"));
         assert_eq!(m.keywords, ["tech", "AI"]);
         assert_eq!(m.section.as_deref(), Some("World"));
+        assert_eq!(m.tags().map(|(_, from)| from), Some(Origin::OpenGraph));
     }
 
     #[test]

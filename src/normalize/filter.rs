@@ -52,10 +52,12 @@ pub enum Field {
     Text,
     Author,
     Url,
+    /// Any one of the item's categories (as published, after [`super::tags::clean`]).
+    Categories,
 }
 
 impl Field {
-    pub const NAMES: [&'static str; 5] = ["any", "title", "text", "author", "url"];
+    pub const NAMES: [&'static str; 6] = ["any", "title", "text", "author", "url", "categories"];
 
     pub fn parse(name: &str) -> Option<Field> {
         Some(match name {
@@ -64,6 +66,7 @@ impl Field {
             "text" => Field::Text,
             "author" => Field::Author,
             "url" => Field::Url,
+            "categories" => Field::Categories,
             _ => return None,
         })
     }
@@ -75,6 +78,7 @@ impl Field {
             Field::Text => "text",
             Field::Author => "author",
             Field::Url => "url",
+            Field::Categories => "categories",
         }
     }
 }
@@ -116,10 +120,11 @@ pub fn apply(item: &mut Item, filters: &Filters, now: DateTime<Utc>) -> Result<(
             Field::Text => rule.pattern.is_match(text()),
             Field::Author => item.author.as_deref().is_some_and(|a| rule.pattern.is_match(a)),
             Field::Url => rule.pattern.is_match(item.url.as_str()),
+            Field::Categories => item.categories.iter().any(|c| rule.pattern.is_match(c)),
             Field::Any => false,
         };
         match rule.field {
-            Field::Any => [Field::Title, Field::Text, Field::Author, Field::Url]
+            Field::Any => [Field::Title, Field::Text, Field::Author, Field::Url, Field::Categories]
                 .into_iter()
                 .any(is),
             field => is(field),
@@ -163,6 +168,9 @@ mod tests {
             content_html: "<p>The body speaks of <b>Wuzhen</b>.</p>".into(),
             image: None,
             image_caption: None,
+            image_length: None,
+            image_type: None,
+            categories: vec!["World".into(), "Sponsored Content".into()],
         }
     }
 
@@ -216,6 +224,28 @@ mod tests {
             apply(&mut item("x", "2026-01-09T00:00:00Z"), &only_bob, now()),
             Err(Dropped::NotIncluded)
         );
+    }
+
+    #[test]
+    fn a_categories_rule_matches_any_one_category_and_any_covers_them() {
+        let exclude = |field, pattern| Filters {
+            exclude: vec![rule(field, pattern)],
+            ..Filters::default()
+        };
+        let dropped = apply(
+            &mut item("x", "2026-01-09T00:00:00Z"),
+            &exclude(Field::Categories, "(?i)^sponsored"),
+            now(),
+        );
+        assert_eq!(
+            dropped.unwrap_err().to_string(),
+            "exclude: categories matches \"(?i)^sponsored\""
+        );
+        let any = exclude(Field::Any, "Sponsored Content");
+        assert!(apply(&mut item("x", "2026-01-09T00:00:00Z"), &any, now()).is_err());
+        let mut untagged = item("x", "2026-01-09T00:00:00Z");
+        untagged.categories.clear();
+        assert_eq!(apply(&mut untagged, &exclude(Field::Categories, ""), now()), Ok(()));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 pub mod date;
 pub mod filter;
 pub mod sanitize;
+pub mod tags;
 pub mod text;
 pub mod url;
 
@@ -18,7 +19,7 @@ use chrono::{DateTime, Datelike, FixedOffset, Utc};
 use chrono_tz::Tz;
 use tracing::warn;
 
-use crate::model::{DateSource, Item, ItemId, ListedLink, RawArticle};
+use crate::model::{DateSource, Enclosure, Item, ItemId, ListedLink, RawArticle};
 
 /// Per-source settings for normalization, already validated by `config`.
 #[derive(Debug, Clone)]
@@ -84,6 +85,9 @@ pub fn item(
         content_html,
         image: draft.image,
         image_caption: draft.image_caption,
+        image_length: draft.image_length,
+        image_type: draft.image_type,
+        categories: draft.categories,
     })
 }
 
@@ -102,6 +106,12 @@ pub struct Draft {
     pub content_html: Option<String>,
     pub image: Option<Url>,
     pub image_caption: Option<String>,
+    /// Known only when a feed stated it for this image.
+    pub image_length: Option<u64>,
+    /// The feed's type for the image, else what its extension says.
+    pub image_type: Option<String>,
+    /// [`tags::clean`] of the article's tags.
+    pub categories: Vec<String>,
 }
 
 /// Normalizes every field of one article; [`item`] decides whether the result is an item.
@@ -137,6 +147,13 @@ pub fn draft(raw: &RawArticle, listed: &ListedLink, rules: &Rules, first_seen: D
         .and_then(|c| plain.strip_prefix(c))
         .map_or(plain.as_str(), str::trim_start);
 
+    let image = raw.image.as_deref().and_then(|src| url::resolve(page_url, src));
+    let image_type = image.as_ref().and_then(|image| {
+        let stated = raw.image_type.as_deref().map(str::trim).map(str::to_ascii_lowercase);
+        stated
+            .filter(|t| is_image_type(t))
+            .or_else(|| Enclosure::image_type_of(image).map(str::to_owned))
+    });
     Draft {
         title,
         published,
@@ -144,10 +161,21 @@ pub fn draft(raw: &RawArticle, listed: &ListedLink, rules: &Rules, first_seen: D
         author: raw.author.as_deref().map(author).filter(|a| !a.is_empty()),
         summary: summary(story, rules.summary_chars),
         content_html: has_body.then_some(content_html),
-        image: raw.image.as_deref().and_then(|src| url::resolve(page_url, src)),
+        image_length: image.as_ref().and(raw.image_length).filter(|&n| n > 0),
+        image_type,
+        image,
         image_caption,
+        categories: tags::clean(&raw.tags),
         url: item_url,
     }
+}
+
+/// A media type as an `image/…` token: `type/subtype` of token characters only, so it can stand in an attribute
+/// without surprises.
+fn is_image_type(t: &str) -> bool {
+    t.strip_prefix("image/").is_some_and(|sub| {
+        !sub.is_empty() && sub.len() <= 64 && sub.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+    })
 }
 
 /// The URL that identifies the article. A canonical link is only trusted when it stays on the page's host and is
@@ -324,6 +352,9 @@ mod tests {
             ),
             image: Some("W020151216.jpg".into()),
             image_caption: Some(" (Xinhua/Li Tao)\u{A0}".into()),
+            image_length: None,
+            image_type: None,
+            tags: vec![" World ".into(), "<b>Internet</b>".into(), "world".into()],
             provenance: Default::default(),
             language: None,
         }
@@ -366,6 +397,9 @@ mod tests {
             "http://www.wuzhenwic.org/2015-12/16/W020151216.jpg"
         );
         assert_eq!(item.image_caption.as_deref(), Some("(Xinhua/Li Tao)"));
+        assert_eq!(item.categories, ["World", "Internet"], "cleaned, each once");
+        assert_eq!(item.image_type.as_deref(), Some("image/jpeg"), "from the extension");
+        assert_eq!(item.image_length, None, "no feed said");
     }
 
     #[test]

@@ -71,6 +71,16 @@ pub fn clean(html: &str, base: &Url) -> String {
     text::body_safe(&cleaned).into_owned()
 }
 
+/// The text of a short piece of hostile HTML (a tag name, say), as plain text: every element dropped, those of
+/// [`DROPPED_WITH_CONTENT`] with their content, entities decoded once, whitespace collapsed.
+pub fn plain_text(html: &str) -> String {
+    let escaped = Builder::empty()
+        .clean_content_tags(DROPPED_WITH_CONTENT.iter().copied().collect())
+        .clean(html)
+        .to_string();
+    text::clean(&escaped)
+}
+
 /// The plain text of sanitized HTML: text nodes in order, block boundaries as spaces, whitespace collapsed.
 /// Figure captions are skipped: a summary that opens with "(Xinhua/Li Tao)" says nothing.
 pub fn to_text(html: &str) -> String {

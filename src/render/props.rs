@@ -70,6 +70,9 @@ fn item(n: usize) -> impl Strategy<Value = Item> {
                     summary,
                     content_html,
                     image_caption,
+                    image_length: None,
+                    image_type: None,
+                    categories: Vec::new(),
                 }
             },
         )
@@ -189,6 +192,9 @@ fn huge_text_renders_to_well_formed_feeds_that_read_back() {
         content_html: huge.clone(),
         image: None,
         image_caption: None,
+        image_length: None,
+        image_type: None,
+        categories: Vec::new(),
     };
     let meta = FeedMeta {
         source: SourceId::parse("wic-news").unwrap(),

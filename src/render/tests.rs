@@ -53,6 +53,9 @@ fn item(path: &str, title: &str, published: &str, updated: &str) -> Item {
         content_html: String::new(),
         image: None,
         image_caption: None,
+        image_length: None,
+        image_type: None,
+        categories: Vec::new(),
     }
 }
 

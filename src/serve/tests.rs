@@ -185,6 +185,9 @@ fn item(n: u32, title: &str) -> Item {
         content_html: format!("<p>{title}</p>"),
         image: None,
         image_caption: None,
+        image_length: None,
+        image_type: None,
+        categories: Vec::new(),
     }
 }
 

@@ -78,7 +78,7 @@ pub fn merge<'a, E>(
         let before = written.get(&item.id).or_else(|| stored.get(&item.id));
         let (verdict, updated) = match before {
             None => (Verdict::New, taken.get()?.claim(item.updated)),
-            Some(old) if old.hash != hash => {
+            Some(old) if old.hash != hash && !tagged_only(&old.hash, item) => {
                 let taken = taken.get()?;
                 // The item's own old time is no longer taken once it moves.
                 taken.release(old.updated);
@@ -136,8 +136,33 @@ pub fn events(source: &SourceId, inserted: Vec<EventItem>, run_events: &[Event])
     new.into_iter().chain(run_events.iter().cloned()).collect()
 }
 
-/// What decides whether an article was edited: the fields a reader sees.
+/// What decides whether an article was edited: the fields a reader sees. Categories count only when there are
+/// some, so the hash of an item without any is what it was before items had categories, and an upgrade does not
+/// make every stored item look edited.
 pub fn content_hash(item: &Item) -> String {
+    let mut h = hash_untagged(item);
+    if !item.categories.is_empty() {
+        h.update([0]);
+        for c in &item.categories {
+            h.update(c.as_bytes());
+            h.update([0]);
+        }
+    }
+    hex(h)
+}
+
+/// Whether the stored version differs from `item` only by having had no categories: the first categories an
+/// item gets are no edit (stored items gain them when they are next read after an upgrade), while any later
+/// change of them is.
+fn tagged_only(stored_hash: &str, item: &Item) -> bool {
+    !item.categories.is_empty() && hex(hash_untagged(item)) == stored_hash
+}
+
+fn hex(h: Sha256) -> String {
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn hash_untagged(item: &Item) -> Sha256 {
     let mut h = Sha256::new();
     for part in [
         item.title.as_str(),
@@ -148,7 +173,7 @@ pub fn content_hash(item: &Item) -> String {
         h.update([0]);
     }
     h.update(item.image.as_ref().map_or("", Url::as_str).as_bytes());
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    h
 }
 
 /// An instant to the nanosecond, whatever its offset: two items at the same instant in different offsets are
@@ -268,6 +293,9 @@ mod tests {
             content_html: format!("<p>{body}</p>"),
             image: None,
             image_caption: None,
+            image_length: None,
+            image_type: None,
+            categories: Vec::new(),
         }
     }
 
@@ -313,6 +341,43 @@ mod tests {
         assert_eq!(m.rows[0].verdict, Verdict::Edited);
         assert_eq!(m.rows[0].updated.to_rfc3339(), "2026-01-01T08:00:00+08:00");
         assert!(m.inserted.is_empty());
+    }
+
+    #[test]
+    fn an_item_without_categories_hashes_as_before_categories_existed() {
+        let it = item(1, "a");
+        let mut h = Sha256::new();
+        for part in ["Story 1", "<p>a</p>", ""] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        assert_eq!(content_hash(&it), hex(h), "stored hashes stay valid across the upgrade");
+    }
+
+    #[test]
+    fn first_categories_are_no_edit_but_changed_ones_are() {
+        let old = item(1, "same");
+        let stored_untagged = HashMap::from([(old.id.clone(), stored(&old))]);
+        let mut tagged = item(1, "same");
+        tagged.categories = vec!["World".into()];
+        let items = [tagged.clone()];
+        let m = merge(&items, &stored_untagged, now(), none).unwrap();
+        assert_eq!(
+            m.rows[0].verdict,
+            Verdict::Unchanged,
+            "gained on the first read after an upgrade"
+        );
+        assert_eq!(m.rows[0].hash, content_hash(&tagged), "stored with them from now on");
+
+        let stored_tagged = HashMap::from([(old.id.clone(), stored(&tagged))]);
+        let mut retagged = tagged.clone();
+        retagged.categories = vec!["World".into(), "Asia".into()];
+        let items = [retagged];
+        let m = merge(&items, &stored_tagged, now(), none).unwrap();
+        assert_eq!(m.rows[0].verdict, Verdict::Edited, "a re-tag is an edit");
+        let items = [item(1, "same")];
+        let m = merge(&items, &stored_tagged, now(), none).unwrap();
+        assert_eq!(m.rows[0].verdict, Verdict::Edited, "so is losing them");
     }
 
     #[test]

@@ -164,6 +164,9 @@ mod tests {
             content_html: format!("<p>Story {n}</p>"),
             image: None,
             image_caption: None,
+            image_length: None,
+            image_type: None,
+            categories: Vec::new(),
         }
     }
 

@@ -91,15 +91,17 @@ pub(super) fn taken(c: &Connection, source: &SourceId) -> Result<Taken> {
 pub(super) fn write(c: &Connection, source: &SourceId, rows: &[Row<'_>], now: DateTime<Utc>) -> Result<()> {
     let mut stmt = c.prepare_cached(
         "INSERT INTO items (source, id, url, title, published, published_ts, date_source, updated, author, summary,
-            content_html, image, image_caption, content_hash, first_seen, last_seen, last_checked, edited)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?15, ?16)
+            content_html, image, image_caption, content_hash, first_seen, last_seen, last_checked, edited, categories,
+            image_length, image_type)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?15, ?16, ?17, ?18, ?19)
          ON CONFLICT (source, id) DO UPDATE SET url = excluded.url, title = excluded.title,
             published = excluded.published, published_ts = excluded.published_ts,
             date_source = excluded.date_source, updated = excluded.updated, author = excluded.author,
             summary = excluded.summary, content_html = excluded.content_html, image = excluded.image,
             image_caption = excluded.image_caption, content_hash = excluded.content_hash,
             last_seen = excluded.last_seen, last_checked = excluded.last_checked,
-            edited = coalesce(excluded.edited, items.edited)",
+            edited = coalesce(excluded.edited, items.edited), categories = excluded.categories,
+            image_length = excluded.image_length, image_type = excluded.image_type",
     )?;
     let now_text = now.to_rfc3339();
     for row in rows {
@@ -122,6 +124,9 @@ pub(super) fn write(c: &Connection, source: &SourceId, rows: &[Row<'_>], now: Da
             row.hash,
             now_text,
             edited,
+            serde_json::to_string(&item.categories).expect("strings always serialize"),
+            item.image_length.and_then(|n| i64::try_from(n).ok()),
+            item.image_type,
         ])?;
     }
     Ok(())
@@ -204,7 +209,7 @@ pub(super) fn retain(
 pub(super) fn feed_items(c: &Connection, source: &SourceId, limit: usize) -> Result<Vec<Item>> {
     let mut stmt = c.prepare_cached(
         "SELECT id, url, title, published, date_source, updated, author, summary, content_html, image,
-            image_caption
+            image_caption, categories, image_length, image_type
          FROM items WHERE source = ?1 ORDER BY published_ts DESC, id LIMIT ?2",
     )?;
     let mut rows = stmt.query(params![source.as_str(), limit as i64])?;
@@ -224,6 +229,10 @@ pub(super) fn feed_items(c: &Connection, source: &SourceId, limit: usize) -> Res
             content_html: r.get(8)?,
             image: r.get::<_, Option<String>>(9)?.and_then(|i| Url::parse(&i).ok()),
             image_caption: r.get(10)?,
+            categories: serde_json::from_str(&r.get::<_, String>(11)?)
+                .map_err(|_| Failure::Corrupt("item categories".to_owned()))?,
+            image_length: r.get::<_, Option<i64>>(12)?.and_then(|n| u64::try_from(n).ok()),
+            image_type: r.get(13)?,
         });
     }
     Ok(items)

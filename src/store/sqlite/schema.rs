@@ -117,4 +117,9 @@ pub const MIGRATIONS: &[&str] = &[
     "CREATE INDEX items_known ON items (source, id, content_hash, first_seen, last_checked, updated, published,
         date_source);
     CREATE INDEX items_seen ON items (source, last_seen, published_ts);",
+    // 9: an item's categories (a JSON array of strings) and its lead image's size and media type where a feed
+    // stated them.
+    "ALTER TABLE items ADD COLUMN categories TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE items ADD COLUMN image_length INTEGER;
+    ALTER TABLE items ADD COLUMN image_type TEXT;",
 ];

@@ -36,6 +36,9 @@ fn item(n: u32, body: &str) -> Item {
         content_html: format!("<p>{body}</p>"),
         image: None,
         image_caption: None,
+        image_length: None,
+        image_type: None,
+        categories: Vec::new(),
     }
 }
 
