@@ -275,6 +275,14 @@ pub struct Item {
     pub categories: Vec<String>,
 }
 
+impl Item {
+    /// The lead image's media type: as a feed stated it, else as its file extension says; `None` when neither.
+    pub fn image_media_type(&self) -> Option<&str> {
+        let image = self.image.as_ref()?;
+        self.image_type.as_deref().or_else(|| Enclosure::image_type_of(image))
+    }
+}
+
 /// A link from a feed to the same feed in another language.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Alternate {

@@ -2,10 +2,10 @@
 //!
 //! The feed's id is its own published Atom URL: stable for as long as the feed lives where it is, and an absolute
 //! IRI as RFC 4287 requires. The feed-level author covers entries whose page names none, so every entry has an
-//! author without inventing one per entry. Dates keep the offset the item was published with. No I/O, no clock.
+//! author without inventing one per entry. Dates keep the offset the item was published with. Categories are
+//! `<category term>` (the name is the term: there is no scheme to name). No I/O, no clock.
 
-use atom_syndication::{Content, Entry, Feed, Generator, Link, Person, Text, WriteConfig};
-use url::Url;
+use atom_syndication::{Category, Content, Entry, Feed, Generator, Link, Person, Text, WriteConfig};
 
 use super::{Format, GENERATOR, GENERATOR_URI, XML_DECLARATION, alternate_url, non_empty, xml_text};
 use crate::model::{FeedMeta, Item};
@@ -70,9 +70,7 @@ pub fn render(meta: &FeedMeta, items: &[Item]) -> String {
 
 fn entry(item: &Item) -> Entry {
     let mut links = vec![link(item.url.as_str(), "alternate", "text/html")];
-    if let Some(image) = &item.image {
-        links.push(image_link(image, item.image_caption.as_deref()));
-    }
+    links.extend(image_link(item));
     Entry {
         id: item.id.to_string(),
         title: plain(&item.title),
@@ -87,6 +85,15 @@ fn entry(item: &Item) -> Entry {
             .into_iter()
             .collect(),
         links,
+        categories: item
+            .categories
+            .iter()
+            .filter_map(|c| non_empty(c))
+            .map(|c| Category {
+                term: xml_text(c).into_owned(),
+                ..Category::default()
+            })
+            .collect(),
         summary: non_empty(&item.summary).map(plain),
         content: non_empty(&item.content_html).map(|html| Content {
             content_type: Some("html".to_owned()),
@@ -99,29 +106,22 @@ fn entry(item: &Item) -> Entry {
 
 /// The lead image as `rel="enclosure"`, so readers that show a thumbnail find it without parsing the content.
 ///
-/// RFC 4287 makes `length` optional on a link, unlike RSS's `<enclosure>`, so the unknown size is simply left out.
-/// The media type is only named when the file extension gives it away; a wrong type would be worse than none.
-fn image_link(image: &Url, caption: Option<&str>) -> Link {
-    Link {
-        href: image.to_string(),
+/// RFC 4287 makes `length` optional on a link, unlike RSS's `<enclosure>`, so it is written only when a feed
+/// stated it. The media type is only named when a feed stated it or the file extension gives it away; a wrong type
+/// would be worse than none.
+fn image_link(item: &Item) -> Option<Link> {
+    Some(Link {
+        href: item.image.as_ref()?.to_string(),
         rel: "enclosure".to_owned(),
-        mime_type: image_media_type(image).map(str::to_owned),
-        title: caption.and_then(non_empty).map(|c| xml_text(c).into_owned()),
+        mime_type: item.image_media_type().map(str::to_owned),
+        title: item
+            .image_caption
+            .as_deref()
+            .and_then(non_empty)
+            .map(|c| xml_text(c).into_owned()),
+        length: item.image_length.map(|n| n.to_string()),
         ..Link::default()
-    }
-}
-
-fn image_media_type(image: &Url) -> Option<&'static str> {
-    let (_, ext) = image.path().rsplit_once('.')?;
-    match ext.to_ascii_lowercase().as_str() {
-        "jpg" | "jpeg" => Some("image/jpeg"),
-        "png" => Some("image/png"),
-        "gif" => Some("image/gif"),
-        "webp" => Some("image/webp"),
-        "avif" => Some("image/avif"),
-        "svg" => Some("image/svg+xml"),
-        _ => None,
-    }
+    })
 }
 
 fn link(href: &str, rel: &str, media_type: &str) -> Link {

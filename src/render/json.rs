@@ -3,7 +3,9 @@
 //! The structs below mirror the parts of the spec we fill; optional members are left out rather than written as
 //! `null` or `""`. Feed-level `authors` cover items whose page names nobody (the spec says items inherit them), so
 //! items carry `authors` only when they have their own. Alternate-language feeds have no place in the spec, so they
-//! go into the `_feedwright` extension object, as the spec allows for custom data. No I/O, no clock.
+//! go into the `_feedwright` extension object, as the spec allows for custom data. Categories are `tags`; the lead
+//! image is `image` and never an attachment, whose size the spec leaves optional but which readers treat as a
+//! download (a podcast episode), not a picture. No I/O, no clock.
 
 use serde::Serialize;
 
@@ -71,6 +73,8 @@ struct JsonItem<'a> {
     date_modified: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     authors: Vec<Author<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<&'a str>,
 }
 
 /// Renders `meta` and `items` (in the order given) as pretty-printed JSON ending with a newline.
@@ -132,5 +136,6 @@ fn item(item: &Item) -> JsonItem<'_> {
             .map(|name| Author { name })
             .into_iter()
             .collect(),
+        tags: item.categories.iter().filter_map(|c| non_empty(c)).collect(),
     }
 }

@@ -2,20 +2,26 @@
 //!
 //! What RSS lacks is borrowed from the usual namespaces: `atom:link` for the self, alternate-language and hub links,
 //! `content:encoded` for the full HTML, `dc:creator` for author names (RSS's own `<author>` wants an e-mail
-//! address). Dates are RFC 822 with a four-digit year and the item's own offset. No `<enclosure>` is written: it
-//! requires a length in bytes, which we do not know without fetching the image, so the image stays in the content.
-//! No I/O, no clock.
+//! address). Dates are RFC 822 with a four-digit year and the item's own offset. Categories are `<category>`.
+//!
+//! The lead image is an `<enclosure>` only when its length is known (a feed the source reads stated it): RSS
+//! requires `length`, and a made-up one misleads the readers that preallocate or show it. Any other lead image is a
+//! Media RSS `<media:content medium="image">`, which has no required size, with the caption as its
+//! `<media:description>`. The image is never fetched to learn its size: that would be one more request per item on
+//! every site, for one optional attribute. No I/O, no clock.
 
 use std::collections::BTreeMap;
 
 use ::rss::extension::atom::{AtomExtension, Link};
 use ::rss::extension::dublincore::{self, DublinCoreExtension};
-use ::rss::{Channel, Guid, Item as RssItem};
+use ::rss::extension::{Extension, ExtensionMap};
+use ::rss::{Category, Channel, Enclosure, Guid, Item as RssItem};
 
 use super::{Format, GENERATOR, XML_DECLARATION, alternate_url, non_empty, xml_text};
 use crate::model::{FeedMeta, Item};
 
 const CONTENT_NS: &str = "http://purl.org/rss/1.0/modules/content/";
+const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
 const SPEC: &str = "https://www.rssboard.org/rss-specification";
 
 /// Renders `meta` and `items` (in the order given) as an indented RSS 2.0 document ending with a newline.
@@ -49,6 +55,7 @@ pub fn render(meta: &FeedMeta, items: &[Item]) -> String {
         ("atom".to_owned(), ::rss::extension::atom::NAMESPACE.to_owned()),
         ("content".to_owned(), CONTENT_NS.to_owned()),
         ("dc".to_owned(), dublincore::NAMESPACE.to_owned()),
+        ("media".to_owned(), MEDIA_NS.to_owned()),
     ]);
 
     let channel = Channel {
@@ -134,8 +141,63 @@ fn rss_item(meta: &FeedMeta, item: &Item) -> RssItem {
             creators: vec![xml_text(name).into_owned()],
             ..Default::default()
         }),
+        categories: item
+            .categories
+            .iter()
+            .filter_map(|c| non_empty(c))
+            .map(|c| Category {
+                name: xml_text(c).into_owned(),
+                domain: None,
+            })
+            .collect(),
+        enclosure: enclosure(item),
+        extensions: media_content(item).map_or_else(ExtensionMap::default, |content| {
+            ExtensionMap::from([(
+                "media".to_owned(),
+                BTreeMap::from([("content".to_owned(), vec![content])]),
+            )])
+        }),
         ..RssItem::default()
     }
+}
+
+/// The lead image as an `<enclosure>`: only with its length and type both known.
+fn enclosure(item: &Item) -> Option<Enclosure> {
+    Some(Enclosure {
+        url: item.image.as_ref()?.to_string(),
+        length: item.image_length?.to_string(),
+        mime_type: item.image_media_type()?.to_owned(),
+    })
+}
+
+/// The lead image as `<media:content>`, when it is no [`enclosure`].
+fn media_content(item: &Item) -> Option<Extension> {
+    let image = item.image.as_ref().filter(|_| enclosure(item).is_none())?;
+    let mut attrs = BTreeMap::from([
+        ("url".to_owned(), image.to_string()),
+        ("medium".to_owned(), "image".to_owned()),
+    ]);
+    if let Some(mime) = item.image_media_type() {
+        attrs.insert("type".to_owned(), mime.to_owned());
+    }
+    let description = item
+        .image_caption
+        .as_deref()
+        .and_then(non_empty)
+        .map(|caption| Extension {
+            name: "media:description".to_owned(),
+            value: Some(xml_text(caption).into_owned()),
+            attrs: BTreeMap::from([("type".to_owned(), "plain".to_owned())]),
+            children: BTreeMap::new(),
+        });
+    Some(Extension {
+        name: "media:content".to_owned(),
+        value: None,
+        attrs,
+        children: description
+            .map(|d| BTreeMap::from([("description".to_owned(), vec![d])]))
+            .unwrap_or_default(),
+    })
 }
 
 pub(super) fn escape_html(text: &str) -> String {

@@ -76,6 +76,7 @@ fn items() -> Vec<Item> {
             .to_owned(),
             image: Some(url("https://www.wuzhenwic.org/images/W020151216508.jpg")),
             image_caption: Some("(Xinhua/Li Tao)".to_owned()),
+            categories: vec!["World".to_owned(), "Internet & <Society>".to_owned()],
             ..item(
                 "/2015-12/16/c_47822.htm",
                 "President Xi urges to build a \"community of shared future\" in cyberspace",
@@ -98,9 +99,13 @@ fn items() -> Vec<Item> {
                 "2015-12-16T09:00:00+08:00",
             )
         },
-        // Another offset, an author, no summary.
+        // Another offset, an author, no summary, an image whose size a feed stated, a CJK category.
         Item {
             author: Some("Li Tao".to_owned()),
+            image: Some(url("https://www.wuzhenwic.org/images/closing")),
+            image_length: Some(48213),
+            image_type: Some("image/png".to_owned()),
+            categories: vec!["乌镇".to_owned()],
             content_html:
                 "<p>The conference closed with the <a href=\"https://www.wuzhenwic.org/\">Wuzhen Initiative</a>.</p>"
                     .to_owned(),
@@ -184,7 +189,19 @@ fn atom_parses_back_field_by_field() {
         );
         let enclosure = entry.links.iter().find(|l| l.rel.as_deref() == Some("enclosure"));
         assert_eq!(enclosure.map(|l| l.href.as_str()), item.image.as_ref().map(Url::as_str));
+        assert_eq!(enclosure.and_then(|l| l.length), item.image_length, "only when known");
+        let terms: Vec<&str> = entry.categories.iter().map(|c| c.term.as_str()).collect();
+        assert_eq!(terms, item.categories);
     }
+    let stated = parsed.entries[2]
+        .links
+        .iter()
+        .find(|l| l.rel.as_deref() == Some("enclosure"));
+    assert_eq!(
+        stated.unwrap().media_type.as_deref(),
+        Some("image/png"),
+        "the feed's type"
+    );
     let image = parsed.entries[0]
         .links
         .iter()
@@ -231,10 +248,30 @@ fn rss_parses_back_field_by_field() {
     );
     assert!(rendered.contains(r#"<atom:link href="https://hub.example.org/" rel="hub"/>"#));
     assert!(rendered.contains("<guid>https://www.wuzhenwic.org/2015-12/16/c_47822.htm</guid>"));
+    for (entry, item) in parsed.entries.iter().zip(&items) {
+        let names: Vec<&str> = entry.categories.iter().map(|c| c.term.as_str()).collect();
+        assert_eq!(names, item.categories);
+        // feed-rs reads both `<enclosure>` and `<media:content>` as media content.
+        let media: Vec<&str> = entry
+            .media
+            .iter()
+            .flat_map(|m| &m.content)
+            .filter_map(|c| c.url.as_ref().map(|u| u.as_str()))
+            .collect();
+        assert_eq!(media, item.image.iter().map(Url::as_str).collect::<Vec<_>>());
+    }
+    // A known length makes an enclosure; an unknown one a Media RSS image, never an enclosure with a made-up size.
+    assert_eq!(rendered.matches("<enclosure").count(), 1);
     assert!(
-        !rendered.contains("<enclosure"),
-        "enclosure lengths are unknown, so none is written"
+        rendered
+            .contains(r#"<enclosure url="https://www.wuzhenwic.org/images/closing" length="48213" type="image/png"/>"#)
     );
+    assert!(rendered.contains(
+        r#"<media:content medium="image" type="image/jpeg" url="https://www.wuzhenwic.org/images/W020151216508.jpg">"#
+    ));
+    assert!(rendered.contains(r#"<media:description type="plain">(Xinhua/Li Tao)</media:description>"#));
+    assert!(rendered.contains(r#"xmlns:media="http://search.yahoo.com/mrss/""#));
+    assert!(rendered.contains("<category>Internet &#x26; &#x3C;Society&gt;</category>"));
     // Plain text spells `&` and `<` as hexadecimal references (RSS Best Practices Profile).
     assert!(rendered.contains("<title>WIC News &#x26; Views</title>"));
     assert!(rendered.contains("<title>世界互联网大会 &#x26; &#x3C;乌镇峰会&gt; 开幕</title>"));
@@ -308,6 +345,9 @@ fn json_parses_back_field_by_field() {
     assert!(json["items"][1].get("date_modified").is_none());
     assert!(json["items"][1].get("authors").is_none());
     assert!(json["items"][2].get("summary").is_none());
+    assert_eq!(first["tags"], serde_json::json!(["World", "Internet & <Society>"]));
+    assert!(json["items"][1].get("tags").is_none(), "no empty list");
+    assert!(first.get("attachments").is_none());
     assert!(rendered.ends_with("}\n"));
 }
 
