@@ -2,7 +2,7 @@
 //! binary against the fixture sites on 127.0.0.1).
 //!
 //! `preview --article URL --json` is a contract outside benchmarks read: exactly one object, fixed keys, each value
-//! a string or null, exit 0 even when fields are missing and 1 when the page cannot be fetched. `preview URL` works
+//! a string or null but `tags` (an array of strings, empty when the page names none), exit 0 even when fields are missing and 1 when the page cannot be fetched. `preview URL` works
 //! without a config, `init` writes a source that `check` accepts and `preview ID` reads the same articles from, and
 //! `preview ID --explain` says what each selector matched. Last, the conference editions with nothing configured
 //! but their URL (and time zone, which no page states) come out with title, date and clean body right on every
@@ -56,20 +56,23 @@ async fn preview_article_json_is_one_object_with_the_documented_keys() {
             "author",
             "image",
             "content_html",
+            "tags",
             "provenance"
         ])
     );
     assert_eq!(
         keys(&object["provenance"]),
-        BTreeSet::from(["title", "published", "author", "image", "content_html"])
+        BTreeSet::from(["title", "published", "author", "image", "content_html", "tags"])
     );
+    let tags = object["tags"].as_array().expect("tags is an array");
+    assert!(tags.iter().all(Value::is_string), "{tags:?}");
     for (key, value) in object
         .as_object()
         .unwrap()
         .iter()
         .chain(object["provenance"].as_object().unwrap())
     {
-        if key != "provenance" {
+        if key != "provenance" && key != "tags" {
             assert!(value.is_string() || value.is_null(), "{key} is {value}");
         }
     }
@@ -93,6 +96,35 @@ async fn preview_article_json_is_one_object_with_the_documented_keys() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn preview_article_json_gives_the_pages_tags_and_where_they_came_from() {
+    let server = wiremock::MockServer::start().await;
+    mount_page(&server, "/a.htm", common::fixture("feeds", "tagged-a.htm")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("{}/a.htm", server.uri());
+    let out = feedwright(dir.path(), &["preview", "--article", &url, "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let object: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        object["tags"],
+        serde_json::json!(["World", "Internet", "Governance", "Wuzhen"])
+    );
+    assert_eq!(object["provenance"]["tags"], "json-ld");
+
+    let out = feedwright(dir.path(), &["preview", "--article", &url])
+        .output()
+        .unwrap();
+    let table = stdout(&out);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("tags") && l.contains("json-ld") && l.contains("World · Internet")),
+        "{table}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn preview_article_json_exits_0_with_nulls_when_fields_are_missing_and_1_when_unreachable() {
     let server = wiremock::MockServer::start().await;
     mount_page(
@@ -112,6 +144,8 @@ async fn preview_article_json_exits_0_with_nulls_when_fields_are_missing_and_1_w
         assert!(object[key].is_null(), "{key}: {}", object[key]);
         assert!(object["provenance"][key].is_null(), "provenance.{key}");
     }
+    assert_eq!(object["tags"], serde_json::json!([]), "an empty array, not null");
+    assert!(object["provenance"]["tags"].is_null());
 
     let missing = format!("{}/nothing-here.htm", server.uri());
     let out = feedwright(dir.path(), &["preview", "--article", &missing, "--json"])

@@ -433,3 +433,115 @@ async fn a_known_item_whose_page_fails_later_keeps_its_full_text() {
     );
     assert!(!body(entry(&feed, &speech_url)).contains("Full <b>text</b>"));
 }
+
+/// Categories and lead images, from a feed's own entries and from the pages `full_text` reads: tags cleaned and
+/// kept once, an image whose length the feed states as an RSS `<enclosure>` (and an Atom enclosure link with its
+/// length), any other image as Media RSS, never an audio enclosure as the picture.
+///
+/// Set `FEEDWRIGHT_FEEDS_OUT=/some/dir` to keep the written feeds there for `/work/shared/oracles/validate-feed`.
+#[tokio::test(flavor = "multi_thread")]
+async fn categories_and_lead_images_reach_every_format() {
+    let server = MockServer::start().await;
+    let base = server.uri();
+    mount_feed(&server, "tagged.xml", "application/rss+xml").await;
+    for page in ["a", "b"] {
+        common::mount_page(
+            &server,
+            &format!("/tagged/{page}.htm"),
+            feed_fixture(&server, &format!("tagged-{page}.htm")),
+        )
+        .await;
+    }
+    let feed_url = format!("{base}/feeds/tagged.xml");
+    let sources = [
+        source("only", &feed_url, ""),
+        source(
+            "full",
+            &feed_url,
+            "full_text = true\n[source.article]\ntags = \".tags a\"",
+        ),
+    ]
+    .join("\n");
+    let dir = Dir::new(&sources);
+    let (code, stdout, stderr) = dir.run(&["run"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    if let Some(out) = std::env::var_os("FEEDWRIGHT_FEEDS_OUT") {
+        std::fs::create_dir_all(&out).unwrap();
+        for id in ["only", "full"] {
+            for ext in ["atom", "rss", "json"] {
+                std::fs::copy(dir.path(id, ext), Path::new(&out).join(format!("{id}.{ext}"))).unwrap();
+            }
+        }
+    }
+    let (a, b) = (format!("{base}/tagged/a.htm"), format!("{base}/tagged/b.htm"));
+    let terms = |e: &feed_rs::model::Entry| e.categories.iter().map(|c| c.term.clone()).collect::<Vec<_>>();
+    let enclosure = |e: &feed_rs::model::Entry| {
+        e.links
+            .iter()
+            .find(|l| l.rel.as_deref() == Some("enclosure"))
+            .map(|l| (l.href.clone(), l.length))
+    };
+
+    // From the feed alone: its categories, cleaned; its image enclosure with the stated length, not the podcast.
+    let only = dir.feed("only");
+    assert_eq!(terms(entry(&only, &a)), ["Speeches", "Policy"]);
+    assert_eq!(terms(entry(&only, &b)), ["Culture"]);
+    assert_eq!(
+        enclosure(entry(&only, &a)),
+        Some((format!("{base}/img/a.jpg"), Some(34567)))
+    );
+    assert_eq!(enclosure(entry(&only, &b)), Some((format!("{base}/img/b.png"), None)));
+    let rss = std::fs::read_to_string(dir.path("only", "rss")).unwrap();
+    assert!(
+        rss.contains(&format!(
+            r#"<enclosure url="{base}/img/a.jpg" length="34567" type="image/jpeg"/>"#
+        )),
+        "{rss}"
+    );
+    assert!(
+        rss.contains(&format!(
+            r#"<media:content medium="image" type="image/png" url="{base}/img/b.png">"#
+        )),
+        "{rss}"
+    );
+    assert!(!rss.contains("podcast.mp3"), "{rss}");
+    assert_eq!(rss.matches("<category>").count(), 3, "{rss}");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path("only", "json")).unwrap()).unwrap();
+    let tagged_a = json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["url"] == a.as_str())
+        .unwrap();
+    assert_eq!(tagged_a["tags"], serde_json::json!(["Speeches", "Policy"]));
+
+    // With the pages read: the page's tags come first (JSON-LD section and keywords; the selector over JSON-LD),
+    // the feed's enclosure fills the page without an image, the page's own og:image wins and has no known size.
+    let full = dir.feed("full");
+    assert_eq!(terms(entry(&full, &a)), ["World", "Internet", "Governance", "Wuzhen"]);
+    assert_eq!(terms(entry(&full, &b)), ["Wuzhen", "Water towns"]);
+    assert_eq!(
+        enclosure(entry(&full, &a)),
+        Some((format!("{base}/img/a.jpg"), Some(34567)))
+    );
+    assert_eq!(
+        enclosure(entry(&full, &b)),
+        Some((format!("{base}/img/b-page.jpg"), None))
+    );
+    let rss = std::fs::read_to_string(dir.path("full", "rss")).unwrap();
+    assert_eq!(rss.matches("<enclosure").count(), 1, "{rss}");
+    assert!(rss.contains(&format!(r#"url="{base}/img/b-page.jpg""#)), "{rss}");
+
+    // preview shows them, with where they came from.
+    let (code, stdout, stderr) = dir.run(&["preview", "full"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("    tags: Wuzhen · Water towns"), "{stdout}");
+    assert!(stdout.contains("tags selector"), "{stdout}");
+    assert!(stdout.contains("tags json-ld"), "{stdout}");
+
+    // A second run reads the same: nothing looks edited.
+    let before = std::fs::read(dir.path("full", "atom")).unwrap();
+    let (code, stdout, stderr) = dir.run(&["run", "--refetch"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(std::fs::read(dir.path("full", "atom")).unwrap(), before);
+}

@@ -147,6 +147,9 @@ fn write_table(
         if let Some((_, from)) = provenance.iter().find(|(id, _)| *id == item.id) {
             writeln!(out, "    from: {}", origins(from, item.date_source))?;
         }
+        if !item.categories.is_empty() {
+            writeln!(out, "    tags: {}", item.categories.join(" · "))?;
+        }
     }
     Ok(())
 }
@@ -161,12 +164,13 @@ fn origins(from: &Provenance, date: DateSource) -> String {
     };
     let name = |o: Option<Origin>| o.map_or("none", Origin::as_str);
     format!(
-        "title {} · date {date} · author {} · body {} · image {} · caption {}",
+        "title {} · date {date} · author {} · body {} · image {} · caption {} · tags {}",
         name(from.title),
         name(from.author),
         name(from.content),
         name(from.image),
-        name(from.caption)
+        name(from.caption),
+        name(from.tags)
     )
 }
 
@@ -203,6 +207,8 @@ struct ArticleJson {
     author: Option<String>,
     image: Option<String>,
     content_html: Option<String>,
+    /// Always an array (empty when the page names none): the one key that is not a string or null.
+    tags: Vec<String>,
     provenance: ProvenanceJson,
 }
 
@@ -213,6 +219,7 @@ struct ProvenanceJson {
     author: Option<&'static str>,
     image: Option<&'static str>,
     content_html: Option<&'static str>,
+    tags: Option<&'static str>,
 }
 
 /// Extracts one article page automatically (no config) and prints its fields.
@@ -274,12 +281,14 @@ fn article_json(source: &Source, page: &Page, now: DateTime<Utc>) -> ArticleJson
             author: draft.author.as_ref().and(origin(from.author)),
             image: draft.image.as_ref().and(origin(from.image)),
             content_html: draft.content_html.as_ref().and(origin(from.content)),
+            tags: origin(from.tags).filter(|_| !draft.categories.is_empty()),
         },
         title: draft.title,
         published,
         author: draft.author,
         image: draft.image.map(String::from),
         content_html: draft.content_html,
+        tags: draft.categories,
     }
 }
 
@@ -301,6 +310,7 @@ fn write_article(out: &mut impl Write, a: &ArticleJson) -> std::io::Result<()> {
         ("published", p.published, a.published.clone()),
         ("author", p.author, a.author.clone()),
         ("image", p.image, a.image.clone()),
+        ("tags", p.tags, (!a.tags.is_empty()).then(|| a.tags.join(" · "))),
         ("body", p.content_html, body),
     ];
     for (field, from, value) in rows {
@@ -358,13 +368,14 @@ async fn explain(config: &Config, source: &Source) -> Result<Exit, AppError> {
             let p = read.article.provenance;
             writeln!(
                 out,
-                "  => fields from: title {} · date {} · author {} · body {} · image {} · caption {}",
+                "  => fields from: title {} · date {} · author {} · body {} · image {} · caption {} · tags {}",
                 name(p.title),
                 name(p.date_machine.or(p.date_text)),
                 name(p.author),
                 name(p.content),
                 name(p.image),
-                name(p.caption)
+                name(p.caption),
+                name(p.tags)
             )
         })
         .and_then(|()| out.flush())

@@ -61,6 +61,7 @@ pub fn article(html: &str, url: &Url, rules: &ArticleRules) -> Vec<Matched> {
         ("article.content", &rules.content),
         ("article.image", &rules.image),
         ("article.caption", &rules.caption),
+        ("article.tags", &rules.tags),
         ("article.next", &rules.next),
     ];
     for (key, sel) in fields {
