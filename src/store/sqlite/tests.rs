@@ -127,6 +127,53 @@ fn an_edit_updates_in_place_and_bumps_updated() {
 }
 
 #[test]
+fn categories_and_the_image_size_round_trip_and_a_retag_is_an_edit() {
+    let mut store = Store::in_memory().unwrap();
+    let untagged = item(16, "body");
+    store
+        .commit(&changes(vec![untagged.clone()]), &mut record(), t("2026-01-01T00:00:00Z"))
+        .unwrap();
+    let tagged = Item {
+        categories: vec!["World".into(), "Cyber \"space\" & more".into()],
+        image: Some(Url::parse("https://www.example.org/lead.jpg").unwrap()),
+        image_length: Some(34567),
+        image_type: Some("image/jpeg".into()),
+        ..untagged.clone()
+    };
+    // The image is new content (the hash has always covered it); its categories alone would not be.
+    let mut run = record();
+    store
+        .commit(&changes(vec![tagged.clone()]), &mut run, t("2026-01-02T00:00:00Z"))
+        .unwrap();
+    let back = &store.feed_items(&source(), 10).unwrap()[0];
+    assert_eq!(back.categories, tagged.categories);
+    assert_eq!((back.image_length, back.image_type.as_deref()), (Some(34567), Some("image/jpeg")));
+
+    let first_tags = Item {
+        categories: vec!["New".into()],
+        ..item(17, "other")
+    };
+    store
+        .commit(&changes(vec![item(17, "other")]), &mut record(), t("2026-01-02T00:00:00Z"))
+        .unwrap();
+    let mut run = record();
+    store
+        .commit(&changes(vec![first_tags.clone()]), &mut run, t("2026-01-03T00:00:00Z"))
+        .unwrap();
+    assert_eq!((run.new, run.updated), (0, 0), "first categories are no edit");
+    let mut retagged = first_tags;
+    retagged.categories.push("Second".into());
+    let mut run = record();
+    store
+        .commit(&changes(vec![retagged]), &mut run, t("2026-01-04T00:00:00Z"))
+        .unwrap();
+    assert_eq!((run.new, run.updated), (0, 1), "a re-tag is");
+    let stored = store.feed_items(&source(), 10).unwrap();
+    let seventeen = stored.iter().find(|i| i.title == "Story 17").unwrap();
+    assert_eq!(seventeen.categories, ["New", "Second"]);
+}
+
+#[test]
 fn known_links_remember_first_seen() {
     let mut store = Store::in_memory().unwrap();
     store
@@ -199,7 +246,9 @@ fn an_older_schema_is_migrated_and_keeps_its_items() {
     let store = Sqlite::open(&path).unwrap();
     let version: i64 = store.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
     assert_eq!(version, schema::MIGRATIONS.len() as i64);
-    assert_eq!(store.feed_items(&source(), 10).unwrap()[0].title, "Old");
+    let old = &store.feed_items(&source(), 10).unwrap()[0];
+    assert_eq!(old.title, "Old");
+    assert_eq!((old.categories.len(), old.image_length, old.image_type.as_ref()), (0, None, None));
     assert!(
         store.recent_runs(&source(), 1).unwrap().is_empty(),
         "the runs table now exists"
