@@ -58,6 +58,9 @@ fn main() {
                 ),
                 image: Some(Url::parse(&format!("https://www.wuzhenwic.org/images/{n}.jpg")).expect("valid URL")),
                 image_caption: Some(format!("Session {n} of the summit")),
+                image_length: None,
+                image_type: None,
+                categories: vec!["Wuzhen Summit".to_owned(), "Internet".to_owned()],
             }
         })
         .collect();

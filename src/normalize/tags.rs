@@ -92,7 +92,7 @@ mod tests {
         assert_eq!(kept[0], "tag 0");
         let long = "x".repeat(MAX_TAG_CHARS + 1);
         let fits = "y".repeat(MAX_TAG_CHARS);
-        assert_eq!(tags(&[&long, &fits]), [fits.clone()]);
+        assert_eq!(tags(&[&long, &fits]), [fits]);
         assert_eq!(tags(&[&"<i>z</i>".repeat(10_000)]), Vec::<String>::new());
     }
 }

@@ -131,7 +131,11 @@ fn categories_and_the_image_size_round_trip_and_a_retag_is_an_edit() {
     let mut store = Store::in_memory().unwrap();
     let untagged = item(16, "body");
     store
-        .commit(&changes(vec![untagged.clone()]), &mut record(), t("2026-01-01T00:00:00Z"))
+        .commit(
+            &changes(vec![untagged.clone()]),
+            &mut record(),
+            t("2026-01-01T00:00:00Z"),
+        )
         .unwrap();
     let tagged = Item {
         categories: vec!["World".into(), "Cyber \"space\" & more".into()],
@@ -147,14 +151,21 @@ fn categories_and_the_image_size_round_trip_and_a_retag_is_an_edit() {
         .unwrap();
     let back = &store.feed_items(&source(), 10).unwrap()[0];
     assert_eq!(back.categories, tagged.categories);
-    assert_eq!((back.image_length, back.image_type.as_deref()), (Some(34567), Some("image/jpeg")));
+    assert_eq!(
+        (back.image_length, back.image_type.as_deref()),
+        (Some(34567), Some("image/jpeg"))
+    );
 
     let first_tags = Item {
         categories: vec!["New".into()],
         ..item(17, "other")
     };
     store
-        .commit(&changes(vec![item(17, "other")]), &mut record(), t("2026-01-02T00:00:00Z"))
+        .commit(
+            &changes(vec![item(17, "other")]),
+            &mut record(),
+            t("2026-01-02T00:00:00Z"),
+        )
         .unwrap();
     let mut run = record();
     store
@@ -248,7 +259,10 @@ fn an_older_schema_is_migrated_and_keeps_its_items() {
     assert_eq!(version, schema::MIGRATIONS.len() as i64);
     let old = &store.feed_items(&source(), 10).unwrap()[0];
     assert_eq!(old.title, "Old");
-    assert_eq!((old.categories.len(), old.image_length, old.image_type.as_ref()), (0, None, None));
+    assert_eq!(
+        (old.categories.len(), old.image_length, old.image_type.as_ref()),
+        (0, None, None)
+    );
     assert!(
         store.recent_runs(&source(), 1).unwrap().is_empty(),
         "the runs table now exists"
