@@ -267,8 +267,12 @@ fn merge(into: &mut PageMeta, from: PageMeta) {
     }
 }
 
+/// The most keywords kept from one page. Each new one is compared with those kept, so without a bound a megabyte of
+/// distinct JSON-LD keywords would cost billions of comparisons; `normalize` keeps fewer still.
+const MAX_KEYWORDS: usize = 100;
+
 fn push_keyword(keywords: &mut Vec<String>, k: String) {
-    if !keywords.iter().any(|have| have.eq_ignore_ascii_case(&k)) {
+    if keywords.len() < MAX_KEYWORDS && !keywords.iter().any(|have| have.eq_ignore_ascii_case(&k)) {
         keywords.push(k);
     }
 }
@@ -958,6 +962,18 @@ mod tests {
         let m = page(&head, "");
         assert_eq!(val(&m.title), Some(("From OG", Origin::OpenGraph)));
         assert_eq!(val(&m.published), Some(("2015-12-16T10:23:00Z", Origin::OpenGraph)));
+    }
+
+    #[test]
+    fn a_flood_of_keywords_is_cut_short() {
+        let many: Vec<String> = (0..100_000).map(|n| format!("k{n}")).collect();
+        let json = format!(
+            r#"{{"@type":"NewsArticle","headline":"H","keywords":"{}"}}"#,
+            many.join(",")
+        );
+        let m = page(&ld(&json), "");
+        assert_eq!(m.keywords.len(), MAX_KEYWORDS);
+        assert_eq!(m.keywords[0], "k0");
     }
 
     #[test]
