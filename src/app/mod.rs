@@ -308,8 +308,13 @@ async fn run_with(
     let results = futures_util::future::join_all(runs).await;
     notify(config, &ctx).await;
 
-    let mut exit = Exit::Ok;
-    let mut changed = Vec::new();
+    let ran: Vec<&crate::model::SourceId> = results
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(s, _)| &s.id)
+        .collect();
+    let (mut changed, merges_ok) = publish_merges(config, &ctx, &ran, started);
+    let mut exit = if merges_ok { Exit::Ok } else { Exit::SourcesFailed };
     for (source, result) in results {
         // Warnings and errors were logged as they happened; stdout gets one line per source.
         match result {
@@ -332,6 +337,32 @@ async fn run_with(
     }
     ping_hub(config, &pinger(config), &changed).await;
     Ok(exit)
+}
+
+/// Publishes every merge that one of `ran` is a source of, from the store (once each, after its sources ran).
+/// Returns the files written, and `false` when a merged feed could not be published (logged here).
+fn publish_merges(
+    config: &Config,
+    ctx: &Context,
+    ran: &[&crate::model::SourceId],
+    now: DateTime<Utc>,
+) -> (Vec<PathBuf>, bool) {
+    let mut written = Vec::new();
+    let mut ok = true;
+    for merge in config.merges.iter().filter(|m| m.sources.iter().any(|s| ran.contains(&s))) {
+        match pipeline::publish_merge(&ctx.store, config, merge, now) {
+            Ok((published, items)) => {
+                tracing::info!(merge = %merge.id, items, written = published.written.len(), "merged feed done");
+                ok &= published.unwritten.is_empty();
+                written.extend(published.written);
+            }
+            Err(e) => {
+                tracing::error!(merge = %merge.id, error = %error_chain(&e), "merged feed not published");
+                ok = false;
+            }
+        }
+    }
+    (written, ok)
 }
 
 /// Drains the outbox; a notifier that fails is logged and keeps its events, and never changes the exit code.
@@ -422,9 +453,9 @@ async fn demo(out: &Path, quiet: bool) -> Result<Exit, AppError> {
     let exit = run(&config, &config.sources, Store::in_memory()?, quiet).await?;
     if !quiet {
         print("published:")?;
-        for source in &config.sources {
+        for feed in config.feeds() {
             for format in &config.settings.formats {
-                let path = config.settings.feed_path(&source.id, *format);
+                let path = config.settings.feed_path(feed.id(), *format);
                 if path.exists() {
                     print(&format!("  {}", path.display()))?;
                 }
