@@ -253,7 +253,10 @@ async fn watch_run(w: Arc<Watched>, id: crate::model::SourceId) -> scheduler::Ve
     let started = now();
     match pipeline::run(&w.ctx, &w.config, source, started).await {
         Ok(report) => {
-            let (merged, _) = publish_merges(&w.config, &w.ctx, &[&source.id], started);
+            let merged: Vec<PathBuf> = publish_merges(&w.config, &w.ctx, &[&source.id], started)
+                .into_iter()
+                .flat_map(|m| m.written)
+                .collect();
             ping_hub(&w.config, &w.pinger, &merged).await;
             w.live.metrics.record(&report.record);
             if !w.quiet {

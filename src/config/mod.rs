@@ -67,36 +67,36 @@ pub enum Published<'a> {
     Merge(&'a Merge),
 }
 
-impl Published<'_> {
-    pub fn id(&self) -> &SourceId {
+impl<'a> Published<'a> {
+    pub fn id(&self) -> &'a SourceId {
         match self {
             Published::Source(s) => &s.id,
             Published::Merge(m) => &m.id,
         }
     }
 
-    pub fn title(&self) -> &str {
+    pub fn title(&self) -> &'a str {
         match self {
             Published::Source(s) => &s.title,
             Published::Merge(m) => &m.title,
         }
     }
 
-    pub fn description(&self) -> &str {
+    pub fn description(&self) -> &'a str {
         match self {
             Published::Source(s) => &s.description,
             Published::Merge(m) => &m.description,
         }
     }
 
-    pub fn home_page(&self) -> &Url {
+    pub fn home_page(&self) -> &'a Url {
         match self {
             Published::Source(s) => &s.urls[0],
             Published::Merge(m) => &m.home_page,
         }
     }
 
-    pub fn language(&self) -> Option<&str> {
+    pub fn language(&self) -> Option<&'a str> {
         match self {
             Published::Source(s) => s.language.as_deref(),
             Published::Merge(m) => m.language.as_deref(),
@@ -361,11 +361,6 @@ impl Config {
     /// The feed published under `id`, a source's or a merge's.
     pub fn feed(&self, id: &str) -> Option<Published<'_>> {
         self.feeds().find(|f| f.id().as_str() == id)
-    }
-
-    /// The merges that `id` is one of the sources of.
-    pub fn merges_of<'a>(&'a self, id: &'a SourceId) -> impl Iterator<Item = &'a Merge> + 'a {
-        self.merges.iter().filter(move |m| m.sources.contains(id))
     }
 }
 
