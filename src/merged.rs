@@ -3,12 +3,15 @@
 //! Input: each member source's items (or the web page's entries) as the store returns them, newest first, in
 //! config order; output: the newest `max_items` of all of them, newest first, each item id once. Pure: no store,
 //! no clock, no rendering. An item keeps its own id, so a reader subscribed to a source and to the merge sees one
-//! entry, not two. Publishing the result is `pipeline`'s job; how a merged feed is doing is `status`'s.
+//! entry, not two. Items of two sources updated in the same second are nudged apart by a second, as the store
+//! does within one source ([`Taken`]): Atom readers expect entries to differ in `updated`. Publishing the result
+//! is `pipeline`'s job; how a merged feed is doing is `status`'s.
 
 use chrono::{DateTime, FixedOffset};
 
 use crate::model::Item;
 use crate::store::Entry;
+use crate::store::merge::Taken;
 
 /// The newest `max_items` of `lists`, newest first (ties: by id, as the store orders one source), each id once.
 /// Of items with the same id the one from the earlier list is kept, so config order decides, not chance.
@@ -35,9 +38,15 @@ pub fn newest<T>(
     all
 }
 
-/// A merged feed's items, from each member's stored items.
+/// A merged feed's items, from each member's stored items: [`newest`], then `updated` times shared by items of
+/// different sources nudged apart (oldest first, so the newer item moves on, as in the store).
 pub fn items(lists: Vec<Vec<Item>>, max_items: usize) -> Vec<Item> {
-    newest(lists, max_items, |i| (i.id.as_str(), i.published))
+    let mut items = newest(lists, max_items, |i| (i.id.as_str(), i.published));
+    let mut taken = Taken::default();
+    for item in items.iter_mut().rev() {
+        item.updated = taken.claim(item.updated);
+    }
+    items
 }
 
 /// A merged feed's entries for the web page and its counts, from each member's entries.
@@ -113,6 +122,25 @@ mod tests {
         let all = items(vec![first, second], 10);
         assert_eq!(ids(&all), ["https://example.org/a", "https://example.org/b"]);
         assert_eq!(all[0].title, "first");
+    }
+
+    #[test]
+    fn items_of_two_sources_updated_in_the_same_second_are_nudged_apart() {
+        let en = vec![item("https://en.example/1", "2015-12-16T10:00:00Z", "en")];
+        let zh = vec![item("https://zh.example/1", "2015-12-16T18:00:00+08:00", "zh")];
+        let all = items(vec![en.clone(), zh], 10);
+        let updated: Vec<String> = all.iter().map(|i| i.updated.to_rfc3339()).collect();
+        assert_eq!(
+            ids(&all),
+            ["https://en.example/1", "https://zh.example/1"],
+            "same instant: by id"
+        );
+        assert_eq!(updated, ["2015-12-16T10:00:01+00:00", "2015-12-16T18:00:00+08:00"]);
+        assert_eq!(all[0].published, en[0].published, "the publish date is the source's");
+        assert_eq!(
+            items(vec![en], 10)[0].updated,
+            all[0].updated - chrono::Duration::seconds(1)
+        );
     }
 
     #[test]

@@ -168,7 +168,10 @@ impl SourceState {
         let (health, reason) = if ran.is_empty() {
             (Health::NeverRun, None)
         } else if ran.iter().all(|m| m.health == Health::Broken) {
-            (Health::Broken, Some(format!("all its sources are broken: {}", not_ok.join("; "))))
+            (
+                Health::Broken,
+                Some(format!("all its sources are broken: {}", not_ok.join("; "))),
+            )
         } else if not_ok.is_empty() {
             (Health::Ok, None)
         } else {
@@ -305,8 +308,11 @@ pub fn never_run_all(
         .merges
         .iter()
         .map(|m| {
-            let members: Vec<SourceState> =
-                m.sources.iter().filter_map(|id| sources.iter().find(|s| &s.source == id).cloned()).collect();
+            let members: Vec<SourceState> = m
+                .sources
+                .iter()
+                .filter_map(|id| sources.iter().find(|s| &s.source == id).cloned())
+                .collect();
             SourceState::merged(m.id.clone(), &members, 0, 0)
         })
         .collect();
@@ -480,25 +486,47 @@ mod tests {
         };
         let merged = |members: &[SourceState]| SourceState::merged(SourceId::parse("all").unwrap(), members, 7, 2);
         let (a_ok, b_ok) = (state("a", Some(Outcome::Ok), T2), state("b", Some(Outcome::Ok), T3));
-        let (a_broken, b_broken) = (state("a", Some(Outcome::Failed), T2), state("b", Some(Outcome::Failed), T3));
+        let (a_broken, b_broken) = (
+            state("a", Some(Outcome::Failed), T2),
+            state("b", Some(Outcome::Failed), T3),
+        );
         let b_never = state("b", None, T1);
 
         let ok = merged(&[a_ok.clone(), b_ok.clone()]);
         assert_eq!((ok.health, ok.reason.as_deref()), (Health::Ok, None));
-        assert_eq!((ok.last_run, ok.last_success, ok.next_run), (Some(t(T3)), Some(t(T3)), Some(t(T2))));
+        assert_eq!(
+            (ok.last_run, ok.last_success, ok.next_run),
+            (Some(t(T3)), Some(t(T3)), Some(t(T2)))
+        );
         assert_eq!((ok.items_in_feed, ok.new_last_24h), (7, 2));
-        assert_eq!(ok.merge_of, [SourceId::parse("a").unwrap(), SourceId::parse("b").unwrap()]);
+        assert_eq!(
+            ok.merge_of,
+            [SourceId::parse("a").unwrap(), SourceId::parse("b").unwrap()]
+        );
 
         let one = merged(&[a_ok.clone(), b_broken.clone()]);
-        assert_eq!(one.health, Health::Degraded, "one broken source leaves the other's news coming");
+        assert_eq!(
+            one.health,
+            Health::Degraded,
+            "one broken source leaves the other's news coming"
+        );
         assert_eq!(
             one.reason.as_deref(),
             Some("b is broken: the listing yielded no article links")
         );
         let all = merged(&[a_broken.clone(), b_broken]);
         assert_eq!(all.health, Health::Broken);
-        assert!(all.reason.as_deref().unwrap().starts_with("all its sources are broken: a is broken: "));
-        assert_eq!(merged(&[a_broken, b_never.clone()]).health, Health::Broken, "nothing publishes");
+        assert!(
+            all.reason
+                .as_deref()
+                .unwrap()
+                .starts_with("all its sources are broken: a is broken: ")
+        );
+        assert_eq!(
+            merged(&[a_broken, b_never.clone()]).health,
+            Health::Broken,
+            "nothing publishes"
+        );
         assert_eq!(merged(&[a_ok, b_never.clone()]).health, Health::Degraded);
         assert_eq!(merged(&[b_never]).health, Health::NeverRun);
     }

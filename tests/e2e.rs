@@ -617,7 +617,7 @@ fn check_accepts_every_shipped_config() {
 }
 
 #[test]
-fn demo_publishes_six_feeds_offline() {
+fn demo_publishes_both_editions_and_their_merge_offline() {
     let dir = tempfile::tempdir().unwrap();
     let out = assert_cmd::Command::cargo_bin("feedwright")
         .unwrap()
@@ -632,7 +632,7 @@ fn demo_publishes_six_feeds_offline() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for id in ["wic-news", "wic-news-zh"] {
+    for id in ["wic-news", "wic-news-zh", "wic-all"] {
         for ext in ["atom", "rss", "json"] {
             let path = dir.path().join("feeds").join(format!("{id}.{ext}"));
             let feed = parse_feed(&std::fs::read(&path).unwrap());

@@ -308,11 +308,7 @@ async fn run_with(
     let results = futures_util::future::join_all(runs).await;
     notify(config, &ctx).await;
 
-    let ran: Vec<&crate::model::SourceId> = results
-        .iter()
-        .filter(|(_, r)| r.is_ok())
-        .map(|(s, _)| &s.id)
-        .collect();
+    let ran: Vec<&crate::model::SourceId> = results.iter().filter(|(_, r)| r.is_ok()).map(|(s, _)| &s.id).collect();
     let merged = publish_merges(config, &ctx, &ran, started);
     let mut changed: Vec<PathBuf> = merged.iter().flat_map(|m| m.written.iter().cloned()).collect();
     let mut exit = if merged.iter().all(|m| m.ok) {
@@ -396,7 +392,11 @@ fn publish_merges<'a>(
     now: DateTime<Utc>,
 ) -> Vec<MergeDone<'a>> {
     let mut out = Vec::new();
-    for merge in config.merges.iter().filter(|m| m.sources.iter().any(|s| ran.contains(&s))) {
+    for merge in config
+        .merges
+        .iter()
+        .filter(|m| m.sources.iter().any(|s| ran.contains(&s)))
+    {
         out.push(match pipeline::publish_merge(&ctx.store, config, merge, now) {
             Ok((published, items)) => {
                 tracing::info!(merge = %merge.id, items, written = published.written.len(), "merged feed done");

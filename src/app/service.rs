@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::{
-    AppError, Exit, configure_hosts, fetcher, notify, now, publish_merges, remove_stale_temp_files, state_after, summary,
+    AppError, Exit, configure_hosts, fetcher, notify, now, publish_merges, remove_stale_temp_files, state_after,
+    summary,
 };
 use crate::cli::ListenAddr;
 use crate::config::Config;

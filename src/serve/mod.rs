@@ -448,8 +448,7 @@ async fn healthz(State(site): State<Arc<Site>>) -> Response {
         }
     };
     let broken = states.iter().any(|s| s.health == Health::Broken);
-    let (sources, merges): (Vec<&SourceState>, Vec<&SourceState>) =
-        states.iter().partition(|s| s.merge_of.is_empty());
+    let (sources, merges): (Vec<&SourceState>, Vec<&SourceState>) = states.iter().partition(|s| s.merge_of.is_empty());
     let mut body = serde_json::json!({
         "status": if broken { "failing" } else { "ok" },
         "sources": sources,

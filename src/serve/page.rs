@@ -10,8 +10,8 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 
 use crate::config::{Config, Merge, Published, Source};
-use crate::model::SourceId;
 use crate::html::escape_into;
+use crate::model::SourceId;
 use crate::render::Format;
 use crate::status::{Health, SourceState, count};
 use crate::store::{Entry, RunRecord};
