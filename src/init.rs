@@ -414,8 +414,8 @@ impl Proposal {
     /// The `[[source]]` block reading the advertised feed (only when [`Proposal::reads_feed`]).
     fn feed_toml(&self, feed: &FeedProposal) -> String {
         let mut out = format!(
-            "\n# Written by `feedwright init {}`: no article links were found on the listing, but it advertises a \
-             feed, so this source reads the feed.\n",
+            "\n# Written by `feedwright init {}`.\n# No article links were found on that page, but it advertises a \
+             feed: this source reads the feed.\n",
             self.url
         );
         out.push_str(&format!(
@@ -453,8 +453,9 @@ impl Proposal {
         out.push_str("` shows what it reads.\n");
         if let Some(feed) = &self.feed {
             out.push_str(&format!(
-                "# The listing advertises a feed, {}. To read it instead of the listing page (its items, in its own\n\
-                 # order; it may cover more or less than this page), replace this [[source]] and its tables with:\n\
+                "# The listing advertises a feed: {}\n\
+                 # To read it instead of this page (its items, in its order: it may cover more or less than this\n\
+                 # page), replace this [[source]] and its tables with:\n\
                  #   [[source]]\n#   id = {}\n#   title = {}\n",
                 feed.url,
                 quote(&self.id),
@@ -507,6 +508,121 @@ mod tests {
         assert_eq!(id("https://www.wicinternet.org/news/"), "wicinternet-org");
         assert_eq!(id("http://127.0.0.1:8080/"), "127-0-0-1");
         assert!(SourceId::parse(&id("https://新闻.example/")).is_some());
+    }
+
+    fn page(url: &str, text: &str) -> Fetched {
+        Fetched {
+            url: Url::parse(url).unwrap(),
+            text: text.into(),
+        }
+    }
+
+    fn rss(body: &str) -> Fetched {
+        let items: String = (1..=3)
+            .map(|i| {
+                format!(
+                    "<item><title>Story {i}</title><link>https://news.example/{i}.htm</link>\
+                     <pubDate>Wed, 16 Dec 2015 02:2{i}:00 GMT</pubDate><description>{body}</description></item>"
+                )
+            })
+            .collect();
+        page(
+            "https://news.example/feed.xml",
+            &format!(
+                "<rss version=\"2.0\"><channel><title>N</title><link>https://news.example/</link>{items}</channel></rss>"
+            ),
+        )
+    }
+
+    const ADVERTISING: &str = "<html lang=\"en\"><head><title>News</title>\
+        <link rel=\"alternate\" type=\"application/rss+xml\" href=\"/feed.xml\">\
+        <link rel=\"alternate\" type=\"application/atom+xml\" href=\"/comments.atom\"></head><body>";
+
+    #[test]
+    fn a_feed_of_summaries_needs_full_text_and_one_of_articles_does_not() {
+        let summaries = read_feed(&rss("A short summary.")).unwrap();
+        assert_eq!(
+            summaries,
+            FeedRead {
+                items: 3,
+                full_text: true
+            }
+        );
+        let article = format!("&lt;p&gt;{}&lt;/p&gt;", "A whole paragraph of the story. ".repeat(30));
+        assert_eq!(
+            read_feed(&rss(&article)).unwrap(),
+            FeedRead {
+                items: 3,
+                full_text: false
+            }
+        );
+        assert_eq!(
+            read_feed(&page("https://news.example/feed.xml", "<html>not a feed</html>")),
+            None
+        );
+    }
+
+    #[test]
+    fn a_listing_with_links_stays_the_source_and_its_feed_is_the_commented_alternative() {
+        let stories: String = (1..=6)
+            .map(|i| format!("<li><h4><a href=\"/news/{i}.htm\">Story number {i} of the day</a></h4></li>"))
+            .collect();
+        let listing = page(
+            "https://news.example/news/",
+            &format!("{ADVERTISING}<ul>{stories}</ul></body></html>"),
+        );
+        let proposal = propose("news", &listing, &[]).with_feed(Some(&rss("Short.")));
+        assert!(proposal.links > 0 && !proposal.reads_feed());
+        let block = proposal.toml();
+        assert!(
+            block.contains("#   feed = \"https://news.example/feed.xml\"\n"),
+            "{block}"
+        );
+        assert!(block.contains("#   (its 3 items carry summaries only: each article's page is read for the whole text)\n#   full_text = true\n"), "{block}");
+        assert!(
+            block.contains("# It also advertises https://news.example/comments.atom."),
+            "{block}"
+        );
+        let config = config::parse(&block, Path::new("c.toml")).unwrap();
+        assert!(config.sources[0].feed.is_none(), "the listing is read");
+
+        // Uncommented in place of the listing source, the alternative is a valid feed source.
+        let alternative: String = block
+            .lines()
+            .filter_map(|l| l.strip_prefix("#   "))
+            .filter(|l| !l.starts_with('('))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let config = config::parse(&alternative, Path::new("c.toml")).unwrap();
+        assert_eq!(config.sources[0].urls[0].as_str(), "https://news.example/feed.xml");
+        assert_eq!(config.sources[0].feed, Some(config::FeedOptions { full_text: true }));
+    }
+
+    #[test]
+    fn a_listing_without_links_that_advertises_a_feed_gets_the_feed_source() {
+        let listing = page(
+            "https://news.example/",
+            &format!("{ADVERTISING}<p>Welcome.</p></body></html>"),
+        );
+        let whole = format!("&lt;p&gt;{}&lt;/p&gt;", "A whole paragraph of the story. ".repeat(30));
+        let proposal = propose("news", &listing, &[]).with_feed(Some(&rss(&whole)));
+        assert!(proposal.reads_feed());
+        let block = proposal.toml();
+        let config = config::parse(&block, Path::new("c.toml")).unwrap();
+        let source = &config.sources[0];
+        assert_eq!(source.urls[0].as_str(), "https://news.example/feed.xml");
+        assert!(source.feed_only(), "its items carry whole articles: {block}");
+        assert_eq!(source.language.as_deref(), Some("en"));
+
+        // A feed that cannot be read is not chosen: the listing source is written, the feed commented.
+        let unread = propose("news", &listing, &[]).with_feed(None);
+        assert!(!unread.reads_feed());
+        assert!(unread.toml().contains("#   full_text = true"), "{}", unread.toml());
+        assert!(
+            config::parse(&unread.toml(), Path::new("c.toml")).unwrap().sources[0]
+                .feed
+                .is_none()
+        );
     }
 
     #[test]
