@@ -613,6 +613,13 @@ fn check_accepts_every_shipped_config() {
         let path = entry.unwrap().path();
         let config = feedwright::config::Config::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert!(!config.sources.is_empty(), "{}", path.display());
+        let merged: Vec<&str> = config.merges[0].sources.iter().map(|s| s.as_str()).collect();
+        assert_eq!(
+            merged,
+            ["wic-news", "wic-news-zh"],
+            "{}: both editions in one feed",
+            path.display()
+        );
     }
 }
 

@@ -135,12 +135,21 @@ fn check(path: &Path) -> Result<Exit, AppError> {
     let config = Config::load(path)?;
     check_paths(&config)?;
     check_writable(&config)?;
-    print(&format!(
+    let mut line = format!(
         "{}: ok, {} sources ({})",
         path.display(),
         config.sources.len(),
         ids(&config.sources)
-    ))?;
+    );
+    if !config.merges.is_empty() {
+        let merges: Vec<&str> = config.merges.iter().map(|m| m.id.as_str()).collect();
+        line.push_str(&format!(
+            ", {} ({})",
+            status::count(merges.len(), "merged feed", "merged feeds"),
+            merges.join(", ")
+        ));
+    }
+    print(&line)?;
     Ok(Exit::Ok)
 }
 

@@ -62,51 +62,44 @@ pub struct Merge {
 /// One feed that is published: a source's or a merge's. Whatever is the same for both (file names, routes,
 /// OPML outlines) is written once over this.
 #[derive(Debug, Clone, Copy)]
-pub enum Published<'a> {
+pub enum Publication<'a> {
     Source(&'a Source),
     Merge(&'a Merge),
 }
 
-impl<'a> Published<'a> {
+impl<'a> Publication<'a> {
     pub fn id(&self) -> &'a SourceId {
         match self {
-            Published::Source(s) => &s.id,
-            Published::Merge(m) => &m.id,
+            Publication::Source(s) => &s.id,
+            Publication::Merge(m) => &m.id,
         }
     }
 
     pub fn title(&self) -> &'a str {
         match self {
-            Published::Source(s) => &s.title,
-            Published::Merge(m) => &m.title,
+            Publication::Source(s) => &s.title,
+            Publication::Merge(m) => &m.title,
         }
     }
 
     pub fn description(&self) -> &'a str {
         match self {
-            Published::Source(s) => &s.description,
-            Published::Merge(m) => &m.description,
+            Publication::Source(s) => &s.description,
+            Publication::Merge(m) => &m.description,
         }
     }
 
     pub fn home_page(&self) -> &'a Url {
         match self {
-            Published::Source(s) => &s.urls[0],
-            Published::Merge(m) => &m.home_page,
+            Publication::Source(s) => &s.urls[0],
+            Publication::Merge(m) => &m.home_page,
         }
     }
 
     pub fn language(&self) -> Option<&'a str> {
         match self {
-            Published::Source(s) => s.language.as_deref(),
-            Published::Merge(m) => m.language.as_deref(),
-        }
-    }
-
-    pub fn max_items(&self) -> usize {
-        match self {
-            Published::Source(s) => s.max_items,
-            Published::Merge(m) => m.max_items,
+            Publication::Source(s) => s.language.as_deref(),
+            Publication::Merge(m) => m.language.as_deref(),
         }
     }
 }
@@ -353,13 +346,13 @@ impl Config {
     }
 
     /// Every feed this config publishes: the sources', then the merges', in config order.
-    pub fn feeds(&self) -> impl Iterator<Item = Published<'_>> {
-        let sources = self.sources.iter().map(Published::Source);
-        sources.chain(self.merges.iter().map(Published::Merge))
+    pub fn feeds(&self) -> impl Iterator<Item = Publication<'_>> {
+        let sources = self.sources.iter().map(Publication::Source);
+        sources.chain(self.merges.iter().map(Publication::Merge))
     }
 
     /// The feed published under `id`, a source's or a merge's.
-    pub fn feed(&self, id: &str) -> Option<Published<'_>> {
+    pub fn feed(&self, id: &str) -> Option<Publication<'_>> {
         self.feeds().find(|f| f.id().as_str() == id)
     }
 }

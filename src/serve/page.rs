@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::{Config, Merge, Published, Source};
+use crate::config::{Config, Merge, Publication, Source};
 use crate::html::escape_into;
 use crate::model::SourceId;
 use crate::render::Format;
@@ -235,8 +235,8 @@ pub fn index(config: &Config, states: &[SourceState], now: DateTime<Utc>) -> Str
         };
         let home = feed.home_page().as_str();
         let place = match feed {
-            Published::Source(_) => link(home, &text(bare(home))),
-            Published::Merge(m) => format!("merges {}", merged_sources(m, "source/")),
+            Publication::Source(_) => link(home, &text(bare(home))),
+            Publication::Merge(m) => format!("merges {}", merged_sources(m, "source/")),
         };
         let _ = writeln!(
             out,
