@@ -49,6 +49,16 @@ pub async fn start(out: &std::path::Path) -> Result<Config, DemoError> {
             let _ = url.set_port(Some(addr.port()));
         }
     }
+    // A merged feed links to its first source's page: moved with it.
+    for merge in &mut config.merges {
+        if let Some(first) = merge
+            .sources
+            .first()
+            .and_then(|id| config.sources.iter().find(|s| &s.id == id))
+        {
+            merge.home_page = first.urls[0].clone();
+        }
+    }
     Ok(config)
 }
 

@@ -6,6 +6,12 @@
 //! metadata already gives the field (JSON-LD, OpenGraph: stable by nature), and a comment either way saying what was
 //! detected. [`Proposal::toml`] writes the block; [`bare_config`] is the source made of only a URL that
 //! `preview URL` reads. Pure: pages in, text out.
+//!
+//! A listing that advertises a feed ([`Proposal::with_feed`], given that feed as fetched): the listing the user
+//! pointed at stays the source, since a site's `<link rel=alternate>` is often its whole-site feed while the page
+//! is one section, and the feed source is written beside it as a commented alternative, with `full_text` set by
+//! whether the feed's items carry whole articles. Only when no article links were found on the listing, and the
+//! feed has items, is the feed source the one written: then it is the one that works.
 
 use std::path::Path;
 
@@ -80,6 +86,64 @@ pub struct Proposal {
     pub article: Vec<Field>,
     /// Feeds the listing advertises.
     pub feeds: Vec<Url>,
+    /// The first of them, as read: its items and whether they carry whole articles.
+    pub feed: Option<FeedProposal>,
+}
+
+/// The feed `init` proposes as a source: the first one the listing advertises.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedProposal {
+    pub url: Url,
+    /// What reading it found; `None` when it could not be fetched or parsed.
+    pub read: Option<FeedRead>,
+}
+
+/// What one read of a feed says about using it as a source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeedRead {
+    pub items: usize,
+    /// Whether its items carry only summaries, so each article's page has to be read (`full_text = true`).
+    pub full_text: bool,
+}
+
+/// The shortest item body, in characters of text, that counts as a whole article rather than a summary.
+const ARTICLE_CHARS: usize = 500;
+
+/// Reads an advertised feed for `init`: how many items, and whether most of them carry a whole article.
+pub fn read_feed(feed: &Fetched) -> Option<FeedRead> {
+    let parsed = crate::extract::feed::parse(&feed.text, &feed.url).ok()?;
+    let items = parsed.links.len();
+    let whole = parsed
+        .links
+        .iter()
+        .filter_map(|l| l.feed.as_deref())
+        .filter(|e| {
+            let body = e.content_html.as_deref().or(e.summary_html.as_deref()).unwrap_or("");
+            text_chars(body) >= ARTICLE_CHARS
+        })
+        .count();
+    Some(FeedRead {
+        items,
+        full_text: whole * 2 <= items,
+    })
+}
+
+/// Characters of `html` outside its tags: enough to tell a summary from an article.
+fn text_chars(html: &str) -> usize {
+    let mut in_tag = false;
+    html.chars()
+        .filter(|&c| {
+            match c {
+                '<' => in_tag = true,
+                '>' => {
+                    in_tag = false;
+                    return false;
+                }
+                _ => {}
+            }
+            !in_tag && !c.is_whitespace()
+        })
+        .count()
 }
 
 /// A page as `init` needs it: where it was served from and its decoded text.
@@ -148,6 +212,7 @@ pub fn propose(id: &str, listing: &Fetched, articles: &[Fetched]) -> Proposal {
         listing: fields,
         article: article_fields(articles),
         feeds,
+        feed: None,
     }
 }
 
@@ -305,8 +370,79 @@ fn element_with_text<'a>(doc: &'a Html, text: &str) -> Option<ElementRef<'a>> {
 }
 
 impl Proposal {
+    /// This proposal with the first advertised feed, as fetched (`None`: it could not be); unchanged when the
+    /// listing advertises none.
+    pub fn with_feed(mut self, fetched: Option<&Fetched>) -> Proposal {
+        if let Some(url) = self.feeds.first() {
+            self.feed = Some(FeedProposal {
+                url: url.clone(),
+                read: fetched.and_then(read_feed),
+            });
+        }
+        self
+    }
+
+    /// Whether the block reads the advertised feed instead of the listing: only when the listing showed no
+    /// article links and the feed has items.
+    pub fn reads_feed(&self) -> bool {
+        self.links == 0 && self.feed.as_ref().and_then(|f| f.read).is_some_and(|r| r.items > 0)
+    }
+
+    /// The feed source's keys (`feed`, and `full_text` when its items are summaries), one per line.
+    fn feed_keys(feed: &FeedProposal) -> Vec<String> {
+        let mut keys = vec![format!("feed = {}", quote(feed.url.as_str()))];
+        match feed.read {
+            Some(read) if !read.full_text => keys.push(format!(
+                "# its {} items carry whole articles: they are published as the feed gives them",
+                read.items
+            )),
+            Some(read) => {
+                keys.push(format!(
+                    "# its {} items carry summaries only: each article's page is read for the whole text",
+                    read.items
+                ));
+                keys.push("full_text = true".into());
+            }
+            None => {
+                keys.push("# it could not be read just now: full_text reads each article's page, in case".into());
+                keys.push("full_text = true".into());
+            }
+        }
+        keys
+    }
+
+    /// The `[[source]]` block reading the advertised feed (only when [`Proposal::reads_feed`]).
+    fn feed_toml(&self, feed: &FeedProposal) -> String {
+        let mut out = format!(
+            "\n# Written by `feedwright init {}`.\n# No article links were found on that page, but it advertises a \
+             feed: this source reads the feed.\n",
+            self.url
+        );
+        out.push_str(&format!(
+            "# `feedwright preview {}` shows what it reads; [source.article] keys apply when full_text reads pages.\n",
+            self.id
+        ));
+        out.push_str("[[source]]\n");
+        out.push_str(&format!("id = {}\n", quote(&self.id)));
+        out.push_str(&format!("title = {}\n", quote(&self.title)));
+        for key in Self::feed_keys(feed) {
+            out.push_str(&key);
+            out.push('\n');
+        }
+        if let Some(language) = &self.language {
+            out.push_str(&format!("language = {}\n", quote(language)));
+        }
+        if let Some(tz) = self.timezone {
+            out.push_str(&format!("timezone = {}\n", quote(tz)));
+        }
+        out
+    }
+
     /// The commented `[[source]]` block, ready to append to a config file.
     pub fn toml(&self) -> String {
+        if let Some(feed) = self.feed.as_ref().filter(|_| self.reads_feed()) {
+            return self.feed_toml(feed);
+        }
         let mut out = String::new();
         out.push_str(&format!(
             "\n# Written by `feedwright init {}`: {} article links found on the listing.\n",
@@ -315,10 +451,25 @@ impl Proposal {
         out.push_str("# Keys left out are found automatically on every run; `feedwright preview ");
         out.push_str(&self.id);
         out.push_str("` shows what it reads.\n");
-        for feed in &self.feeds {
+        if let Some(feed) = &self.feed {
             out.push_str(&format!(
-                "# The site advertises a feed: {feed}. If its items carry the whole article, it may be all you need.\n"
+                "# The listing advertises a feed: {}\n\
+                 # To read it instead of this page (its items, in its order: it may cover more or less than this\n\
+                 # page), replace this [[source]] and its tables with:\n\
+                 #   [[source]]\n#   id = {}\n#   title = {}\n",
+                feed.url,
+                quote(&self.id),
+                quote(&self.title)
             ));
+            for key in Self::feed_keys(feed) {
+                match key.strip_prefix("# ") {
+                    Some(note) => out.push_str(&format!("#   ({note})\n")),
+                    None => out.push_str(&format!("#   {key}\n")),
+                }
+            }
+        }
+        for feed in self.feeds.iter().skip(1) {
+            out.push_str(&format!("# It also advertises {feed}.\n"));
         }
         out.push_str("[[source]]\n");
         out.push_str(&format!("id = {}\n", quote(&self.id)));
@@ -357,6 +508,121 @@ mod tests {
         assert_eq!(id("https://www.wicinternet.org/news/"), "wicinternet-org");
         assert_eq!(id("http://127.0.0.1:8080/"), "127-0-0-1");
         assert!(SourceId::parse(&id("https://新闻.example/")).is_some());
+    }
+
+    fn page(url: &str, text: &str) -> Fetched {
+        Fetched {
+            url: Url::parse(url).unwrap(),
+            text: text.into(),
+        }
+    }
+
+    fn rss(body: &str) -> Fetched {
+        let items: String = (1..=3)
+            .map(|i| {
+                format!(
+                    "<item><title>Story {i}</title><link>https://news.example/{i}.htm</link>\
+                     <pubDate>Wed, 16 Dec 2015 02:2{i}:00 GMT</pubDate><description>{body}</description></item>"
+                )
+            })
+            .collect();
+        page(
+            "https://news.example/feed.xml",
+            &format!(
+                "<rss version=\"2.0\"><channel><title>N</title><link>https://news.example/</link>{items}</channel></rss>"
+            ),
+        )
+    }
+
+    const ADVERTISING: &str = "<html lang=\"en\"><head><title>News</title>\
+        <link rel=\"alternate\" type=\"application/rss+xml\" href=\"/feed.xml\">\
+        <link rel=\"alternate\" type=\"application/atom+xml\" href=\"/comments.atom\"></head><body>";
+
+    #[test]
+    fn a_feed_of_summaries_needs_full_text_and_one_of_articles_does_not() {
+        let summaries = read_feed(&rss("A short summary.")).unwrap();
+        assert_eq!(
+            summaries,
+            FeedRead {
+                items: 3,
+                full_text: true
+            }
+        );
+        let article = format!("&lt;p&gt;{}&lt;/p&gt;", "A whole paragraph of the story. ".repeat(30));
+        assert_eq!(
+            read_feed(&rss(&article)).unwrap(),
+            FeedRead {
+                items: 3,
+                full_text: false
+            }
+        );
+        assert_eq!(
+            read_feed(&page("https://news.example/feed.xml", "<html>not a feed</html>")),
+            None
+        );
+    }
+
+    #[test]
+    fn a_listing_with_links_stays_the_source_and_its_feed_is_the_commented_alternative() {
+        let stories: String = (1..=6)
+            .map(|i| format!("<li><h4><a href=\"/news/{i}.htm\">Story number {i} of the day</a></h4></li>"))
+            .collect();
+        let listing = page(
+            "https://news.example/news/",
+            &format!("{ADVERTISING}<ul>{stories}</ul></body></html>"),
+        );
+        let proposal = propose("news", &listing, &[]).with_feed(Some(&rss("Short.")));
+        assert!(proposal.links > 0 && !proposal.reads_feed());
+        let block = proposal.toml();
+        assert!(
+            block.contains("#   feed = \"https://news.example/feed.xml\"\n"),
+            "{block}"
+        );
+        assert!(block.contains("#   (its 3 items carry summaries only: each article's page is read for the whole text)\n#   full_text = true\n"), "{block}");
+        assert!(
+            block.contains("# It also advertises https://news.example/comments.atom."),
+            "{block}"
+        );
+        let config = config::parse(&block, Path::new("c.toml")).unwrap();
+        assert!(config.sources[0].feed.is_none(), "the listing is read");
+
+        // Uncommented in place of the listing source, the alternative is a valid feed source.
+        let alternative: String = block
+            .lines()
+            .filter_map(|l| l.strip_prefix("#   "))
+            .filter(|l| !l.starts_with('('))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let config = config::parse(&alternative, Path::new("c.toml")).unwrap();
+        assert_eq!(config.sources[0].urls[0].as_str(), "https://news.example/feed.xml");
+        assert_eq!(config.sources[0].feed, Some(config::FeedOptions { full_text: true }));
+    }
+
+    #[test]
+    fn a_listing_without_links_that_advertises_a_feed_gets_the_feed_source() {
+        let listing = page(
+            "https://news.example/",
+            &format!("{ADVERTISING}<p>Welcome.</p></body></html>"),
+        );
+        let whole = format!("&lt;p&gt;{}&lt;/p&gt;", "A whole paragraph of the story. ".repeat(30));
+        let proposal = propose("news", &listing, &[]).with_feed(Some(&rss(&whole)));
+        assert!(proposal.reads_feed());
+        let block = proposal.toml();
+        let config = config::parse(&block, Path::new("c.toml")).unwrap();
+        let source = &config.sources[0];
+        assert_eq!(source.urls[0].as_str(), "https://news.example/feed.xml");
+        assert!(source.feed_only(), "its items carry whole articles: {block}");
+        assert_eq!(source.language.as_deref(), Some("en"));
+
+        // A feed that cannot be read is not chosen: the listing source is written, the feed commented.
+        let unread = propose("news", &listing, &[]).with_feed(None);
+        assert!(!unread.reads_feed());
+        assert!(unread.toml().contains("#   full_text = true"), "{}", unread.toml());
+        assert!(
+            config::parse(&unread.toml(), Path::new("c.toml")).unwrap().sources[0]
+                .feed
+                .is_none()
+        );
     }
 
     #[test]

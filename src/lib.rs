@@ -2,7 +2,7 @@
 //!
 //! The modules are the pipeline, in order: `fetch` → `extract` → `normalize` → `store` → `render` → `publish`.
 //! `pipeline` is the only place that knows that order for one source, `health` judges whether a run looks broken,
-//! `status` says how each source is doing (for `status`, `run` and `serve` alike), `serve` is the HTTP face, and
+//! `merged` is the rule of `[[merge]]` feeds, `status` says how each source is doing (for `status`, `run` and `serve` alike), `serve` is the HTTP face, and
 //! `app` wires config, client and store together for a command; `term` is how output reaches the terminal.
 //! Stages share only the types in `model`.
 
@@ -16,6 +16,7 @@ pub mod fingerprint;
 pub mod health;
 pub mod html;
 pub mod init;
+pub mod merged;
 pub mod model;
 pub mod normalize;
 pub mod notify;

@@ -1,6 +1,9 @@
 //! A source's state, worked out once and told the same way by `run`, `status`, `/healthz`, the web page and
 //! `/metrics`.
 //!
+//! A `[[merge]]` feed has no runs of its own: its state is its sources' ([`SourceState::merged`]), broken only
+//! when all of them are, since until then it still publishes the others' news.
+//!
 //! Inputs: what the store holds about a source (its latest run record, when a run last published and how many
 //! failed since, item counts, the listed links that failed) and, under `watch`, when the scheduler runs it next.
 //! [`SourceState::new`] is pure (facts in, state out); [`read`] only gathers the facts from a store. The words of
@@ -9,7 +12,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::config::Source;
+use crate::config::{Merge, Source};
 use crate::model::SourceId;
 use crate::store::{FailedArticle, Outcome, RunRecord, RunSummary, SKIPPED, Store, StoreError};
 
@@ -104,6 +107,9 @@ pub struct SourceState {
     /// Listed articles that failed or were skipped in the last run that published and have not been read since:
     /// the articles missing from the feed. One that succeeds later is gone from here.
     pub failed_articles: Vec<FailedArticle>,
+    /// For a `[[merge]]` feed, the sources it merges (their own states say more); empty for a source.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub merge_of: Vec<SourceId>,
 }
 
 impl SourceState {
@@ -144,6 +150,45 @@ impl SourceState {
             new_last_24h: facts.new_last_24h,
             consecutive_failures: facts.runs.consecutive_failures,
             failed_articles,
+            merge_of: Vec::new(),
+        }
+    }
+
+    /// The state of the merged feed `id` from its sources' `members` states (in config order), with its own item
+    /// counts. Broken only when every source that ran is broken; degraded while any is not ok (its news is missing
+    /// or stale in the merge); never run while none ran. Times: the latest run and success of any source, the
+    /// soonest next run.
+    pub fn merged(id: SourceId, members: &[SourceState], items_in_feed: usize, new_last_24h: usize) -> SourceState {
+        let ran: Vec<&SourceState> = members.iter().filter(|m| m.health != Health::NeverRun).collect();
+        let not_ok: Vec<String> = members
+            .iter()
+            .filter(|m| m.health != Health::Ok)
+            .map(|m| format!("{} is {}", m.source, m.headline()))
+            .collect();
+        let (health, reason) = if ran.is_empty() {
+            (Health::NeverRun, None)
+        } else if ran.iter().all(|m| m.health == Health::Broken) {
+            (
+                Health::Broken,
+                Some(format!("all its sources are broken: {}", not_ok.join("; "))),
+            )
+        } else if not_ok.is_empty() {
+            (Health::Ok, None)
+        } else {
+            (Health::Degraded, Some(not_ok.join("; ")))
+        };
+        SourceState {
+            source: id,
+            health,
+            reason,
+            last_run: members.iter().filter_map(|m| m.last_run).max(),
+            last_success: members.iter().filter_map(|m| m.last_success).max(),
+            next_run: members.iter().filter_map(|m| m.next_run).min(),
+            items_in_feed,
+            new_last_24h,
+            consecutive_failures: members.iter().map(|m| m.consecutive_failures).min().unwrap_or(0),
+            failed_articles: Vec::new(),
+            merge_of: members.iter().map(|m| m.source.clone()).collect(),
         }
     }
 
@@ -227,6 +272,73 @@ pub fn read(
             next_run,
         },
     ))
+}
+
+/// Every feed's state, in config order: each source's ([`read`]), then each merge's ([`read_merge`]);
+/// `next_run` says when `watch` runs a source next.
+pub fn read_all(
+    store: &Store,
+    config: &crate::config::Config,
+    now: DateTime<Utc>,
+    next_run: impl Fn(&SourceId) -> Option<DateTime<Utc>>,
+) -> Result<Vec<SourceState>, StoreError> {
+    let mut states = config
+        .sources
+        .iter()
+        .map(|s| read(store, s, now, next_run(&s.id)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    for merge in &config.merges {
+        let state = read_merge(store, merge, &states[..config.sources.len()], now)?;
+        states.push(state);
+    }
+    Ok(states)
+}
+
+/// The states of a config whose store does not exist yet: every feed never ran.
+pub fn never_run_all(
+    config: &crate::config::Config,
+    next_run: impl Fn(&SourceId) -> Option<DateTime<Utc>>,
+) -> Vec<SourceState> {
+    let sources: Vec<SourceState> = config
+        .sources
+        .iter()
+        .map(|s| SourceState::never_run(s.id.clone(), next_run(&s.id)))
+        .collect();
+    let merges: Vec<SourceState> = config
+        .merges
+        .iter()
+        .map(|m| {
+            let members: Vec<SourceState> = m
+                .sources
+                .iter()
+                .filter_map(|id| sources.iter().find(|s| &s.source == id).cloned())
+                .collect();
+            SourceState::merged(m.id.clone(), &members, 0, 0)
+        })
+        .collect();
+    sources.into_iter().chain(merges).collect()
+}
+
+/// The state of `merge` from `store` and its sources' states (`members`, as [`read`] gave them, any order).
+pub fn read_merge(
+    store: &Store,
+    merge: &Merge,
+    members: &[SourceState],
+    now: DateTime<Utc>,
+) -> Result<SourceState, StoreError> {
+    let mut lists = Vec::new();
+    for id in &merge.sources {
+        lists.push(store.entries(id, merge.max_items)?);
+    }
+    let entries = crate::merged::entries(lists, merge.max_items);
+    let day_ago = now - chrono::Duration::hours(24);
+    let new = entries.iter().filter(|e| e.first_seen >= day_ago).count();
+    let states: Vec<SourceState> = merge
+        .sources
+        .iter()
+        .filter_map(|id| members.iter().find(|m| &m.source == id).cloned())
+        .collect();
+    Ok(SourceState::merged(merge.id.clone(), &states, entries.len(), new))
 }
 
 #[cfg(test)]
@@ -355,6 +467,68 @@ mod tests {
             assert_eq!(state.last_success, facts.runs.last_success, "{name}");
             assert_eq!(state.consecutive_failures, facts.runs.consecutive_failures, "{name}");
         }
+    }
+
+    #[test]
+    fn a_merged_feed_is_broken_only_when_all_its_sources_are() {
+        let state = |name: &str, outcome: Option<Outcome>, at: &str| {
+            let record = outcome.map(|o| RunRecord {
+                source: SourceId::parse(name).unwrap(),
+                ..run(o, at, 0, Some("the listing yielded no article links"))
+            });
+            let facts = Facts {
+                last: record.as_ref(),
+                runs: summary((outcome != Some(Outcome::Failed)).then_some(at), 0),
+                next_run: Some(t(at)),
+                ..Facts::default()
+            };
+            SourceState::new(SourceId::parse(name).unwrap(), &facts)
+        };
+        let merged = |members: &[SourceState]| SourceState::merged(SourceId::parse("all").unwrap(), members, 7, 2);
+        let (a_ok, b_ok) = (state("a", Some(Outcome::Ok), T2), state("b", Some(Outcome::Ok), T3));
+        let (a_broken, b_broken) = (
+            state("a", Some(Outcome::Failed), T2),
+            state("b", Some(Outcome::Failed), T3),
+        );
+        let b_never = state("b", None, T1);
+
+        let ok = merged(&[a_ok.clone(), b_ok.clone()]);
+        assert_eq!((ok.health, ok.reason.as_deref()), (Health::Ok, None));
+        assert_eq!(
+            (ok.last_run, ok.last_success, ok.next_run),
+            (Some(t(T3)), Some(t(T3)), Some(t(T2)))
+        );
+        assert_eq!((ok.items_in_feed, ok.new_last_24h), (7, 2));
+        assert_eq!(
+            ok.merge_of,
+            [SourceId::parse("a").unwrap(), SourceId::parse("b").unwrap()]
+        );
+
+        let one = merged(&[a_ok.clone(), b_broken.clone()]);
+        assert_eq!(
+            one.health,
+            Health::Degraded,
+            "one broken source leaves the other's news coming"
+        );
+        assert_eq!(
+            one.reason.as_deref(),
+            Some("b is broken: the listing yielded no article links")
+        );
+        let all = merged(&[a_broken.clone(), b_broken]);
+        assert_eq!(all.health, Health::Broken);
+        assert!(
+            all.reason
+                .as_deref()
+                .unwrap()
+                .starts_with("all its sources are broken: a is broken: ")
+        );
+        assert_eq!(
+            merged(&[a_broken, b_never.clone()]).health,
+            Health::Broken,
+            "nothing publishes"
+        );
+        assert_eq!(merged(&[a_ok, b_never.clone()]).health, Health::Degraded);
+        assert_eq!(merged(&[b_never]).health, Health::NeverRun);
     }
 
     #[test]

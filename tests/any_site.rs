@@ -217,6 +217,63 @@ async fn init_appends_a_source_that_check_accepts_and_preview_reads_alike() {
     assert_eq!(again.status.code(), Some(2), "an id in use is a usage error");
 }
 
+/// `bytes` with `<link rel=alternate>` to `/feeds/rss2.xml` put right after `<head>`.
+fn advertising(bytes: &[u8]) -> Vec<u8> {
+    let at = bytes.windows(6).position(|w| w == b"<head>").unwrap() + 6;
+    let link = b"\n<link rel=\"alternate\" type=\"application/rss+xml\" title=\"News\" href=\"/feeds/rss2.xml\" />";
+    [&bytes[..at], &link[..], &bytes[at..]].concat()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn init_proposes_the_feed_a_listing_advertises_and_chooses_it_when_the_listing_has_no_links() {
+    let server = serve_site("wic-zh").await;
+    let rss = String::from_utf8(common::fixture("feeds", "rss2.xml"))
+        .unwrap()
+        .replace("http://SERVER", &server.uri());
+    wiremock::Mock::given(wiremock::matchers::path("/feeds/rss2.xml"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_raw(rss, "application/rss+xml"))
+        .mount(&server)
+        .await;
+    let listing = advertising(&common::fixture("wic-zh", "web15/news/index.shtml"));
+    mount_page(&server, "/web15/news/advertised.shtml", listing).await;
+    let empty = advertising(b"<html><head><title>WIC</title></head><body><p>Welcome.</p></body></html>");
+    mount_page(&server, "/welcome.htm", empty).await;
+    let feed_url = format!("{}/feeds/rss2.xml", server.uri());
+
+    // Links on the listing: the listing is the source, the feed the commented alternative.
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("{}/web15/news/advertised.shtml", server.uri());
+    let out = feedwright(dir.path(), &["init", &url, "--id", "zh"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout(&out).contains(&format!(
+        "The site advertises a feed: {feed_url} (a [[source]] reading it"
+    )));
+    let config = std::fs::read_to_string(dir.path().join("feedwright.toml")).unwrap();
+    assert!(config.contains(&format!("\nurl = \"{url}\"\n")), "{config}");
+    assert!(config.contains(&format!("#   feed = \"{feed_url}\"\n")), "{config}");
+    assert!(
+        config.contains("summaries only") && config.contains("#   full_text = true"),
+        "{config}"
+    );
+    feedwright(dir.path(), &["check"]).assert().success();
+
+    // No links: the feed is the source, with full_text since its items are summaries.
+    let url = format!("{}/welcome.htm", server.uri());
+    let out = feedwright(dir.path(), &["init", &url, "--id", "wic"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout(&out).contains("reading the feed"), "{}", stdout(&out));
+    let after = std::fs::read_to_string(dir.path().join("feedwright.toml")).unwrap();
+    assert!(after.starts_with(&config));
+    let block = &after[config.len()..];
+    assert!(block.contains(&format!("\nfeed = \"{feed_url}\"\n")), "{block}");
+    assert!(
+        block.contains("\nfull_text = true\n"),
+        "its items are summaries: {block}"
+    );
+    assert!(!block.contains("\nurl = "), "{block}");
+    feedwright(dir.path(), &["check"]).assert().success();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn preview_explain_shows_what_each_selector_matched() {
     let en = serve_site("wic-en").await;

@@ -613,11 +613,18 @@ fn check_accepts_every_shipped_config() {
         let path = entry.unwrap().path();
         let config = feedwright::config::Config::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert!(!config.sources.is_empty(), "{}", path.display());
+        let merged: Vec<&str> = config.merges[0].sources.iter().map(|s| s.as_str()).collect();
+        assert_eq!(
+            merged,
+            ["wic-news", "wic-news-zh"],
+            "{}: both editions in one feed",
+            path.display()
+        );
     }
 }
 
 #[test]
-fn demo_publishes_six_feeds_offline() {
+fn demo_publishes_both_editions_and_their_merge_offline() {
     let dir = tempfile::tempdir().unwrap();
     let out = assert_cmd::Command::cargo_bin("feedwright")
         .unwrap()
@@ -632,7 +639,7 @@ fn demo_publishes_six_feeds_offline() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for id in ["wic-news", "wic-news-zh"] {
+    for id in ["wic-news", "wic-news-zh", "wic-all"] {
         for ext in ["atom", "rss", "json"] {
             let path = dir.path().join("feeds").join(format!("{id}.{ext}"));
             let feed = parse_feed(&std::fs::read(&path).unwrap());

@@ -144,7 +144,10 @@ async fn off_a_terminal_there_are_no_bars_and_no_colour() {
         assert!(stderr.contains("WARN"), "the 404 article is logged: {stderr}");
         // A source that is not ok explains itself on indented lines below its summary.
         let summaries = stdout.lines().filter(|l| !l.starts_with(' ')).count();
-        assert_eq!(summaries, 2, "one summary line per source: {stdout}");
+        assert_eq!(
+            summaries, 3,
+            "one summary line per source and per merged feed: {stdout}"
+        );
         for text in [&stdout, &stderr] {
             assert!(!text.contains('\x1b') && !text.contains('\r'), "{args:?}: {text:?}");
             assert!(
@@ -416,7 +419,8 @@ fn demo_explains_its_traps_ends_with_next_steps_and_does_not_offer_config() {
         String::from_utf8_lossy(&out.stderr),
     );
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert_eq!(stdout.matches(" degraded ").count(), 2, "{stdout}");
+    // Both editions, and their merge (degraded while they are).
+    assert_eq!(stdout.matches(" degraded ").count(), 3, "{stdout}");
     assert!(stderr.contains("returned HTTP 404"), "{stderr}");
     assert!(stdout.contains("deliberate traps"), "{stdout}");
     let next = stdout.rfind("Next:").expect("next steps");

@@ -250,3 +250,80 @@ async fn watch_publishes_serves_pings_reloads_and_stops_cleanly() {
         "no temporary files left"
     );
 }
+
+/// Under `watch`, a merged feed is published after its sources' runs, served, and its hub pinged. Its two sources
+/// read the same listing, so every item comes twice and is published once.
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_publishes_a_merged_feed_after_its_sources_run() {
+    let site = site().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config_path = dir.path().join("feedwright.toml");
+    let one = config(&site.uri(), port);
+    let second = one[one.find("[[source]]").unwrap()..].replace("id = \"local-news\"", "id = \"local-copy\"");
+    let text = format!(
+        "{one}\n{second}\n[[merge]]\nid = \"both\"\ntitle = \"Both\"\nsources = [\"local-news\", \"local-copy\"]\n"
+    );
+    std::fs::write(&config_path, text).unwrap();
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("feedwright"))
+        .arg("--config")
+        .arg(&config_path)
+        .args(["--quiet", "watch", "--serve", &format!("127.0.0.1:{port}")])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    eventually("the merged feed and both its sources to be published", async || {
+        let served = client.get(format!("{base}/both.atom")).send().await;
+        if !served.is_ok_and(|r| r.status() == 200) {
+            return false;
+        }
+        let healthz = client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let health: serde_json::Value = serde_json::from_str(&healthz).unwrap();
+        health["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["health"] == "ok")
+            && health["merges"][0]["health"] == "ok"
+    })
+    .await;
+    let atom = client
+        .get(format!("{base}/both.atom"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(atom.matches("<entry>").count(), 3, "each item once: {atom}");
+    for n in 1..=3 {
+        assert!(
+            atom.contains(&format!("<id>{}/news/a{n}.html</id>", site.uri())),
+            "{atom}"
+        );
+    }
+    let expected = format!("hub.mode=publish&hub.url=http%3A%2F%2F127.0.0.1%3A{port}%2Fboth.atom");
+    eventually("the merged feed's hub ping", async || {
+        site.received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| String::from_utf8_lossy(&r.body) == expected)
+    })
+    .await;
+    signal(&child, "TERM");
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+}

@@ -57,7 +57,17 @@ pub(super) async fn init(path: &Path, url: &str, id: Option<&str>) -> Result<Exi
             Err(e) => tracing::warn!(url = %link.url, error = %crate::error_chain(&e), "sample article not read"),
         }
     }
-    let proposal = propose::propose(&id, &listing, &articles);
+    let mut proposal = propose::propose(&id, &listing, &articles);
+    if let Some(feed) = proposal.feeds.first().cloned() {
+        let fetched = match get(&fetcher, &feed).await {
+            Ok(page) => Some(page),
+            Err(e) => {
+                tracing::warn!(url = %feed, error = %crate::error_chain(&e), "advertised feed not read");
+                None
+            }
+        };
+        proposal = proposal.with_feed(fetched.as_ref());
+    }
     let block = proposal.toml();
     let text = match &existing {
         Some(text) if text.ends_with('\n') || text.is_empty() => format!("{text}{block}"),
@@ -94,6 +104,20 @@ fn write(path: &Path, text: &str, existed: bool) -> Result<(), AppError> {
 }
 
 fn report(path: &Path, proposal: &Proposal, sampled: usize) -> Result<(), AppError> {
+    if let Some(feed) = proposal.feed.as_ref().filter(|_| proposal.reads_feed()) {
+        print(&format!(
+            "Added source \"{}\" to {}, reading the feed {}: the listing showed no article links, and it \
+             advertises this feed.",
+            proposal.id,
+            path.display(),
+            feed.url
+        ))?;
+        print(&format!(
+            "Next: feedwright check, then feedwright preview {}",
+            proposal.id
+        ))?;
+        return Ok(());
+    }
     print(&format!(
         "Added source \"{}\" to {}: {} article links on the listing, {sampled} articles sampled.",
         proposal.id,
@@ -113,8 +137,13 @@ fn report(path: &Path, proposal: &Proposal, sampled: usize) -> Result<(), AppErr
             .map_or_else(|| "(automatic)".to_owned(), |s| format!("\"{s}\""));
         print(&format!("  {table}.{:<8} {value:<40} {}", f.key, f.note))?;
     }
-    for feed in &proposal.feeds {
-        print(&format!("The site advertises a feed: {feed}"))?;
+    for (i, feed) in proposal.feeds.iter().enumerate() {
+        print(&match i {
+            0 => format!(
+                "The site advertises a feed: {feed} (a [[source]] reading it instead is in the block, commented out)"
+            ),
+            _ => format!("It also advertises {feed}"),
+        })?;
     }
     print(&format!(
         "Next: feedwright check, then feedwright preview {}",

@@ -135,12 +135,21 @@ fn check(path: &Path) -> Result<Exit, AppError> {
     let config = Config::load(path)?;
     check_paths(&config)?;
     check_writable(&config)?;
-    print(&format!(
+    let mut line = format!(
         "{}: ok, {} sources ({})",
         path.display(),
         config.sources.len(),
         ids(&config.sources)
-    ))?;
+    );
+    if !config.merges.is_empty() {
+        let merges: Vec<&str> = config.merges.iter().map(|m| m.id.as_str()).collect();
+        line.push_str(&format!(
+            ", {} ({})",
+            status::count(merges.len(), "merged feed", "merged feeds"),
+            merges.join(", ")
+        ));
+    }
+    print(&line)?;
     Ok(Exit::Ok)
 }
 
@@ -308,8 +317,14 @@ async fn run_with(
     let results = futures_util::future::join_all(runs).await;
     notify(config, &ctx).await;
 
-    let mut exit = Exit::Ok;
-    let mut changed = Vec::new();
+    let ran: Vec<&crate::model::SourceId> = results.iter().filter(|(_, r)| r.is_ok()).map(|(s, _)| &s.id).collect();
+    let merged = publish_merges(config, &ctx, &ran, started);
+    let mut changed: Vec<PathBuf> = merged.iter().flat_map(|m| m.written.iter().cloned()).collect();
+    let mut exit = if merged.iter().all(|m| m.ok) {
+        Exit::Ok
+    } else {
+        Exit::SourcesFailed
+    };
     for (source, result) in results {
         // Warnings and errors were logged as they happened; stdout gets one line per source.
         match result {
@@ -330,8 +345,89 @@ async fn run_with(
             }
         }
     }
+    if !quiet {
+        for m in &merged {
+            let _ = out::line(&merge_summary(&ctx, config, m, started));
+        }
+    }
     ping_hub(config, &pinger(config), &changed).await;
     Ok(exit)
+}
+
+/// What publishing one merged feed did.
+struct MergeDone<'a> {
+    merge: &'a crate::config::Merge,
+    written: Vec<PathBuf>,
+    items: usize,
+    /// Whether every file could be written (and the store read).
+    ok: bool,
+}
+
+/// One line per merged feed, like a source's: its state (its sources'), items and files written.
+fn merge_summary(ctx: &Context, config: &Config, done: &MergeDone<'_>, now: DateTime<Utc>) -> String {
+    let store = crate::store::lock(&ctx.store);
+    let state = config
+        .sources
+        .iter()
+        .filter(|s| done.merge.sources.contains(&s.id))
+        .map(|s| status::read(&store, s, now, None))
+        .collect::<Result<Vec<_>, StoreError>>()
+        .and_then(|members| status::read_merge(&store, done.merge, &members, now));
+    let (word, headline) = match &state {
+        Ok(s) => (s.health.as_str(), (s.health != Health::Ok).then(|| s.headline())),
+        Err(e) => ("unknown", Some(error_chain(e))),
+    };
+    let sources: Vec<&str> = done.merge.sources.iter().map(|s| s.as_str()).collect();
+    let mut line = format!(
+        "{:<16} {:<9} merge of {}  items {:>3}  files written {}",
+        done.merge.id.as_str(),
+        word,
+        sources.join(", "),
+        done.items,
+        done.written.len()
+    );
+    if let Some(headline) = headline {
+        line.push_str(&format!("\n  {headline}"));
+    }
+    line
+}
+
+/// Publishes every merge that one of `ran` is a source of, from the store (once each, after its sources ran);
+/// a failure is logged here.
+fn publish_merges<'a>(
+    config: &'a Config,
+    ctx: &Context,
+    ran: &[&crate::model::SourceId],
+    now: DateTime<Utc>,
+) -> Vec<MergeDone<'a>> {
+    let mut out = Vec::new();
+    for merge in config
+        .merges
+        .iter()
+        .filter(|m| m.sources.iter().any(|s| ran.contains(&s)))
+    {
+        out.push(match pipeline::publish_merge(&ctx.store, config, merge, now) {
+            Ok((published, items)) => {
+                tracing::info!(merge = %merge.id, items, written = published.written.len(), "merged feed done");
+                MergeDone {
+                    merge,
+                    ok: published.unwritten.is_empty(),
+                    written: published.written,
+                    items,
+                }
+            }
+            Err(e) => {
+                tracing::error!(merge = %merge.id, error = %error_chain(&e), "merged feed not published");
+                MergeDone {
+                    merge,
+                    written: Vec::new(),
+                    items: 0,
+                    ok: false,
+                }
+            }
+        });
+    }
+    out
 }
 
 /// Drains the outbox; a notifier that fails is logged and keeps its events, and never changes the exit code.
@@ -422,9 +518,9 @@ async fn demo(out: &Path, quiet: bool) -> Result<Exit, AppError> {
     let exit = run(&config, &config.sources, Store::in_memory()?, quiet).await?;
     if !quiet {
         print("published:")?;
-        for source in &config.sources {
+        for feed in config.feeds() {
             for format in &config.settings.formats {
-                let path = config.settings.feed_path(&source.id, *format);
+                let path = config.settings.feed_path(feed.id(), *format);
                 if path.exists() {
                     print(&format!("  {}", path.display()))?;
                 }
@@ -437,7 +533,7 @@ async fn demo(out: &Path, quiet: bool) -> Result<Exit, AppError> {
 
 /// What the demo's output means, and what to do next.
 const DEMO_NOTES: &str = "
-The \"article failed ... returned HTTP 404\" warnings and the two \"degraded\" lines are deliberate traps: the
+The \"article failed ... returned HTTP 404\" warnings and the \"degraded\" lines are deliberate traps: the
 bundled sites link articles that are missing, as real sites do. Each costs only that article; the feeds are
 published all the same.
 
@@ -459,11 +555,7 @@ fn status(path: &Path, json: bool) -> Result<Exit, AppError> {
     }
     let store = Store::open_read_only(&state)?;
     let now = now();
-    let states = config
-        .sources
-        .iter()
-        .map(|source| status::read(&store, source, now, None))
-        .collect::<Result<Vec<_>, StoreError>>()?;
+    let states = status::read_all(&store, &config, now, |_| None)?;
     let mut out = out::stdout();
     let io = stdout_error;
     if json {
@@ -480,7 +572,8 @@ fn status(path: &Path, json: bool) -> Result<Exit, AppError> {
     })
 }
 
-/// The `status` table: one row per source, then the failed articles of each, then what the words shown mean.
+/// The `status` table: one row per feed (each source, then each merge), then the failed articles of each, then
+/// what the words shown mean.
 fn write_status_table(out: &mut impl Write, states: &[SourceState]) -> std::io::Result<()> {
     let time = |t: Option<DateTime<Utc>>| t.map_or("never".to_owned(), |t| t.format("%Y-%m-%d %H:%M:%SZ").to_string());
     writeln!(

@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::{AppError, Exit, configure_hosts, fetcher, notify, now, remove_stale_temp_files, state_after, summary};
+use super::{
+    AppError, Exit, configure_hosts, fetcher, notify, now, publish_merges, remove_stale_temp_files, state_after,
+    summary,
+};
 use crate::cli::ListenAddr;
 use crate::config::Config;
 use crate::error_chain;
@@ -248,8 +251,14 @@ async fn watch_run(w: Arc<Watched>, id: crate::model::SourceId) -> scheduler::Ve
     let Some(source) = w.config.source(id.as_str()) else {
         return scheduler::Verdict::Failure;
     };
-    match pipeline::run(&w.ctx, &w.config, source, now()).await {
+    let started = now();
+    match pipeline::run(&w.ctx, &w.config, source, started).await {
         Ok(report) => {
+            let merged: Vec<PathBuf> = publish_merges(&w.config, &w.ctx, &[&source.id], started)
+                .into_iter()
+                .flat_map(|m| m.written)
+                .collect();
+            ping_hub(&w.config, &w.pinger, &merged).await;
             w.live.metrics.record(&report.record);
             if !w.quiet {
                 // The scheduler decides the next run after this returns, so the summary cannot tell it yet.

@@ -36,7 +36,72 @@ pub struct Config {
     pub path: PathBuf,
     pub settings: Settings,
     pub sources: Vec<Source>,
+    /// `[[merge]]`: feeds of the stored items of several sources, published beside theirs.
+    pub merges: Vec<Merge>,
     pub notify: Vec<Notify>,
+}
+
+/// A merged feed: the newest items of several sources in one more feed, with files, a route and a health of its
+/// own. Its id shares the sources' namespace (the files lie side by side), so no source has it.
+#[derive(Debug, Clone)]
+pub struct Merge {
+    pub id: SourceId,
+    pub title: String,
+    pub description: String,
+    /// Named as the feed's author: the sources' own when they all agree, else the merge's title.
+    pub author: String,
+    /// The sources merged, in config order, each once.
+    pub sources: Vec<SourceId>,
+    pub max_items: usize,
+    /// Given, or the sources' own when they all agree.
+    pub language: Option<String>,
+    /// The site page the feed links to: the first source's.
+    pub home_page: Url,
+}
+
+/// One feed that is published: a source's or a merge's. Whatever is the same for both (file names, routes,
+/// OPML outlines) is written once over this.
+#[derive(Debug, Clone, Copy)]
+pub enum Publication<'a> {
+    Source(&'a Source),
+    Merge(&'a Merge),
+}
+
+impl<'a> Publication<'a> {
+    pub fn id(&self) -> &'a SourceId {
+        match self {
+            Publication::Source(s) => &s.id,
+            Publication::Merge(m) => &m.id,
+        }
+    }
+
+    pub fn title(&self) -> &'a str {
+        match self {
+            Publication::Source(s) => &s.title,
+            Publication::Merge(m) => &m.title,
+        }
+    }
+
+    pub fn description(&self) -> &'a str {
+        match self {
+            Publication::Source(s) => &s.description,
+            Publication::Merge(m) => &m.description,
+        }
+    }
+
+    pub fn home_page(&self) -> &'a Url {
+        match self {
+            Publication::Source(s) => &s.urls[0],
+            Publication::Merge(m) => &m.home_page,
+        }
+    }
+
+    pub fn language(&self) -> Option<&'a str> {
+        match self {
+            Publication::Source(s) => s.language.as_deref(),
+            Publication::Merge(m) => m.language.as_deref(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -274,6 +339,21 @@ impl Config {
 
     pub fn source(&self, id: &str) -> Option<&Source> {
         self.sources.iter().find(|s| s.id.as_str() == id)
+    }
+
+    pub fn merge(&self, id: &str) -> Option<&Merge> {
+        self.merges.iter().find(|m| m.id.as_str() == id)
+    }
+
+    /// Every feed this config publishes: the sources', then the merges', in config order.
+    pub fn feeds(&self) -> impl Iterator<Item = Publication<'_>> {
+        let sources = self.sources.iter().map(Publication::Source);
+        sources.chain(self.merges.iter().map(Publication::Merge))
+    }
+
+    /// The feed published under `id`, a source's or a merge's.
+    pub fn feed(&self, id: &str) -> Option<Publication<'_>> {
+        self.feeds().find(|f| f.id().as_str() == id)
     }
 }
 

@@ -3,8 +3,8 @@
 //! Nothing here is checked beyond TOML syntax, types and unknown keys; `validate` turns this into typed config.
 //! [`read`] reports all of those at once rather than stopping at the first: it parses the file into a table that
 //! keeps every key's position, reports and drops the keys no struct here has (the structs are the one list of
-//! keys: [`keys_of`] reads it from their serde derive), then deserializes `[settings]` and each `[[source]]` and
-//! `[[notify]]` on its own, so a type error in one table hides nothing in the others.
+//! keys: [`keys_of`] reads it from their serde derive), then deserializes `[settings]` and each `[[source]]`,
+//! `[[merge]]` and `[[notify]]` on its own, so a type error in one table hides nothing in the others.
 
 use std::ops::Range;
 
@@ -38,6 +38,7 @@ pub fn read(text: &str) -> Read {
     let mut raw = RawConfig {
         settings: RawSettings::default(),
         sources: Vec::new(),
+        merges: Vec::new(),
         notify: Vec::new(),
     };
     let mut source_ids = Vec::new();
@@ -72,6 +73,11 @@ pub fn read(text: &str) -> Read {
                     let id = source_id(value.get_ref());
                     source_ids.push(id.clone());
                     raw.sources.extend(table(value, id, &mut problems));
+                }
+            }
+            ("merge", DeValue::Array(list)) => {
+                for value in list {
+                    raw.merges.extend(table(value, None, &mut problems));
                 }
             }
             ("notify", DeValue::Array(list)) => {
@@ -158,6 +164,7 @@ fn drop_unknown_keys(table: &mut DeTable<'_>, path: &[&str], source: Option<&str
                 [] => String::new(),
                 ["source"] => " in [[source]]".to_owned(),
                 ["notify"] => " in [[notify]]".to_owned(),
+                ["merge"] => " in [[merge]]".to_owned(),
                 path => format!(" in [{}]", path.join(".")),
             };
             problems.push(RawProblem {
@@ -210,6 +217,7 @@ fn table_keys(path: &[&str]) -> Option<&'static [&'static str]> {
         ["source", "refresh"] => keys_of::<RawRefresh>(),
         ["source", "http"] => keys_of::<RawHttp>(),
         ["notify"] => keys_of::<RawNotify>(),
+        ["merge"] => keys_of::<RawMerge>(),
         _ => return None,
     })
 }
@@ -254,8 +262,23 @@ pub struct RawConfig {
     pub settings: RawSettings,
     #[serde(default, rename = "source")]
     pub sources: Vec<Spanned<RawSource>>,
+    #[serde(default, rename = "merge")]
+    pub merges: Vec<Spanned<RawMerge>>,
     #[serde(default)]
     pub notify: Vec<Spanned<RawNotify>>,
+}
+
+/// `[[merge]]`: one more feed, of the stored items of several sources.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMerge {
+    pub id: Spanned<String>,
+    pub title: String,
+    pub description: Option<String>,
+    /// The ids of the `[[source]]`s whose items it publishes.
+    pub sources: Spanned<Vec<Spanned<String>>>,
+    pub max_items: Option<Spanned<usize>>,
+    pub language: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

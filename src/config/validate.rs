@@ -11,10 +11,10 @@ use scraper::Selector;
 use toml::Spanned;
 use url::Url;
 
-use super::raw::{RawArticle, RawHttp, RawListing, RawNotify, RawRule, RawSettings, RawSource};
+use super::raw::{RawArticle, RawHttp, RawListing, RawMerge, RawNotify, RawRule, RawSettings, RawSource};
 use super::{
-    Config, ConfigError, FeedOptions, Notify, PageTemplate, PathLines, Problem, Refresh, Schedule, Settings, Source,
-    Target,
+    Config, ConfigError, FeedOptions, Merge, Notify, PageTemplate, PathLines, Problem, Refresh, Schedule, Settings,
+    Source, Target,
 };
 use crate::extract::{ArticleRules, ListRules};
 use crate::fetch::guard::Policy;
@@ -79,6 +79,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         }
     }
     v.source = None;
+    let merges = raw
+        .merges
+        .iter()
+        .filter_map(|m| v.merge(m, &read.source_ids, &raw.merges, &sources, &settings))
+        .collect();
     let notify = raw.notify.iter().filter_map(|n| v.notify(n)).collect();
     if read.source_ids.is_empty() && read.syntax_ok {
         v.problems.push(v.problem(1, "no [[source]] is configured".into()));
@@ -91,6 +96,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
             path: path.to_owned(),
             settings,
             sources,
+            merges,
             notify,
         })
     } else {
@@ -335,6 +341,104 @@ impl Validator<'_> {
             budget,
             feed,
             filters,
+        })
+    }
+
+    /// One `[[merge]]`. `source_ids` are the ids of every `[[source]]` as written (valid or not), `merges` every
+    /// `[[merge]]` (for duplicates), `sources` the sources that validated (for the defaults taken from them).
+    fn merge(
+        &mut self,
+        raw: &Spanned<RawMerge>,
+        source_ids: &[Option<String>],
+        merges: &[Spanned<RawMerge>],
+        sources: &[Source],
+        settings: &Settings,
+    ) -> Option<Merge> {
+        let r = raw.get_ref();
+        let name = r.id.get_ref();
+        let mut ok = true;
+        let mut fail = |v: &mut Self, span: Range<usize>, message: String| {
+            v.error(span, format!("merge \"{name}\": {message}"));
+            ok = false;
+        };
+        let id = SourceId::parse(name);
+        if id.is_none() {
+            fail(
+                self,
+                r.id.span(),
+                "id must be 1-64 characters of a-z, 0-9, '-' and '_'".into(),
+            );
+        }
+        if source_ids.iter().flatten().any(|s| s == name) {
+            fail(
+                self,
+                r.id.span(),
+                "a [[source]] has this id already (a merge publishes files of its own: give it another id)".into(),
+            );
+        }
+        let first = merges.iter().position(|m| m.get_ref().id.get_ref() == name);
+        if first.is_some_and(|i| !std::ptr::eq(&merges[i], raw)) {
+            fail(self, r.id.span(), "duplicate merge id".into());
+        }
+        let list = r.sources.get_ref();
+        if list.is_empty() {
+            fail(
+                self,
+                r.sources.span(),
+                "sources is empty (name the [[source]] ids to merge)".into(),
+            );
+        }
+        let mut members = Vec::new();
+        for member in list {
+            let m = member.get_ref();
+            let is_source = source_ids.iter().flatten().any(|s| s == m);
+            if members.contains(m) {
+                fail(self, member.span(), format!("\"{m}\" is named twice"));
+            } else if is_source {
+                members.push(m.clone());
+            } else if m == name {
+                fail(self, member.span(), "a merge cannot include itself".into());
+            } else if merges.iter().any(|other| other.get_ref().id.get_ref() == m) {
+                fail(
+                    self,
+                    member.span(),
+                    format!("\"{m}\" is a merge: name the sources themselves (merges of merges are not supported)"),
+                );
+            } else {
+                fail(self, member.span(), format!("\"{m}\" is not a source in this file"));
+            }
+        }
+        let max_items = self
+            .positive(r.max_items.as_ref(), "max_items")
+            .unwrap_or(settings.max_items);
+        // Only a valid source has an id and home page to take; an invalid one was reported already.
+        let found: Vec<&Source> = members
+            .iter()
+            .filter_map(|m| sources.iter().find(|s| s.id.as_str() == m))
+            .collect();
+        if !ok || found.len() < members.len() {
+            return None;
+        }
+        let agreed = |field: fn(&Source) -> Option<&str>| {
+            let first = field(found[0]);
+            found.iter().all(|s| field(s) == first).then_some(first).flatten()
+        };
+        let titles: Vec<&str> = found.iter().map(|s| s.title.as_str()).collect();
+        Some(Merge {
+            id: id?,
+            title: r.title.clone(),
+            description: r
+                .description
+                .clone()
+                .unwrap_or_else(|| format!("{}: {}, in one feed by feedwright", r.title, titles.join(" and "))),
+            author: agreed(|s| Some(s.author.as_str())).unwrap_or(&r.title).to_owned(),
+            sources: found.iter().map(|s| s.id.clone()).collect(),
+            max_items,
+            language: r
+                .language
+                .clone()
+                .or_else(|| agreed(|s| s.language.as_deref()).map(str::to_owned)),
+            home_page: found[0].urls[0].clone(),
         })
     }
 
@@ -1116,6 +1220,91 @@ include = [{ pattern = "wuzhen" }, { field = "url", pattern = "/news/" }]
                 .any(|p| p.starts_with("config/test.toml:3: timeout: invalid duration \"soon\"")),
             "{found:#?}"
         );
+    }
+
+    const MERGED: &str = r##"
+[[source]]
+id = "en"
+title = "News"
+author = "WIC"
+url = "https://en.example/news/"
+language = "en"
+
+[[source]]
+id = "zh"
+title = "新闻"
+author = "WIC"
+url = "https://zh.example/news/"
+language = "zh-CN"
+
+[[merge]]
+id = "all"
+title = "All news"
+sources = ["en", "zh"]
+"##;
+
+    #[test]
+    fn a_merge_names_its_sources_and_takes_what_they_agree_on() {
+        let config = parse(MERGED, Path::new("c.toml")).unwrap();
+        let m = &config.merges[0];
+        assert_eq!(m.id.as_str(), "all");
+        assert_eq!(m.sources.iter().map(SourceId::as_str).collect::<Vec<_>>(), ["en", "zh"]);
+        assert_eq!(m.max_items, Settings::default().max_items);
+        assert_eq!(m.author, "WIC", "both sources name the same author");
+        assert_eq!(m.language, None, "the sources differ in language");
+        assert_eq!(m.home_page.as_str(), "https://en.example/news/");
+        assert_eq!(m.description, "All news: News and 新闻, in one feed by feedwright");
+        assert!(config.feed("all").is_some() && config.feed("en").is_some() && config.feed("x").is_none());
+
+        let own = MERGED.replace("sources = [", "max_items = 5\nlanguage = \"mul\"\nsources = [");
+        let config = parse(&own, Path::new("c.toml")).unwrap();
+        assert_eq!(
+            (config.merges[0].max_items, config.merges[0].language.as_deref()),
+            (5, Some("mul"))
+        );
+    }
+
+    #[test]
+    fn a_merge_of_unknown_sources_itself_or_nothing_is_refused_with_its_line() {
+        let cases = [
+            (
+                MERGED.replace("[\"en\", \"zh\"]", "[\"en\", \"fr\"]"),
+                "config/test.toml:19: merge \"all\": \"fr\" is not a source in this file",
+            ),
+            (
+                MERGED.replace("[\"en\", \"zh\"]", "[]"),
+                "config/test.toml:19: merge \"all\": sources is empty",
+            ),
+            (
+                MERGED.replace("[\"en\", \"zh\"]", "[\"en\", \"all\"]"),
+                "config/test.toml:19: merge \"all\": a merge cannot include itself",
+            ),
+            (
+                MERGED.replace("[\"en\", \"zh\"]", "[\"en\", \"en\"]"),
+                "config/test.toml:19: merge \"all\": \"en\" is named twice",
+            ),
+            (
+                MERGED.replace("id = \"all\"", "id = \"zh\""),
+                "config/test.toml:17: merge \"zh\": a [[source]] has this id already",
+            ),
+            (
+                format!("{MERGED}\n[[merge]]\nid = \"all\"\ntitle = \"Again\"\nsources = [\"en\"]\n"),
+                "config/test.toml:22: merge \"all\": duplicate merge id",
+            ),
+            (
+                format!("{MERGED}\n[[merge]]\nid = \"more\"\ntitle = \"More\"\nsources = [\"all\"]\n"),
+                "config/test.toml:24: merge \"more\": \"all\" is a merge",
+            ),
+            (
+                MERGED.replace("sources = [", "colour = \"red\"\nsources = ["),
+                "config/test.toml:19: unknown key `colour` in [[merge]]",
+            ),
+        ];
+        for (text, want) in cases {
+            let found = problems(&text);
+            assert_eq!(found.len(), 1, "{want}: {found:#?}");
+            assert!(found[0].starts_with(want), "{want}: {found:#?}");
+        }
     }
 
     #[test]

@@ -32,7 +32,7 @@ mod feed;
 mod listing;
 
 pub use articles::extract_article;
-pub use feed::feed_meta;
+pub use feed::{Published, feed_meta, merge_meta, publish_merge};
 
 /// What a run needs besides the source: built once per command by `app`.
 #[derive(Debug, Clone)]

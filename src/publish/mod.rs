@@ -57,11 +57,12 @@ fn is_temp_of(file_name: &str, names: &[String]) -> bool {
     !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) && names.iter().any(|n| n == name)
 }
 
-/// The names of every file this config publishes into its output folder: each feed in each format, and the OPML.
+/// The names of every file this config publishes into its output folder: each feed (sources' and merges') in each
+/// format, and the OPML.
 pub fn file_names(config: &Config) -> Vec<String> {
-    let feeds = config.sources.iter().flat_map(|source| {
-        config.settings.formats.iter().filter_map(|format| {
-            let path = config.settings.feed_path(&source.id, *format);
+    let feeds = config.feeds().flat_map(|feed| {
+        config.settings.formats.iter().filter_map(move |format| {
+            let path = config.settings.feed_path(feed.id(), *format);
             path.file_name()?.to_str().map(str::to_owned)
         })
     });

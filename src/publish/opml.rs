@@ -3,7 +3,7 @@
 //!
 //! Input is the validated config; output is a string (and, through [`write`], a file written with
 //! [`super::write_atomic`], which leaves identical bytes alone). Nothing here reads the clock: the list carries no
-//! dates, so it changes only when the config does. One outline per source, in the first configured format, so a
+//! dates, so it changes only when the config does. One outline per feed (sources' and merges'), in the first configured format, so a
 //! reader importing the list subscribes to each feed once.
 
 use std::fmt::Write as _;
@@ -28,18 +28,17 @@ pub struct Outline {
     pub language: Option<String>,
 }
 
-/// One outline per source, pointing at its feed in the first configured format.
+/// One outline per feed (each source's, then each merge's), pointing at it in the first configured format.
 pub fn outlines(config: &Config) -> Vec<Outline> {
     let format = config.settings.formats.first().copied().unwrap_or(Format::Atom);
     config
-        .sources
-        .iter()
-        .map(|s| Outline {
-            title: s.title.clone(),
-            description: s.description.clone(),
-            xml_url: config.settings.feed_url(&s.id, format),
-            html_url: s.urls[0].clone(),
-            language: s.language.clone(),
+        .feeds()
+        .map(|f| Outline {
+            title: f.title().to_owned(),
+            description: f.description().to_owned(),
+            xml_url: config.settings.feed_url(f.id(), format),
+            html_url: f.home_page().clone(),
+            language: f.language().map(str::to_owned),
         })
         .collect()
 }

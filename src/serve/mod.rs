@@ -2,8 +2,8 @@
 //!
 //! Inputs: the validated config (swapped on reload), the feed files in its output folder, the state database
 //! (read-only use, own connection, opened when it exists), the clock (a parameter) and, under `watch`, the live
-//! [`Metrics`] and the scheduler's [`Timetable`]. Routes: `/{id}.{ext}` for each configured source and format,
-//! `/` and `/source/{id}` (the web page, [`page`]), `/index.opml`, `/healthz` and `/metrics`. Every route that
+//! [`Metrics`] and the scheduler's [`Timetable`]. Routes: `/{id}.{ext}` for each configured feed (a source's or a
+//! `[[merge]]`'s) and format, `/` and `/source/{id}` (the web page, [`page`]), `/index.opml`, `/healthz` and `/metrics`. Every route that
 //! says how a source is doing shows the same [`SourceState`]. A feed's file path is built only from a configured source id and format, never from
 //! request text, so no request can reach another file: `..`, encoded dots, absolute paths and unknown names all
 //! miss the lookup and get 404; a feed file that is a symlink is refused (feedwright writes regular files only).
@@ -33,7 +33,8 @@ use tower_http::compression::CompressionLayer;
 
 use self::metrics::Metrics;
 
-use crate::config::{Config, Source};
+use crate::config::Config;
+use crate::model::SourceId;
 use crate::publish::opml;
 use crate::render::Format;
 use crate::scheduler::Timetable;
@@ -153,31 +154,22 @@ impl Site {
         f(store).map(Some)
     }
 
-    /// Each configured source's state, in config order: the one [`status::read`] answer for every route.
+    /// Each configured feed's state, in config order (sources, then merges): the one [`status::read_all`]
+    /// answer for every route.
     fn states(&self, config: &Config) -> Result<Vec<SourceState>, StoreError> {
         let now = (self.clock)();
-        let next = |s: &Source| self.live.as_ref().and_then(|l| l.timetable.next(&s.id));
-        let stored = self.with_store(|store| {
-            config
-                .sources
-                .iter()
-                .map(|s| status::read(store, s, now, next(s)))
-                .collect::<Result<Vec<_>, StoreError>>()
-        })?;
-        Ok(stored.unwrap_or_else(|| {
-            config
-                .sources
-                .iter()
-                .map(|s| SourceState::never_run(s.id.clone(), next(s)))
-                .collect()
-        }))
+        let next = |id: &SourceId| self.live.as_ref().and_then(|l| l.timetable.next(id));
+        let stored = self.with_store(|store| status::read_all(store, config, now, next))?;
+        Ok(stored.unwrap_or_else(|| status::never_run_all(config, next)))
     }
 
     fn metrics_text(&self) -> Result<String, StoreError> {
         let config = self.config();
         let states = self.states(&config)?;
+        // Metrics count runs, and only sources run.
+        let states = &states[..config.sources.len()];
         if let Some(live) = &self.live {
-            return Ok(live.metrics.render(&states));
+            return Ok(live.metrics.render(states));
         }
         let rows = self
             .with_store(|store| {
@@ -188,7 +180,7 @@ impl Site {
                     .collect::<Result<Vec<_>, StoreError>>()
             })?
             .unwrap_or_default();
-        Ok(Metrics::from_runs(&rows).render(&states))
+        Ok(Metrics::from_runs(&rows).render(states))
     }
 
     fn index_page(&self) -> Result<String, StoreError> {
@@ -200,6 +192,9 @@ impl Site {
     /// `/source/{id}`; `None` when no such source is configured.
     fn source_page(&self, id: &str) -> Result<Option<String>, StoreError> {
         let config = self.config();
+        if let Some(merge) = config.merge(id) {
+            return self.merge_page(&config, merge).map(Some);
+        }
         let Some(source) = config.source(id) else {
             return Ok(None);
         };
@@ -220,6 +215,35 @@ impl Site {
             )
         });
         Ok(Some(page::source(&config, source, &state, &history, now)))
+    }
+}
+
+impl Site {
+    /// `/source/{id}` of a merged feed: its state, its sources' states and its items.
+    fn merge_page(&self, config: &Config, merge: &crate::config::Merge) -> Result<String, StoreError> {
+        let now = (self.clock)();
+        let states = self.states(config)?;
+        let members: Vec<SourceState> = merge
+            .sources
+            .iter()
+            .filter_map(|id| states.iter().find(|s| &s.source == id).cloned())
+            .collect();
+        let state = states
+            .iter()
+            .find(|s| s.source == merge.id)
+            .cloned()
+            .unwrap_or_else(|| SourceState::merged(merge.id.clone(), &members, 0, 0));
+        let entries = self
+            .with_store(|store| {
+                let lists = merge
+                    .sources
+                    .iter()
+                    .map(|id| store.entries(id, merge.max_items))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(crate::merged::entries(lists, merge.max_items))
+            })?
+            .unwrap_or_default();
+        Ok(page::merge(config, merge, &state, &members, &entries, now))
     }
 }
 
@@ -253,12 +277,13 @@ pub async fn serve(
         .await
 }
 
-/// The source and format a request file name names, when both are configured; anything else is `None`.
-fn resolve<'a>(config: &'a Config, file: &str) -> Option<(&'a Source, Format)> {
+/// The feed (a source's or a merge's) and format a request file name names, when both are configured; anything
+/// else is `None`.
+fn resolve<'a>(config: &'a Config, file: &str) -> Option<(&'a SourceId, Format)> {
     let (stem, ext) = file.rsplit_once('.')?;
     let format = config.settings.formats.iter().copied().find(|f| f.ext() == ext)?;
-    let source = config.sources.iter().find(|s| s.id.as_str() == stem)?;
-    Some((source, format))
+    let feed = config.feed(stem)?;
+    Some((feed.id(), format))
 }
 
 async fn feed(
@@ -267,11 +292,11 @@ async fn feed(
     headers: HeaderMap,
 ) -> Response {
     let config = site.config();
-    let Some((source, format)) = resolve(&config, &file) else {
+    let Some((id, format)) = resolve(&config, &file) else {
         return not_found().await;
     };
     // Built from the configured id and format only, never from the request text.
-    let path = config.settings.feed_path(&source.id, format);
+    let path = config.settings.feed_path(id, format);
     let feed = match site.file(&path) {
         Ok(Some(feed)) => feed,
         Ok(None) => return not_found().await,
@@ -423,10 +448,14 @@ async fn healthz(State(site): State<Arc<Site>>) -> Response {
         }
     };
     let broken = states.iter().any(|s| s.health == Health::Broken);
-    let body = serde_json::json!({
+    let (sources, merges): (Vec<&SourceState>, Vec<&SourceState>) = states.iter().partition(|s| s.merge_of.is_empty());
+    let mut body = serde_json::json!({
         "status": if broken { "failing" } else { "ok" },
-        "sources": states,
+        "sources": sources,
     });
+    if !merges.is_empty() {
+        body["merges"] = serde_json::json!(merges);
+    }
     let status = if broken {
         StatusCode::SERVICE_UNAVAILABLE
     } else {

@@ -9,8 +9,9 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::{Config, Source};
+use crate::config::{Config, Merge, Publication, Source};
 use crate::html::escape_into;
+use crate::model::SourceId;
 use crate::render::Format;
 use crate::status::{Health, SourceState, count};
 use crate::store::{Entry, RunRecord};
@@ -150,7 +151,7 @@ fn health(state: &SourceState) -> String {
     )
 }
 
-fn subscribe(config: &Config, source: &Source, prefix: &str) -> String {
+fn subscribe(config: &Config, id: &SourceId, prefix: &str) -> String {
     config
         .settings
         .formats
@@ -158,7 +159,7 @@ fn subscribe(config: &Config, source: &Source, prefix: &str) -> String {
         .map(|&format| {
             format!(
                 "<a href=\"{prefix}{}.{}\" type=\"{}\">{}</a>",
-                source.id,
+                id,
                 format.ext(),
                 format.media_type(),
                 format_name(format)
@@ -181,18 +182,17 @@ fn legend(out: &mut String, shown: &[Health]) {
     out.push_str("</dl>\n");
 }
 
-/// `/`: every configured source with its state (`states` in config order).
+/// `/`: every configured feed with its state (`states` in config order: the sources', then the merges').
 pub fn index(config: &Config, states: &[SourceState], now: DateTime<Utc>) -> String {
     let mut out = String::new();
     let alternates: Vec<(String, Format, String)> = config
-        .sources
-        .iter()
+        .feeds()
         .flat_map(|s| {
             config
                 .settings
                 .formats
                 .iter()
-                .map(|&f| (s.title.clone(), f, format!("{}.{}", s.id, f.ext())))
+                .map(move |&f| (s.title().to_owned(), f, format!("{}.{}", s.id(), f.ext())))
         })
         .collect();
     head(&mut out, "feedwright: feeds", &alternates);
@@ -207,7 +207,14 @@ pub fn index(config: &Config, states: &[SourceState], now: DateTime<Utc>) -> Str
         out,
         "<h1>Feeds</h1>\n<p>{}: {}. Subscribe to one feed below, or to all of them with the \
          <a href=\"index.opml\">OPML list</a>.</p>\n",
-        count(states.len(), "source", "sources"),
+        match config.merges.len() {
+            0 => count(states.len(), "source", "sources"),
+            n => format!(
+                "{} and {}",
+                count(config.sources.len(), "source", "sources"),
+                count(n, "merged feed", "merged feeds")
+            ),
+        },
         tally.join(", ")
     );
     out.push_str(
@@ -215,7 +222,8 @@ pub fn index(config: &Config, states: &[SourceState], now: DateTime<Utc>) -> Str
          <th>Next run</th><th class=\"n\">Items</th><th class=\"n\">New in 24 h</th>\
          <th class=\"n\">Failed articles</th><th>Subscribe</th></tr></thead>\n<tbody>\n",
     );
-    for (source, state) in config.sources.iter().zip(states) {
+    for (feed, state) in config.feeds().zip(states) {
+        let id = feed.id();
         let reason = state
             .reason
             .as_deref()
@@ -223,14 +231,18 @@ pub fn index(config: &Config, states: &[SourceState], now: DateTime<Utc>) -> Str
             .unwrap_or_default();
         let failed = match state.failed_articles.len() {
             0 => "0".to_owned(),
-            n => format!("<a href=\"source/{}#failed\">{n}</a>", source.id),
+            n => format!("<a href=\"source/{id}#failed\">{n}</a>"),
         };
-        let home = source.urls[0].as_str();
+        let home = feed.home_page().as_str();
+        let place = match feed {
+            Publication::Source(_) => link(home, &text(bare(home))),
+            Publication::Merge(m) => format!("merges {}", merged_sources(m, "source/")),
+        };
         let _ = writeln!(
             out,
             "<tr id=\"{id}\" class=\"source {word}\">\
              <td data-label=\"Source\"><a href=\"source/{id}\"><strong>{title}</strong></a><br>\
-             <span class=\"url\">{home}</span></td>\
+             <span class=\"url\">{place}</span></td>\
              <td data-label=\"Health\">{health}{reason}</td>\
              <td data-label=\"Last run\">{last}</td>\
              <td data-label=\"Next run\">{next}</td>\
@@ -238,16 +250,14 @@ pub fn index(config: &Config, states: &[SourceState], now: DateTime<Utc>) -> Str
              <td data-label=\"New in 24 h\" class=\"n\">{new}</td>\
              <td data-label=\"Failed articles\" class=\"n\">{failed}</td>\
              <td data-label=\"Subscribe\">{links}</td></tr>",
-            id = source.id,
             word = state.health.as_str(),
-            title = text(&source.title),
-            home = link(home, &text(bare(home))),
+            title = text(feed.title()),
             health = health(state),
             last = when(state.last_run, now, "never"),
             next = next_run(state, now),
             items = state.items_in_feed,
             new = state.new_last_24h,
-            links = subscribe(config, source, ""),
+            links = subscribe(config, id, ""),
         );
     }
     out.push_str("</tbody>\n</table>\n");
@@ -258,6 +268,113 @@ pub fn index(config: &Config, states: &[SourceState], now: DateTime<Utc>) -> Str
          <a href=\"metrics\">/metrics</a> (Prometheus).</small></p>\n</body>\n</html>\n",
     );
     out
+}
+
+/// A merge's sources, each a link to its page (`prefix` leads there).
+fn merged_sources(merge: &Merge, prefix: &str) -> String {
+    merge
+        .sources
+        .iter()
+        .map(|id| format!("<a href=\"{prefix}{id}\">{id}</a>"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `/source/ID` of a merged feed: its state (its sources'), its sources and its items.
+pub fn merge(
+    config: &Config,
+    merge: &Merge,
+    state: &SourceState,
+    members: &[SourceState],
+    entries: &[Entry],
+    now: DateTime<Utc>,
+) -> String {
+    let mut out = String::new();
+    let alternates: Vec<(String, Format, String)> = config
+        .settings
+        .formats
+        .iter()
+        .map(|&f| (merge.title.clone(), f, format!("../{}.{}", merge.id, f.ext())))
+        .collect();
+    head(&mut out, &format!("{}: feedwright", merge.title), &alternates);
+    let _ = write!(
+        out,
+        "<p><a href=\"../\">← All feeds</a></p>\n<h1>{}</h1>\n<p>A merged feed: the newest {} of {}, each once.</p>\n",
+        text(&merge.title),
+        count(merge.max_items, "item", "items"),
+        merged_sources(merge, "")
+    );
+    let _ = writeln!(
+        out,
+        "<p id=\"health\">{}{}</p>\n<p class=\"muted\">{} means: {}. A merged feed is broken only when all its \
+         sources are.</p>",
+        health(state),
+        state
+            .reason
+            .as_deref()
+            .map(|r| format!(" <span class=\"reason\">{}</span>", text(r)))
+            .unwrap_or_default(),
+        state.health.as_str(),
+        text(state.health.meaning())
+    );
+    let _ = writeln!(
+        out,
+        "<dl class=\"facts\">\n<dt>Last run of a source</dt><dd>{}</dd>\n<dt>Items in the feed</dt><dd>{}</dd>\n\
+         <dt>New in 24 h</dt><dd>{}</dd>\n<dt>Subscribe</dt><dd>{}</dd>\n</dl>",
+        when(state.last_run, now, "never"),
+        state.items_in_feed,
+        state.new_last_24h,
+        subscribe(config, &merge.id, "../"),
+    );
+    out.push_str(
+        "<h2 id=\"sources\">Sources</h2>\n<table class=\"cards sources\">\n<thead><tr><th>Source</th>\
+         <th>Health</th><th>Last run</th></tr></thead>\n<tbody>\n",
+    );
+    for m in members {
+        let _ = writeln!(
+            out,
+            "<tr class=\"source {word}\"><td data-label=\"Source\"><a href=\"{id}\">{id}</a></td>\
+             <td data-label=\"Health\">{health}</td><td data-label=\"Last run\">{last}</td></tr>",
+            word = m.health.as_str(),
+            id = m.source,
+            health = health(m),
+            last = when(m.last_run, now, "never"),
+        );
+    }
+    out.push_str("</tbody>\n</table>\n");
+    items(&mut out, entries, now);
+    out.push_str("<p class=\"muted\"><small>Times are UTC.</small></p>\n</body>\n</html>\n");
+    out
+}
+
+/// The items table of a feed's page.
+fn items(out: &mut String, entries: &[Entry], now: DateTime<Utc>) {
+    let _ = writeln!(out, "<h2 id=\"items\">Items ({})</h2>", entries.len());
+    if entries.is_empty() {
+        out.push_str("<p class=\"muted\">No items yet.</p>\n");
+        return;
+    }
+    out.push_str(
+        "<table class=\"cards items\">\n<thead><tr><th>Title</th><th>Date</th><th>First seen</th>\
+         <th>Edited</th></tr></thead>\n<tbody>\n",
+    );
+    for e in entries {
+        let edited = match e.edited {
+            Some(t) => format!("yes, {}", when(Some(t), now, "")),
+            None => "no".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "<tr><td data-label=\"Title\">{}</td><td data-label=\"Date\"><time datetime=\"{}\">{}</time></td>\
+             <td data-label=\"First seen\">{}</td><td data-label=\"Edited\">{}</td></tr>",
+            link(&e.url, &text(&e.title)),
+            e.published.to_rfc3339(),
+            e.published.format("%Y-%m-%d %H:%M %:z"),
+            when(Some(e.first_seen), now, ""),
+            edited
+        );
+    }
+    out.push_str("</tbody>\n</table>\n");
 }
 
 /// What `/source/ID` shows besides the state.
@@ -309,7 +426,7 @@ pub fn source(config: &Config, source: &Source, state: &SourceState, history: &H
         state.items_in_feed,
         state.new_last_24h,
         state.consecutive_failures,
-        subscribe(config, source, "../"),
+        subscribe(config, &source.id, "../"),
     );
 
     let _ = writeln!(
@@ -343,32 +460,7 @@ pub fn source(config: &Config, source: &Source, state: &SourceState, history: &H
         out.push_str("</tbody>\n</table>\n");
     }
 
-    let _ = writeln!(out, "<h2 id=\"items\">Items ({})</h2>", history.entries.len());
-    if history.entries.is_empty() {
-        out.push_str("<p class=\"muted\">No items yet.</p>\n");
-    } else {
-        out.push_str(
-            "<table class=\"cards items\">\n<thead><tr><th>Title</th><th>Date</th><th>First seen</th>\
-             <th>Edited</th></tr></thead>\n<tbody>\n",
-        );
-        for e in &history.entries {
-            let edited = match e.edited {
-                Some(t) => format!("yes, {}", when(Some(t), now, "")),
-                None => "no".to_owned(),
-            };
-            let _ = writeln!(
-                out,
-                "<tr><td data-label=\"Title\">{}</td><td data-label=\"Date\"><time datetime=\"{}\">{}</time></td>\
-                 <td data-label=\"First seen\">{}</td><td data-label=\"Edited\">{}</td></tr>",
-                link(&e.url, &text(&e.title)),
-                e.published.to_rfc3339(),
-                e.published.format("%Y-%m-%d %H:%M %:z"),
-                when(Some(e.first_seen), now, ""),
-                edited
-            );
-        }
-        out.push_str("</tbody>\n</table>\n");
-    }
+    items(&mut out, &history.entries, now);
 
     let _ = writeln!(out, "<h2 id=\"runs\">Run history (latest {})</h2>", history.runs.len());
     if history.runs.is_empty() {
