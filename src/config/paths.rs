@@ -21,22 +21,9 @@ pub fn check_paths(config: &Config) -> Result<(), ConfigError> {
         message,
     };
     let mut problems = Vec::new();
-    let state = &settings.state;
-    match fs::metadata(state) {
-        Ok(meta) if !meta.is_file() => problems.push(problem(
-            settings.lines.state,
-            format!(
-                "state: {} exists and is not a regular file (it is {}); name a file for the state database",
-                state.display(),
-                kind(&meta)
-            ),
-        )),
-        Ok(_) => {}
-        Err(_) => {
-            if let Some(message) = folder_problem(state.parent(), "state", state) {
-                problems.push(problem(settings.lines.state, message));
-            }
-        }
+    // A database's state is checked by connecting (`run`, `watch`); there is no path to look at.
+    if let Some(state) = settings.state.file() {
+        state_problems(state, settings.lines.state, &problem, &mut problems);
     }
     let out = &settings.output_dir;
     match fs::metadata(out) {
@@ -59,6 +46,26 @@ pub fn check_paths(config: &Config) -> Result<(), ConfigError> {
         Ok(())
     } else {
         Err(ConfigError::Invalid { problems })
+    }
+}
+
+/// What is wrong with the state file `state` as it is on disk (given on line `line`).
+fn state_problems(state: &Path, line: usize, problem: &impl Fn(usize, String) -> Problem, problems: &mut Vec<Problem>) {
+    match fs::metadata(state) {
+        Ok(meta) if !meta.is_file() => problems.push(problem(
+            line,
+            format!(
+                "state: {} exists and is not a regular file (it is {}); name a file for the state database",
+                state.display(),
+                kind(&meta)
+            ),
+        )),
+        Ok(_) => {}
+        Err(_) => {
+            if let Some(message) = folder_problem(state.parent(), "state", state) {
+                problems.push(problem(line, message));
+            }
+        }
     }
 }
 
