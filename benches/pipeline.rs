@@ -14,7 +14,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use feedwright::fetch::{Fetcher, Options};
 use feedwright::model::{DateSource, Item, ItemId, ListedLink, SourceId};
 use feedwright::pipeline::{self, Context};
-use feedwright::store::{Changes, Outcome, RunRecord, Store};
+use feedwright::store::{Changes, Location, Outcome, RunRecord, Store};
 use feedwright::{demo, extract, normalize};
 use url::Url;
 
@@ -37,7 +37,7 @@ async fn runs() {
         let config = demo::start(&dir.path().join("feeds")).await.unwrap();
         let s = &config.settings;
         let fetcher = Fetcher::new(Options::new(s.user_agent.clone(), s.timeout, s.max_body), Utc::now).unwrap();
-        let store = Store::open(&dir.path().join("state.sqlite")).unwrap();
+        let store = Store::open(&Location::File(dir.path().join("state.sqlite"))).unwrap();
         let ctx = Context {
             fetcher,
             store: Arc::new(Mutex::new(store)),
@@ -122,7 +122,7 @@ fn store_size() {
         })
         .collect();
     {
-        let mut store = Store::open(&path).unwrap();
+        let mut store = Store::open(&Location::File(path.clone())).unwrap();
         let changes = Changes {
             links: items.iter().map(|i| (i.url.clone(), i.id.clone())).collect(),
             items,
@@ -209,7 +209,7 @@ fn history() {
     let source = SourceId::parse("bench").unwrap();
     let body = "<p>".to_owned() + &"Cyberspace is the common space of mankind. ".repeat(60) + "</p>";
     {
-        let mut store = Store::open(&path).unwrap();
+        let mut store = Store::open(&Location::File(path.clone())).unwrap();
         for chunk in (0..STORED).collect::<Vec<_>>().chunks(1000) {
             let items: Vec<Item> = chunk
                 .iter()
@@ -223,7 +223,7 @@ fn history() {
             store.commit(&changes, &mut bench_run(1000), now()).unwrap();
         }
     }
-    let mut store = Store::open(&path).unwrap();
+    let mut store = Store::open(&Location::File(path.clone())).unwrap();
     let listing = Url::parse("https://www.example.org/news/").unwrap();
     let (mut loads, mut warm, mut fresh) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..ROUNDS {
