@@ -11,8 +11,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use feedwright::model::{DateSource, Event, Item, ItemId, ListedLink, SourceId, Validators};
 use feedwright::store::{
-    Changes, FailedArticle, Keep, ListingStatus, Location, Outcome, RunRecord, RunSummary, SKIPPED, SavedPage,
-    Served, StateLock, Store, StoreError, StoredRobots,
+    Changes, FailedArticle, Keep, ListingStatus, Location, Outcome, RunRecord, RunSummary, SKIPPED, SavedPage, Served,
+    StateLock, Store, StoreError, StoredRobots,
 };
 use url::Url;
 
@@ -103,7 +103,11 @@ fn on_both(scenario: fn(&mut Store) -> String) {
 #[test]
 fn new_items_come_back_newest_first_and_an_edit_updates_in_place() {
     on_both(|store| {
-        let run = commit(store, &changes(vec![item(15, "a"), item(16, "b")]), "2026-01-01T00:00:00Z");
+        let run = commit(
+            store,
+            &changes(vec![item(15, "a"), item(16, "b")]),
+            "2026-01-01T00:00:00Z",
+        );
         assert_eq!((run.new, run.updated), (2, 0));
         let first = store.feed_items(&source(), 10).unwrap();
         assert_eq!(
@@ -236,7 +240,10 @@ fn failed_links_are_remembered_with_their_backoff_until_they_succeed() {
         commit(store, &c, "2026-01-02T00:00:00Z");
         let failed = store.load(&source(), DateTime::UNIX_EPOCH).unwrap().failed;
         let f = &failed[dead.url.as_str()];
-        assert_eq!((f.attempts, &f.link, f.last_failed), (2, &dead, t("2026-01-02T00:00:00Z")));
+        assert_eq!(
+            (f.attempts, &f.link, f.last_failed),
+            (2, &dead, t("2026-01-02T00:00:00Z"))
+        );
         assert_eq!(failed[late.url.as_str()].attempts, 0, "a skip is no failed attempt");
         let articles = store.failed_articles(&source()).unwrap();
         assert_eq!(
@@ -250,7 +257,10 @@ fn failed_links_are_remembered_with_their_backoff_until_they_succeed() {
                 error: "GET … returned HTTP 500".into(),
             }
         );
-        assert_eq!((articles[1].url.as_str(), articles[1].error.as_str()), (late.url.as_str(), SKIPPED));
+        assert_eq!(
+            (articles[1].url.as_str(), articles[1].error.as_str()),
+            (late.url.as_str(), SKIPPED)
+        );
         commit(store, &changes(vec![item(16, "back")]), "2026-01-03T00:00:00Z");
         let after = store.failed_articles(&source()).unwrap();
         assert_eq!(after.len(), 1, "the link that worked is forgotten");
@@ -291,7 +301,9 @@ fn validators_runs_and_the_run_summary_round_trip() {
         store.amend_run(&amended, &[], &[], t("2026-01-01T01:00:00Z")).unwrap();
         assert_eq!(store.recent_runs(&source(), 1).unwrap(), [amended]);
         for _ in 0..505 {
-            store.record_run(&record(), &[], &[], t("2026-01-02T00:00:00Z")).unwrap();
+            store
+                .record_run(&record(), &[], &[], t("2026-01-02T00:00:00Z"))
+                .unwrap();
         }
         let kept = store.recent_runs(&source(), 10_000).unwrap().len();
         assert_eq!(kept, 500, "old runs are pruned");
@@ -339,7 +351,12 @@ fn the_outbox_queues_new_items_first_per_target_and_forgets_what_was_delivered()
             reason: "no links".into(),
         };
         store
-            .record_run(&record(), std::slice::from_ref(&broken), &["hook".into()], t("2026-01-02T00:00:00Z"))
+            .record_run(
+                &record(),
+                std::slice::from_ref(&broken),
+                &["hook".into()],
+                t("2026-01-02T00:00:00Z"),
+            )
             .unwrap();
         let hook = store.pending("hook").unwrap();
         let kinds: Vec<&str> = hook.iter().map(|(_, e)| e.kind()).collect();
@@ -401,20 +418,37 @@ fn saved_pages_follow_the_feed_window_and_the_rules_fingerprint_is_kept() {
         c.pages = items.iter().map(|i| article_page(i, now)).collect();
         c.pages.extend([
             listing_page("https://www.example.org/news/", "https://www.example.org/news/", 1, now),
-            listing_page("https://www.example.org/news/2", "https://www.example.org/news/", 2, now),
-            listing_page("https://www.example.org/news/3", "https://www.example.org/news/", 3, now),
+            listing_page(
+                "https://www.example.org/news/2",
+                "https://www.example.org/news/",
+                2,
+                now,
+            ),
+            listing_page(
+                "https://www.example.org/news/3",
+                "https://www.example.org/news/",
+                3,
+                now,
+            ),
             listing_page("https://www.example.org/old/", "https://www.example.org/old/", 1, now),
         ]);
-        c.validators.push((Url::parse("https://www.example.org/news/").unwrap(), Validators {
-            etag: Some("\"l1\"".into()),
-            last_modified: None,
-        }));
+        c.validators.push((
+            Url::parse("https://www.example.org/news/").unwrap(),
+            Validators {
+                etag: Some("\"l1\"".into()),
+                last_modified: None,
+            },
+        ));
         c.rules = Some("r1".into());
         c.keep = Some(keep.clone());
         commit(store, &c, "2026-01-01T00:00:00Z");
         assert_eq!(store.rules(&source()).unwrap().as_deref(), Some("r1"));
         let window = store.window(&source(), 3).unwrap();
-        assert_eq!(window[0].page, Some(article_page(&item(3, "c"), now)), "read back as written");
+        assert_eq!(
+            window[0].page,
+            Some(article_page(&item(3, "c"), now)),
+            "read back as written"
+        );
         assert_eq!(window[0].page.as_ref().unwrap().text().unwrap(), "<h1>Story 3</h1>");
         assert_eq!(window[2].page, None, "item 1 is outside the window: pruned");
         let listed: Vec<String> = store
@@ -423,7 +457,10 @@ fn saved_pages_follow_the_feed_window_and_the_rules_fingerprint_is_kept() {
             .iter()
             .map(|p| p.url.to_string())
             .collect();
-        assert_eq!(listed, ["https://www.example.org/news/", "https://www.example.org/news/2"]);
+        assert_eq!(
+            listed,
+            ["https://www.example.org/news/", "https://www.example.org/news/2"]
+        );
         let validators = store.load(&source(), now).unwrap().listing_validators;
         assert_eq!(validators.len(), 1);
 
@@ -479,12 +516,23 @@ fn retention_drops_old_unlisted_items_but_never_the_feed_window() {
             .into_iter()
             .map(|i| i.title)
             .collect();
-        assert_eq!(left, ["Story 5", "Story 4", "Story 3"], "the window (5, 4) and the listed 3 stay");
+        assert_eq!(
+            left,
+            ["Story 5", "Story 4", "Story 3"],
+            "the window (5, 4) and the listed 3 stay"
+        );
         let state = store.load(&source(), DateTime::UNIX_EPOCH).unwrap();
         assert!(state.failed.is_empty(), "the failed link is older than the cutoff");
-        assert!(store.validators(&item(1, "").url).unwrap().is_none(), "validators of dropped links go");
+        assert!(
+            store.validators(&item(1, "").url).unwrap().is_none(),
+            "validators of dropped links go"
+        );
         assert!(store.validators(&item(4, "").url).unwrap().is_some());
-        assert_eq!(store.saved_size(&source()).unwrap().0, 2, "the pages of the window stay");
+        assert_eq!(
+            store.saved_size(&source()).unwrap().0,
+            2,
+            "the pages of the window stay"
+        );
         let mut known: Vec<_> = state.known.into_keys().collect();
         known.sort();
         format!("{left:?}\n{known:?}")
@@ -496,14 +544,23 @@ fn retention_drops_old_unlisted_items_but_never_the_feed_window() {
 #[test]
 fn a_database_that_is_not_ours_is_refused_and_left_alone() {
     let url = pg::database();
-    pg::execute(&url, "CREATE TABLE notes (x text); INSERT INTO notes VALUES ('keep me')");
+    pg::execute(
+        &url,
+        "CREATE TABLE notes (x text); INSERT INTO notes VALUES ('keep me')",
+    );
     let location = Location::parse(&url, Path::new("/")).unwrap();
     let err = Store::open(&location).unwrap_err();
     assert!(matches!(err, StoreError::Foreign { .. }), "{err:?}");
     assert!(err.to_string().contains("is not a feedwright state database"), "{err}");
-    assert!(matches!(Store::open_read_only(&location), Err(StoreError::Foreign { .. })));
+    assert!(matches!(
+        Store::open_read_only(&location),
+        Err(StoreError::Foreign { .. })
+    ));
     assert_eq!(
-        pg::scalar(&url, "SELECT string_agg(table_name::text, ',') FROM information_schema.tables WHERE table_schema = 'public'"),
+        pg::scalar(
+            &url,
+            "SELECT string_agg(table_name::text, ',') FROM information_schema.tables WHERE table_schema = 'public'"
+        ),
         "notes",
         "nothing was created"
     );
@@ -529,19 +586,32 @@ fn a_newer_schema_is_refused_and_an_older_one_is_migrated_keeping_its_items() {
         "ALTER TABLE items DROP COLUMN edited; DROP TABLE pages, rules; DROP INDEX items_known, items_seen;
          UPDATE schema_version SET version = 5",
     );
-    assert!(matches!(Store::open_read_only(&location), Err(StoreError::Outdated { .. })));
+    assert!(matches!(
+        Store::open_read_only(&location),
+        Err(StoreError::Outdated { .. })
+    ));
     let mut store = Store::open(&location).unwrap();
     assert_eq!(store.feed_items(&source(), 10).unwrap()[0].title, "Story 16");
-    assert_eq!(store.saved_size(&source()).unwrap(), (0, 0, 0), "the pages table exists again");
+    assert_eq!(
+        store.saved_size(&source()).unwrap(),
+        (0, 0, 0),
+        "the pages table exists again"
+    );
     commit(&mut store, &changes(vec![item(16, "edited")]), "2026-01-02T00:00:00Z");
-    assert_eq!(store.entries(&source(), 1).unwrap()[0].edited, Some(t("2026-01-02T00:00:00Z")));
+    assert_eq!(
+        store.entries(&source(), 1).unwrap()[0].edited,
+        Some(t("2026-01-02T00:00:00Z"))
+    );
     drop(store);
     drop(Store::open_read_only(&location).unwrap());
 
     pg::execute(&url, "UPDATE schema_version SET version = 99");
     let err = Store::open(&location).unwrap_err();
     assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err:?}");
-    assert!(matches!(Store::open_read_only(&location), Err(StoreError::TooNew { found: 99, .. })));
+    assert!(matches!(
+        Store::open_read_only(&location),
+        Err(StoreError::TooNew { found: 99, .. })
+    ));
 }
 
 #[test]
@@ -551,10 +621,14 @@ fn a_read_only_store_reads_and_never_creates_migrates_or_writes() {
         matches!(Store::open_read_only(&empty), Err(StoreError::Outdated { .. })),
         "an empty database has no state yet"
     );
-    assert!(matches!(Store::open(&empty), Ok(_)), "and nothing was created by looking");
+    assert!(Store::open(&empty).is_ok(), "and nothing was created by looking");
 
     let location = pg_location();
-    commit(&mut Store::open(&location).unwrap(), &changes(vec![item(16, "x")]), "2026-01-01T00:00:00Z");
+    commit(
+        &mut Store::open(&location).unwrap(),
+        &changes(vec![item(16, "x")]),
+        "2026-01-01T00:00:00Z",
+    );
     let mut reader = Store::open_read_only(&location).unwrap();
     assert_eq!(reader.feed_items(&source(), 10).unwrap().len(), 1);
     let mut run = record();
@@ -562,8 +636,16 @@ fn a_read_only_store_reads_and_never_creates_migrates_or_writes() {
         .commit(&changes(vec![item(17, "y")]), &mut run, t("2026-01-02T00:00:00Z"))
         .unwrap_err();
     assert!(matches!(err, StoreError::Sql { .. }), "{err:?}");
-    assert!(reader.save_robots(&[("https://e.org".into(), None)], t("2026-01-02T00:00:00Z")).is_err());
-    assert_eq!(reader.feed_items(&source(), 10).unwrap().len(), 1, "and the reader still reads");
+    assert!(
+        reader
+            .save_robots(&[("https://e.org".into(), None)], t("2026-01-02T00:00:00Z"))
+            .is_err()
+    );
+    assert_eq!(
+        reader.feed_items(&source(), 10).unwrap().len(),
+        1,
+        "and the reader still reads"
+    );
 }
 
 #[test]
@@ -579,7 +661,11 @@ fn a_commit_is_all_or_nothing() {
     );
     let mut run = record();
     let err = store
-        .commit(&changes(vec![item(16, "b"), item(15, "edited")]), &mut run, t("2026-01-02T00:00:00Z"))
+        .commit(
+            &changes(vec![item(16, "b"), item(15, "edited")]),
+            &mut run,
+            t("2026-01-02T00:00:00Z"),
+        )
         .unwrap_err();
     assert!(matches!(err, StoreError::Sql { .. }), "{err:?}");
     let items = store.feed_items(&source(), 10).unwrap();
@@ -591,20 +677,25 @@ fn a_commit_is_all_or_nothing() {
 fn text_with_nul_from_a_site_is_stored_not_a_failed_run() {
     let mut store = Store::open(&pg_location()).unwrap();
     let mut hostile = item(16, "a\0b");
-    hostile.title = "Story\016".into();
+    hostile.title = "Story\0 16".into();
     commit(&mut store, &changes(vec![hostile]), "2026-01-01T00:00:00Z");
     store
-        .save_robots(&[("https://e.org".into(), Some("User-agent: *\0".into()))], t("2026-01-01T00:00:00Z"))
+        .save_robots(
+            &[("https://e.org".into(), Some("User-agent: *\0".into()))],
+            t("2026-01-01T00:00:00Z"),
+        )
         .unwrap();
     let items = store.feed_items(&source(), 1).unwrap();
-    assert_eq!(items[0].title, "Story\u{FFFD}16");
+    assert_eq!(items[0].title, "Story\u{FFFD} 16");
     assert_eq!(items[0].summary, "a\u{FFFD}b");
 }
 
 #[test]
 fn errors_name_the_database_without_its_password() {
     let server = pg::server();
-    let url = server.url("no_such_database").replacen("feedwright@", "feedwright:hunter2@", 1);
+    let url = server
+        .url("no_such_database")
+        .replacen("feedwright@", "feedwright:hunter2@", 1);
     let location = Location::parse(&url, Path::new("/")).unwrap();
     assert!(!format!("{location} {location:?}").contains("hunter2"));
     let err = Store::open(&location).unwrap_err();
@@ -615,7 +706,10 @@ fn errors_name_the_database_without_its_password() {
         chain.push_str(&format!(": {c}"));
         cause = c.source();
     }
-    assert!(chain.contains("feedwright:***@") && chain.contains("no_such_database"), "{chain}");
+    assert!(
+        chain.contains("feedwright:***@") && chain.contains("no_such_database"),
+        "{chain}"
+    );
     assert!(!chain.contains("hunter2"), "{chain}");
 }
 
@@ -623,9 +717,132 @@ fn errors_name_the_database_without_its_password() {
 async fn one_writer_at_a_time_holds_a_postgres_state() {
     let location = pg_location();
     let first = StateLock::acquire(&location, Duration::from_secs(1)).await.unwrap();
-    let err = StateLock::acquire(&location, Duration::from_millis(300)).await.unwrap_err();
-    assert!(err.to_string().starts_with("another feedwright run holds postgres://"), "{err}");
+    let err = StateLock::acquire(&location, Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().starts_with("another feedwright run holds postgres://"),
+        "{err}"
+    );
     drop(first);
     let again = StateLock::acquire(&location, Duration::from_secs(5)).await;
     assert!(again.is_ok(), "{again:?}");
+}
+
+// The real binary on a `postgres://` state.
+
+/// The Chinese fixture site with ETags: a request carrying a page's ETag gets 304.
+async fn site_with_etags() -> wiremock::MockServer {
+    use wiremock::matchers::{header, method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let server = wiremock::MockServer::start().await;
+    let exp = common::expected("wic-zh");
+    let mut pages = vec!["/web15/news/index.shtml".to_owned()];
+    pages.extend(
+        exp["articles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["path"].as_str().unwrap().to_owned()),
+    );
+    for at in pages {
+        let body = common::fixture("wic-zh", &at);
+        let etag = format!("\"{}-{}\"", body.len(), body.iter().map(|&b| b as usize).sum::<usize>());
+        Mock::given(method("GET"))
+            .and(path(at.as_str()))
+            .and(header("if-none-match", etag.as_str()))
+            .respond_with(ResponseTemplate::new(304))
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(at.as_str()))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("ETag", etag.as_str())
+                    .set_body_raw(body, "text/html"),
+            )
+            .with_priority(2)
+            .mount(&server)
+            .await;
+    }
+    server
+}
+
+fn run(setup: &common::Setup, args: &[&str]) -> (i32, String, String) {
+    let out = setup.cmd(args).output().unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_on_a_postgres_state_publishes_what_sqlite_does_and_then_asks_only_conditionally() {
+    const ZH: &str = "wic-news-zh";
+    let site = site_with_etags().await;
+    let on_sqlite = common::Setup::new("http://127.0.0.1:9", &site.uri(), "");
+    let on_postgres = common::Setup::new("http://127.0.0.1:9", &site.uri(), "");
+    let url = pg::database();
+    let text = std::fs::read_to_string(on_postgres.config()).unwrap();
+    assert!(text.contains("state = \"state/feedwright.sqlite\""));
+    let text = text.replace("state = \"state/feedwright.sqlite\"", &format!("state = \"{url}\""));
+    std::fs::write(on_postgres.config(), text).unwrap();
+
+    let (code, _, err) = run(&on_sqlite, &["run", "--source", ZH]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(&on_postgres, &["run", "--source", ZH]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(ZH), "{out}");
+    assert!(
+        !on_postgres.dir.path().join("state").exists(),
+        "no state file, no lock file"
+    );
+    for format in ["atom", "rss", "json"] {
+        let name = format!("{ZH}.{format}");
+        let (a, b) = (on_sqlite.read(&name), on_postgres.read(&name));
+        assert!(a.len() > 1000, "{name} has items");
+        assert_eq!(
+            String::from_utf8_lossy(&a),
+            String::from_utf8_lossy(&b),
+            "{name} is the same on both"
+        );
+    }
+
+    // Warm: the listing answers 304, so nothing else is asked; every request carries a validator.
+    let before = site.received_requests().await.unwrap().len();
+    let (code, _, err) = run(&on_postgres, &["run", "--source", ZH]);
+    assert_eq!(code, 0, "{err}");
+    let warm: Vec<_> = site.received_requests().await.unwrap()[before..]
+        .iter()
+        .filter(|r| r.url.path() != "/robots.txt")
+        .cloned()
+        .collect();
+    assert!(!warm.is_empty());
+    assert!(
+        warm.iter().all(|r| r.headers.contains_key("if-none-match")),
+        "only conditional requests: {:?}",
+        warm.iter().map(|r| r.url.path()).collect::<Vec<_>>()
+    );
+
+    let (code, out, err) = run(&on_postgres, &["status", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let states: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let zh = states.as_array().unwrap().iter().find(|s| s["source"] == ZH).unwrap();
+    assert_eq!(zh["health"], "ok", "{zh}");
+
+    // FEEDWRIGHT_STATE takes the place of the file's `state`.
+    let (code, out, err) = run_with_state(&on_sqlite, &url, &["status", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap(), states);
+}
+
+fn run_with_state(setup: &common::Setup, state: &str, args: &[&str]) -> (i32, String, String) {
+    let out = setup.cmd(args).env("FEEDWRIGHT_STATE", state).output().unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

@@ -280,16 +280,15 @@ impl Config {
         })?;
         let mut config = parse(&text, path)?;
         if let Some(state) = std::env::var_os(STATE_ENV).filter(|s| !s.is_empty()) {
-            config.settings.state = Location::parse(&state.to_string_lossy(), Path::new("")).map_err(|message| {
-                ConfigError::Invalid {
+            config.settings.state =
+                Location::parse(&state.to_string_lossy(), Path::new("")).map_err(|message| ConfigError::Invalid {
                     problems: vec![Problem {
                         file: path.to_owned(),
                         line: 1,
                         source: None,
                         message: format!("{STATE_ENV}: {message}"),
                     }],
-                }
-            })?;
+                })?;
         }
         Ok(config)
     }

@@ -161,6 +161,35 @@ mod tests {
     }
 
     #[test]
+    fn a_postgres_state_is_a_database_not_a_path_and_a_bad_url_is_a_problem_on_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        for url in [
+            "postgres://fw@db.internal/feeds",
+            "postgresql://fw@%2Frun%2Fpostgresql/feeds",
+        ] {
+            let c = config(dir.path(), &format!("state = \"{url}\""));
+            assert!(matches!(c.settings.state, crate::store::Location::Postgres(_)), "{url}");
+            assert_eq!(messages(&c), Vec::<String>::new());
+        }
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0, "nothing was created");
+        let text = "[settings]\nstate = \"postgres://fw:s3cret@db:port/feeds\"\n";
+        let problems = match super::super::parse(text, &dir.path().join("f.toml")) {
+            Err(ConfigError::Invalid { problems }) => problems,
+            other => panic!("{other:?}"),
+        };
+        let state = problems.iter().find(|p| p.message.starts_with("state: ")).unwrap();
+        assert_eq!(state.line, 2, "{problems:?}");
+        assert!(
+            state
+                .message
+                .starts_with("state: postgres://fw:***@db:port/feeds is not a PostgreSQL URL"),
+            "{}",
+            state.message
+        );
+        assert!(!format!("{problems:?}").contains("s3cret"));
+    }
+
+    #[test]
     fn paths_that_do_not_exist_yet_or_are_right_are_fine() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(messages(&config(dir.path(), "")), Vec::<String>::new());

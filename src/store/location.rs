@@ -25,10 +25,12 @@ pub struct DbUrl(String);
 impl Location {
     /// Reads a `state` value: a URL of one of PostgreSQL's two schemes, else a file path relative to `base`.
     pub fn parse(text: &str, base: &Path) -> Result<Location, String> {
-        if !is_postgres(text) {
+        let Some(scheme) = postgres_scheme(text) else {
             return Ok(Location::File(base.join(text)));
-        }
-        let url = DbUrl(text.to_owned());
+        };
+        // The client reads the scheme in lower case only.
+        let text = format!("{scheme}{}", &text[scheme.len()..]);
+        let url = DbUrl(text.clone());
         match text.parse::<postgres::Config>() {
             Ok(config) if config.get_dbname().is_some() => Ok(Location::Postgres(url)),
             Ok(_) => Err(format!("{url} names no database (postgres://user@host/database)")),
@@ -65,9 +67,11 @@ impl DbUrl {
     }
 }
 
-fn is_postgres(text: &str) -> bool {
-    let lower = text.get(..13).unwrap_or(text).to_ascii_lowercase();
-    lower.starts_with("postgres://") || lower.starts_with("postgresql://")
+/// The scheme `text` starts with (in any case), when it is one of PostgreSQL's, as the client spells it.
+fn postgres_scheme(text: &str) -> Option<&'static str> {
+    ["postgres://", "postgresql://"]
+        .into_iter()
+        .find(|scheme| text.get(..scheme.len()).is_some_and(|s| s.eq_ignore_ascii_case(scheme)))
 }
 
 impl fmt::Display for Location {
@@ -184,9 +188,15 @@ mod tests {
     #[test]
     fn a_url_without_a_database_or_with_a_bad_port_is_refused_without_its_password() {
         let err = Location::parse("postgres://fw:s3cret@db", Path::new("/")).unwrap_err();
-        assert_eq!(err, "postgres://fw:***@db names no database (postgres://user@host/database)");
+        assert_eq!(
+            err,
+            "postgres://fw:***@db names no database (postgres://user@host/database)"
+        );
         let err = Location::parse("postgres://fw:s3cret@db:port/feeds", Path::new("/")).unwrap_err();
-        assert!(err.starts_with("postgres://fw:***@db:port/feeds is not a PostgreSQL URL"), "{err}");
+        assert!(
+            err.starts_with("postgres://fw:***@db:port/feeds is not a PostgreSQL URL"),
+            "{err}"
+        );
         assert!(!err.contains("s3cret"), "{err}");
     }
 }

@@ -139,7 +139,11 @@ fn start() -> Server {
             .arg(&dir)
             .status()
             .expect("run chown");
-        assert!(chown.success(), "chown postgres {}: is the postgresql package installed?", dir.display());
+        assert!(
+            chown.success(),
+            "chown postgres {}: is the postgresql package installed?",
+            dir.display()
+        );
         ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"]
             .map(String::from)
             .to_vec()
@@ -153,7 +157,13 @@ fn start() -> Server {
         initdb.arg(bin.join("initdb"));
     }
     let out = initdb
-        .args(["--auth=trust", "--username=feedwright", "--encoding=UTF8", "--locale=C.UTF-8", "-D"])
+        .args([
+            "--auth=trust",
+            "--username=feedwright",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
+            "-D",
+        ])
         .arg(&data)
         .output()
         .expect("run initdb");

@@ -105,7 +105,11 @@ impl Session {
 
     /// Runs `f` in one transaction: all of it, or nothing. `read` starts a read-only, repeatable-read one (a
     /// load's queries see one snapshot).
-    pub(super) fn transaction<T>(&mut self, read: bool, f: impl FnOnce(&mut Tx<'_>) -> Result<T, Failure>) -> Result<T, Failure> {
+    pub(super) fn transaction<T>(
+        &mut self,
+        read: bool,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, Failure>,
+    ) -> Result<T, Failure> {
         self.client()?;
         let Session { client, statements, .. } = self;
         let client = client.as_mut().expect("connected above");

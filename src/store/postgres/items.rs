@@ -67,10 +67,7 @@ pub(super) fn stored<'a>(
 /// The `updated` times taken in `source`: one pass over the `(source, updated)` index.
 pub(super) fn taken(tx: &mut Tx<'_>, source: &SourceId) -> Result<Taken> {
     let rows = tx.query("SELECT updated FROM items WHERE source = $1", &[&source.as_str()])?;
-    let times = rows
-        .iter()
-        .map(|r| time(r.try_get(0)?))
-        .collect::<Result<Vec<_>>>()?;
+    let times = rows.iter().map(|r| time(r.try_get(0)?)).collect::<Result<Vec<_>>>()?;
     Ok(Taken::new(times))
 }
 

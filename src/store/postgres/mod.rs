@@ -134,7 +134,10 @@ impl Postgres {
             },
             e => failure(&shown, e),
         };
-        let mut config: postgres::Config = url.secret().parse().map_err(|e: postgres::Error| open(Failure::Sql(e)))?;
+        let mut config: postgres::Config = url
+            .secret()
+            .parse()
+            .map_err(|e: postgres::Error| open(Failure::Sql(e)))?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
@@ -161,12 +164,18 @@ impl Postgres {
     }
 
     /// A read, in one read-only transaction.
-    fn read<T: Send + 'static>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static) -> Result<T, StoreError> {
+    fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
         self.call(move |s| s.transaction(true, f))
     }
 
     /// A write, in one transaction.
-    fn write<T: Send + 'static>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static) -> Result<T, StoreError> {
+    fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
         self.call(move |s| s.transaction(false, f))
     }
 }
@@ -228,7 +237,10 @@ fn check_ours(tx: &mut Tx<'_>) -> Result<Found> {
 /// Brings the schema to the newest version this build knows, in the caller's transaction, under the migration lock
 /// (a second process opening at the same time waits, then finds it done). Returns what was found before.
 fn migrate(tx: &mut Tx<'_>) -> Result<Found> {
-    tx.execute("SELECT pg_advisory_xact_lock($1, $2)", &[&schema::APP_KEY, &schema::MIGRATE])?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock($1, $2)",
+        &[&schema::APP_KEY, &schema::MIGRATE],
+    )?;
     let found = check_ours(tx)?;
     let from = match found {
         Found::Foreign => return Ok(found),

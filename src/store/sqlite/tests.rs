@@ -209,7 +209,10 @@ fn foreign_and_corrupt_files_are_refused_and_left_alone() {
     let garbage = dir.path().join("garbage.sqlite");
     std::fs::write(&garbage, b"this is not a database, it is a shopping list\n".repeat(100)).unwrap();
     let before = std::fs::read(&garbage).unwrap();
-    assert!(matches!(Store::open(&Location::File(garbage.to_path_buf())), Err(StoreError::Foreign { .. })));
+    assert!(matches!(
+        Store::open(&Location::File(garbage.to_path_buf())),
+        Err(StoreError::Foreign { .. })
+    ));
     assert_eq!(std::fs::read(&garbage).unwrap(), before);
 
     let other = dir.path().join("other.sqlite");
@@ -231,7 +234,10 @@ fn a_newer_schema_is_refused() {
         .unwrap()
         .pragma_update(None, "user_version", 99)
         .unwrap();
-    assert!(matches!(Store::open(&Location::File(path.to_path_buf())), Err(StoreError::TooNew { found: 99, .. })));
+    assert!(matches!(
+        Store::open(&Location::File(path.to_path_buf())),
+        Err(StoreError::TooNew { found: 99, .. })
+    ));
 }
 
 #[test]
@@ -349,7 +355,10 @@ fn a_read_only_store_reads_and_never_migrates_or_writes() {
         };
         store.migrate(&schema::MIGRATIONS[..1]).unwrap();
     }
-    assert!(matches!(Store::open_read_only(&Location::File(old.to_path_buf())), Err(StoreError::Outdated { .. })));
+    assert!(matches!(
+        Store::open_read_only(&Location::File(old.to_path_buf())),
+        Err(StoreError::Outdated { .. })
+    ));
     assert!(
         Store::open_read_only(&Location::File(dir.path().join("missing.sqlite"))).is_err(),
         "nothing is created"
