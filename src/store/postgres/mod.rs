@@ -88,11 +88,12 @@ fn clean_opt(text: &Option<String>) -> Option<Cow<'_, str>> {
     text.as_deref().map(clean)
 }
 
-/// Every session: UTC (nothing depends on it, but `now()` in a psql session reads the same), and a name in
-/// `pg_stat_activity`.
-const SETUP: &str = "SET TIME ZONE 'UTC'; SET application_name = 'feedwright'";
-const SETUP_READ_ONLY: &str =
-    "SET TIME ZONE 'UTC'; SET application_name = 'feedwright'; SET default_transaction_read_only = on";
+/// Every session: UTC (nothing depends on it, but times read in psql match), a name in `pg_stat_activity`, and
+/// a bound on any one statement, as SQLite's busy timeout bounds a wait: a stuck server fails the call (and the
+/// run) instead of holding the store forever.
+const SETUP: &str = "SET TIME ZONE 'UTC'; SET application_name = 'feedwright'; SET statement_timeout = '60s'";
+const SETUP_READ_ONLY: &str = "SET TIME ZONE 'UTC'; SET application_name = 'feedwright'; \
+    SET statement_timeout = '60s'; SET default_transaction_read_only = on";
 
 pub struct Postgres {
     conn: Conn,
