@@ -269,7 +269,6 @@ pub struct Refresh {
 }
 
 impl Config {
-    /// Reads and validates the config file at `path`.
     /// Reads and validates the config at `path`. When the environment sets `FEEDWRIGHT_STATE` (to a file path,
     /// relative to the working folder, or a `postgres://` URL), it takes the place of the file's `state`: one
     /// config for several deployments, and a database password kept out of the file.
