@@ -104,15 +104,26 @@ impl Session {
     }
 
     /// Runs `f` in one transaction: all of it, or nothing. `read` starts a read-only, repeatable-read one (a
-    /// load's queries see one snapshot).
+    /// load's queries see one snapshot). A failure that is not an SQL error (the socket, a terminated session)
+    /// drops the connection, so the next call connects again.
     pub(super) fn transaction<T>(
         &mut self,
         read: bool,
         f: impl FnOnce(&mut Tx<'_>) -> Result<T, Failure>,
     ) -> Result<T, Failure> {
         self.client()?;
+        let out = self.run(read, f);
+        if let Err(Failure::Sql(e)) = &out
+            && e.as_db_error().is_none_or(|db| db.severity() != "ERROR")
+        {
+            self.client = None;
+        }
+        out
+    }
+
+    fn run<T>(&mut self, read: bool, f: impl FnOnce(&mut Tx<'_>) -> Result<T, Failure>) -> Result<T, Failure> {
         let Session { client, statements, .. } = self;
-        let client = client.as_mut().expect("connected above");
+        let client = client.as_mut().expect("connected by the caller");
         let mut builder = client.build_transaction();
         if read {
             builder = builder

@@ -2,6 +2,7 @@
 //! reads, the rows it writes, retention, and the reads of feeds, the web page and `status`. What a run and a merge
 //! read is in the index `items_known` (ids, with hashes and times included), never the rows with their bodies.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -71,18 +72,56 @@ pub(super) fn taken(tx: &mut Tx<'_>, source: &SourceId) -> Result<Taken> {
     Ok(Taken::new(times))
 }
 
-/// Writes the merged rows. The first-seen time is the insert's; an update keeps it, and keeps the time of the
-/// last edit unless this is one.
+/// Rows per `INSERT`: a first run of a big site sends a few MB per statement, not one per item.
+const BATCH: usize = 500;
+
+/// Writes the merged rows, a batch per statement (arrays, `unnest`). The first-seen time is the insert's; an
+/// update keeps it, and keeps the time of the last edit unless this is one. An id merged twice in one run is
+/// written once, as its last row (what writing the rows one by one leaves), edited if either was an edit.
 pub(super) fn write(tx: &mut Tx<'_>, source: &SourceId, rows: &[Row<'_>], now: DateTime<Utc>) -> Result<()> {
-    let now_text = now.to_rfc3339();
+    let mut at: HashMap<&ItemId, usize> = HashMap::with_capacity(rows.len());
+    let mut once: Vec<(&Row<'_>, bool)> = Vec::with_capacity(rows.len());
     for row in rows {
-        let item = row.item;
-        let edited = (row.verdict == Verdict::Edited).then_some(now_text.as_str());
+        let edited = row.verdict == Verdict::Edited;
+        match at.get(&row.item.id) {
+            Some(&i) => once[i] = (row, edited || once[i].1),
+            None => {
+                at.insert(&row.item.id, once.len());
+                once.push((row, edited));
+            }
+        }
+    }
+    let now = now.to_rfc3339();
+    for batch in once.chunks(BATCH) {
+        let mut c = Columns::default();
+        for &(row, edited) in batch {
+            let item = row.item;
+            c.id.push(item.id.as_str());
+            c.url.push(item.url.as_str());
+            c.title.push(clean(&item.title));
+            c.published.push(row.published.to_rfc3339());
+            c.published_ts.push(row.published.timestamp());
+            c.date_source.push(item.date_source.as_str());
+            c.updated.push(row.updated.to_rfc3339());
+            c.author.push(clean_opt(&item.author));
+            c.summary.push(clean(&item.summary));
+            c.content_html.push(clean(&item.content_html));
+            c.image.push(item.image.as_ref().map(Url::as_str));
+            c.image_caption.push(clean_opt(&item.image_caption));
+            c.hash.push(row.hash.as_str());
+            c.edited.push(edited);
+        }
         tx.execute(
             "INSERT INTO items (source, id, url, title, published, published_ts, date_source, updated, author,
                 summary, content_html, image, image_caption, content_hash, first_seen, last_seen, last_checked,
                 edited)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $15, $16)
+             SELECT $1, r.id, r.url, r.title, r.published, r.published_ts, r.date_source, r.updated, r.author,
+                r.summary, r.content_html, r.image, r.image_caption, r.content_hash, $2, $2, $2,
+                CASE WHEN r.edited THEN $2 END
+             FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[],
+                $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::bool[])
+                AS r(id, url, title, published, published_ts, date_source, updated, author, summary, content_html,
+                    image, image_caption, content_hash, edited)
              ON CONFLICT (source, id) DO UPDATE SET url = excluded.url, title = excluded.title,
                 published = excluded.published, published_ts = excluded.published_ts,
                 date_source = excluded.date_source, updated = excluded.updated, author = excluded.author,
@@ -92,25 +131,44 @@ pub(super) fn write(tx: &mut Tx<'_>, source: &SourceId, rows: &[Row<'_>], now: D
                 edited = coalesce(excluded.edited, items.edited)",
             &[
                 &source.as_str(),
-                &item.id.as_str(),
-                &item.url.as_str(),
-                &clean(&item.title),
-                &row.published.to_rfc3339(),
-                &row.published.timestamp(),
-                &item.date_source.as_str(),
-                &row.updated.to_rfc3339(),
-                &clean_opt(&item.author),
-                &clean(&item.summary),
-                &clean(&item.content_html),
-                &item.image.as_ref().map(Url::as_str),
-                &clean_opt(&item.image_caption),
-                &row.hash,
-                &now_text,
-                &edited,
+                &now,
+                &c.id,
+                &c.url,
+                &c.title,
+                &c.published,
+                &c.published_ts,
+                &c.date_source,
+                &c.updated,
+                &c.author,
+                &c.summary,
+                &c.content_html,
+                &c.image,
+                &c.image_caption,
+                &c.hash,
+                &c.edited,
             ],
         )?;
     }
     Ok(())
+}
+
+/// One batch of item rows, column by column (what `unnest` takes).
+#[derive(Default)]
+struct Columns<'a> {
+    id: Vec<&'a str>,
+    url: Vec<&'a str>,
+    title: Vec<Cow<'a, str>>,
+    published: Vec<String>,
+    published_ts: Vec<i64>,
+    date_source: Vec<&'static str>,
+    updated: Vec<String>,
+    author: Vec<Option<Cow<'a, str>>>,
+    summary: Vec<Cow<'a, str>>,
+    content_html: Vec<Cow<'a, str>>,
+    image: Vec<Option<&'a str>>,
+    image_caption: Vec<Option<Cow<'a, str>>>,
+    hash: Vec<&'a str>,
+    edited: Vec<bool>,
 }
 
 /// Known items listed again without being fetched (`seen`), and those whose re-check answered 304 (`checked`).

@@ -11,22 +11,24 @@ use super::{Result, clean, clean_opt, url, utc};
 use crate::model::{ItemId, ListedLink, SourceId};
 use crate::store::{FailedArticle, FailedLink, SKIPPED};
 
-/// Each fetched link → the item it became; a link that succeeded is no longer a failed one.
+/// Each fetched link → the item it became (one statement; a link listed twice keeps its last item, as row by row
+/// upserts would); a link that succeeded is no longer a failed one.
 pub(super) fn write(tx: &mut Tx<'_>, source: &SourceId, links: &[(Url, ItemId)]) -> Result<()> {
-    for (url, id) in links {
-        tx.execute(
-            "INSERT INTO links (source, url, item_id) VALUES ($1, $2, $3)
-             ON CONFLICT (source, url) DO UPDATE SET item_id = excluded.item_id",
-            &[&source.as_str(), &url.as_str(), &id.as_str()],
-        )?;
+    if links.is_empty() {
+        return Ok(());
     }
-    if !links.is_empty() {
-        let urls: Vec<&str> = links.iter().map(|(u, _)| u.as_str()).collect();
-        tx.execute(
-            "DELETE FROM failed_links WHERE source = $1 AND url = ANY($2)",
-            &[&source.as_str(), &urls],
-        )?;
-    }
+    let last: HashMap<&str, &str> = links.iter().map(|(u, id)| (u.as_str(), id.as_str())).collect();
+    let (urls, ids): (Vec<&str>, Vec<&str>) = last.into_iter().unzip();
+    tx.execute(
+        "INSERT INTO links (source, url, item_id) SELECT $1, l.url, l.item_id FROM unnest($2::text[], $3::text[])
+            AS l(url, item_id)
+         ON CONFLICT (source, url) DO UPDATE SET item_id = excluded.item_id",
+        &[&source.as_str(), &urls, &ids],
+    )?;
+    tx.execute(
+        "DELETE FROM failed_links WHERE source = $1 AND url = ANY($2)",
+        &[&source.as_str(), &urls],
+    )?;
     Ok(())
 }
 
