@@ -3,7 +3,8 @@
 //! - a cold run (empty state) and a second, unchanged run: wall time and HTTP requests;
 //! - extract + normalize of one ordinary and one 2 MB article page;
 //! - the state database's size per 1,000 stored items;
-//! - the store's part of a warm pass and of a 20-new-item run, at 10,000 stored items (date-only, 50 a day).
+//! - the store's part of a warm pass and of a 20-new-item run, at 10,000 stored items (date-only, 50 a day), on a
+//!   SQLite file and on PostgreSQL (a server this bench starts, as the tests do: `tests/common/pg.rs`).
 //!
 //! Run with `cargo bench --bench pipeline`; numbers go to `docs/benchmarks.md`. Not a test: nothing here asserts.
 
@@ -14,9 +15,13 @@ use chrono::{DateTime, TimeZone, Utc};
 use feedwright::fetch::{Fetcher, Options};
 use feedwright::model::{DateSource, Item, ItemId, ListedLink, SourceId};
 use feedwright::pipeline::{self, Context};
-use feedwright::store::{Changes, Outcome, RunRecord, Store};
+use feedwright::store::{Changes, Location, Outcome, RunRecord, Store};
 use feedwright::{demo, extract, normalize};
 use url::Url;
+
+#[path = "../tests/common/pg.rs"]
+#[allow(dead_code)]
+mod pg;
 
 const ROUNDS: usize = 7;
 
@@ -37,7 +42,7 @@ async fn runs() {
         let config = demo::start(&dir.path().join("feeds")).await.unwrap();
         let s = &config.settings;
         let fetcher = Fetcher::new(Options::new(s.user_agent.clone(), s.timeout, s.max_body), Utc::now).unwrap();
-        let store = Store::open(&dir.path().join("state.sqlite")).unwrap();
+        let store = Store::open(&Location::File(dir.path().join("state.sqlite"))).unwrap();
         let ctx = Context {
             fetcher,
             store: Arc::new(Mutex::new(store)),
@@ -125,7 +130,7 @@ fn store_size() {
         })
         .collect();
     {
-        let mut store = Store::open(&path).unwrap();
+        let mut store = Store::open(&Location::File(path.clone())).unwrap();
         let changes = Changes {
             links: items.iter().map(|i| (i.url.clone(), i.id.clone())).collect(),
             items,
@@ -208,14 +213,13 @@ fn bench_run(links: usize) -> RunRecord {
 /// The store's side of a run at 10,000 stored items: the load before a warm pass (known links, failed links,
 /// robots.txt), its commit (20 listed items seen, one listing validator) and the feed read; then a run that brings
 /// 20 new items dated on a day that already has 50.
-fn history() {
+fn history(backend: &str, state: Location) {
     const STORED: i64 = 10_000;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("state.sqlite");
     let source = SourceId::parse("bench").unwrap();
     let body = "<p>".to_owned() + &"Cyberspace is the common space of mankind. ".repeat(60) + "</p>";
+    let mut filling = Vec::new();
     {
-        let mut store = Store::open(&path).unwrap();
+        let mut store = Store::open(&state).unwrap();
         for chunk in (0..STORED).collect::<Vec<_>>().chunks(1000) {
             let items: Vec<Item> = chunk
                 .iter()
@@ -226,10 +230,12 @@ fn history() {
                 items,
                 ..Changes::default()
             };
+            let start = Instant::now();
             store.commit(&changes, &mut bench_run(1000), now()).unwrap();
+            filling.push(start.elapsed());
         }
     }
-    let mut store = Store::open(&path).unwrap();
+    let mut store = Store::open(&state).unwrap();
     let listing = Url::parse("https://www.example.org/news/").unwrap();
     let (mut loads, mut warm, mut fresh) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..ROUNDS {
@@ -269,16 +275,21 @@ fn history() {
         store.commit(&changes, &mut bench_run(20), now()).unwrap();
         fresh.push(start.elapsed());
     }
+    println!("{backend}:");
     println!(
-        "load for a run at 10,000 stored items:      median {:>8.2?} over {ROUNDS}",
+        "  commit of 1,000 new items while filling:  median {:>8.2?} over 10",
+        median(filling)
+    );
+    println!(
+        "  load for a run at 10,000 stored items:    median {:>8.2?} over {ROUNDS}",
         median(loads)
     );
     println!(
-        "warm pass's store work at 10,000 items:     median {:>8.2?} over {ROUNDS} (load, commit of 20 seen, feed read)",
+        "  warm pass's store work at 10,000 items:   median {:>8.2?} over {ROUNDS} (load, commit of 20 seen, feed read)",
         median(warm)
     );
     println!(
-        "commit of 20 new same-day items at 10,000:  median {:>8.2?} over {ROUNDS}",
+        "  commit of 20 new same-day items at 10,000: median {:>8.2?} over {ROUNDS}",
         median(fresh)
     );
 }
@@ -292,5 +303,8 @@ fn main() {
     rt.block_on(runs());
     extraction();
     store_size();
-    history();
+    let dir = tempfile::tempdir().unwrap();
+    history("SQLite", Location::File(dir.path().join("state.sqlite")));
+    let url = pg::database();
+    history("PostgreSQL", Location::parse(&url, std::path::Path::new("/")).unwrap());
 }

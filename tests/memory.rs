@@ -426,7 +426,7 @@ async fn kill_9_at_any_moment_loses_nothing() {
             let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
             assert_eq!(check, "ok", "after a kill at step {step}");
             drop(conn);
-            feedwright::store::Store::open(&setup.state()).unwrap();
+            feedwright::store::Store::open(&feedwright::store::Location::File(setup.state())).unwrap();
         }
         for ext in ["atom", "rss", "json"] {
             if let Ok(bytes) = std::fs::read(setup.feed(&format!("wic-news-zh.{ext}"))) {

@@ -182,8 +182,11 @@ fn stdout_error(source: std::io::Error) -> AppError {
 /// a directory, and a probe file is created in it and removed, which permission bits, read-only mounts and a
 /// file in the way all answer. An existing state file must open for writing.
 fn check_writable(config: &Config) -> Result<(), AppError> {
-    let state = &config.settings.state;
     writable_dir("output folder", &config.settings.output_dir)?;
+    // A database is checked by opening it, which `run` does before it fetches.
+    let Some(state) = config.settings.state.file() else {
+        return Ok(());
+    };
     writable_dir("state folder", state.parent().unwrap_or(Path::new("")))?;
     if std::fs::metadata(state).is_ok_and(|m| m.is_file()) {
         std::fs::OpenOptions::new()
@@ -191,7 +194,7 @@ fn check_writable(config: &Config) -> Result<(), AppError> {
             .open(state)
             .map_err(|source| AppError::Unwritable {
                 what: "state file",
-                path: state.clone(),
+                path: state.to_owned(),
                 source,
             })?;
     }
@@ -545,12 +548,9 @@ Next:
 
 fn status(path: &Path, json: bool) -> Result<Exit, AppError> {
     let config = Config::load(path)?;
-    let state: PathBuf = config.settings.state.clone();
+    let state = config.settings.state.clone();
     if !state.exists() {
-        out::eline(&format!(
-            "no state at {} yet: run `feedwright run` first",
-            state.display()
-        ));
+        out::eline(&format!("no state at {state} yet: run `feedwright run` first"));
         return Ok(Exit::Ok);
     }
     let store = Store::open_read_only(&state)?;

@@ -38,14 +38,14 @@ pub(super) fn snapshot(path: &Path, id: &str) -> Result<Exit, AppError> {
     let state = &config.settings.state;
     let no_pages = || SnapshotError::NoPages {
         source_id: id.to_owned(),
-        path: state.clone(),
+        path: state.shown(),
     };
     if !state.exists() {
         return Err(no_pages().into());
     }
     let store = Store::open_read_only(state)?;
     let unreadable = |source| SnapshotError::Read {
-        path: state.clone(),
+        path: state.shown(),
         source,
     };
     let mut files = Vec::new();

@@ -20,9 +20,13 @@ use crate::fetch;
 use crate::model::SourceId;
 use crate::normalize;
 use crate::render::Format;
+use crate::store::Location;
 
 pub use paths::check_paths;
 pub use validate::parse;
+
+/// The environment variable that overrides `state` (see [`Config::load`]).
+pub const STATE_ENV: &str = "FEEDWRIGHT_STATE";
 
 /// Where `feedwright` looks for its config when `--config` is not given.
 pub const DEFAULT_PATH: &str = "config/feedwright.toml";
@@ -107,7 +111,9 @@ impl<'a> Publication<'a> {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub output_dir: PathBuf,
-    pub state: PathBuf,
+    /// The state: a SQLite file (the default) or a PostgreSQL database (`postgres://…`); `FEEDWRIGHT_STATE`
+    /// overrides the file's `state` ([`Config::load`]).
+    pub state: Location,
     /// Where `output_dir` is published; feeds name their own URL (self links, ids) under it.
     pub feed_base_url: Url,
     pub user_agent: String,
@@ -154,7 +160,7 @@ impl Default for Settings {
         let timeout = Duration::from_secs(20);
         Settings {
             output_dir: PathBuf::from("feeds"),
-            state: PathBuf::from("state/feedwright.sqlite"),
+            state: Location::File(PathBuf::from("state/feedwright.sqlite")),
             feed_base_url: Url::parse("http://127.0.0.1:8080/").expect("a valid URL"),
             user_agent: concat!(
                 "feedwright/",
@@ -328,13 +334,27 @@ pub struct Refresh {
 }
 
 impl Config {
-    /// Reads and validates the config file at `path`.
+    /// Reads and validates the config at `path`. When the environment sets `FEEDWRIGHT_STATE` (to a file path,
+    /// relative to the working folder, or a `postgres://` URL), it takes the place of the file's `state`: one
+    /// config for several deployments, and a database password kept out of the file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
-        parse(&text, path)
+        let mut config = parse(&text, path)?;
+        if let Some(state) = std::env::var_os(STATE_ENV).filter(|s| !s.is_empty()) {
+            config.settings.state =
+                Location::parse(&state.to_string_lossy(), Path::new("")).map_err(|message| ConfigError::Invalid {
+                    problems: vec![Problem {
+                        file: path.to_owned(),
+                        line: 1,
+                        source: None,
+                        message: format!("{STATE_ENV}: {message}"),
+                    }],
+                })?;
+        }
+        Ok(config)
     }
 
     pub fn source(&self, id: &str) -> Option<&Source> {

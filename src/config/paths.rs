@@ -21,22 +21,9 @@ pub fn check_paths(config: &Config) -> Result<(), ConfigError> {
         message,
     };
     let mut problems = Vec::new();
-    let state = &settings.state;
-    match fs::metadata(state) {
-        Ok(meta) if !meta.is_file() => problems.push(problem(
-            settings.lines.state,
-            format!(
-                "state: {} exists and is not a regular file (it is {}); name a file for the state database",
-                state.display(),
-                kind(&meta)
-            ),
-        )),
-        Ok(_) => {}
-        Err(_) => {
-            if let Some(message) = folder_problem(state.parent(), "state", state) {
-                problems.push(problem(settings.lines.state, message));
-            }
-        }
+    // A database's state is checked by connecting (`run`, `watch`); there is no path to look at.
+    if let Some(state) = settings.state.file() {
+        state_problems(state, settings.lines.state, &problem, &mut problems);
     }
     let out = &settings.output_dir;
     match fs::metadata(out) {
@@ -59,6 +46,26 @@ pub fn check_paths(config: &Config) -> Result<(), ConfigError> {
         Ok(())
     } else {
         Err(ConfigError::Invalid { problems })
+    }
+}
+
+/// What is wrong with the state file `state` as it is on disk (given on line `line`).
+fn state_problems(state: &Path, line: usize, problem: &impl Fn(usize, String) -> Problem, problems: &mut Vec<Problem>) {
+    match fs::metadata(state) {
+        Ok(meta) if !meta.is_file() => problems.push(problem(
+            line,
+            format!(
+                "state: {} exists and is not a regular file (it is {}); name a file for the state database",
+                state.display(),
+                kind(&meta)
+            ),
+        )),
+        Ok(_) => {}
+        Err(_) => {
+            if let Some(message) = folder_problem(state.parent(), "state", state) {
+                problems.push(problem(line, message));
+            }
+        }
     }
 }
 
@@ -151,6 +158,35 @@ mod tests {
         assert!(found[1].contains(":3: output_dir: ") && found[1].contains("exists and is not a folder"));
         let before: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(before.len(), 2, "nothing was created");
+    }
+
+    #[test]
+    fn a_postgres_state_is_a_database_not_a_path_and_a_bad_url_is_a_problem_on_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        for url in [
+            "postgres://fw@db.internal/feeds",
+            "postgresql://fw@%2Frun%2Fpostgresql/feeds",
+        ] {
+            let c = config(dir.path(), &format!("state = \"{url}\""));
+            assert!(matches!(c.settings.state, crate::store::Location::Postgres(_)), "{url}");
+            assert_eq!(messages(&c), Vec::<String>::new());
+        }
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0, "nothing was created");
+        let text = "[settings]\nstate = \"postgres://fw:s3cret@db:port/feeds\"\n";
+        let problems = match super::super::parse(text, &dir.path().join("f.toml")) {
+            Err(ConfigError::Invalid { problems }) => problems,
+            other => panic!("{other:?}"),
+        };
+        let state = problems.iter().find(|p| p.message.starts_with("state: ")).unwrap();
+        assert_eq!(state.line, 2, "{problems:?}");
+        assert!(
+            state
+                .message
+                .starts_with("state: postgres://fw:***@db:port/feeds is not a PostgreSQL URL"),
+            "{}",
+            state.message
+        );
+        assert!(!format!("{problems:?}").contains("s3cret"));
     }
 
     #[test]

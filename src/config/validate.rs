@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono_tz::Tz;
@@ -23,6 +23,7 @@ use crate::model::SourceId;
 use crate::normalize;
 use crate::normalize::filter::{Field, Filters, Rule};
 use crate::render::Format;
+use crate::store::Location;
 
 const DEFAULT_SUMMARY_CHARS: usize = 280;
 /// The shortest `max_content` accepted: room for a few paragraphs and the closing link.
@@ -173,7 +174,16 @@ impl Validator<'_> {
             budget: self.duration(raw.budget.as_ref(), "budget").unwrap_or(d.budget),
             retain: self.retain(raw.retain.as_ref()).unwrap_or(d.retain),
             output_dir: base_dir.join(raw.output_dir.as_ref().map_or(d.output_dir, |s| s.get_ref().into())),
-            state: base_dir.join(raw.state.as_ref().map_or(d.state, |s| s.get_ref().into())),
+            state: match &raw.state {
+                None => match d.state {
+                    Location::File(path) => Location::File(base_dir.join(path)),
+                    other => other,
+                },
+                Some(s) => Location::parse(s.get_ref(), base_dir).unwrap_or_else(|message| {
+                    self.error(s.span(), format!("state: {message}"));
+                    Location::File(PathBuf::new())
+                }),
+            },
             lines: PathLines {
                 output_dir: raw.output_dir.as_ref().map_or(1, |s| self.line(s.span().start)),
                 state: raw.state.as_ref().map_or(1, |s| self.line(s.span().start)),

@@ -10,15 +10,18 @@
 //! `status` and `serve` make. [`Store`] is the handle everything else holds; [`Store::open`] picks the backend
 //! from the `state` setting. The rules of a commit (new or edited, first-seen dates, the `updated` nudge, events)
 //! live in [`merge`], without a database, so every backend writes the same rows. `sqlite/` is the embedded
-//! backend, one file per entity. No backend's types cross this module: [`StoreError`] carries their errors boxed.
+//! backend (the default), `postgres/` the network one (a `postgres://` state, [`Location`]), one file per entity
+//! in each. No backend's types cross this module: [`StoreError`] carries their errors boxed.
 
+mod location;
 mod lock;
 pub mod merge;
 mod pages;
+mod postgres;
 mod sqlite;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, Utc};
@@ -26,6 +29,7 @@ use url::Url;
 
 use crate::model::{Event, Item, ItemId, ListedLink, SourceId, Validators};
 
+pub use location::{DbUrl, Location};
 pub use lock::{LockError, StateLock};
 pub use pages::{Keep, PageKind, SavedPage, Served, Windowed};
 
@@ -174,15 +178,22 @@ impl std::ops::DerefMut for Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) and migrates the state at `path`. A file that is not ours is refused.
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
-        Ok(Store::from(sqlite::Sqlite::open(path)?))
+    /// Opens (creating if needed) and migrates the state at `state`: a SQLite file, or a PostgreSQL database. A
+    /// file or database that is not ours is refused.
+    pub fn open(state: &Location) -> Result<Store, StoreError> {
+        Ok(match state {
+            Location::File(path) => Store::from(sqlite::Sqlite::open(path)?),
+            Location::Postgres(url) => Store::from(postgres::Postgres::open(url)?),
+        })
     }
 
     /// Opens an existing state for reading only (`status`, `serve`, `snapshot`): nothing is created, migrated or
     /// written, so a reader never races a running `run` for the schema.
-    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
-        Ok(Store::from(sqlite::Sqlite::open_read_only(path)?))
+    pub fn open_read_only(state: &Location) -> Result<Store, StoreError> {
+        Ok(match state {
+            Location::File(path) => Store::from(sqlite::Sqlite::open_read_only(path)?),
+            Location::Postgres(url) => Store::from(postgres::Postgres::open_read_only(url)?),
+        })
     }
 
     /// A private store that lives as long as the value (the demo, tests).

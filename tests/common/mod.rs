@@ -2,6 +2,8 @@
 //! pointing at it, and the real `feedwright` binary.
 #![allow(dead_code)] // each test file uses a different part of this
 
+pub mod pg;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -112,7 +114,8 @@ impl Setup {
         cmd.arg("--config")
             .arg(self.config())
             .args(args)
-            .env_remove("FEEDWRIGHT_LOG");
+            .env_remove("FEEDWRIGHT_LOG")
+            .env_remove("FEEDWRIGHT_STATE");
         cmd
     }
 

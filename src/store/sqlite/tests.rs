@@ -275,7 +275,10 @@ fn foreign_and_corrupt_files_are_refused_and_left_alone() {
     let garbage = dir.path().join("garbage.sqlite");
     std::fs::write(&garbage, b"this is not a database, it is a shopping list\n".repeat(100)).unwrap();
     let before = std::fs::read(&garbage).unwrap();
-    assert!(matches!(Store::open(&garbage), Err(StoreError::Foreign { .. })));
+    assert!(matches!(
+        Store::open(&Location::File(garbage.to_path_buf())),
+        Err(StoreError::Foreign { .. })
+    ));
     assert_eq!(std::fs::read(&garbage).unwrap(), before);
 
     let other = dir.path().join("other.sqlite");
@@ -283,7 +286,7 @@ fn foreign_and_corrupt_files_are_refused_and_left_alone() {
         .unwrap()
         .execute_batch("CREATE TABLE notes (x TEXT)")
         .unwrap();
-    let err = Store::open(&other).unwrap_err();
+    let err = Store::open(&Location::File(other.to_path_buf())).unwrap_err();
     assert!(matches!(err, StoreError::Foreign { .. }));
     assert!(err.to_string().contains("is not a feedwright state database"), "{err}");
 }
@@ -292,12 +295,15 @@ fn foreign_and_corrupt_files_are_refused_and_left_alone() {
 fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.sqlite");
-    drop(Store::open(&path).unwrap());
+    drop(Store::open(&Location::File(path.to_path_buf())).unwrap());
     Connection::open(&path)
         .unwrap()
         .pragma_update(None, "user_version", 99)
         .unwrap();
-    assert!(matches!(Store::open(&path), Err(StoreError::TooNew { found: 99, .. })));
+    assert!(matches!(
+        Store::open(&Location::File(path.to_path_buf())),
+        Err(StoreError::TooNew { found: 99, .. })
+    ));
 }
 
 #[test]
@@ -393,12 +399,12 @@ fn a_read_only_store_reads_and_never_migrates_or_writes() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.sqlite");
     {
-        let mut store = Store::open(&path).unwrap();
+        let mut store = Store::open(&Location::File(path.to_path_buf())).unwrap();
         store
             .commit(&changes(vec![item(16, "x")]), &mut record(), t("2026-01-01T00:00:00Z"))
             .unwrap();
     }
-    let mut reader = Store::open_read_only(&path).unwrap();
+    let mut reader = Store::open_read_only(&Location::File(path.to_path_buf())).unwrap();
     assert_eq!(reader.feed_items(&source(), 10).unwrap().len(), 1);
     assert!(
         reader
@@ -415,9 +421,12 @@ fn a_read_only_store_reads_and_never_migrates_or_writes() {
         };
         store.migrate(&schema::MIGRATIONS[..1]).unwrap();
     }
-    assert!(matches!(Store::open_read_only(&old), Err(StoreError::Outdated { .. })));
+    assert!(matches!(
+        Store::open_read_only(&Location::File(old.to_path_buf())),
+        Err(StoreError::Outdated { .. })
+    ));
     assert!(
-        Store::open_read_only(&dir.path().join("missing.sqlite")).is_err(),
+        Store::open_read_only(&Location::File(dir.path().join("missing.sqlite"))).is_err(),
         "nothing is created"
     );
     assert!(!dir.path().join("missing.sqlite").exists());

@@ -1,0 +1,418 @@
+//! The network backend: one PostgreSQL database, for state shared by several machines or kept with the rest of a
+//! site's data. The same tables as SQLite (`schema.rs`, version for version), each entity's SQL in a file of its
+//! own as in `sqlite/`, and the same commit: [`merge`] decides, this writes.
+//!
+//! The client is the sync `postgres` crate, on a thread of its own (`conn.rs`): the [`Backend`] trait is
+//! synchronous, and that crate is tokio-postgres driven by a private runtime, which cannot run inside the async
+//! runtime's threads. Every call is one job on that thread, in one transaction (reads in a read-only snapshot).
+//! Inputs are copied into the job (a commit's changes are a few hundred KB at most), since the thread outlives
+//! the call.
+//!
+//! Opening creates `schema_version` in an empty database, refuses one that holds other tables without it
+//! (someone else's), refuses a newer schema, and migrates an older one under an advisory lock; a read-only open
+//! migrates nothing and refuses an outdated schema. Nothing of `postgres` leaves this folder: errors go out boxed
+//! in [`StoreError`], named by the URL without its password.
+
+mod conn;
+mod http;
+mod items;
+mod links;
+mod lock;
+mod outbox;
+mod pages;
+mod runs;
+mod schema;
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use url::Url;
+
+use super::location::DbUrl;
+use super::{
+    Backend, Changes, Entry, FailedArticle, Item, RunRecord, RunState, RunSummary, SavedPage, StoreError, Windowed,
+    merge,
+};
+use crate::model::{Event, SourceId, Validators};
+use conn::{Conn, Tx};
+
+pub(super) use lock::WriterLock;
+
+/// Why a call failed.
+#[derive(Debug)]
+enum Failure {
+    /// The server could not be reached or refused the login.
+    Connect(postgres::Error),
+    Sql(postgres::Error),
+    /// A row does not read back as what was written.
+    Corrupt(String),
+    /// The connection's thread could not start or has stopped.
+    Thread(String),
+}
+
+impl From<postgres::Error> for Failure {
+    fn from(e: postgres::Error) -> Failure {
+        Failure::Sql(e)
+    }
+}
+
+type Result<T, E = Failure> = std::result::Result<T, E>;
+
+/// A time as stored (RFC 3339).
+fn time(text: &str) -> Result<DateTime<FixedOffset>> {
+    DateTime::parse_from_rfc3339(text).map_err(|e| Failure::Corrupt(format!("time {text:?}: {e}")))
+}
+
+fn utc(text: &str) -> Result<DateTime<Utc>> {
+    time(text).map(|t| t.to_utc())
+}
+
+fn url(what: &str, text: &str) -> Result<Url> {
+    Url::parse(text).map_err(|e| Failure::Corrupt(format!("{what} {text}: {e}")))
+}
+
+/// Text from a site as PostgreSQL can hold it: `text` cannot contain NUL, which SQLite keeps, so a NUL becomes
+/// U+FFFD (as an HTML parser reads one) instead of failing the whole run's commit.
+fn clean(text: &str) -> Cow<'_, str> {
+    if text.contains('\0') {
+        Cow::Owned(text.replace('\0', "\u{FFFD}"))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+fn clean_opt(text: &Option<String>) -> Option<Cow<'_, str>> {
+    text.as_deref().map(clean)
+}
+
+/// Every session: UTC (nothing depends on it, but times read in psql match), a name in `pg_stat_activity`, and
+/// a bound on any one statement, as SQLite's busy timeout bounds a wait: a stuck server fails the call (and the
+/// run) instead of holding the store forever.
+const SETUP: &str = "SET TIME ZONE 'UTC'; SET application_name = 'feedwright'; SET statement_timeout = '60s'";
+const SETUP_READ_ONLY: &str = "SET TIME ZONE 'UTC'; SET application_name = 'feedwright'; \
+    SET statement_timeout = '60s'; SET default_transaction_read_only = on";
+
+pub struct Postgres {
+    conn: Conn,
+    /// How messages name the database: its URL without the password.
+    shown: PathBuf,
+}
+
+/// Where a database stands, as [`Postgres::check_ours`] finds it.
+enum Found {
+    Empty,
+    Ours(i64),
+    Foreign,
+}
+
+impl Postgres {
+    /// Connects, creates or migrates the schema, and refuses a database that is not ours or is newer.
+    pub fn open(url: &DbUrl) -> Result<Postgres, StoreError> {
+        let store = Self::connect(url, SETUP)?;
+        let known = schema::MIGRATIONS.len() as i64;
+        let found = store.call(move |s| s.transaction(false, migrate))?;
+        store.verdict(found, known, false)?;
+        Ok(store)
+    }
+
+    /// Connects to an existing state to read it: nothing is created or migrated, every transaction is read-only.
+    pub fn open_read_only(url: &DbUrl) -> Result<Postgres, StoreError> {
+        let store = Self::connect(url, SETUP_READ_ONLY)?;
+        let found = store.call(|s| s.transaction(true, check_ours))?;
+        store.verdict(found, schema::MIGRATIONS.len() as i64, true)?;
+        Ok(store)
+    }
+
+    fn connect(url: &DbUrl, setup: &'static str) -> Result<Postgres, StoreError> {
+        let shown = PathBuf::from(url.to_string());
+        let open = |e: Failure| match e {
+            Failure::Connect(e) | Failure::Sql(e) => StoreError::Open {
+                path: shown.clone(),
+                source: Box::new(e),
+            },
+            e => failure(&shown, e),
+        };
+        let mut config: postgres::Config = url
+            .secret()
+            .parse()
+            .map_err(|e: postgres::Error| open(Failure::Sql(e)))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        let conn = Conn::open(config, setup).map_err(open)?;
+        Ok(Postgres { conn, shown })
+    }
+
+    fn verdict(&self, found: Found, known: i64, read_only: bool) -> Result<(), StoreError> {
+        let path = self.shown.clone();
+        match found {
+            Found::Foreign => Err(StoreError::Foreign { path }),
+            Found::Ours(found) if found > known => Err(StoreError::TooNew { path, found, known }),
+            Found::Ours(found) if found < known && read_only => Err(StoreError::Outdated { path }),
+            Found::Empty if read_only => Err(StoreError::Outdated { path }),
+            _ => Ok(()),
+        }
+    }
+
+    fn call<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut conn::Session) -> Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.conn.call(job).map_err(|e| failure(&self.shown, e))
+    }
+
+    /// A read, in one read-only transaction.
+    fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.call(move |s| s.transaction(true, f))
+    }
+
+    /// A write, in one transaction.
+    fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.call(move |s| s.transaction(false, f))
+    }
+}
+
+fn failure(path: &std::path::Path, failure: Failure) -> StoreError {
+    let path = path.to_owned();
+    match failure {
+        Failure::Connect(e) => StoreError::Open {
+            path,
+            source: Box::new(e),
+        },
+        Failure::Sql(e) => StoreError::Sql {
+            path,
+            source: Box::new(e),
+        },
+        Failure::Thread(why) => StoreError::Sql {
+            path,
+            source: why.into(),
+        },
+        Failure::Corrupt(detail) => StoreError::Corrupt { path, detail },
+    }
+}
+
+/// Whether the database (its current schema) is empty, ours at some version, or someone else's.
+fn check_ours(tx: &mut Tx<'_>) -> Result<Found> {
+    let tables: Vec<String> = tx
+        .query(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema()",
+            &[],
+        )?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    if tables.is_empty() {
+        return Ok(Found::Empty);
+    }
+    if !tables.iter().any(|t| t == "schema_version") {
+        return Ok(Found::Foreign);
+    }
+    let columns: Vec<String> = tx
+        .query(
+            "SELECT column_name::text FROM information_schema.columns
+             WHERE table_schema = current_schema() AND table_name = 'schema_version'",
+            &[],
+        )?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    if !(columns.iter().any(|c| c == "app") && columns.iter().any(|c| c == "version")) {
+        return Ok(Found::Foreign);
+    }
+    let version = tx.query_opt("SELECT version FROM schema_version WHERE app = $1", &[&schema::APP])?;
+    Ok(match version {
+        Some(row) => Found::Ours(row.try_get(0)?),
+        None => Found::Foreign,
+    })
+}
+
+/// Brings the schema to the newest version this build knows, in the caller's transaction, under the migration lock
+/// (a second process opening at the same time waits, then finds it done). Returns what was found before.
+fn migrate(tx: &mut Tx<'_>) -> Result<Found> {
+    tx.execute(
+        "SELECT pg_advisory_xact_lock($1, $2)",
+        &[&schema::APP_KEY, &schema::MIGRATE],
+    )?;
+    let found = check_ours(tx)?;
+    let from = match found {
+        Found::Foreign => return Ok(found),
+        Found::Ours(v) if v > schema::MIGRATIONS.len() as i64 => return Ok(found),
+        Found::Ours(v) => v,
+        Found::Empty => {
+            tx.batch(schema::VERSION_TABLE)?;
+            0
+        }
+    };
+    for (version, sql) in schema::MIGRATIONS.iter().enumerate().skip(from as usize) {
+        tx.batch(sql)?;
+        tx.execute(
+            "UPDATE schema_version SET version = $2 WHERE app = $1",
+            &[&schema::APP, &(version as i64 + 1)],
+        )?;
+    }
+    Ok(found)
+}
+
+impl Backend for Postgres {
+    fn load(&self, source: &SourceId, robots_since: DateTime<Utc>) -> Result<RunState, StoreError> {
+        let source = source.clone();
+        self.read(move |tx| {
+            Ok(RunState {
+                known: items::known_links(tx, &source)?,
+                failed: links::failed_links(tx, &source)?,
+                robots: http::robots(tx, robots_since)?,
+                listing_validators: http::listing_validators(tx, &source)?,
+            })
+        })
+    }
+
+    fn validators(&self, url: &Url) -> Result<Option<Validators>, StoreError> {
+        let url = url.clone();
+        self.read(move |tx| http::validators(tx, &url))
+    }
+
+    fn rules(&self, source: &SourceId) -> Result<Option<String>, StoreError> {
+        let source = source.clone();
+        self.read(move |tx| pages::rules(tx, &source))
+    }
+
+    fn window(&self, source: &SourceId, max_items: usize) -> Result<Vec<Windowed>, StoreError> {
+        let source = source.clone();
+        self.read(move |tx| pages::window(tx, &source, max_items))
+    }
+
+    fn commit(&mut self, changes: &Changes, run: &mut RunRecord, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let (changes, mut record) = (changes.clone(), run.clone());
+        let record = self.write(move |tx| {
+            commit(tx, &changes, &mut record, now)?;
+            Ok(record)
+        })?;
+        (run.new, run.updated) = (record.new, record.updated);
+        Ok(())
+    }
+
+    fn record_run(
+        &mut self,
+        run: &RunRecord,
+        events: &[Event],
+        notify: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (run, events, notify) = (run.clone(), events.to_vec(), notify.to_vec());
+        self.write(move |tx| {
+            runs::insert(tx, &run)?;
+            outbox::enqueue(tx, &notify, &events, now)
+        })
+    }
+
+    fn amend_run(
+        &mut self,
+        run: &RunRecord,
+        events: &[Event],
+        notify: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (run, events, notify) = (run.clone(), events.to_vec(), notify.to_vec());
+        self.write(move |tx| {
+            runs::amend(tx, &run)?;
+            outbox::enqueue(tx, &notify, &events, now)
+        })
+    }
+
+    fn save_robots(&mut self, fetched: &[(String, Option<String>)], now: DateTime<Utc>) -> Result<(), StoreError> {
+        if fetched.is_empty() {
+            return Ok(());
+        }
+        let fetched = fetched.to_vec();
+        self.write(move |tx| http::save_robots(tx, &fetched, now))
+    }
+
+    fn feed_items(&self, source: &SourceId, limit: usize) -> Result<Vec<Item>, StoreError> {
+        let source = source.clone();
+        self.read(move |tx| items::feed_items(tx, &source, limit))
+    }
+
+    fn entries(&self, source: &SourceId, limit: usize) -> Result<Vec<Entry>, StoreError> {
+        let source = source.clone();
+        self.read(move |tx| items::entries(tx, &source, limit))
+    }
+
+    fn item_counts(&self, source: &SourceId, since: DateTime<Utc>) -> Result<(usize, usize), StoreError> {
+        let source = source.clone();
+        self.read(move |tx| items::counts(tx, &source, since))
+    }
+
+    fn recent_runs(&self, source: &SourceId, limit: usize) -> Result<Vec<RunRecord>, StoreError> {
+        let source = source.clone();
+        self.read(move |tx| runs::recent(tx, &source, limit))
+    }
+
+    fn run_summary(&self, source: &SourceId) -> Result<RunSummary, StoreError> {
+        let source = source.clone();
+        self.read(move |tx| runs::summary(tx, &source))
+    }
+
+    fn failed_articles(&self, source: &SourceId) -> Result<Vec<FailedArticle>, StoreError> {
+        let source = source.clone();
+        self.read(move |tx| links::failed_articles(tx, &source))
+    }
+
+    fn listing_pages(&self, source: &SourceId) -> Result<Vec<SavedPage>, StoreError> {
+        let source = source.clone();
+        self.read(move |tx| pages::listing_pages(tx, &source))
+    }
+
+    fn saved_size(&self, source: &SourceId) -> Result<(usize, usize, usize), StoreError> {
+        let source = source.clone();
+        self.read(move |tx| pages::saved_size(tx, &source))
+    }
+
+    fn pending(&self, target: &str) -> Result<Vec<(i64, Event)>, StoreError> {
+        let target = target.to_owned();
+        self.read(move |tx| outbox::pending(tx, &target))
+    }
+
+    fn delivered(&mut self, id: i64, result: Result<(), String>) -> Result<(), StoreError> {
+        self.write(move |tx| outbox::delivered(tx, id, result))
+    }
+}
+
+/// One run's commit, inside its transaction: the same steps as SQLite's, in the same order.
+fn commit(tx: &mut Tx<'_>, changes: &Changes, run: &mut RunRecord, now: DateTime<Utc>) -> Result<()> {
+    let source = run.source.clone();
+    let stored = items::stored(tx, &source, changes.items.iter().map(|i| &i.id))?;
+    let merged = merge::merge(&changes.items, &stored, now, || items::taken(tx, &source))?;
+    items::write(tx, &source, &merged.rows, now)?;
+    items::touch(tx, &source, &changes.seen, &changes.checked, now)?;
+    links::write(tx, &source, &changes.links)?;
+    links::remember_failures(tx, &source, &changes.failed, &changes.skipped, now)?;
+    http::save_validators(tx, &changes.validators)?;
+    pages::commit(
+        tx,
+        &source,
+        &changes.pages,
+        changes.rules.as_deref(),
+        changes.keep.as_ref(),
+        now,
+    )?;
+    if let Some(retain) = changes.keep.as_ref().and_then(|k| k.retain.map(|r| (k.max_items, r))) {
+        items::retain(tx, &source, retain, now)?;
+    }
+    run.new = merged.new;
+    run.updated = merged.updated;
+    runs::insert(tx, run)?;
+    let events = merge::events(&source, merged.inserted, &changes.events);
+    outbox::enqueue(tx, &changes.notify, &events, now)
+}
+
+/// The stored rows a commit's merge needs, by id.
+type StoredItems = HashMap<crate::model::ItemId, merge::Stored>;
