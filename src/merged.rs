@@ -74,6 +74,9 @@ mod tests {
             content_html: String::new(),
             image: None,
             image_caption: None,
+            image_length: None,
+            image_type: None,
+            categories: Vec::new(),
         }
     }
 
