@@ -226,6 +226,8 @@ struct Shared {
     agent: String,
     hosts: hosts::Hosts,
     robots: robots::Cache,
+    /// Whether the robots.txt files earlier runs stored were read into `robots` (see [`Fetcher::seeding_robots`]).
+    robots_seeded: Mutex<bool>,
     /// One client per distinct (per-source proxy, address policy): the policy lives in the client's resolver.
     clients: Mutex<HashMap<(Option<Url>, guard::Policy), reqwest::Client>>,
     lookup: resolver::Lookup,
@@ -263,6 +265,7 @@ impl Fetcher {
             clock,
             hosts: hosts::Hosts::default(),
             robots: robots::Cache::default(),
+            robots_seeded: Mutex::new(false),
             clients: Mutex::new(clients),
             lookup,
         });
@@ -373,6 +376,24 @@ impl Fetcher {
                 }
             }
         }
+    }
+
+    /// Reads the robots.txt files earlier runs stored into the cache once for this fetcher and every fetcher made
+    /// from it, however many sources a run has: `load(true)` is to return them (with whatever else it reads in the
+    /// same go, `T`) the first time, `load(false)` every later time, when they are in memory already. Callers arriving
+    /// while the first one seeds wait for it, so none of them asks a host whose robots.txt is stored. A `load` that
+    /// fails seeds nothing, and the next caller is asked again.
+    pub fn seeding_robots<T, E>(
+        &self,
+        load: impl FnOnce(bool) -> Result<(T, Vec<robots::Remembered>), E>,
+    ) -> Result<T, E> {
+        let mut seeded = self.shared.robots_seeded.lock().unwrap_or_else(PoisonError::into_inner);
+        let (out, remembered) = load(!*seeded)?;
+        for r in remembered {
+            self.remember_robots(&r.host, r.body.as_deref(), r.age);
+        }
+        *seeded = true;
+        Ok(out)
     }
 
     /// Remembers a robots.txt read `age` ago (by an earlier run, from the store) for `host`, so this process does

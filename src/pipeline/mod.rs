@@ -131,20 +131,14 @@ pub async fn collect_with(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Collected, StoreError> {
     let rerun = articles::Rerun::decide(&lock(&ctx.store), source, options)?;
-    // robots.txt read by an earlier run within its lifetime is not asked for again.
-    let max_age = chrono::Duration::from_std(crate::fetch::robots::MAX_AGE).expect("a day fits");
     let RunState {
         known,
         // Links that failed before are not news either: a listing page of only those should not lead to the next
         // page.
         failed: failed_before,
-        robots,
         listing_validators,
-    } = lock(&ctx.store).load(&source.id, now - max_age)?;
-    for robots in robots {
-        let age = (now - robots.fetched).to_std().unwrap_or_default();
-        ctx.fetcher.remember_robots(&robots.host, robots.body.as_deref(), age);
-    }
+        ..
+    } = load(ctx, source, now)?;
     let mut out = Collected::default();
     out.changes.rules = Some(rerun.rules.clone());
     out.changes.keep = Some(Keep {
@@ -178,6 +172,30 @@ pub async fn collect_with(
     );
     articles::read_all(&run, jobs, &known, progress, &mut out).await;
     Ok(out)
+}
+
+/// What the store knows about `source` before its run. robots.txt read by an earlier run within its lifetime is not
+/// asked for again: the first source of a process reads every stored one into the fetcher's cache, the others
+/// none (`robots` is then empty), so a warm pass costs one read of robots.txt per host, not one per source and host.
+fn load(ctx: &Context, source: &Source, now: DateTime<Utc>) -> Result<RunState, StoreError> {
+    let max_age = chrono::Duration::from_std(crate::fetch::robots::MAX_AGE).expect("a day fits");
+    ctx.fetcher.seeding_robots(|first| {
+        let since = if first {
+            now - max_age
+        } else {
+            crate::store::no_robots()
+        };
+        let mut state = lock(&ctx.store).load(&source.id, since)?;
+        let remembered = std::mem::take(&mut state.robots)
+            .into_iter()
+            .map(|r| crate::fetch::robots::Remembered {
+                age: (now - r.fetched).to_std().unwrap_or_default(),
+                host: r.host,
+                body: r.body,
+            })
+            .collect();
+        Ok((state, remembered))
+    })
 }
 
 /// What every stage of one source's run reads: where to fetch and store, the source, and the run's clock.

@@ -72,7 +72,7 @@ pub struct RunState {
     pub known: HashMap<String, Known>,
     /// The listed links whose last attempt failed or was skipped and that never succeeded since, by URL.
     pub failed: HashMap<String, FailedLink>,
-    /// robots.txt files fetched at or after the `robots_since` asked for, of every host.
+    /// robots.txt files fetched at or after the `robots_since` asked for, of every host (none for [`no_robots`]).
     pub robots: Vec<StoredRobots>,
     /// The validators of the listing pages this source saved, by URL (article validators are read per re-check,
     /// [`Backend::validators`]: a bounded few).
@@ -322,6 +322,16 @@ impl Outcome {
             _ => Self::Failed,
         }
     }
+}
+
+/// The `robots_since` that asks [`Backend::load`] for no robots.txt at all (the first day of the year 9999: nothing
+/// is fetched after it, and it still sorts after every stored time as RFC 3339 text). A backend may skip the query.
+pub fn no_robots() -> DateTime<Utc> {
+    chrono::NaiveDate::from_ymd_opt(9999, 1, 1)
+        .expect("a valid date")
+        .and_hms_opt(0, 0, 0)
+        .expect("a valid time")
+        .and_utc()
 }
 
 /// A host's robots.txt as kept between runs.
