@@ -262,6 +262,19 @@ pub struct Refresh {
     pub every: Option<Duration>,
 }
 
+impl Refresh {
+    /// Every `[source.refresh]` default, in one place, for a source whose feed window is `max_items`: the known
+    /// articles still listed are re-checked only as far as the feed shows them (the newest `max_items`), so a run
+    /// that finds one new article on a 2,000-link archive page costs a few dozen requests, not 2,001; an edit to an
+    /// older one would not show in the feed anyway. No re-check by age.
+    pub fn defaults(max_items: usize) -> Refresh {
+        Refresh {
+            newest: max_items,
+            every: None,
+        }
+    }
+}
+
 impl Config {
     /// Reads and validates the config file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
