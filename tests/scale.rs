@@ -1,5 +1,5 @@
-//! Many sources in one process, as `run` sees them: the real binary against generated sites on loopback, each on a
-//! port of its own, answered by one axum server per site that counts the requests in flight over all of them.
+//! Many sources and many passes, as `run` sees them: the real binary against generated sites on loopback, each on
+//! a port of its own, answered by one axum server per site that counts the requests in flight over all of them.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -22,8 +22,19 @@ struct Counters {
 #[derive(Clone)]
 struct Site {
     counters: Arc<Counters>,
-    articles: usize,
+    /// Articles listed: can grow while the site runs.
+    articles: Arc<AtomicUsize>,
     delay: Duration,
+}
+
+impl Site {
+    fn new(counters: &Arc<Counters>, articles: usize, delay: Duration) -> Site {
+        Site {
+            counters: Arc::clone(counters),
+            articles: Arc::new(AtomicUsize::new(articles)),
+            delay,
+        }
+    }
 }
 
 fn listing(articles: usize) -> String {
@@ -48,13 +59,14 @@ async fn answer(State(site): State<Site>, request: Request) -> Response {
     c.max_in_flight.fetch_max(now, Ordering::SeqCst);
     tokio::time::sleep(site.delay).await;
     let path = request.uri().path();
+    let articles = site.articles.load(Ordering::SeqCst);
     let response = if path == "/news/" {
-        Html(listing(site.articles)).into_response()
+        Html(listing(articles)).into_response()
     } else if let Some(n) = path
         .strip_prefix("/news/a")
         .and_then(|p| p.strip_suffix(".html"))
         .and_then(|n| n.parse::<usize>().ok())
-        .filter(|n| (1..=site.articles).contains(n))
+        .filter(|n| (1..=articles).contains(n))
     {
         Html(article(n)).into_response()
     } else {
@@ -122,12 +134,7 @@ async fn run_runs_at_most_max_running_sources_at_once_and_all_of_them() {
     let counters = Arc::new(Counters::default());
     let mut sites = Vec::new();
     for _ in 0..6 {
-        let site = Site {
-            counters: Arc::clone(&counters),
-            articles: 3,
-            delay: Duration::from_millis(40),
-        };
-        sites.push(start(site).await);
+        sites.push(start(Site::new(&counters, 3, Duration::from_millis(40))).await);
     }
     let dir = tempfile::tempdir().unwrap();
     // One request at a time per source (`concurrency = 1`, each on its own host), so requests in flight over all
@@ -151,4 +158,77 @@ async fn run_runs_at_most_max_running_sources_at_once_and_all_of_them() {
     // Lines in config order when stdout is no terminal.
     let order: Vec<usize> = (0..6).map(|n| stdout.find(&format!("site-{n} ")).unwrap()).collect();
     assert!(order.windows(2).all(|w| w[0] < w[1]), "config order: {stdout}");
+}
+
+fn modified(path: &Path) -> std::time::SystemTime {
+    std::fs::metadata(path).unwrap().modified().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pass_that_changed_nothing_renders_nothing_and_a_change_of_any_feed_input_does() {
+    let counters = Arc::new(Counters::default());
+    let site = Site::new(&counters, 3, Duration::ZERO);
+    let articles = Arc::clone(&site.articles);
+    let sites = [start(site).await];
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "", &sites);
+    let atom = dir.path().join("feeds/site-0.atom");
+    let json = dir.path().join("feeds/site-0.json");
+    let run = |config: &Path| {
+        let config = config.to_owned();
+        async move { tokio::task::spawn_blocking(move || run(&config)).await.unwrap() }
+    };
+    run(&config).await;
+    let written = std::fs::read_to_string(&atom).unwrap();
+    assert!(written.contains("Story number 3"));
+
+    // A file changed behind feedwright's back stays as it is: nothing was rendered to notice.
+    let marked = written.replace("<title>Site 0</title>", "<title>Edited by hand</title>");
+    std::fs::write(&atom, &marked).unwrap();
+    let json_before = modified(&json);
+    run(&config).await;
+    assert_eq!(
+        std::fs::read_to_string(&atom).unwrap(),
+        marked,
+        "a pass that changed nothing"
+    );
+    assert_eq!(modified(&json), json_before);
+
+    // The feed's title in the config: rendered, and the hand edit is gone.
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("title = \"Site 0\"", "title = \"Site Zero\"");
+    std::fs::write(&config, text).unwrap();
+    run(&config).await;
+    assert!(
+        std::fs::read_to_string(&atom)
+            .unwrap()
+            .contains("<title>Site Zero</title>")
+    );
+    std::fs::write(&atom, &marked).unwrap();
+    run(&config).await;
+    assert_eq!(
+        std::fs::read_to_string(&atom).unwrap(),
+        marked,
+        "the new title is the rendered one now"
+    );
+
+    // A removed file is written again.
+    std::fs::remove_file(&json).unwrap();
+    run(&config).await;
+    assert!(json.is_file());
+    assert!(
+        std::fs::read_to_string(&atom)
+            .unwrap()
+            .contains("<title>Site Zero</title>"),
+        "all formats were rendered"
+    );
+
+    // A new article: rendered.
+    articles.store(4, Ordering::SeqCst);
+    run(&config).await;
+    let atom_text = std::fs::read_to_string(&atom).unwrap();
+    assert!(atom_text.contains("Story number 4") && atom_text.contains("<title>Site Zero</title>"));
+    let feed: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(feed["items"].as_array().unwrap().len(), 4);
 }

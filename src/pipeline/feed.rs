@@ -42,6 +42,39 @@ pub(super) fn publish(config: &Config, source: &Source, items: &[Item], now: Dat
     out
 }
 
+/// A digest of everything `source`'s feed files are rendered from besides its stored items: the feed-level data
+/// (title, links, alternates, hub, ...), the formats and where they go, the window's size, the extraction rules and
+/// this build of feedwright (whose renderers may differ from the last one's). The store keeps it once every file
+/// is written and forgets it when a commit adds or edits an item, so a run finding it unchanged, with the files
+/// in place, has nothing to render: the files would come out byte for byte the same.
+pub(super) fn inputs(config: &Config, source: &Source) -> String {
+    use sha2::{Digest, Sha256};
+    // No items: `updated` is then this fixed time, and the digest is about the feed, not the clock.
+    let meta = feed_meta(config, source, &[], DateTime::UNIX_EPOCH);
+    let paths: Vec<(&str, PathBuf)> = config
+        .settings
+        .formats
+        .iter()
+        .map(|f| (f.ext(), config.settings.feed_path(&source.id, *f)))
+        .collect();
+    let text = format!(
+        "{}\n{meta:?}\n{paths:?}\n{}\n{}",
+        env!("CARGO_PKG_VERSION"),
+        source.max_items,
+        crate::fingerprint::of(source)
+    );
+    format!("{:x}", Sha256::digest(text.as_bytes()))
+}
+
+/// Whether every feed file of `source` is where it is published (one was removed by hand, or never written).
+pub(super) fn files_exist(config: &Config, source: &Source) -> bool {
+    config
+        .settings
+        .formats
+        .iter()
+        .all(|f| config.settings.feed_path(&source.id, *f).is_file())
+}
+
 /// Feed-level data for `source`; `updated` follows the items, so an unchanged feed renders to the same bytes.
 pub fn feed_meta(config: &Config, source: &Source, items: &[Item], now: DateTime<Utc>) -> FeedMeta {
     let updated = items

@@ -385,12 +385,26 @@ async fn run_source(
     let mut changes = collected.changes;
     changes.events.extend(event);
     changes.notify = notify.clone();
-    let items = {
+    // Nothing new or edited, and the feed-level data as when the files were written: they would come out the same.
+    let inputs = feed::inputs(config, source);
+    let (items, rendered) = {
         let mut store = lock(&ctx.store);
         store.commit(&changes, &mut record, now)?;
-        store.feed_items(&source.id, source.max_items)?
+        if store.published(&source.id)?.as_deref() == Some(inputs.as_str()) && feed::files_exist(config, source) {
+            let items = store.item_counts(&source.id, now)?.0.min(source.max_items);
+            (items, None)
+        } else {
+            let items = store.feed_items(&source.id, source.max_items)?;
+            (items.len(), Some(items))
+        }
     };
-    let feed::Published { written, unwritten } = feed::publish(config, source, &items, now);
+    let feed::Published { written, unwritten } = match &rendered {
+        Some(items) => feed::publish(config, source, items, now),
+        None => feed::Published::default(),
+    };
+    if rendered.is_some() && unwritten.is_empty() {
+        lock(&ctx.store).set_published(&source.id, &inputs)?;
+    }
     record.duration = clock.elapsed();
     if !unwritten.is_empty() {
         // The items are stored, so the next run writes these files as soon as it can.
@@ -417,11 +431,7 @@ async fn run_source(
         written = written.len(),
         "source done"
     );
-    Ok(Report {
-        record,
-        written,
-        items: items.len(),
-    })
+    Ok(Report { record, written, items })
 }
 
 fn degraded_reason(collected: &Collected) -> String {

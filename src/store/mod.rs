@@ -100,7 +100,8 @@ pub trait Backend: Send {
     fn window(&self, source: &SourceId, max_items: usize) -> Result<Vec<Windowed>, StoreError>;
     /// Commits one run in one transaction: items (as [`merge::merge`] decides), links, failed and skipped links,
     /// validators, saved pages and their pruning, retention, the rules fingerprint, the run record (with
-    /// `run.new` and `run.updated` filled in) and the outbox.
+    /// `run.new` and `run.updated` filled in) and the outbox; and, when an item is new or edited, forgets the
+    /// [`Backend::published`] digest.
     fn commit(&mut self, changes: &Changes, run: &mut RunRecord, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// Records a run that changed no item (a failed or broken run), with its health events.
     fn record_run(
@@ -121,6 +122,16 @@ pub trait Backend: Send {
     ) -> Result<(), StoreError>;
     /// Keeps robots.txt files fetched at `now` (`(host, body)`; `None`: the host has none).
     fn save_robots(&mut self, fetched: &[(String, Option<String>)], now: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// The digest `set_published` kept for `source`, unless a commit added or edited an item since (`commit` forgets
+    /// it in its transaction). A backend without it answers `None`, and every run renders its feeds.
+    fn published(&self, _source: &SourceId) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
+    /// Keeps `digest` (of what `source`'s feed files were rendered from, see `pipeline`) once every file is written.
+    fn set_published(&mut self, _source: &SourceId, _digest: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
 
     // Feeds, status and serving.
 

@@ -117,4 +117,7 @@ pub const MIGRATIONS: &[&str] = &[
     "CREATE INDEX items_known ON items (source, id, content_hash, first_seen, last_checked, updated, published,
         date_source);
     CREATE INDEX items_seen ON items (source, last_seen, published_ts);",
+    // 9: the digest of what each source's feed files were last written from, cleared by a commit that adds or edits
+    // an item, so a run that changed nothing renders nothing.
+    "ALTER TABLE rules ADD COLUMN published TEXT;",
 ];
