@@ -232,3 +232,47 @@ async fn a_pass_that_changed_nothing_renders_nothing_and_a_change_of_any_feed_in
     let feed: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(feed["items"].as_array().unwrap().len(), 4);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn running_out_of_open_files_is_waited_out_not_a_failure() {
+    let counters = Arc::new(Counters::default());
+    let sites = [start(Site::new(&counters, 24, Duration::from_millis(100))).await];
+    let dir = tempfile::tempdir().unwrap();
+    // No retries: a request that failed for want of a descriptor would cost its article at once.
+    let config = write_config(dir.path(), "retries = 0", &sites);
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("concurrency = 1", "concurrency = 24");
+    std::fs::write(&config, text).unwrap();
+    // A hard limit (the soft one cannot be raised above it) just over what the process holds before it connects,
+    // so most of the 24 articles asked for at once cannot have a socket until others are done.
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "ulimit -n {FILES} && exec \"$0\" --config \"$1\" -v run",
+                FILES = open_files_for_test()
+            ))
+            .arg(env!("CARGO_BIN_EXE_feedwright"))
+            .arg(&config)
+            .env("FEEDWRIGHT_LOG", "feedwright=debug")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "run failed: {stderr}");
+    assert!(
+        stderr.contains("out of open files; waiting"),
+        "the limit was reached: {stderr}"
+    );
+    let feed = dir.path().join("feeds/site-0.json");
+    let feed: serde_json::Value = serde_json::from_slice(&std::fs::read(&feed).unwrap()).unwrap();
+    assert_eq!(feed["items"].as_array().unwrap().len(), 24, "every article was read");
+}
+
+/// The open-files limit for [`running_out_of_open_files_is_waited_out_not_a_failure`].
+fn open_files_for_test() -> u32 {
+    std::env::var("FEEDWRIGHT_TEST_FILES").map_or(20, |v| v.parse().unwrap())
+}

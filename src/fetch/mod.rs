@@ -473,11 +473,22 @@ impl Fetcher {
     ) -> Result<Hop, FetchError> {
         let options = &self.shared.options;
         let mut attempt = 0;
+        let mut short_of_files = Duration::ZERO;
         loop {
             let error = match self.attempt(url, validators, private, crawl_delay).await {
                 Ok(hop) => return Ok(hop),
                 Err(error) => error,
             };
+            // Out of file descriptors: ours, not the site's. Wait for connections to close and ask again, without
+            // using up a retry, for as long as one request may take (the source's budget bounds it too).
+            if let Some(wait) = retry::short_of_files(&error, jitter(url, attempt))
+                && short_of_files < options.timeout
+            {
+                tracing::debug!(url = %url, wait_ms = wait.as_millis() as u64, "out of open files; waiting");
+                tokio::time::sleep(wait).await;
+                short_of_files += wait;
+                continue;
+            }
             match retry::delay(&error, attempt, options.retry_base, jitter(url, attempt)) {
                 Some(wait) if attempt < options.retries => {
                     if let FetchError::Status {
@@ -652,6 +663,13 @@ impl Fetcher {
 /// (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`) apply unless `proxy` is given, which then takes every
 /// request. gzip, brotli and deflate are accepted (reqwest features) and decoded before the body cap counts.
 /// Names are resolved by a [`resolver::Guarded`] for `policy`, which resolves the proxies' own names unjudged.
+/// Idle connections kept per host, and for how long. A run uses a host's connections back to back and then leaves
+/// it, so a few, briefly, keep every reuse that happens; more would hold a descriptor per host per connection for
+/// long after its sources finished (reqwest's default: every one, for 90 s), which with hundreds of hosts runs
+/// into the open-file limit.
+const IDLE_PER_HOST: usize = 4;
+const IDLE_FOR: Duration = Duration::from_secs(5);
+
 fn build_client(
     options: &Options,
     proxy: Option<&Url>,
@@ -666,6 +684,8 @@ fn build_client(
         .user_agent(options.user_agent.clone())
         .timeout(options.timeout)
         .connect_timeout(options.connect_timeout)
+        .pool_max_idle_per_host(IDLE_PER_HOST)
+        .pool_idle_timeout(IDLE_FOR)
         .redirect(reqwest::redirect::Policy::none())
         .dns_resolver(Arc::new(resolver::Guarded::new(policy, proxies, lookup.clone())));
     if let Some(proxy) = proxy {
