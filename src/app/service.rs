@@ -221,6 +221,7 @@ fn watch_plan(
             jobs.push(scheduler::Job {
                 id: source.id.clone(),
                 schedule: source.schedule.clone(),
+                phase: scheduler::phase(&source.id),
                 last: store.recent_runs(&source.id, 1)?.first().map(|r| r.started),
             });
         }

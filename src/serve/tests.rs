@@ -678,6 +678,7 @@ async fn under_watch_the_page_and_metrics_show_the_next_run() {
         jobs: vec![crate::scheduler::Job {
             id: SourceId::parse("wic-news").unwrap(),
             schedule: crate::config::Schedule::Every(Duration::from_secs(1800)),
+            phase: 0.0,
             last: Some("2026-01-01T12:00:00Z".parse().unwrap()),
         }],
         max_running: 1,
