@@ -58,7 +58,7 @@ pub struct Settings {
     pub lock_timeout: Duration,
     /// `watch`: the schedule of sources that name none.
     pub schedule: Schedule,
-    /// `watch`: sources running at once.
+    /// `run` and `watch`: sources running at once.
     pub max_running: usize,
     /// `watch`: the longest a failing source waits between runs (never shorter than its own schedule).
     pub backoff_max: Duration,
@@ -110,7 +110,10 @@ impl Default for Settings {
             concurrency: 4,
             lock_timeout: Duration::from_secs(60),
             schedule: Schedule::Every(Duration::from_secs(30 * 60)),
-            max_running: 4,
+            // Enough to keep two cores busy while each source waits on its sites (a source spends most of its run
+            // waiting), few enough that what runs at once (each source's articles until its commit, its
+            // connections) stays small whatever the number of sources.
+            max_running: 32,
             backoff_max: Duration::from_secs(6 * 60 * 60),
             hub: None,
             // The smaller of this and `timeout`.
