@@ -133,6 +133,12 @@ pub trait Backend: Send {
         Ok(())
     }
 
+    /// A number that changes whenever another connection commits to this store, so a reader (`serve`) can tell
+    /// that what it read is still current; `None` when the backend cannot tell, and then readers keep nothing.
+    fn version(&self) -> Result<Option<i64>, StoreError> {
+        Ok(None)
+    }
+
     // Feeds, status and serving.
 
     /// The items of a feed: newest first, at most `limit`.

@@ -295,6 +295,11 @@ impl Backend for Sqlite {
         self.write(|tx| pages::set_published(tx, source, Some(digest)))
     }
 
+    fn version(&self) -> Result<Option<i64>, StoreError> {
+        // Changes with every commit made by another connection (a `run` or `watch` writing while `serve` reads).
+        self.read(|c| Ok(Some(c.query_row("PRAGMA data_version", [], |r| r.get(0))?)))
+    }
+
     fn feed_items(&self, source: &SourceId, limit: usize) -> Result<Vec<Item>, StoreError> {
         self.read(|c| items::feed_items(c, source, limit))
     }
