@@ -43,7 +43,7 @@ fn main() -> ExitCode {
 /// Every connection, feed file and database file is a file descriptor, and the common soft limit of 1,024 is far
 /// below what hundreds of sources on hundreds of hosts hold at once; the hard limit is what the operator allows
 /// (`LimitNOFILE=` in a systemd unit, `ulimit -Hn`), so the soft one is raised to it. What is still short is waited
-/// out where descriptors are opened (`fetch::retry::short_of_files`, `publish`).
+/// out where descriptors are opened (`fetch::retry::short_of_files`, `pipeline::feed::publish_patiently`).
 fn raise_open_files_limit() {
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => tracing::debug!(limit, "open files limit"),

@@ -22,6 +22,8 @@ pub(super) struct Published {
     pub written: Vec<PathBuf>,
     /// Why a file could not be written, one message per file.
     pub unwritten: Vec<String>,
+    /// Whether a file could not be written because the process was out of open files (worth waiting for).
+    pub short_of_files: bool,
 }
 
 /// Renders `items` in every configured format and writes the files that changed.
@@ -36,8 +38,40 @@ pub(super) fn publish(config: &Config, source: &Source, items: &[Item], now: Dat
         match publish::write_atomic(&path, render::render(format, &meta, items).as_bytes()) {
             Ok(true) => out.written.push(path),
             Ok(false) => {}
-            Err(e) => out.unwritten.push(error_chain(&e)),
+            Err(e) => {
+                out.short_of_files |= crate::out_of_files(&e);
+                out.unwritten.push(error_chain(&e));
+            }
         }
+    }
+    out
+}
+
+/// How long, in all, publishing waits for file descriptors to free up (connections closing) before a file that
+/// could not be written for want of one fails its source, and how often it tries again meanwhile.
+const FILES_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+const FILES_STEP: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// [`publish`], tried again while a file could not be written because the process was out of open files
+/// ([`crate::out_of_files`]), for up to [`FILES_PATIENCE`]: a feed is not left stale because the run had many
+/// connections open at the moment it was written. The wait is on tokio's clock, so the runtime meanwhile closes
+/// the idle connections that free the descriptors.
+pub(super) async fn publish_patiently(
+    config: &Config,
+    source: &Source,
+    items: &[Item],
+    now: DateTime<Utc>,
+) -> Published {
+    let mut out = publish(config, source, items, now);
+    let mut waited = std::time::Duration::ZERO;
+    while out.short_of_files && waited < FILES_PATIENCE {
+        tokio::time::sleep(FILES_STEP).await;
+        waited += FILES_STEP;
+        // Files written already are identical now and not written again.
+        let again = publish(config, source, items, now);
+        out.written.extend(again.written);
+        out.unwritten = again.unwritten;
+        out.short_of_files = again.short_of_files;
     }
     out
 }

@@ -398,8 +398,8 @@ async fn run_source(
             (items.len(), Some(items))
         }
     };
-    let feed::Published { written, unwritten } = match &rendered {
-        Some(items) => feed::publish(config, source, items, now),
+    let feed::Published { written, unwritten, .. } = match &rendered {
+        Some(items) => feed::publish_patiently(config, source, items, now).await,
         None => feed::Published::default(),
     };
     if rendered.is_some() && unwritten.is_empty() {

@@ -15,7 +15,6 @@ pub mod websub;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use crate::config::Config;
 
@@ -99,34 +98,13 @@ pub fn remove_stale_temp_files(dir: &Path, names: &[String]) -> Vec<Result<PathB
     out
 }
 
-/// How long, in all, opening a file waits for a descriptor to free up (connections closing) before it fails, and
-/// how often it asks again meanwhile.
-const FILES_PATIENCE: Duration = Duration::from_secs(10);
-const FILES_STEP: Duration = Duration::from_millis(20);
-
-/// `open`, asked again while the process is out of open files ([`crate::out_of_files`]), up to [`FILES_PATIENCE`]:
-/// a feed is not left stale because a run had many connections open at the moment it was written. It blocks its
-/// thread meanwhile, as the write itself does; the runtime's other threads go on closing connections.
-fn patiently<T>(mut open: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
-    let mut waited = Duration::ZERO;
-    loop {
-        match open() {
-            Err(e) if crate::out_of_files(&e) && waited < FILES_PATIENCE => {
-                std::thread::sleep(FILES_STEP);
-                waited += FILES_STEP;
-            }
-            result => return result,
-        }
-    }
-}
-
 /// Writes `bytes` to `path` atomically. Returns `false` when the file already held exactly these bytes.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<bool, PublishError> {
     let fail = |source| PublishError::Write {
         path: path.to_owned(),
         source,
     };
-    if patiently(|| fs::read(path)).is_ok_and(|old| old == bytes) {
+    if fs::read(path).is_ok_and(|old| old == bytes) {
         return Ok(false);
     }
     let dir = path
@@ -137,12 +115,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<bool, PublishError> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("feed");
     let tmp = dir.join(temp_name(name, std::process::id()));
     let result = (|| {
-        let mut file = patiently(|| File::create(&tmp))?;
+        let mut file = File::create(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         fs::rename(&tmp, path)?;
         // The rename itself is durable only once the directory entry is synced.
-        patiently(|| File::open(dir))?.sync_all()
+        File::open(dir)?.sync_all()
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
