@@ -145,7 +145,7 @@ pub enum Command {
     },
     /// Run as a service: every source on its own schedule, optionally serving the feeds too
     ///
-    /// Each source runs on its `every` or `cron` schedule (default from [settings]), with jitter, capped backoff for
+    /// Each source runs on its `every` or `cron` schedule (default from [settings]), at its own point of each period, capped backoff for
     /// failing sources and at most `max_running` at once; writes index.opml and pings the WebSub hub when a feed
     /// changes. Takes the same state lock as `run`. SIGINT/SIGTERM stop it cleanly (exit 0), SIGHUP re-reads the
     /// config (an invalid one is reported and the old one keeps running)

@@ -30,6 +30,23 @@ pub mod status;
 pub mod store;
 pub mod term;
 
+/// Whether `e` or one of its causes is the process (EMFILE) or the system (ENFILE) running out of open files: a
+/// moment's shortage while connections and files close, which callers wait out instead of failing (backpressure).
+pub fn out_of_files(e: &(dyn std::error::Error + 'static)) -> bool {
+    const ENFILE: i32 = 23;
+    const EMFILE: i32 = 24;
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>()
+            && matches!(io.raw_os_error(), Some(EMFILE | ENFILE))
+        {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
 /// An error with all its causes on one line (`GET … failed: connection refused: …`), for logs and run records.
 /// Error types keep the cause in `#[source]`, never in their own text, so each cause appears once.
 pub fn error_chain(e: &dyn std::error::Error) -> String {

@@ -23,6 +23,7 @@ fn main() -> ExitCode {
     };
     let terminal = term::init(term::Terminal::detect(cli.color, cli.quiet));
     init_tracing(&cli, terminal);
+    raise_open_files_limit();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -36,6 +37,17 @@ fn main() -> ExitCode {
             out::eline(&format!("error: {}", feedwright::error_chain(&e)));
             ExitCode::from(e.exit() as u8)
         }
+    }
+}
+
+/// Every connection, feed file and database file is a file descriptor, and the common soft limit of 1,024 is far
+/// below what hundreds of sources on hundreds of hosts hold at once; the hard limit is what the operator allows
+/// (`LimitNOFILE=` in a systemd unit, `ulimit -Hn`), so the soft one is raised to it. What is still short is waited
+/// out where descriptors are opened (`fetch::retry::short_of_files`, `pipeline::feed::publish_patiently`).
+fn raise_open_files_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open files limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open files limit; keeping the one given"),
     }
 }
 

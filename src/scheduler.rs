@@ -1,7 +1,9 @@
 //! `watch`'s clock: decides when each source runs next, and runs them, a few at a time, until told to stop.
 //!
-//! The timing rules are pure functions of their inputs ([`next_run`], [`first_run`], [`backoff`]): times and
-//! jitter come in as parameters, so they are tested without waiting. [`run`] is the loop around them: it keeps one
+//! The timing rules are pure functions of their inputs ([`next_run`], [`first_run`], [`after_run`], [`backoff`]):
+//! times, each source's fixed [`phase`] and the backoff's jitter come in as parameters, so they are tested without
+//! waiting. A source's runs are planned times (the next one a period after the last one planned, not after it
+//! finished), so a schedule never drifts, and sources with one schedule are spread over its period by their ids. [`run`] is the loop around them: it keeps one
 //! slot per source, sleeps on tokio's clock until the earliest one is due, starts at most `max_running` runs at
 //! once, backs a failing source off (capped, reset by a success), swaps in a new [`Plan`] on reload, and on
 //! shutdown starts nothing new, lets what is in flight finish for a grace period and then drops it. Dropping is
@@ -24,7 +26,7 @@ use tokio::time::Instant;
 pub use crate::config::Schedule;
 use crate::model::SourceId;
 
-/// Jitter never moves a run by more than this, however long the period.
+/// The fixed offset of a cron source never moves its runs by more than this, however long the period.
 pub const MAX_JITTER: Duration = Duration::from_secs(5 * 60);
 /// At start-up, sources without a recent run are spread over at most this long.
 pub const MAX_STARTUP_SPREAD: Duration = Duration::from_secs(10);
@@ -52,7 +54,7 @@ pub fn period(spec: &Schedule, at: DateTime<Utc>) -> Duration {
     }
 }
 
-/// The spread that jitter in `[0, 1)` is scaled by: a tenth of the period, at most [`MAX_JITTER`].
+/// The spread a cron source's phase is scaled by: a tenth of the period, at most [`MAX_JITTER`].
 fn spread(period: Duration) -> Duration {
     (period / 10).min(MAX_JITTER)
 }
@@ -64,31 +66,72 @@ fn add(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
-/// When a source that last started at `last` runs next. `jitter` in `[0, 1)` delays it by up to a tenth of the
-/// period (at most [`MAX_JITTER`]), so sources with equal schedules do not all fire in the same second. A cron
-/// schedule with no time left answers [`DateTime::MAX_UTC`]: never.
-pub fn next_run(last: DateTime<Utc>, spec: &Schedule, jitter: f64) -> DateTime<Utc> {
-    let base = match spec {
-        Schedule::Every(d) => add(last, *d),
-        Schedule::Cron(c) => match c.after(&last).next() {
-            Some(t) => t,
-            None => return DateTime::<Utc>::MAX_UTC,
-        },
-    };
-    add(base, spread(period(spec, last)).mul_f64(jitter.clamp(0.0, 1.0)))
+fn sub(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| t.checked_sub_signed(d))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// Where in each period the source `id` runs: a fraction in `[0, 1)` from a digest of its id, the same on every
+/// machine and after every restart. Sources with one schedule are so spread over the whole period instead of all
+/// starting in the same second (or, with random jitter, bunched near its start).
+pub fn phase(id: &SourceId) -> f64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(id.as_str().as_bytes());
+    let n = u64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 digest has 8 bytes"));
+    // The top 53 bits, as many as an f64 holds exactly.
+    (n >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// The first time strictly after `t` that a source of `phase` runs on `spec`. An interval's runs are fixed points
+/// in time, `phase` of the way into each period counted from the Unix epoch, so they never drift, whenever runs
+/// start or finish; a cron source runs `phase` of a tenth of the period (at most [`MAX_JITTER`]) after each cron
+/// time. A cron schedule with no time left answers [`DateTime::MAX_UTC`]: never.
+pub fn next_run(t: DateTime<Utc>, spec: &Schedule, phase: f64) -> DateTime<Utc> {
+    let phase = phase.clamp(0.0, 1.0);
+    match spec {
+        Schedule::Every(d) => {
+            let period = (d.as_millis() as i64).max(1);
+            let offset = (period as f64 * phase) as i64;
+            let since = t.timestamp_millis() - offset;
+            let k = since.div_euclid(period) + 1;
+            DateTime::<Utc>::from_timestamp_millis(k.saturating_mul(period).saturating_add(offset))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        }
+        Schedule::Cron(c) => {
+            let offset = spread(period(spec, t)).mul_f64(phase);
+            match c.after(&sub(t, offset)).next() {
+                Some(time) => add(time, offset),
+                None => DateTime::<Utc>::MAX_UTC,
+            }
+        }
+    }
+}
+
+/// The first run time at or after `t`.
+fn run_at_or_after(t: DateTime<Utc>, spec: &Schedule, phase: f64) -> DateTime<Utc> {
+    next_run(sub(t, Duration::from_millis(1)), spec, phase)
+}
+
+/// The run that follows one planned for `planned`: the next run time more than half a period later. For a run
+/// on the schedule that is the next one, a period on (never "finish + period", which drifts by every run's length
+/// and its lateness); a run off it (the first after start-up) is not followed by another a moment later.
+fn following(planned: DateTime<Utc>, spec: &Schedule, phase: f64) -> DateTime<Utc> {
+    next_run(add(planned, period(spec, planned) / 2), spec, phase)
 }
 
 /// When a source runs first after `watch` starts at `start`: on its schedule after its last run when that is
-/// still ahead (a restart does not re-run everything), otherwise soon, spread over a few seconds.
-pub fn first_run(start: DateTime<Utc>, last: Option<DateTime<Utc>>, spec: &Schedule, jitter: f64) -> DateTime<Utc> {
+/// still ahead (a restart keeps every source's times), otherwise soon, spread over a few seconds by its `phase`.
+pub fn first_run(start: DateTime<Utc>, last: Option<DateTime<Utc>>, spec: &Schedule, phase: f64) -> DateTime<Utc> {
     if let Some(last) = last {
-        let next = next_run(last, spec, jitter);
+        let next = following(last, spec, phase);
         if next >= start {
             return next;
         }
     }
     let spread = spread(period(spec, start)).min(MAX_STARTUP_SPREAD);
-    add(start, spread.mul_f64(jitter.clamp(0.0, 1.0)))
+    add(start, spread.mul_f64(phase.clamp(0.0, 1.0)))
 }
 
 /// How long a source that failed `failures` times in a row waits before its next run: its period, doubled for
@@ -100,21 +143,25 @@ pub fn backoff(failures: u32, period: Duration, cap: Duration, jitter: f64) -> D
     capped.mul_f64(1.0 - 0.25 * jitter.clamp(0.0, 1.0)).max(period)
 }
 
-/// When a source runs again after a run that started at `started`, finished at `finished` and left it with
-/// `failures` failures in a row. Never before `finished`: a run longer than its period is not followed by a burst.
+/// When a source of `phase` runs again after a run planned for `planned` that finished at `finished` and left it
+/// with `failures` failures in a row: the following run time on its schedule, or the first at or after its
+/// backoff. Never before `finished`: the run times a long run overran are skipped, not made up in a burst.
 pub fn after_run(
-    started: DateTime<Utc>,
+    planned: DateTime<Utc>,
     finished: DateTime<Utc>,
     spec: &Schedule,
-    failures: u32,
-    cap: Duration,
-    jitter: f64,
+    phase: f64,
+    (failures, cap, jitter): (u32, Duration, f64),
 ) -> DateTime<Utc> {
-    let mut next = next_run(started, spec, jitter);
+    let mut next = following(planned, spec, phase);
     if failures > 0 {
-        next = next.max(add(started, backoff(failures, period(spec, started), cap, jitter)));
+        let wait = backoff(failures, period(spec, planned), cap, jitter);
+        next = next.max(run_at_or_after(add(planned, wait), spec, phase));
     }
-    next.max(finished)
+    if next < finished {
+        next = run_at_or_after(finished, spec, phase);
+    }
+    next
 }
 
 /// One source to schedule.
@@ -122,6 +169,8 @@ pub fn after_run(
 pub struct Job {
     pub id: SourceId,
     pub schedule: Schedule,
+    /// Where in each period it runs: [`phase`] of its id.
+    pub phase: f64,
     /// When it last started, from the store; `None` for a source never run.
     pub last: Option<DateTime<Utc>>,
 }
@@ -197,6 +246,8 @@ impl Clock {
 
 struct Slot {
     schedule: Schedule,
+    phase: f64,
+    /// When it runs next; while it runs, when that run was planned for.
     next: DateTime<Utc>,
     failures: u32,
     running: bool,
@@ -205,7 +256,7 @@ struct Slot {
 /// Runs every job of `plan` on its schedule until [`Control::Shutdown`] arrives or `control` closes.
 ///
 /// `runner` does one run of one source; it is called with the plan's context. `jitter` is asked for a number in
-/// `[0, 1)` each time a run is scheduled. A run that panics counts as a failure and the loop goes on.
+/// `[0, 1)` each time a failed run is scheduled (its backoff). A run that panics counts as a failure and the loop goes on.
 pub async fn run<C, R, F>(
     plan: Plan<C>,
     clock: Clock,
@@ -219,7 +270,7 @@ pub async fn run<C, R, F>(
 {
     let mut slots: HashMap<SourceId, Slot> = HashMap::new();
     let mut plan = plan;
-    apply(&mut slots, &plan, clock.now(), &mut jitter);
+    apply(&mut slots, &plan, clock.now());
     let mut running = FuturesUnordered::new();
 
     loop {
@@ -233,6 +284,7 @@ pub async fn run<C, R, F>(
                 break;
             };
             slot.running = true;
+            let planned = slot.next;
             let id = id.clone();
             tracing::debug!(source = %id, "run starts");
             let task = runner(plan.context.clone(), id.clone());
@@ -241,7 +293,7 @@ pub async fn run<C, R, F>(
                     tracing::error!(source = %id, "run panicked; counted as a failure");
                     Verdict::Failure
                 });
-                (id, now, verdict)
+                (id, planned, verdict)
             });
         }
         let wake = (running.len() < plan.max_running.max(1))
@@ -254,13 +306,13 @@ pub async fn run<C, R, F>(
             message = control.recv() => match message {
                 Some(Control::Reload(new)) => {
                     plan = new;
-                    apply(&mut slots, &plan, clock.now(), &mut jitter);
+                    apply(&mut slots, &plan, clock.now());
                     tracing::info!(sources = slots.len(), "schedule reloaded");
                 }
                 Some(Control::Shutdown) | None => break,
             },
-            Some((id, started, verdict)) = running.next(), if !running.is_empty() => {
-                finish(&mut slots, &plan, &id, started, verdict, clock.now(), &mut jitter);
+            Some((id, planned, verdict)) = running.next(), if !running.is_empty() => {
+                finish(&mut slots, &plan, &id, planned, verdict, clock.now(), &mut jitter);
             }
             () = sleep_until(wake) => {}
         }
@@ -273,8 +325,8 @@ pub async fn run<C, R, F>(
             "shutting down: waiting for running sources"
         );
         let drained = tokio::time::timeout(grace, async {
-            while let Some((id, started, verdict)) = running.next().await {
-                finish(&mut slots, &plan, &id, started, verdict, clock.now(), &mut jitter);
+            while let Some((id, planned, verdict)) = running.next().await {
+                finish(&mut slots, &plan, &id, planned, verdict, clock.now(), &mut jitter);
             }
         })
         .await;
@@ -297,22 +349,24 @@ async fn sleep_until(wake: Option<Instant>) {
 
 /// Makes `slots` match `plan`: new sources get a first run, removed ones go (a running one finishes unnoticed),
 /// kept ones keep their state, and are rescheduled from now if their schedule changed.
-fn apply<C>(slots: &mut HashMap<SourceId, Slot>, plan: &Plan<C>, now: DateTime<Utc>, jitter: &mut impl FnMut() -> f64) {
+fn apply<C>(slots: &mut HashMap<SourceId, Slot>, plan: &Plan<C>, now: DateTime<Utc>) {
     slots.retain(|id, _| plan.jobs.iter().any(|j| &j.id == id));
     for job in &plan.jobs {
         match slots.get_mut(&job.id) {
             Some(slot) if slot.schedule == job.schedule => {}
             Some(slot) => {
                 slot.schedule = job.schedule.clone();
-                slot.next = first_run(now, job.last, &job.schedule, jitter());
+                slot.phase = job.phase;
+                slot.next = first_run(now, job.last, &job.schedule, job.phase);
             }
             None => {
-                let next = first_run(now, job.last, &job.schedule, jitter());
+                let next = first_run(now, job.last, &job.schedule, job.phase);
                 tracing::info!(source = %job.id, schedule = %job.schedule, next = %next, "scheduled");
                 slots.insert(
                     job.id.clone(),
                     Slot {
                         schedule: job.schedule.clone(),
+                        phase: job.phase,
                         next,
                         failures: 0,
                         running: false,
@@ -328,7 +382,7 @@ fn finish<C>(
     slots: &mut HashMap<SourceId, Slot>,
     plan: &Plan<C>,
     id: &SourceId,
-    started: DateTime<Utc>,
+    planned: DateTime<Utc>,
     verdict: Verdict,
     now: DateTime<Utc>,
     jitter: &mut impl FnMut() -> f64,
@@ -341,7 +395,8 @@ fn finish<C>(
         Verdict::Success => 0,
         Verdict::Failure => slot.failures.saturating_add(1),
     };
-    slot.next = after_run(started, now, &slot.schedule, slot.failures, plan.backoff_max, jitter());
+    let backoff = (slot.failures, plan.backoff_max, jitter());
+    slot.next = after_run(planned, now, &slot.schedule, slot.phase, backoff);
     tracing::info!(source = %id, ?verdict, failures = slot.failures, next = %slot.next, "run finished");
     plan.timetable.publish(slots);
 }

@@ -526,6 +526,52 @@ async fn robots_txt_from_an_earlier_run_is_obeyed_without_asking_again_until_a_d
 }
 
 #[tokio::test]
+async fn stored_robots_txt_is_read_once_per_fetcher_however_many_sources_ask() {
+    use feedwright::fetch::robots::Remembered;
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("page"))
+        .mount(&server)
+        .await;
+    let fetcher = quick();
+    let remembered = || {
+        vec![Remembered {
+            host: server.uri(),
+            body: Some("User-agent: *\nDisallow: /private/\n".into()),
+            age: Duration::from_secs(60),
+        }]
+    };
+    // A load that fails seeds nothing: the next source is asked to read them.
+    let failed: Result<(), &str> = fetcher.seeding_robots(|first| {
+        assert!(first);
+        Err("the store is locked")
+    });
+    assert!(failed.is_err());
+    let mut asked = Vec::new();
+    for _ in 0..3 {
+        // Each source of a run, on a fetcher of its own made from the run's.
+        let source = fetcher.for_source(&Default::default()).unwrap();
+        let first = source
+            .seeding_robots(|first| Ok::<_, ()>((first, if first { remembered() } else { Vec::new() })))
+            .unwrap();
+        asked.push(first);
+    }
+    assert_eq!(
+        asked,
+        [true, false, false],
+        "only the first source reads the stored files"
+    );
+    // The seeded rules hold for every fetcher of the run, without a robots.txt request.
+    let other = fetcher.for_source(&Default::default()).unwrap();
+    assert!(matches!(
+        other.get(&url(&server, "/private/a.htm"), None).await,
+        Err(FetchError::Disallowed { .. })
+    ));
+    page(&other, &url(&server, "/news/a.htm")).await;
+    assert_eq!(requests_to(&server, "/robots.txt").await, 0);
+}
+
+#[tokio::test]
 async fn a_redirect_into_a_disallowed_path_is_refused() {
     let server = MockServer::start().await;
     Mock::given(path("/robots.txt"))

@@ -278,8 +278,11 @@ fn configure_hosts(fetcher: &Fetcher, config: &Config) {
     }
 }
 
-/// Runs `sources` at once (they are usually on different hosts) and prints one line per source: as each finishes,
-/// above the progress bars of those still running, on a terminal; otherwise all at the end, in config order.
+/// Runs `sources`, at most `max_running` at once, each on a task of its own (so parsing, store work and I/O of
+/// different sources use every core), and prints one line per source: as each finishes, above the progress bars
+/// of those still running, on a terminal; otherwise all at the end, in config order. A source waiting for its
+/// turn holds nothing but its config: what a run keeps in memory (its articles until its commit, its connections)
+/// is bounded by the sources in flight, not by how many there are.
 async fn run(config: &Config, sources: &[Source], store: Store, quiet: bool) -> Result<Exit, AppError> {
     run_with(config, sources, store, quiet, pipeline::Options::default()).await
 }
@@ -298,29 +301,45 @@ async fn run_with(
     let started = now();
     // Only for a person watching: never in cron mail, pipes or logs (see `term::wants_bars`).
     let terminal = term::get();
-    let runs = sources.iter().map(|source| {
-        let ctx = &ctx;
-        async move {
+    let shared = Arc::new(config.clone());
+    let slots = Arc::new(tokio::sync::Semaphore::new(config.settings.max_running.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (n, source) in sources.iter().enumerate() {
+        let (ctx, config, slots, source) = (ctx.clone(), Arc::clone(&shared), Arc::clone(&slots), source.clone());
+        tasks.spawn(async move {
+            let _slot = slots.acquire_owned().await.expect("the semaphore is never closed");
             let bar = terminal.source_bar(source.id.as_str());
             let progress = |step| match (&bar, step) {
                 (Some(bar), pipeline::Progress::Planned(n)) => bar.planned(n),
                 (Some(bar), pipeline::Progress::Read) => bar.advance(),
                 (None, _) => {}
             };
-            let report = pipeline::run_with(ctx, config, source, started, options, &progress).await;
+            let report = pipeline::run_with(&ctx, &config, &source, started, options, &progress).await;
             if let Some(bar) = bar {
                 bar.finish();
                 if let Ok(report) = &report {
-                    let _ = out::line(&summary(report, &state_after(ctx, source, report)));
+                    let _ = out::line(&summary(report, &state_after(&ctx, &source, report)));
                 }
             }
-            (source, report)
+            (n, report)
+        });
+    }
+    let mut results: Vec<Option<Result<Report, pipeline::PipelineError>>> = sources.iter().map(|_| None).collect();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((n, report)) => results[n] = Some(report),
+            // A bug in feedwright: it costs that source (exit 1, below), not the others.
+            Err(e) => tracing::error!(error = %e, "a source's run panicked"),
         }
-    });
-    let results = futures_util::future::join_all(runs).await;
+    }
     notify(config, &ctx).await;
 
-    let ran: Vec<&crate::model::SourceId> = results.iter().filter(|(_, r)| r.is_ok()).map(|(s, _)| &s.id).collect();
+    let ran: Vec<&crate::model::SourceId> = sources
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| matches!(r, Some(Ok(_))))
+        .map(|(s, _)| &s.id)
+        .collect();
     let merged = publish_merges(config, &ctx, &ran, started);
     let mut changed: Vec<PathBuf> = merged.iter().flat_map(|m| m.written.iter().cloned()).collect();
     let mut exit = if merged.iter().all(|m| m.ok) {
@@ -328,10 +347,10 @@ async fn run_with(
     } else {
         Exit::SourcesFailed
     };
-    for (source, result) in results {
+    for (source, result) in sources.iter().zip(results) {
         // Warnings and errors were logged as they happened; stdout gets one line per source.
         match result {
-            Ok(report) => {
+            Some(Ok(report)) => {
                 changed.extend(report.written.iter().cloned());
                 if report.record.outcome == Outcome::Failed && exit == Exit::Ok {
                     exit = Exit::SourcesFailed;
@@ -342,9 +361,13 @@ async fn run_with(
             }
             // The state database failed, not the site: that is exit 1, as documented. (A feed file that cannot be
             // written is that source's failure, in its report: exit 4.)
-            Err(e) => {
+            Some(Err(e)) => {
                 exit = Exit::Failure;
                 tracing::error!(source = %source.id, error = %error_chain(&e), "source failed");
+            }
+            None => {
+                exit = Exit::Failure;
+                tracing::error!(source = %source.id, "source failed: its run panicked");
             }
         }
     }

@@ -224,6 +224,7 @@ fn watch_plan(
             jobs.push(scheduler::Job {
                 id: source.id.clone(),
                 schedule: source.schedule.clone(),
+                phase: scheduler::phase(&source.id),
                 last: store.recent_runs(&source.id, 1)?.first().map(|r| r.started),
             });
         }
@@ -246,8 +247,26 @@ fn watch_plan(
     })
 }
 
-/// One scheduled run of one source: the pipeline, then counters, the OPML list and hub pings.
+/// One scheduled run of one source on a task of its own, so runs of different sources use every core. The task is
+/// aborted when the scheduler drops the run (its shutdown grace is over), as the run itself would have been.
 async fn watch_run(w: Arc<Watched>, id: crate::model::SourceId) -> scheduler::Verdict {
+    struct AbortOnDrop(tokio::task::JoinHandle<scheduler::Verdict>);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let mut task = AbortOnDrop(tokio::spawn(watch_run_here(w, id)));
+    match (&mut task.0).await {
+        Ok(verdict) => verdict,
+        // The scheduler counts a panicking run as a failure and logs it.
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => scheduler::Verdict::Failure,
+    }
+}
+
+/// One scheduled run of one source: the pipeline, then counters, the OPML list and hub pings.
+async fn watch_run_here(w: Arc<Watched>, id: crate::model::SourceId) -> scheduler::Verdict {
     let Some(source) = w.config.source(id.as_str()) else {
         return scheduler::Verdict::Failure;
     };

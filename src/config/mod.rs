@@ -129,7 +129,7 @@ pub struct Settings {
     pub lock_timeout: Duration,
     /// `watch`: the schedule of sources that name none.
     pub schedule: Schedule,
-    /// `watch`: sources running at once.
+    /// `run` and `watch`: sources running at once.
     pub max_running: usize,
     /// `watch`: the longest a failing source waits between runs (never shorter than its own schedule).
     pub backoff_max: Duration,
@@ -181,7 +181,10 @@ impl Default for Settings {
             concurrency: 4,
             lock_timeout: Duration::from_secs(60),
             schedule: Schedule::Every(Duration::from_secs(30 * 60)),
-            max_running: 4,
+            // Enough to keep two cores busy while each source waits on its sites (a source spends most of its run
+            // waiting), few enough that what runs at once (each source's articles until its commit, its
+            // connections) stays small whatever the number of sources.
+            max_running: 32,
             backoff_max: Duration::from_secs(6 * 60 * 60),
             hub: None,
             // The smaller of this and `timeout`.
@@ -331,6 +334,19 @@ impl Settings {
 pub struct Refresh {
     pub newest: usize,
     pub every: Option<Duration>,
+}
+
+impl Refresh {
+    /// Every `[source.refresh]` default, in one place, for a source whose feed window is `max_items`: the known
+    /// articles still listed are re-checked only as far as the feed shows them (the newest `max_items`), so a run
+    /// that finds one new article on a 2,000-link archive page costs a few dozen requests, not 2,001; an edit to an
+    /// older one would not show in the feed anyway. No re-check by age.
+    pub fn defaults(max_items: usize) -> Refresh {
+        Refresh {
+            newest: max_items,
+            every: None,
+        }
+    }
 }
 
 impl Config {

@@ -310,7 +310,7 @@ pub struct RawSettings {
     /// `watch`: how often each source runs, unless it says otherwise (`every` or `cron`, not both).
     pub every: Option<Spanned<String>>,
     pub cron: Option<Spanned<String>>,
-    /// `watch`: sources running at once, and the longest wait between runs of a failing source.
+    /// `run` and `watch`: sources running at once; `watch`: the longest wait between runs of a failing source.
     pub max_running: Option<Spanned<usize>>,
     pub backoff_max: Option<Spanned<String>>,
     /// WebSub hub that feeds name and that is pinged when a feed changes.

@@ -341,9 +341,12 @@ impl Validator<'_> {
                 max_content,
             },
             article,
-            refresh: Refresh {
-                newest: r.refresh.newest.unwrap_or(usize::MAX),
-                every,
+            refresh: {
+                let d = Refresh::defaults(max_items);
+                Refresh {
+                    newest: r.refresh.newest.unwrap_or(d.newest),
+                    every: every.or(d.every),
+                }
             },
             schedule,
             pages,

@@ -226,6 +226,8 @@ struct Shared {
     agent: String,
     hosts: hosts::Hosts,
     robots: robots::Cache,
+    /// Whether the robots.txt files earlier runs stored were read into `robots` (see [`Fetcher::seeding_robots`]).
+    robots_seeded: Mutex<bool>,
     /// One client per distinct (per-source proxy, address policy): the policy lives in the client's resolver.
     clients: Mutex<HashMap<(Option<Url>, guard::Policy), reqwest::Client>>,
     lookup: resolver::Lookup,
@@ -263,6 +265,7 @@ impl Fetcher {
             clock,
             hosts: hosts::Hosts::default(),
             robots: robots::Cache::default(),
+            robots_seeded: Mutex::new(false),
             clients: Mutex::new(clients),
             lookup,
         });
@@ -375,6 +378,24 @@ impl Fetcher {
         }
     }
 
+    /// Reads the robots.txt files earlier runs stored into the cache once for this fetcher and every fetcher made
+    /// from it, however many sources a run has: `load(true)` is to return them (with whatever else it reads in the
+    /// same go, `T`) the first time, `load(false)` every later time, when they are in memory already. Callers arriving
+    /// while the first one seeds wait for it, so none of them asks a host whose robots.txt is stored. A `load` that
+    /// fails seeds nothing, and the next caller is asked again.
+    pub fn seeding_robots<T, E>(
+        &self,
+        load: impl FnOnce(bool) -> Result<(T, Vec<robots::Remembered>), E>,
+    ) -> Result<T, E> {
+        let mut seeded = self.shared.robots_seeded.lock().unwrap_or_else(PoisonError::into_inner);
+        let (out, remembered) = load(!*seeded)?;
+        for r in remembered {
+            self.remember_robots(&r.host, r.body.as_deref(), r.age);
+        }
+        *seeded = true;
+        Ok(out)
+    }
+
     /// Remembers a robots.txt read `age` ago (by an earlier run, from the store) for `host`, so this process does
     /// not ask again until it is a day old. `body` is `None` when the host has none.
     pub fn remember_robots(&self, host: &str, body: Option<&str>, age: Duration) {
@@ -452,11 +473,22 @@ impl Fetcher {
     ) -> Result<Hop, FetchError> {
         let options = &self.shared.options;
         let mut attempt = 0;
+        let mut short_of_files = Duration::ZERO;
         loop {
             let error = match self.attempt(url, validators, private, crawl_delay).await {
                 Ok(hop) => return Ok(hop),
                 Err(error) => error,
             };
+            // Out of file descriptors: ours, not the site's. Wait for connections to close and ask again, without
+            // using up a retry, for as long as one request may take (the source's budget bounds it too).
+            if let Some(wait) = retry::short_of_files(&error, jitter(url, attempt))
+                && short_of_files < options.timeout
+            {
+                tracing::debug!(url = %url, wait_ms = wait.as_millis() as u64, "out of open files; waiting");
+                tokio::time::sleep(wait).await;
+                short_of_files += wait;
+                continue;
+            }
             match retry::delay(&error, attempt, options.retry_base, jitter(url, attempt)) {
                 Some(wait) if attempt < options.retries => {
                     if let FetchError::Status {
@@ -631,6 +663,13 @@ impl Fetcher {
 /// (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`) apply unless `proxy` is given, which then takes every
 /// request. gzip, brotli and deflate are accepted (reqwest features) and decoded before the body cap counts.
 /// Names are resolved by a [`resolver::Guarded`] for `policy`, which resolves the proxies' own names unjudged.
+/// Idle connections kept per host, and for how long. A run uses a host's connections back to back and then leaves
+/// it, so a few, briefly, keep every reuse that happens; more would hold a descriptor per host per connection for
+/// long after its sources finished (reqwest's default: every one, for 90 s), which with hundreds of hosts runs
+/// into the open-file limit.
+const IDLE_PER_HOST: usize = 4;
+const IDLE_FOR: Duration = Duration::from_secs(5);
+
 fn build_client(
     options: &Options,
     proxy: Option<&Url>,
@@ -645,6 +684,8 @@ fn build_client(
         .user_agent(options.user_agent.clone())
         .timeout(options.timeout)
         .connect_timeout(options.connect_timeout)
+        .pool_max_idle_per_host(IDLE_PER_HOST)
+        .pool_idle_timeout(IDLE_FOR)
         .redirect(reqwest::redirect::Policy::none())
         .dns_resolver(Arc::new(resolver::Guarded::new(policy, proxies, lookup.clone())));
     if let Some(proxy) = proxy {

@@ -2,7 +2,8 @@
 //!
 //! Timeouts, refused or dropped connections (also mid-body), 429 and 5xx are retried with exponential backoff and
 //! jitter, and a `Retry-After` from the server is honoured (capped); other 4xx, TLS, body-size, redirect, robots.txt,
-//! refused-address and time-budget errors are final.
+//! refused-address and time-budget errors are final. Running out of file descriptors is waited out
+//! ([`short_of_files`]), not counted as an attempt.
 
 use std::time::Duration;
 
@@ -40,6 +41,16 @@ pub fn delay(error: &FetchError, attempt: u32, base: Duration, jitter: f64) -> O
         | FetchError::Refused { .. }
         | FetchError::Request { .. } => None,
     }
+}
+
+/// How long a request waits for a file descriptor to free up before it connects again.
+pub const FILES_WAIT: Duration = Duration::from_millis(50);
+
+/// When `error` is this process running out of open files ([`crate::out_of_files`]: ours, not the site's), how
+/// long to wait before asking again; such a wait is backpressure, not an attempt, and uses up no retry. `None` for
+/// every other error.
+pub fn short_of_files(error: &FetchError, jitter: f64) -> Option<Duration> {
+    crate::out_of_files(error).then(|| FILES_WAIT.mul_f64(1.0 + jitter))
 }
 
 /// Parses a `Retry-After` header: delta-seconds, or an HTTP date relative to `now`.

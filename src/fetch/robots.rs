@@ -124,6 +124,15 @@ pub type Cell = Arc<OnceCell<Arc<Rules>>>;
 /// has none (it answered 4xx). Answers that mean "could not ask" (5xx, no connection) are never kept.
 pub type Fetched = (String, Option<String>);
 
+/// A robots.txt an earlier run kept, to seed the cache with: the host (a [`super::hosts::key`]), its body (`None`:
+/// the host has none) and how long ago it was fetched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remembered {
+    pub host: String,
+    pub body: Option<String>,
+    pub age: Duration,
+}
+
 /// One [`Rules`] per host, filled on first use; concurrent first requests to a host wait for one fetch.
 #[derive(Debug, Default)]
 pub struct Cache {

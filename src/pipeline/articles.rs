@@ -742,6 +742,30 @@ mod tests {
     }
 
     #[test]
+    fn one_new_article_on_a_2000_link_listing_rechecks_only_the_feed_window_by_default() {
+        let links: Vec<ListedLink> = (1..=2000).map(link).collect();
+        let known: HashMap<_, _> = (2..=2000).map(|n| known(n, "2026-01-01T00:00:00Z")).collect();
+        let now = "2026-01-01T12:00:00Z".parse().unwrap();
+        let source = source("max_items = 30");
+        let jobs = plan(&source, &known, &HashMap::new(), &links, now);
+        let rechecks = planned(&jobs).iter().filter(|j| j.starts_with("recheck")).count();
+        assert_eq!(planned(&jobs)[0], "new /1.htm");
+        assert_eq!(
+            (jobs.len(), rechecks),
+            (31, 30),
+            "the new one and the 30 the feed shows"
+        );
+        assert_eq!(
+            planned(&jobs)[1..3],
+            ["recheck /2.htm", "recheck /3.htm"],
+            "newest first, as listed"
+        );
+        // With the settings' default window.
+        let jobs = plan(&self::source(""), &known, &HashMap::new(), &links, now);
+        assert_eq!(jobs.len(), 1 + crate::config::Settings::default().max_items);
+    }
+
+    #[test]
     fn refresh_newest_limits_rechecks_and_every_forces_old_ones() {
         let links = [link(1), link(2), link(3), link(4)];
         let known: HashMap<_, _> = [

@@ -24,6 +24,8 @@ pub struct Published {
     pub written: Vec<PathBuf>,
     /// Why a file could not be written, one message per file.
     pub unwritten: Vec<String>,
+    /// Whether a file could not be written because the process was out of open files (worth waiting for).
+    pub short_of_files: bool,
 }
 
 /// Renders `items` in every configured format and writes the files that changed.
@@ -42,10 +44,75 @@ fn write(config: &Config, meta: &FeedMeta, items: &[Item]) -> Published {
         match publish::write_atomic(&path, render::render(format, meta, items).as_bytes()) {
             Ok(true) => out.written.push(path),
             Ok(false) => {}
-            Err(e) => out.unwritten.push(error_chain(&e)),
+            Err(e) => {
+                out.short_of_files |= crate::out_of_files(&e);
+                out.unwritten.push(error_chain(&e));
+            }
         }
     }
     out
+}
+
+/// How long, in all, publishing waits for file descriptors to free up (connections closing) before a file that
+/// could not be written for want of one fails its source, and how often it tries again meanwhile.
+const FILES_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+const FILES_STEP: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// [`publish`], tried again while a file could not be written because the process was out of open files
+/// ([`crate::out_of_files`]), for up to [`FILES_PATIENCE`]: a feed is not left stale because the run had many
+/// connections open at the moment it was written. The wait is on tokio's clock, so the runtime meanwhile closes
+/// the idle connections that free the descriptors.
+pub(super) async fn publish_patiently(
+    config: &Config,
+    source: &Source,
+    items: &[Item],
+    now: DateTime<Utc>,
+) -> Published {
+    let mut out = publish(config, source, items, now);
+    let mut waited = std::time::Duration::ZERO;
+    while out.short_of_files && waited < FILES_PATIENCE {
+        tokio::time::sleep(FILES_STEP).await;
+        waited += FILES_STEP;
+        // Files written already are identical now and not written again.
+        let again = publish(config, source, items, now);
+        out.written.extend(again.written);
+        out.unwritten = again.unwritten;
+        out.short_of_files = again.short_of_files;
+    }
+    out
+}
+
+/// A digest of everything `source`'s feed files are rendered from besides its stored items: the feed-level data
+/// (title, links, alternates, hub, ...), the formats and where they go, the window's size, the extraction rules and
+/// this build of feedwright (whose renderers may differ from the last one's). The store keeps it once every file
+/// is written and forgets it when a commit adds or edits an item, so a run finding it unchanged, with the files
+/// in place, has nothing to render: the files would come out byte for byte the same.
+pub(super) fn inputs(config: &Config, source: &Source) -> String {
+    use sha2::{Digest, Sha256};
+    // No items: `updated` is then this fixed time, and the digest is about the feed, not the clock.
+    let meta = feed_meta(config, source, &[], DateTime::UNIX_EPOCH);
+    let paths: Vec<(&str, PathBuf)> = config
+        .settings
+        .formats
+        .iter()
+        .map(|f| (f.ext(), config.settings.feed_path(&source.id, *f)))
+        .collect();
+    let text = format!(
+        "{}\n{meta:?}\n{paths:?}\n{}\n{}",
+        env!("CARGO_PKG_VERSION"),
+        source.max_items,
+        crate::fingerprint::of(source)
+    );
+    format!("{:x}", Sha256::digest(text.as_bytes()))
+}
+
+/// Whether every feed file of `source` is where it is published (one was removed by hand, or never written).
+pub(super) fn files_exist(config: &Config, source: &Source) -> bool {
+    config
+        .settings
+        .formats
+        .iter()
+        .all(|f| config.settings.feed_path(&source.id, *f).is_file())
 }
 
 /// Publishes `merge` from what the store holds of its sources (whatever their last runs did: a broken source's

@@ -131,20 +131,14 @@ pub async fn collect_with(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Collected, StoreError> {
     let rerun = articles::Rerun::decide(&lock(&ctx.store), source, options)?;
-    // robots.txt read by an earlier run within its lifetime is not asked for again.
-    let max_age = chrono::Duration::from_std(crate::fetch::robots::MAX_AGE).expect("a day fits");
     let RunState {
         known,
         // Links that failed before are not news either: a listing page of only those should not lead to the next
         // page.
         failed: failed_before,
-        robots,
         listing_validators,
-    } = lock(&ctx.store).load(&source.id, now - max_age)?;
-    for robots in robots {
-        let age = (now - robots.fetched).to_std().unwrap_or_default();
-        ctx.fetcher.remember_robots(&robots.host, robots.body.as_deref(), age);
-    }
+        ..
+    } = load(ctx, source, now)?;
     let mut out = Collected::default();
     out.changes.rules = Some(rerun.rules.clone());
     out.changes.keep = Some(Keep {
@@ -178,6 +172,30 @@ pub async fn collect_with(
     );
     articles::read_all(&run, jobs, &known, progress, &mut out).await;
     Ok(out)
+}
+
+/// What the store knows about `source` before its run. robots.txt read by an earlier run within its lifetime is not
+/// asked for again: the first source of a process reads every stored one into the fetcher's cache, the others
+/// none (`robots` is then empty), so a warm pass costs one read of robots.txt per host, not one per source and host.
+fn load(ctx: &Context, source: &Source, now: DateTime<Utc>) -> Result<RunState, StoreError> {
+    let max_age = chrono::Duration::from_std(crate::fetch::robots::MAX_AGE).expect("a day fits");
+    ctx.fetcher.seeding_robots(|first| {
+        let since = if first {
+            now - max_age
+        } else {
+            crate::store::no_robots()
+        };
+        let mut state = lock(&ctx.store).load(&source.id, since)?;
+        let remembered = std::mem::take(&mut state.robots)
+            .into_iter()
+            .map(|r| crate::fetch::robots::Remembered {
+                age: (now - r.fetched).to_std().unwrap_or_default(),
+                host: r.host,
+                body: r.body,
+            })
+            .collect();
+        Ok((state, remembered))
+    })
 }
 
 /// What every stage of one source's run reads: where to fetch and store, the source, and the run's clock.
@@ -367,12 +385,26 @@ async fn run_source(
     let mut changes = collected.changes;
     changes.events.extend(event);
     changes.notify = notify.clone();
-    let items = {
+    // Nothing new or edited, and the feed-level data as when the files were written: they would come out the same.
+    let inputs = feed::inputs(config, source);
+    let (items, rendered) = {
         let mut store = lock(&ctx.store);
         store.commit(&changes, &mut record, now)?;
-        store.feed_items(&source.id, source.max_items)?
+        if store.published(&source.id)?.as_deref() == Some(inputs.as_str()) && feed::files_exist(config, source) {
+            let items = store.item_counts(&source.id, now)?.0.min(source.max_items);
+            (items, None)
+        } else {
+            let items = store.feed_items(&source.id, source.max_items)?;
+            (items.len(), Some(items))
+        }
     };
-    let feed::Published { written, unwritten } = feed::publish(config, source, &items, now);
+    let feed::Published { written, unwritten, .. } = match &rendered {
+        Some(items) => feed::publish_patiently(config, source, items, now).await,
+        None => feed::Published::default(),
+    };
+    if rendered.is_some() && unwritten.is_empty() {
+        lock(&ctx.store).set_published(&source.id, &inputs)?;
+    }
     record.duration = clock.elapsed();
     if !unwritten.is_empty() {
         // The items are stored, so the next run writes these files as soon as it can.
@@ -399,11 +431,7 @@ async fn run_source(
         written = written.len(),
         "source done"
     );
-    Ok(Report {
-        record,
-        written,
-        items: items.len(),
-    })
+    Ok(Report { record, written, items })
 }
 
 fn degraded_reason(collected: &Collected) -> String {

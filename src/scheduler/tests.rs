@@ -22,21 +22,30 @@ fn id(s: &str) -> SourceId {
 }
 
 #[test]
-fn next_run_follows_the_interval_plus_a_bounded_jitter() {
+fn interval_runs_are_fixed_points_a_phase_into_each_period() {
     let every = Schedule::Every(mins(30));
-    let last = at("2026-01-01T10:00:00Z");
-    assert_eq!(next_run(last, &every, 0.0), at("2026-01-01T10:30:00Z"));
-    // A tenth of the period at most: 3 minutes for 30.
-    assert_eq!(next_run(last, &every, 0.5), at("2026-01-01T10:31:30Z"));
-    // Long periods jitter by MAX_JITTER at most.
+    let t = at("2026-01-01T10:07:00Z");
+    assert_eq!(next_run(t, &every, 0.0), at("2026-01-01T10:30:00Z"));
+    // Half of 30 minutes into each period, counted from the epoch.
+    assert_eq!(next_run(t, &every, 0.5), at("2026-01-01T10:15:00Z"));
     assert_eq!(
-        next_run(last, &Schedule::Every(mins(24 * 60)), 0.999_999),
-        at("2026-01-02T10:04:59.999700Z")
+        next_run(at("2026-01-01T10:15:00Z"), &every, 0.5),
+        at("2026-01-01T10:45:00Z"),
+        "strictly after"
     );
+    // However late a run started or long it took, the following one is where the schedule says.
+    for late in [0, 1, 7, 29 * 60] {
+        let started = at("2026-01-01T10:15:00Z") + chrono::Duration::seconds(late);
+        assert_eq!(
+            next_run(started, &every, 0.5),
+            at("2026-01-01T10:45:00Z"),
+            "{late} s late"
+        );
+    }
 }
 
 #[test]
-fn next_run_follows_cron_times() {
+fn cron_runs_follow_cron_times_by_a_bounded_fixed_offset() {
     let half_hourly = cron("0 */30 * * * *");
     assert_eq!(
         next_run(at("2026-01-01T10:07:00Z"), &half_hourly, 0.0),
@@ -47,9 +56,20 @@ fn next_run_follows_cron_times() {
         at("2026-01-01T11:00:00Z"),
         "a run at a cron time is not scheduled again for the same time"
     );
+    // A tenth of the period at most: 3 minutes for 30.
     assert_eq!(
-        next_run(at("2026-01-01T10:07:00Z"), &half_hourly, 1.0),
-        at("2026-01-01T10:33:00Z")
+        next_run(at("2026-01-01T10:07:00Z"), &half_hourly, 0.5),
+        at("2026-01-01T10:31:30Z")
+    );
+    assert_eq!(
+        next_run(at("2026-01-01T10:31:00Z"), &half_hourly, 0.5),
+        at("2026-01-01T10:31:30Z"),
+        "the offset run of a cron time just passed"
+    );
+    // Long periods by MAX_JITTER at most.
+    assert_eq!(
+        next_run(at("2026-01-01T10:07:00Z"), &cron("0 0 0 * * *"), 0.5),
+        at("2026-01-02T00:02:30Z")
     );
     let gone = cron("0 0 0 1 1 * 2020");
     assert_eq!(
@@ -59,11 +79,31 @@ fn next_run_follows_cron_times() {
 }
 
 #[test]
+fn a_sources_phase_comes_from_its_id_and_spreads_sources_over_the_period() {
+    // Pinned: a restart, another machine or another build must put a source at the same point of its period.
+    assert_eq!(phase(&id("wic-news")), phase(&id("wic-news")));
+    // The top 53 bits of SHA-256("wic-news") over 2^53, as Python's hashlib computes them.
+    assert!(
+        (phase(&id("wic-news")) - 0.019_039_174).abs() < 1e-9,
+        "{}",
+        phase(&id("wic-news"))
+    );
+    let phases: Vec<f64> = (0..200).map(|n| phase(&id(&format!("source-{n}")))).collect();
+    assert!(phases.iter().all(|p| (0.0..1.0).contains(p)));
+    // Every tenth of the period has some of 200 sources, and none has more than twice its share.
+    for tenth in 0..10 {
+        let n = phases.iter().filter(|p| (**p * 10.0) as usize == tenth).count();
+        assert!((5..=40).contains(&n), "{n} sources in tenth {tenth}");
+    }
+}
+
+#[test]
 fn first_run_keeps_to_the_schedule_after_a_restart_and_runs_overdue_sources_soon() {
     let every = Schedule::Every(mins(30));
     let start = at("2026-01-01T10:00:00Z");
+    // Last started (a little late) at its 09:50 run: next at 10:20, as if never restarted.
     assert_eq!(
-        first_run(start, Some(at("2026-01-01T09:50:00Z")), &every, 0.0),
+        first_run(start, Some(at("2026-01-01T09:50:02Z")), &every, 2.0 / 3.0),
         at("2026-01-01T10:20:00Z")
     );
     assert_eq!(first_run(start, Some(at("2026-01-01T08:00:00Z")), &every, 0.0), start);
@@ -97,21 +137,32 @@ fn backoff_doubles_from_the_period_and_is_capped() {
 }
 
 #[test]
-fn after_run_never_schedules_into_the_past() {
+fn after_run_follows_the_planned_time_and_never_schedules_into_the_past() {
     let every = Schedule::Every(mins(30));
     let cap = Duration::from_secs(6 * 3600);
-    let started = at("2026-01-01T10:00:00Z");
+    let planned = at("2026-01-01T10:00:00Z");
+    let ok = (0, cap, 0.0);
     assert_eq!(
-        after_run(started, at("2026-01-01T10:01:00Z"), &every, 0, cap, 0.0),
+        after_run(planned, at("2026-01-01T10:01:00Z"), &every, 0.0, ok),
+        at("2026-01-01T10:30:00Z")
+    );
+    // Overran its next time: that one is skipped, the one after is kept (not "finished + 30 min").
+    assert_eq!(
+        after_run(planned, at("2026-01-01T10:45:00Z"), &every, 0.0, ok),
+        at("2026-01-01T11:00:00Z")
+    );
+    assert_eq!(
+        after_run(planned, at("2026-01-01T10:01:00Z"), &every, 0.0, (3, cap, 0.0)),
+        at("2026-01-01T12:00:00Z")
+    );
+    // A run off the schedule (the first after start-up, at 10:00:05) is followed more than half a period later.
+    assert_eq!(
+        after_run(at("2026-01-01T10:00:05Z"), at("2026-01-01T10:00:09Z"), &every, 0.0, ok),
         at("2026-01-01T10:30:00Z")
     );
     assert_eq!(
-        after_run(started, at("2026-01-01T10:45:00Z"), &every, 0, cap, 0.0),
-        at("2026-01-01T10:45:00Z")
-    );
-    assert_eq!(
-        after_run(started, at("2026-01-01T10:01:00Z"), &every, 3, cap, 0.0),
-        at("2026-01-01T12:00:00Z")
+        after_run(at("2026-01-01T10:20:00Z"), at("2026-01-01T10:20:09Z"), &every, 0.0, ok),
+        at("2026-01-01T11:00:00Z")
     );
 }
 
@@ -128,6 +179,7 @@ fn plan(jobs: &[(&str, Schedule)], max_running: usize) -> Plan<()> {
             .map(|(name, schedule)| Job {
                 id: id(name),
                 schedule: schedule.clone(),
+                phase: 0.0,
                 last: None,
             })
             .collect(),
@@ -305,7 +357,8 @@ async fn reload_adds_removes_and_reschedules_sources() {
         handle.await.unwrap();
         assert_eq!(times(&log, "a"), ["00:00:00", "00:30:00"]);
         assert_eq!(times(&log, "b"), ["00:00:00"]);
-        assert_eq!(times(&log, "c"), ["00:10:00", "00:30:00"]);
+        // Added at 00:10 and run at once, then on its 20-minute times (00:40, more than half a period on).
+        assert_eq!(times(&log, "c"), ["00:10:00", "00:40:00"]);
     })
     .await;
 }
@@ -363,6 +416,76 @@ async fn the_timetable_shows_each_sources_next_run() {
         );
         tx.send(Control::Shutdown).await.unwrap();
         handle.await.unwrap();
+    })
+    .await;
+}
+
+/// A plan of one source `name` every `period`, at `phase`.
+fn phased(name: &str, period: Duration, phase: f64) -> Job {
+    Job {
+        id: id(name),
+        schedule: Schedule::Every(period),
+        phase,
+        last: None,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_60_s_source_starts_every_60_s_however_long_its_runs_take() {
+    local(async {
+        let mut plan = plan(&[], 4);
+        plan.jobs = vec![phased("a", mins(1), 0.25)];
+        // Each run takes 7 s and the jitter is as large as it gets: neither moves the next start.
+        let clock = Clock::new(at(START));
+        let (tx, rx) = mpsc::channel(4);
+        let log: Log = Arc::default();
+        let runner_log = log.clone();
+        let handle = tokio::task::spawn_local(run(
+            plan,
+            clock,
+            || 0.999,
+            move |_, id: SourceId| {
+                let log = runner_log.clone();
+                async move {
+                    log.lock().unwrap().push((id.to_string(), clock.now()));
+                    tokio::time::sleep(Duration::from_secs(7)).await;
+                    Verdict::Success
+                }
+            },
+            rx,
+            Duration::from_secs(30),
+        ));
+        tokio::time::sleep(mins(10) + Duration::from_secs(20)).await;
+        tx.send(Control::Shutdown).await.unwrap();
+        handle.await.unwrap();
+        let starts: Vec<DateTime<Utc>> = log.lock().unwrap().iter().map(|(_, t)| *t).collect();
+        // At start-up (a quarter of the 6 s start-up spread in), then 15 s into every minute.
+        assert_eq!(starts[0], at("2026-01-01T00:00:01.500Z"));
+        assert_eq!(starts[1], at("2026-01-01T00:01:15Z"));
+        assert_eq!(starts.len(), 11, "{starts:?}");
+        for pair in starts[1..].windows(2) {
+            assert_eq!(pair[1] - pair[0], chrono::Duration::seconds(60), "{starts:?}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn sources_with_one_schedule_start_at_their_own_points_of_the_period() {
+    local(async {
+        let mut plan = plan(&[], 8);
+        plan.jobs = (0..4)
+            .map(|n| phased(&format!("s{n}"), mins(1), n as f64 / 4.0))
+            .collect();
+        let (log, tx, handle, _) = start(plan, Duration::from_secs(1), |_, _| Verdict::Success);
+        tokio::time::sleep(mins(3) + Duration::from_secs(1)).await;
+        tx.send(Control::Shutdown).await.unwrap();
+        handle.await.unwrap();
+        // After the start-up runs, a quarter of a minute apart, not all at the top of each minute.
+        assert_eq!(times(&log, "s0")[1..], ["00:01:00", "00:02:00", "00:03:00"]);
+        assert_eq!(times(&log, "s1")[1..], ["00:01:15", "00:02:15"]);
+        assert_eq!(times(&log, "s2")[1..], ["00:01:30", "00:02:30"]);
+        assert_eq!(times(&log, "s3")[1..], ["00:00:45", "00:01:45", "00:02:45"]);
     })
     .await;
 }

@@ -3,8 +3,10 @@
 //! Inputs: the validated config (swapped on reload), the feed files in its output folder, the state database
 //! (read-only use, own connection, opened when it exists), the clock (a parameter) and, under `watch`, the live
 //! [`Metrics`] and the scheduler's [`Timetable`]. Routes: `/{id}.{ext}` for each configured feed (a source's or a
-//! `[[merge]]`'s) and format, `/` and `/source/{id}` (the web page, [`page`]), `/index.opml`, `/healthz` and `/metrics`. Every route that
-//! says how a source is doing shows the same [`SourceState`]. A feed's file path is built only from a configured source id and format, never from
+//! `[[merge]]`'s) and format, `/` and `/source/{id}` (the web page, [`page`]), `/index.opml`, `/healthz` and
+//! `/metrics`. Every route that says how a source is doing shows the same [`SourceState`], kept in memory between
+//! runs: the store is read again only when another connection committed (a run), the config was reloaded, or half a
+//! minute passed. A feed's file path is built only from a configured source id and format, never from
 //! request text, so no request can reach another file: `..`, encoded dots, absolute paths and unknown names all
 //! miss the lookup and get 404; a feed file that is a symlink is refused (feedwright writes regular files only).
 //! Feeds carry strong ETags (a content hash) and Last-Modified and answer conditional requests with 304; bodies
@@ -60,7 +62,26 @@ pub struct Site {
     clock: fn() -> DateTime<Utc>,
     store: Mutex<Option<Store>>,
     files: Mutex<HashMap<PathBuf, Arc<FeedFile>>>,
+    /// The sources' states as last read from the store, for `/`, `/healthz` and `/metrics`.
+    kept: Mutex<Option<Kept>>,
+    /// How many times the states were read from the store (for the debug log and tests).
+    reads: std::sync::atomic::AtomicUsize,
 }
+
+/// States read from the store, used while the store has no new commit, the config is the same one, and for at most
+/// [`KEEP_STATES`] (the states count "new in 24 h" from the time they were read).
+#[derive(Debug)]
+struct Kept {
+    config: Arc<Config>,
+    version: i64,
+    at: DateTime<Utc>,
+    states: Vec<SourceState>,
+    /// Plain `serve`'s run counters for `/metrics` (under `watch` they are live), read with the states.
+    runs: Option<Vec<(crate::model::SourceId, Vec<crate::store::RunRecord>)>>,
+}
+
+/// The longest the states are kept without a commit to the store.
+const KEEP_STATES: chrono::Duration = chrono::Duration::seconds(30);
 
 /// A feed file as last read, kept while its size and modification time stay the same.
 #[derive(Debug)]
@@ -82,6 +103,8 @@ impl Site {
             clock,
             store: Mutex::new(None),
             files: Mutex::new(HashMap::new()),
+            kept: Mutex::new(None),
+            reads: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -154,33 +177,93 @@ impl Site {
         f(store).map(Some)
     }
 
-    /// Each configured feed's state, in config order (sources, then merges): the one [`status::read_all`]
-    /// answer for every route.
-    fn states(&self, config: &Config) -> Result<Vec<SourceState>, StoreError> {
+    /// Each configured feed's state, in config order (sources, then merges): the one [`status::read_all`] answer for every route. Kept in
+    /// memory and read again only when a run committed since (the store's [`crate::store::Backend::version`]),
+    /// the config was reloaded or [`KEEP_STATES`] passed, so a request costs no store reads at all between runs
+    /// however many sources there are; the next run times come from the scheduler's timetable on every request.
+    fn states(&self, config: &Arc<Config>) -> Result<Vec<SourceState>, StoreError> {
+        Ok(self.kept_states(config, false)?.0)
+    }
+
+    /// [`Site::states`], and with `runs`, plain `serve`'s recent runs of every source for `/metrics`.
+    #[allow(clippy::type_complexity)]
+    fn kept_states(
+        &self,
+        config: &Arc<Config>,
+        runs: bool,
+    ) -> Result<
+        (
+            Vec<SourceState>,
+            Vec<(crate::model::SourceId, Vec<crate::store::RunRecord>)>,
+        ),
+        StoreError,
+    > {
         let now = (self.clock)();
-        let next = |id: &SourceId| self.live.as_ref().and_then(|l| l.timetable.next(id));
-        let stored = self.with_store(|store| status::read_all(store, config, now, next))?;
-        Ok(stored.unwrap_or_else(|| status::never_run_all(config, next)))
+        let next_id = |id: &crate::model::SourceId| self.live.as_ref().and_then(|l| l.timetable.next(id));
+        let next = |s: &crate::config::Source| next_id(&s.id);
+        let with_next = |mut states: Vec<SourceState>| {
+            for (state, source) in states.iter_mut().zip(&config.sources) {
+                state.next_run = next(source);
+            }
+            states
+        };
+        let Some(version) = self.with_store(|store| store.version())? else {
+            return Ok((status::never_run_all(config, |id| next_id(id)), Vec::new()));
+        };
+        if let Some(kept) = lock(&self.kept).as_ref()
+            && version.is_some_and(|v| v == kept.version)
+            && Arc::ptr_eq(&kept.config, config)
+            && now >= kept.at
+            && now - kept.at < KEEP_STATES
+            && (!runs || kept.runs.is_some())
+        {
+            return Ok((with_next(kept.states.clone()), kept.runs.clone().unwrap_or_default()));
+        }
+        let read = self.with_store(|store| {
+            let states = status::read_all(store, config, now, |_| None)?;
+            let recent = if runs {
+                let rows = config
+                    .sources
+                    .iter()
+                    .map(|s| Ok((s.id.clone(), store.recent_runs(&s.id, 500)?)))
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                Some(rows)
+            } else {
+                None
+            };
+            Ok((states, recent))
+        })?;
+        let Some((states, recent)) = read else {
+            unreachable!("the store was opened for its version above and stays open")
+        };
+        let n = self.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        tracing::debug!(reads = n, sources = states.len(), "source states read from the store");
+        if let Some(version) = version {
+            *lock(&self.kept) = Some(Kept {
+                config: Arc::clone(config),
+                version,
+                at: now,
+                states: states.clone(),
+                runs: recent.clone(),
+            });
+        }
+        Ok((with_next(states), recent.unwrap_or_default()))
+    }
+
+    /// How many times the sources' states were read from the store.
+    pub fn state_reads(&self) -> usize {
+        self.reads.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn metrics_text(&self) -> Result<String, StoreError> {
         let config = self.config();
-        let states = self.states(&config)?;
         // Metrics count runs, and only sources run.
-        let states = &states[..config.sources.len()];
+        let sources = config.sources.len();
         if let Some(live) = &self.live {
-            return Ok(live.metrics.render(states));
+            return Ok(live.metrics.render(&self.states(&config)?[..sources]));
         }
-        let rows = self
-            .with_store(|store| {
-                config
-                    .sources
-                    .iter()
-                    .map(|s| Ok((s.id.clone(), store.recent_runs(&s.id, 500)?)))
-                    .collect::<Result<Vec<_>, StoreError>>()
-            })?
-            .unwrap_or_default();
-        Ok(Metrics::from_runs(&rows).render(states))
+        let (states, rows) = self.kept_states(&config, true)?;
+        Ok(Metrics::from_runs(&rows).render(&states[..sources]))
     }
 
     fn index_page(&self) -> Result<String, StoreError> {
@@ -220,7 +303,7 @@ impl Site {
 
 impl Site {
     /// `/source/{id}` of a merged feed: its state, its sources' states and its items.
-    fn merge_page(&self, config: &Config, merge: &crate::config::Merge) -> Result<String, StoreError> {
+    fn merge_page(&self, config: &Arc<Config>, merge: &crate::config::Merge) -> Result<String, StoreError> {
         let now = (self.clock)();
         let states = self.states(config)?;
         let members: Vec<SourceState> = merge

@@ -681,6 +681,7 @@ async fn under_watch_the_page_and_metrics_show_the_next_run() {
         jobs: vec![crate::scheduler::Job {
             id: SourceId::parse("wic-news").unwrap(),
             schedule: crate::config::Schedule::Every(Duration::from_secs(1800)),
+            phase: 0.0,
             last: Some("2026-01-01T12:00:00Z".parse().unwrap()),
         }],
         max_running: 1,
@@ -768,4 +769,41 @@ fn resolve_only_accepts_configured_ids_and_formats() {
         assert!(resolve(&config, name).is_none(), "{name}");
     }
     assert!(Path::new(&config.settings.output_dir).ends_with("feeds"));
+}
+
+#[tokio::test]
+async fn the_states_are_read_from_the_store_once_until_a_run_commits_or_the_config_changes() {
+    let f = Fixture::new();
+    f.record("wic-news", Outcome::Ok, None);
+    for uri in ["/metrics", "/", "/healthz", "/healthz", "/metrics"] {
+        assert_eq!(f.get(uri, &[]).await.0, StatusCode::OK, "{uri}");
+    }
+    assert_eq!(f.site.state_reads(), 1, "five requests, one read");
+
+    // Another connection commits (a run): the next request sees it.
+    f.record_at(
+        "wic-news",
+        Outcome::Failed,
+        Some("no listing page could be read"),
+        "2026-01-01T11:00:00Z",
+    );
+    let (status, health) = get_json(&f, "/healthz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(health["sources"][0]["health"], "broken");
+    assert_eq!(f.site.state_reads(), 2);
+    assert!(
+        f.get("/metrics", &[])
+            .await
+            .2
+            .windows(b"outcome=\"broken\"} 1".len())
+            .any(|w| w == b"outcome=\"broken\"} 1"),
+        "the run counters are read again too"
+    );
+    let reads = f.site.state_reads();
+
+    // A reloaded config is read for at once.
+    let config = crate::config::parse(CONFIG, &f.dir.path().join("feedwright.toml")).unwrap();
+    f.site.set_config(Arc::new(config));
+    get_json(&f, "/healthz").await;
+    assert_eq!(f.site.state_reads(), reads + 1);
 }

@@ -76,7 +76,7 @@ pub struct RunState {
     pub known: HashMap<String, Known>,
     /// The listed links whose last attempt failed or was skipped and that never succeeded since, by URL.
     pub failed: HashMap<String, FailedLink>,
-    /// robots.txt files fetched at or after the `robots_since` asked for, of every host.
+    /// robots.txt files fetched at or after the `robots_since` asked for, of every host (none for [`no_robots`]).
     pub robots: Vec<StoredRobots>,
     /// The validators of the listing pages this source saved, by URL (article validators are read per re-check,
     /// [`Backend::validators`]: a bounded few).
@@ -104,7 +104,8 @@ pub trait Backend: Send {
     fn window(&self, source: &SourceId, max_items: usize) -> Result<Vec<Windowed>, StoreError>;
     /// Commits one run in one transaction: items (as [`merge::merge`] decides), links, failed and skipped links,
     /// validators, saved pages and their pruning, retention, the rules fingerprint, the run record (with
-    /// `run.new` and `run.updated` filled in) and the outbox.
+    /// `run.new` and `run.updated` filled in) and the outbox; and, when an item is new or edited, forgets the
+    /// [`Backend::published`] digest.
     fn commit(&mut self, changes: &Changes, run: &mut RunRecord, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// Records a run that changed no item (a failed or broken run), with its health events.
     fn record_run(
@@ -125,6 +126,16 @@ pub trait Backend: Send {
     ) -> Result<(), StoreError>;
     /// Keeps robots.txt files fetched at `now` (`(host, body)`; `None`: the host has none).
     fn save_robots(&mut self, fetched: &[(String, Option<String>)], now: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// The digest `set_published` kept for `source`, unless a commit added or edited an item since (`commit` forgets
+    /// it in its transaction).
+    fn published(&self, source: &SourceId) -> Result<Option<String>, StoreError>;
+    /// Keeps `digest` (of what `source`'s feed files were rendered from, see `pipeline`) once every file is written.
+    fn set_published(&mut self, source: &SourceId, digest: &str) -> Result<(), StoreError>;
+
+    /// A number that changes whenever another connection commits to this store, so a reader (`serve`) can tell
+    /// that what it read is still current; `None` when the backend cannot tell, and then readers keep nothing.
+    fn version(&self) -> Result<Option<i64>, StoreError>;
 
     // Feeds, status and serving.
 
@@ -333,6 +344,16 @@ impl Outcome {
             _ => Self::Failed,
         }
     }
+}
+
+/// The `robots_since` that asks [`Backend::load`] for no robots.txt at all (the first day of the year 9999: nothing
+/// is fetched after it, and it still sorts after every stored time as RFC 3339 text). A backend may skip the query.
+pub fn no_robots() -> DateTime<Utc> {
+    chrono::NaiveDate::from_ymd_opt(9999, 1, 1)
+        .expect("a valid date")
+        .and_hms_opt(0, 0, 0)
+        .expect("a valid time")
+        .and_utc()
 }
 
 /// A host's robots.txt as kept between runs.

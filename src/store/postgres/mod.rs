@@ -285,6 +285,20 @@ impl Backend for Postgres {
         self.read(move |tx| pages::rules(tx, &source))
     }
 
+    fn published(&self, source: &SourceId) -> Result<Option<String>, StoreError> {
+        let source = source.clone();
+        self.read(move |tx| pages::published(tx, &source))
+    }
+
+    fn set_published(&mut self, source: &SourceId, digest: &str) -> Result<(), StoreError> {
+        let (source, digest) = (source.clone(), digest.to_owned());
+        self.write(move |tx| pages::set_published(tx, &source, Some(&digest)))
+    }
+
+    fn version(&self) -> Result<Option<i64>, StoreError> {
+        self.read(runs::version).map(Some)
+    }
+
     fn window(&self, source: &SourceId, max_items: usize) -> Result<Vec<Windowed>, StoreError> {
         let source = source.clone();
         self.read(move |tx| pages::window(tx, &source, max_items))
@@ -310,7 +324,8 @@ impl Backend for Postgres {
         let (run, events, notify) = (run.clone(), events.to_vec(), notify.to_vec());
         self.write(move |tx| {
             runs::insert(tx, &run)?;
-            outbox::enqueue(tx, &notify, &events, now)
+            outbox::enqueue(tx, &notify, &events, now)?;
+            runs::changed(tx)
         })
     }
 
@@ -324,7 +339,8 @@ impl Backend for Postgres {
         let (run, events, notify) = (run.clone(), events.to_vec(), notify.to_vec());
         self.write(move |tx| {
             runs::amend(tx, &run)?;
-            outbox::enqueue(tx, &notify, &events, now)
+            outbox::enqueue(tx, &notify, &events, now)?;
+            runs::changed(tx)
         })
     }
 
@@ -409,9 +425,14 @@ fn commit(tx: &mut Tx<'_>, changes: &Changes, run: &mut RunRecord, now: DateTime
     }
     run.new = merged.new;
     run.updated = merged.updated;
+    if merged.new + merged.updated > 0 {
+        // The feed files no longer show the items: whatever happens next, the next run renders them.
+        pages::set_published(tx, &source, None)?;
+    }
     runs::insert(tx, run)?;
     let events = merge::events(&source, merged.inserted, &changes.events);
-    outbox::enqueue(tx, &changes.notify, &events, now)
+    outbox::enqueue(tx, &changes.notify, &events, now)?;
+    runs::changed(tx)
 }
 
 /// The stored rows a commit's merge needs, by id.

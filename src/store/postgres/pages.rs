@@ -14,6 +14,21 @@ pub(super) fn rules(tx: &mut Tx<'_>, source: &SourceId) -> Result<Option<String>
     Ok(row.map(|r| r.try_get(0)).transpose()?)
 }
 
+pub(super) fn published(tx: &mut Tx<'_>, source: &SourceId) -> Result<Option<String>> {
+    let row = tx.query_opt("SELECT published FROM rules WHERE source = $1", &[&source.as_str()])?;
+    Ok(row.map(|r| r.try_get(0)).transpose()?.flatten())
+}
+
+/// Keeps (or, with `None`, forgets) the digest of what `source`'s feeds were written from. A source with no rules row
+/// (no committed run) keeps nothing: its feeds are rendered next time.
+pub(super) fn set_published(tx: &mut Tx<'_>, source: &SourceId, digest: Option<&str>) -> Result<()> {
+    tx.execute(
+        "UPDATE rules SET published = $2 WHERE source = $1",
+        &[&source.as_str(), &digest],
+    )?;
+    Ok(())
+}
+
 pub(super) fn window(tx: &mut Tx<'_>, source: &SourceId, max_items: usize) -> Result<Vec<Windowed>> {
     let rows = tx.query(
         "SELECT i.id, i.content_hash, i.first_seen, i.last_checked,

@@ -101,3 +101,15 @@ pub(super) fn summary(tx: &mut Tx<'_>, source: &SourceId) -> Result<RunSummary> 
         consecutive_failures: r.try_get::<_, i64>(1)? as usize,
     })
 }
+
+/// Counts the transactions that wrote a run (a commit, a recorded or amended run), the last statement of each so
+/// the row is locked for as short as possible: what `Backend::version` answers, for `serve` to tell that what it
+/// keeps in memory is still current, whichever worker committed.
+pub(super) fn changed(tx: &mut Tx<'_>) -> Result<()> {
+    tx.execute("UPDATE changes SET n = n + 1", &[])?;
+    Ok(())
+}
+
+pub(super) fn version(tx: &mut Tx<'_>) -> Result<i64> {
+    Ok(tx.query_one("SELECT n FROM changes", &[])?.try_get(0)?)
+}

@@ -143,4 +143,10 @@ pub const MIGRATIONS: &[&str] = &[
     "ALTER TABLE items ADD COLUMN categories TEXT COLLATE \"C\" NOT NULL DEFAULT '[]';
     ALTER TABLE items ADD COLUMN image_length BIGINT;
     ALTER TABLE items ADD COLUMN image_type TEXT COLLATE \"C\";",
+    // 10: the digest of what each source's feed files were last written from, cleared by a commit that adds or edits
+    // an item, so a run that changed nothing renders nothing; and a count of the transactions that wrote a run, so
+    // `serve` knows when what it keeps is out of date (SQLite's `data_version`).
+    "ALTER TABLE rules ADD COLUMN published TEXT COLLATE \"C\";
+    CREATE TABLE changes (n BIGINT NOT NULL);
+    INSERT INTO changes (n) VALUES (0);",
 ];

@@ -287,6 +287,19 @@ impl Backend for Sqlite {
         self.write(|tx| http::save_robots(tx, fetched, now))
     }
 
+    fn published(&self, source: &SourceId) -> Result<Option<String>, StoreError> {
+        self.read(|c| pages::published(c, source))
+    }
+
+    fn set_published(&mut self, source: &SourceId, digest: &str) -> Result<(), StoreError> {
+        self.write(|tx| pages::set_published(tx, source, Some(digest)))
+    }
+
+    fn version(&self) -> Result<Option<i64>, StoreError> {
+        // Changes with every commit made by another connection (a `run` or `watch` writing while `serve` reads).
+        self.read(|c| Ok(Some(c.query_row("PRAGMA data_version", [], |r| r.get(0))?)))
+    }
+
     fn feed_items(&self, source: &SourceId, limit: usize) -> Result<Vec<Item>, StoreError> {
         self.read(|c| items::feed_items(c, source, limit))
     }
@@ -351,6 +364,10 @@ fn commit(tx: &rusqlite::Transaction<'_>, changes: &Changes, run: &mut RunRecord
     }
     run.new = merged.new;
     run.updated = merged.updated;
+    if merged.new + merged.updated > 0 {
+        // The feed files no longer show the items: whatever happens next, the next run renders them.
+        pages::set_published(tx, source, None)?;
+    }
     runs::insert(tx, run)?;
     let events = merge::events(source, merged.inserted, &changes.events);
     outbox::enqueue(tx, &changes.notify, &events, now)

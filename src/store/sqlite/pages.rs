@@ -15,6 +15,21 @@ pub(super) fn rules(c: &Connection, source: &SourceId) -> Result<Option<String>>
         .optional()?)
 }
 
+pub(super) fn published(c: &Connection, source: &SourceId) -> Result<Option<String>> {
+    Ok(c.prepare_cached("SELECT published FROM rules WHERE source = ?1")?
+        .query_row([source.as_str()], |r| r.get(0))
+        .optional()?
+        .flatten())
+}
+
+/// Keeps (or, with `None`, forgets) the digest of what `source`'s feeds were written from. A source with no rules row
+/// (no committed run) keeps nothing: its feeds are rendered next time.
+pub(super) fn set_published(c: &Connection, source: &SourceId, digest: Option<&str>) -> Result<()> {
+    c.prepare_cached("UPDATE rules SET published = ?2 WHERE source = ?1")?
+        .execute(params![source.as_str(), digest])?;
+    Ok(())
+}
+
 pub(super) fn window(c: &Connection, source: &SourceId, max_items: usize) -> Result<Vec<Windowed>> {
     let mut stmt = c.prepare_cached(
         "SELECT i.id, i.content_hash, i.first_seen, i.last_checked,

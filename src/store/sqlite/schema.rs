@@ -122,4 +122,7 @@ pub const MIGRATIONS: &[&str] = &[
     "ALTER TABLE items ADD COLUMN categories TEXT NOT NULL DEFAULT '[]';
     ALTER TABLE items ADD COLUMN image_length INTEGER;
     ALTER TABLE items ADD COLUMN image_type TEXT;",
+    // 10: the digest of what each source's feed files were last written from, cleared by a commit that adds or edits
+    // an item, so a run that changed nothing renders nothing.
+    "ALTER TABLE rules ADD COLUMN published TEXT;",
 ];
