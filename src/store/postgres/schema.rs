@@ -21,8 +21,6 @@ pub const APP: &str = "feedwright";
 pub const APP_KEY: i32 = 0x4657_5254;
 /// `(APP_KEY, MIGRATE)`: held by the transaction that migrates, so two processes opening at once migrate once.
 pub const MIGRATE: i32 = 0;
-/// `(APP_KEY, WRITER)`: the writer lock of `run` and `watch` (see `store/lock.rs`).
-pub const WRITER: i32 = 1;
 
 pub const MIGRATIONS: &[&str] = &[
     // 1: items, the listing links that lead to them, and HTTP validators.
@@ -138,4 +136,15 @@ pub const MIGRATIONS: &[&str] = &[
     "CREATE INDEX items_known ON items (source, id) INCLUDE (content_hash, first_seen, last_checked, updated,
         published, date_source);
     CREATE INDEX items_seen ON items (source, last_seen, published_ts);",
+    // 9: which worker runs which source, when several share this database (`claims.rs`): the holder's lease
+    // (milliseconds since the epoch), when its run started, and when the last finished run started.
+    "CREATE TABLE claims (
+        source      TEXT COLLATE \"C\" PRIMARY KEY,
+        host        TEXT COLLATE \"C\" NOT NULL,
+        holder      TEXT COLLATE \"C\",
+        lease_until BIGINT,
+        started     BIGINT,
+        done        BIGINT
+    );
+    CREATE INDEX claims_by_host ON claims (host);",
 ];

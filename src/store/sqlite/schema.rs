@@ -117,4 +117,15 @@ pub const MIGRATIONS: &[&str] = &[
     "CREATE INDEX items_known ON items (source, id, content_hash, first_seen, last_checked, updated, published,
         date_source);
     CREATE INDEX items_seen ON items (source, last_seen, published_ts);",
+    // 9: the claims of workers sharing a store (`postgres/claims.rs`). SQLite has one writer at a time (its file
+    // lock) and never reads it: the table is here so that a version number means the same tables in both backends.
+    "CREATE TABLE claims (
+        source      TEXT PRIMARY KEY,
+        host        TEXT NOT NULL,
+        holder      TEXT,
+        lease_until INTEGER,
+        started     INTEGER,
+        done        INTEGER
+    ) WITHOUT ROWID;
+    CREATE INDEX claims_by_host ON claims (host);",
 ];
