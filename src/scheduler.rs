@@ -36,6 +36,12 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 pub enum Verdict {
     Success,
     Failure,
+    /// Another worker sharing the state ran this one, starting at `started`: the next is due as after a run of
+    /// ours that started then, and the failure count stays.
+    Elsewhere { started: DateTime<Utc> },
+    /// Another worker holds the source until `until`: ask again then for the same due run (its time unchanged,
+    /// so the timetable still shows it).
+    Deferred { until: DateTime<Utc> },
 }
 
 /// The time between two runs of `spec` around `at`: the interval, or the gap between the next two cron times.
@@ -200,6 +206,8 @@ struct Slot {
     next: DateTime<Utc>,
     failures: u32,
     running: bool,
+    /// Deferred until then ([`Verdict::Deferred`]).
+    wait: Option<DateTime<Utc>>,
 }
 
 /// Runs every job of `plan` on its schedule until [`Control::Shutdown`] arrives or `control` closes.
@@ -227,7 +235,7 @@ pub async fn run<C, R, F>(
         while running.len() < plan.max_running.max(1) {
             let Some((id, slot)) = slots
                 .iter_mut()
-                .filter(|(_, s)| !s.running && s.next <= now)
+                .filter(|(_, s)| !s.running && s.next <= now && s.wait.is_none_or(|w| w <= now))
                 .min_by_key(|(id, s)| (s.next, (*id).clone()))
             else {
                 break;
@@ -245,7 +253,7 @@ pub async fn run<C, R, F>(
             });
         }
         let wake = (running.len() < plan.max_running.max(1))
-            .then(|| slots.values().filter(|s| !s.running).map(|s| s.next).min())
+            .then(|| slots.values().filter(|s| !s.running).map(|s| s.wait.unwrap_or(s.next).max(s.next)).min())
             .flatten()
             .map(|t| clock.instant(t));
 
@@ -316,6 +324,7 @@ fn apply<C>(slots: &mut HashMap<SourceId, Slot>, plan: &Plan<C>, now: DateTime<U
                         next,
                         failures: 0,
                         running: false,
+                        wait: None,
                     },
                 );
             }
@@ -337,9 +346,23 @@ fn finish<C>(
         return;
     };
     slot.running = false;
-    slot.failures = match verdict {
-        Verdict::Success => 0,
-        Verdict::Failure => slot.failures.saturating_add(1),
+    slot.wait = None;
+    let started = match verdict {
+        Verdict::Success => {
+            slot.failures = 0;
+            started
+        }
+        Verdict::Failure => {
+            slot.failures = slot.failures.saturating_add(1);
+            started
+        }
+        Verdict::Elsewhere { started } => started,
+        Verdict::Deferred { until } => {
+            slot.wait = Some(until);
+            tracing::info!(source = %id, until = %until, "held by another worker; asking again then");
+            plan.timetable.publish(slots);
+            return;
+        }
     };
     slot.next = after_run(started, now, &slot.schedule, slot.failures, plan.backoff_max, jitter());
     tracing::info!(source = %id, ?verdict, failures = slot.failures, next = %slot.next, "run finished");

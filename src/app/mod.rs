@@ -5,6 +5,7 @@ mod init;
 mod preview;
 mod service;
 mod snapshot;
+mod worker;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -20,9 +21,10 @@ use crate::fetch::Fetcher;
 use crate::pipeline::{self, Context, Report};
 use crate::publish;
 use crate::status::{self, Facts, Health, SourceState};
-use crate::store::{LockError, Outcome, StateLock, Store, StoreError};
+use crate::store::{Claim, LockError, Outcome, StateLock, Store, StoreError};
 use crate::term::{self, out};
 use service::{ping_hub, pinger, serve, watch};
+use worker::Worker;
 
 /// Process exit codes, as documented in `--help`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +92,11 @@ fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(0)
 }
 
+/// The clock to the millisecond, for claims and their leases (compared across workers, and seconds long in tests).
+fn clock() -> DateTime<Utc> {
+    Utc::now()
+}
+
 pub async fn main(cli: Cli) -> Result<Exit, AppError> {
     match &cli.command {
         Command::Check => check(&cli.config),
@@ -145,8 +152,13 @@ fn check(path: &Path) -> Result<Exit, AppError> {
 }
 
 /// Removes the temporary files that runs killed while publishing left in the output folder. Only while holding the
-/// state lock: then no writer of this config's files is alive. A failure is logged; it never fails the run.
+/// state lock: then no writer of this config's files is alive. A shared (PostgreSQL) state has no such lock, and
+/// another worker may be publishing into the same folder: its temporary files stay. A failure is logged; it never
+/// fails the run.
 fn remove_stale_temp_files(config: &Config) {
+    if config.settings.state.file().is_none() {
+        return;
+    }
     let names = publish::file_names(config);
     for result in publish::remove_stale_temp_files(&config.settings.output_dir, &names) {
         match result {
@@ -287,11 +299,20 @@ async fn run_with(
         store: Arc::new(Mutex::new(store)),
     };
     let started = now();
+    let worker = Worker::new(ctx.store.clone(), config.settings.lease, clock, service::random_unit());
+    let renewer = tokio::spawn(worker.clone().renew());
     // Only for a person watching: never in cron mail, pipes or logs (see `term::wants_bars`).
     let terminal = term::get();
     let runs = sources.iter().map(|source| {
-        let ctx = &ctx;
+        let (ctx, worker) = (&ctx, &worker);
         async move {
+            // Another `run` or `watch` on a shared state may be running this source, or have run it since this
+            // run started: then it is theirs.
+            match worker.claim(source, started) {
+                Ok(Claim::Granted { .. }) => {}
+                Ok(other) => return (source, Ran::Elsewhere(other)),
+                Err(e) => return (source, Ran::Here(Err(e.into()))),
+            }
             let bar = terminal.source_bar(source.id.as_str());
             let progress = |step| match (&bar, step) {
                 (Some(bar), pipeline::Progress::Planned(n)) => bar.planned(n),
@@ -299,21 +320,34 @@ async fn run_with(
                 (None, _) => {}
             };
             let report = pipeline::run_with(ctx, config, source, started, options, &progress).await;
+            worker.release(&source.id, report.is_ok());
             if let Some(bar) = bar {
                 bar.finish();
                 if let Ok(report) = &report {
                     let _ = out::line(&summary(report, &state_after(ctx, source, report)));
                 }
             }
-            (source, report)
+            (source, Ran::Here(report))
         }
     });
     let results = futures_util::future::join_all(runs).await;
+    renewer.abort();
     notify(config, &ctx).await;
 
     let mut exit = Exit::Ok;
     let mut changed = Vec::new();
-    for (source, result) in results {
+    for (source, ran) in results {
+        let result = match ran {
+            Ran::Here(result) => result,
+            // Not a failure (exit 0): the source is run, elsewhere.
+            Ran::Elsewhere(claim) => {
+                tracing::info!(source = %source.id, ?claim, "not run here: another worker has it");
+                if !quiet {
+                    let _ = out::line(&elsewhere(source, claim));
+                }
+                continue;
+            }
+        };
         // Warnings and errors were logged as they happened; stdout gets one line per source.
         match result {
             Ok(report) => {
@@ -335,6 +369,21 @@ async fn run_with(
     }
     ping_hub(config, &pinger(config), &changed).await;
     Ok(exit)
+}
+
+/// How a source of `run` went: run here, or left to the worker that holds or ran it.
+enum Ran {
+    Here(Result<Report, pipeline::PipelineError>),
+    Elsewhere(Claim),
+}
+
+/// The line `run` prints for a source another worker has.
+fn elsewhere(source: &Source, claim: Claim) -> String {
+    let why = match claim {
+        Claim::Done { started } => format!("already run by another worker since this run started (at {started})"),
+        _ => "running elsewhere (another worker holds it)".to_owned(),
+    };
+    format!("{:<16} skipped   {why}", source.id.as_str())
 }
 
 /// Drains the outbox; a notifier that fails is logged and keeps its events, and never changes the exit code.

@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::{AppError, Exit, configure_hosts, fetcher, notify, now, remove_stale_temp_files, state_after, summary};
+use super::worker::Worker;
+use super::{
+    AppError, Exit, clock, configure_hosts, fetcher, notify, now, remove_stale_temp_files, state_after, summary,
+};
 use crate::cli::ListenAddr;
 use crate::config::Config;
 use crate::error_chain;
@@ -12,7 +15,7 @@ use crate::fetch::Fetcher;
 use crate::pipeline::{self, Context};
 use crate::publish;
 use crate::scheduler;
-use crate::store::{Outcome, StateLock, Store};
+use crate::store::{Claim, Outcome, StateLock, Store};
 
 /// A pinger for the configured hub, or `None` when there is no hub (or no client could be built, which is logged:
 /// pings never fail a run).
@@ -43,7 +46,7 @@ pub(super) async fn ping_hub(config: &Config, pinger: &Option<publish::websub::P
 }
 
 /// A number in `[0, 1)` for scheduling jitter, from the standard library's per-process random hash keys.
-fn random_unit() -> f64 {
+pub(super) fn random_unit() -> f64 {
     use std::hash::BuildHasher;
     let bits = std::hash::RandomState::new().hash_one(());
     (bits >> 11) as f64 / (1u64 << 53) as f64
@@ -203,6 +206,7 @@ struct Watched {
     live: crate::serve::Live,
     pinger: Option<publish::websub::Pinger>,
     quiet: bool,
+    worker: Arc<Worker>,
 }
 
 /// A plan for `config`, using `client` (kept across reloads, so the per-host limits and the robots.txt cache hold
@@ -213,6 +217,7 @@ fn watch_plan(
     store: &Arc<Mutex<Store>>,
     live: &crate::serve::Live,
     quiet: bool,
+    worker: &Arc<Worker>,
 ) -> Result<scheduler::Plan<Watched>, AppError> {
     let mut jobs = Vec::new();
     {
@@ -238,17 +243,47 @@ fn watch_plan(
             live: live.clone(),
             config,
             quiet,
+            worker: worker.clone(),
         }),
         jobs,
     })
 }
 
-/// One scheduled run of one source: the pipeline, then counters, the OPML list and hub pings.
+/// Claims a due run of `source` for this worker; the verdict to give the scheduler when it is not ours to run.
+///
+/// Which run is due is its time on the timetable (a running source keeps the time it was due). Another worker's
+/// run that started less than half a period before it is this run, already done: workers sharing a state plan
+/// the same runs, give or take their jitter (a tenth of the period at most).
+fn claim(w: &Watched, source: &crate::config::Source) -> Option<scheduler::Verdict> {
+    let due = w.live.timetable.next(&source.id).unwrap_or_else(now);
+    let half = scheduler::period(&source.schedule, due) / 2;
+    let since = due - chrono::Duration::from_std(half).unwrap_or(chrono::Duration::zero());
+    match w.worker.claim(source, since) {
+        Ok(Claim::Granted { .. }) => None,
+        Ok(Claim::Done { started }) => {
+            tracing::info!(source = %source.id, started = %started, "already run by another worker");
+            Some(scheduler::Verdict::Elsewhere { started })
+        }
+        Ok(Claim::Held { until }) => Some(scheduler::Verdict::Deferred { until }),
+        Err(e) => {
+            tracing::error!(source = %source.id, error = %error_chain(&e), "cannot claim the source");
+            Some(scheduler::Verdict::Failure)
+        }
+    }
+}
+
+/// One scheduled run of one source: its claim, the pipeline, then counters, the OPML list and hub pings.
 async fn watch_run(w: Arc<Watched>, id: crate::model::SourceId) -> scheduler::Verdict {
     let Some(source) = w.config.source(id.as_str()) else {
         return scheduler::Verdict::Failure;
     };
-    match pipeline::run(&w.ctx, &w.config, source, now()).await {
+    if let Some(verdict) = claim(&w, source) {
+        return verdict;
+    }
+    let result = pipeline::run(&w.ctx, &w.config, source, now()).await;
+    // A run whose store write failed is not done: another worker (or the next run here) tries it.
+    w.worker.release(&id, result.is_ok());
+    match result {
         Ok(report) => {
             w.live.metrics.record(&report.record);
             if !w.quiet {
@@ -282,6 +317,9 @@ pub(super) async fn watch(path: &Path, serve: Option<&ListenAddr>, quiet: bool) 
     let _lock = StateLock::acquire(&config.settings.state, config.settings.lock_timeout).await?;
     let store = Arc::new(Mutex::new(Store::open(&config.settings.state)?));
     remove_stale_temp_files(&config);
+    let worker = Worker::new(store.clone(), config.settings.lease, clock, random_unit());
+    let renewer = tokio::spawn(worker.clone().renew());
+    tracing::info!(worker = %worker.id, "worker started");
     let live = crate::serve::Live::default();
     publish::opml::write(&config)?;
     let site = crate::serve::Site::new(Arc::new(config.clone()), Some(live.clone()), now);
@@ -290,7 +328,7 @@ pub(super) async fn watch(path: &Path, serve: Option<&ListenAddr>, quiet: bool) 
         None => None,
     };
     let mut client = fetcher(&config)?;
-    let plan = watch_plan(config.clone(), client.clone(), &store, &live, quiet)?;
+    let plan = watch_plan(config.clone(), client.clone(), &store, &live, quiet, &worker)?;
     tracing::info!(sources = plan.jobs.len(), max_running = plan.max_running, "watching");
 
     let (control, controlled) = tokio::sync::mpsc::channel(4);
@@ -318,7 +356,7 @@ pub(super) async fn watch(path: &Path, serve: Option<&ListenAddr>, quiet: bool) 
                         }
                     }
                     configure_hosts(&client, &new);
-                    match watch_plan(new.clone(), client.clone(), &store, &live, quiet) {
+                    match watch_plan(new.clone(), client.clone(), &store, &live, quiet, &worker) {
                         Ok(plan) => {
                             if let Err(e) = publish::opml::write(&new) {
                                 tracing::error!(error = %error_chain(&e), "cannot write the OPML list");
@@ -345,6 +383,7 @@ pub(super) async fn watch(path: &Path, serve: Option<&ListenAddr>, quiet: bool) 
     );
     // The relay ends after sending Shutdown; the scheduler then drains and returns.
     let ((), ()) = tokio::join!(relay, schedule);
+    renewer.abort();
     stop_server(server).await?;
     Ok(Exit::Ok)
 }
