@@ -58,8 +58,9 @@ pub fn period(spec: &Schedule, at: DateTime<Utc>) -> Duration {
     }
 }
 
-/// The spread that jitter in `[0, 1)` is scaled by: a tenth of the period, at most [`MAX_JITTER`].
-fn spread(period: Duration) -> Duration {
+/// The spread that jitter in `[0, 1)` is scaled by: a tenth of the period, at most [`MAX_JITTER`]. Workers sharing
+/// a state plan one run of a source at most this far apart.
+pub fn spread(period: Duration) -> Duration {
     (period / 10).min(MAX_JITTER)
 }
 

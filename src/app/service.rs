@@ -251,13 +251,13 @@ fn watch_plan(
 
 /// Claims a due run of `source` for this worker; the verdict to give the scheduler when it is not ours to run.
 ///
-/// Which run is due is its time on the timetable (a running source keeps the time it was due). Another worker's
-/// run that started less than half a period before it is this run, already done: workers sharing a state plan
-/// the same runs, give or take their jitter (a tenth of the period at most).
+/// Which run is due is its time on the timetable (a running source keeps the time it was due). Workers sharing a
+/// state plan the same runs, give or take their jitter ([`scheduler::spread`]): another worker's run that started
+/// at most that long before this one was due is this run, already done.
 fn claim(w: &Watched, source: &crate::config::Source) -> Option<scheduler::Verdict> {
     let due = w.live.timetable.next(&source.id).unwrap_or_else(now);
-    let half = scheduler::period(&source.schedule, due) / 2;
-    let since = due - chrono::Duration::from_std(half).unwrap_or(chrono::Duration::zero());
+    let spread = scheduler::spread(scheduler::period(&source.schedule, due));
+    let since = due - chrono::Duration::from_std(spread).unwrap_or(chrono::Duration::zero());
     match w.worker.claim(source, since) {
         Ok(Claim::Granted { .. }) => None,
         Ok(Claim::Done { started }) => {
