@@ -38,10 +38,14 @@ pub enum Verdict {
     Failure,
     /// Another worker sharing the state ran this one, starting at `started`: the next is due as after a run of
     /// ours that started then, and the failure count stays.
-    Elsewhere { started: DateTime<Utc> },
+    Elsewhere {
+        started: DateTime<Utc>,
+    },
     /// Another worker holds the source until `until`: ask again then for the same due run (its time unchanged,
     /// so the timetable still shows it).
-    Deferred { until: DateTime<Utc> },
+    Deferred {
+        until: DateTime<Utc>,
+    },
 }
 
 /// The time between two runs of `spec` around `at`: the interval, or the gap between the next two cron times.
@@ -254,7 +258,13 @@ pub async fn run<C, R, F>(
             });
         }
         let wake = (running.len() < plan.max_running.max(1))
-            .then(|| slots.values().filter(|s| !s.running).map(|s| s.wait.unwrap_or(s.next).max(s.next)).min())
+            .then(|| {
+                slots
+                    .values()
+                    .filter(|s| !s.running)
+                    .map(|s| s.wait.unwrap_or(s.next).max(s.next))
+                    .min()
+            })
             .flatten()
             .map(|t| clock.instant(t));
 

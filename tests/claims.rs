@@ -46,59 +46,77 @@ fn a_lease_keeps_other_workers_out_until_it_runs_out_and_a_finished_run_counts_f
     let (mut a, mut b) = (pg_store(&url), pg_store(&url));
     let at = |s: &str| t(&format!("2026-01-01T00:00:{s}Z"));
 
-    let granted = a.claim(A, &want("news", NEWS, "2026-01-01T00:00:00Z"), LEASE, at("00")).unwrap();
+    let granted = a
+        .claim(A, &want("news", NEWS, "2026-01-01T00:00:00Z"), LEASE, at("00"))
+        .unwrap();
     assert_eq!(granted, Claim::Granted { until: at("10") });
     assert_eq!(
-        b.claim(B, &want("news", NEWS, "2026-01-01T00:00:00Z"), LEASE, at("01")).unwrap(),
+        b.claim(B, &want("news", NEWS, "2026-01-01T00:00:00Z"), LEASE, at("01"))
+            .unwrap(),
         Claim::Held { until: at("10") },
         "a live lease of another worker holds the source"
     );
     assert_eq!(
-        b.claim(B, &want("sport", NEWS, "2026-01-01T00:00:00Z"), LEASE, at("01")).unwrap(),
+        b.claim(B, &want("sport", NEWS, "2026-01-01T00:00:00Z"), LEASE, at("01"))
+            .unwrap(),
         Claim::Held { until: at("10") },
         "and every other source of its host"
     );
     assert!(
         matches!(
-            b.claim(B, &want("weather", OTHER, "2026-01-01T00:00:00Z"), LEASE, at("01")).unwrap(),
+            b.claim(B, &want("weather", OTHER, "2026-01-01T00:00:00Z"), LEASE, at("01"))
+                .unwrap(),
             Claim::Granted { .. }
         ),
         "another host is free"
     );
 
-    assert_eq!(a.renew(A, &[id("news")], LEASE, at("05")).unwrap(), Vec::<SourceId>::new());
     assert_eq!(
-        b.claim(B, &want("news", NEWS, "2026-01-01T00:00:00Z"), LEASE, at("12")).unwrap(),
+        a.renew(A, &[id("news")], LEASE, at("05")).unwrap(),
+        Vec::<SourceId>::new()
+    );
+    assert_eq!(
+        b.claim(B, &want("news", NEWS, "2026-01-01T00:00:00Z"), LEASE, at("12"))
+            .unwrap(),
         Claim::Held { until: at("15") },
         "renewal moved the lease"
     );
 
     // Worker A stops renewing (killed): once its lease is over, B takes the source over.
     assert_eq!(
-        b.claim(B, &want("news", NEWS, "2026-01-01T00:00:00Z"), LEASE, at("16")).unwrap(),
+        b.claim(B, &want("news", NEWS, "2026-01-01T00:00:00Z"), LEASE, at("16"))
+            .unwrap(),
         Claim::Granted { until: at("26") }
     );
-    assert_eq!(a.renew(A, &[id("news")], LEASE, at("17")).unwrap(), vec![id("news")], "A lost it");
+    assert_eq!(
+        a.renew(A, &[id("news")], LEASE, at("17")).unwrap(),
+        vec![id("news")],
+        "A lost it"
+    );
     a.release(A, &id("news"), true).unwrap();
     assert_eq!(
-        a.claim(A, &want("news", NEWS, "2026-01-01T00:00:00Z"), LEASE, at("18")).unwrap(),
+        a.claim(A, &want("news", NEWS, "2026-01-01T00:00:00Z"), LEASE, at("18"))
+            .unwrap(),
         Claim::Held { until: at("26") },
         "a release by a worker that lost the claim changes nothing"
     );
 
     b.release(B, &id("news"), true).unwrap();
     assert_eq!(
-        a.claim(A, &want("news", NEWS, "2026-01-01T00:00:16Z"), LEASE, at("19")).unwrap(),
+        a.claim(A, &want("news", NEWS, "2026-01-01T00:00:16Z"), LEASE, at("19"))
+            .unwrap(),
         Claim::Done { started: at("16") },
         "B's run started at or after the wanted time: done"
     );
     assert!(matches!(
-        a.claim(A, &want("news", NEWS, "2026-01-01T00:00:17Z"), LEASE, at("20")).unwrap(),
+        a.claim(A, &want("news", NEWS, "2026-01-01T00:00:17Z"), LEASE, at("20"))
+            .unwrap(),
         Claim::Granted { .. }
     ));
     a.release(A, &id("news"), false).unwrap();
     assert_eq!(
-        b.claim(B, &want("news", NEWS, "2026-01-01T00:00:17Z"), LEASE, at("21")).unwrap(),
+        b.claim(B, &want("news", NEWS, "2026-01-01T00:00:17Z"), LEASE, at("21"))
+            .unwrap(),
         Claim::Granted { until: at("31") },
         "a run released unfinished is not done: the next worker runs it"
     );
@@ -125,7 +143,12 @@ fn workers_claiming_one_host_at_once_get_one_grant() {
                     let mut store = pg_store(url);
                     let worker = format!("w{n}");
                     store
-                        .claim(&worker, &want(&format!("source-{n}"), NEWS, "2026-01-01T00:00:00Z"), LEASE, now)
+                        .claim(
+                            &worker,
+                            &want(&format!("source-{n}"), NEWS, "2026-01-01T00:00:00Z"),
+                            LEASE,
+                            now,
+                        )
                         .unwrap()
                 })
             })
@@ -148,8 +171,12 @@ fn sqlite_grants_every_claim() {
     let now = t("2026-01-01T00:00:00Z");
     for worker in [A, B] {
         assert_eq!(
-            store.claim(worker, &want("news", NEWS, "2026-01-01T00:00:00Z"), LEASE, now).unwrap(),
-            Claim::Granted { until: t("2026-01-01T00:00:10Z") }
+            store
+                .claim(worker, &want("news", NEWS, "2026-01-01T00:00:00Z"), LEASE, now)
+                .unwrap(),
+            Claim::Granted {
+                until: t("2026-01-01T00:00:10Z")
+            }
         );
     }
     assert!(store.renew(A, &[id("news")], LEASE, now).unwrap().is_empty());

@@ -118,7 +118,10 @@ fn signal(child: &Child, name: &str) {
 async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
-        assert!(start.elapsed() < Duration::from_secs(90), "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -133,7 +136,9 @@ fn runs(db: &str) -> BTreeMap<String, Vec<(i64, i64)>> {
     for run in text.split(',').filter(|r| !r.is_empty()) {
         let mut parts = run.split(' ');
         let (source, started, duration) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
-        let started = chrono::DateTime::parse_from_rfc3339(started).unwrap().timestamp_millis();
+        let started = chrono::DateTime::parse_from_rfc3339(started)
+            .unwrap()
+            .timestamp_millis();
         out.entry(source.to_owned())
             .or_default()
             .push((started, duration.parse().unwrap()));
@@ -165,13 +170,21 @@ async fn two_watches_run_every_source_once_per_period_and_never_twice_at_once() 
     let db = migrated_database().await;
     let dir = tempfile::tempdir().unwrap();
     // Every 6 s: a period is 6000 ms, and jitter moves a run by at most a tenth of it.
-    let config = config(dir.path(), &db, &sites.iter().collect::<Vec<_>>(), "cron = \"*/6 * * * * *\"", "2s");
+    let config = config(
+        dir.path(),
+        &db,
+        &sites.iter().collect::<Vec<_>>(),
+        "cron = \"*/6 * * * * *\"",
+        "2s",
+    );
     let period = 6000;
     // Start just after a period begins, so the first run (at start-up) is not squeezed against the next one.
     while chrono::Utc::now().timestamp_millis() % period > 300 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let workers: Vec<Child> = (0..2).map(|_| feedwright(&config, &["watch"]).spawn().unwrap()).collect();
+    let workers: Vec<Child> = (0..2)
+        .map(|_| feedwright(&config, &["watch"]).spawn().unwrap())
+        .collect();
     eventually("five runs of every source", || {
         let runs = runs(&db);
         runs.len() == 3 && runs.values().all(|r| r.len() >= 5)
@@ -194,10 +207,15 @@ async fn two_watches_run_every_source_once_per_period_and_never_twice_at_once() 
             assert!(b - a > period / 2, "{source}: run twice in one period: {starts:?}");
             assert!(b - a < period * 3 / 2, "{source}: a period without a run: {starts:?}");
         }
-        let printed: usize = outputs.iter().map(|o| summaries(&text(&o.stdout), source)).sum();
+        let by_worker: Vec<usize> = outputs.iter().map(|o| summaries(&text(&o.stdout), source)).collect();
+        eprintln!("{source}: {} runs, by worker {by_worker:?}", starts.len());
+        let printed: usize = by_worker.iter().sum();
         assert_eq!(printed, starts.len(), "{source}: each run reported once, by its worker");
     }
-    let done = pg::scalar(&db, "SELECT count(*)::text FROM claims WHERE holder IS NULL AND done IS NOT NULL");
+    let done = pg::scalar(
+        &db,
+        "SELECT count(*)::text FROM claims WHERE holder IS NULL AND done IS NOT NULL",
+    );
     assert_eq!(done, "3", "every claim released after the workers stopped");
 }
 
@@ -210,7 +228,12 @@ async fn a_watch_killed_mid_run_leaves_its_source_to_another_that_finishes_it() 
 
     let mut first = feedwright(&config, &["watch"]).spawn().unwrap();
     let pid = format!(":{}:", first.id());
-    let holder = || pg::scalar(&db, "SELECT coalesce((SELECT holder FROM claims WHERE source = 's0'), '')");
+    let holder = || {
+        pg::scalar(
+            &db,
+            "SELECT coalesce((SELECT holder FROM claims WHERE source = 's0'), '')",
+        )
+    };
     eventually("the first worker to claim the source", || holder().contains(&pid)).await;
     let listing_asked = async || {
         site.received_requests()
@@ -225,12 +248,16 @@ async fn a_watch_killed_mid_run_leaves_its_source_to_another_that_finishes_it() 
     }
     let second = feedwright(&config, &["watch"]).spawn().unwrap();
     signal(&first, "KILL");
-    let killed = Instant::now();
+    let (killed, killed_at) = (Instant::now(), chrono::Utc::now().timestamp_millis());
     assert!(!first.wait().unwrap().success());
     assert!(runs(&db).is_empty(), "the killed run committed nothing");
 
     eventually("the second worker to finish the source", || !runs(&db).is_empty()).await;
-    eprintln!("finished by the other worker {:?} after the kill", killed.elapsed());
+    eprintln!(
+        "taken over {} ms after the kill (run records keep whole seconds), finished {:?} after it",
+        runs(&db)["s0"][0].0 - killed_at,
+        killed.elapsed()
+    );
     signal(&second, "TERM");
     let out = second.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -255,7 +282,13 @@ async fn two_runs_at_once_share_the_sources() {
     }
     let db = migrated_database().await;
     let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path(), &db, &sites.iter().collect::<Vec<_>>(), "every = \"1h\"", "2s");
+    let config = config(
+        dir.path(),
+        &db,
+        &sites.iter().collect::<Vec<_>>(),
+        "every = \"1h\"",
+        "2s",
+    );
 
     let runs_now: Vec<Child> = (0..2).map(|_| feedwright(&config, &["run"]).spawn().unwrap()).collect();
     let outputs: Vec<Output> = runs_now.into_iter().map(|r| r.wait_with_output().unwrap()).collect();

@@ -372,6 +372,7 @@ async fn run_with(
 }
 
 /// How a source of `run` went: run here, or left to the worker that holds or ran it.
+#[expect(clippy::large_enum_variant, reason = "one per source of a run, and nearly always `Here`")]
 enum Ran {
     Here(Result<Report, pipeline::PipelineError>),
     Elsewhere(Claim),

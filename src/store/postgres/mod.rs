@@ -13,11 +13,11 @@
 //! migrates nothing and refuses an outdated schema. Nothing of `postgres` leaves this folder: errors go out boxed
 //! in [`StoreError`], named by the URL without its password.
 
+mod claims;
 mod conn;
 mod http;
 mod items;
 mod links;
-mod claims;
 mod outbox;
 mod pages;
 mod runs;
@@ -33,8 +33,8 @@ use url::Url;
 
 use super::location::DbUrl;
 use super::{
-    Backend, Changes, Claim, Want, Entry, FailedArticle, Item, RunRecord, RunState, RunSummary, SavedPage, StoreError, Windowed,
-    merge,
+    Backend, Changes, Claim, Entry, FailedArticle, Item, RunRecord, RunState, RunSummary, SavedPage, StoreError, Want,
+    Windowed, merge,
 };
 use crate::model::{Event, SourceId, Validators};
 use conn::{Conn, Tx};

@@ -22,8 +22,8 @@ use rusqlite::{Connection, OpenFlags};
 use url::Url;
 
 use super::{
-    Backend, Changes, Claim, Want, Entry, FailedArticle, Item, RunRecord, RunState, RunSummary, SavedPage, StoreError, Windowed,
-    merge,
+    Backend, Changes, Claim, Entry, FailedArticle, Item, RunRecord, RunState, RunSummary, SavedPage, StoreError, Want,
+    Windowed, merge,
 };
 use crate::model::{Event, SourceId, Validators};
 
