@@ -580,10 +580,10 @@ fn a_newer_schema_is_refused_and_an_older_one_is_migrated_keeping_its_items() {
         commit(&mut store, &changes(vec![item(16, "x")]), "2026-01-01T00:00:00Z");
     }
     drop(Store::open(&location).unwrap());
-    // Back to version 5: the columns, tables and indexes of 6 to 8 removed.
+    // Back to version 5: the columns, tables and indexes of 6 to 9 removed.
     pg::execute(
         &url,
-        "ALTER TABLE items DROP COLUMN edited; DROP TABLE pages, rules; DROP INDEX items_known, items_seen;
+        "ALTER TABLE items DROP COLUMN edited; DROP TABLE pages, rules, claims; DROP INDEX items_known, items_seen;
          UPDATE schema_version SET version = 5",
     );
     assert!(matches!(

@@ -299,6 +299,8 @@ async fn run_with(
         store: Arc::new(Mutex::new(store)),
     };
     let started = now();
+    // To the millisecond: a `run` right after another (in the same second) runs again; `started` is whole seconds.
+    let asked = clock();
     let worker = Worker::new(ctx.store.clone(), config.settings.lease, clock, service::random_unit());
     let renewer = tokio::spawn(worker.clone().renew());
     // Only for a person watching: never in cron mail, pipes or logs (see `term::wants_bars`).
@@ -308,7 +310,7 @@ async fn run_with(
         async move {
             // Another `run` or `watch` on a shared state may be running this source, or have run it since this
             // run started: then it is theirs.
-            match worker.claim(source, started) {
+            match worker.claim(source, asked) {
                 Ok(Claim::Granted { .. }) => {}
                 Ok(other) => return (source, Ran::Elsewhere(other)),
                 Err(e) => return (source, Ran::Here(Err(e.into()))),
@@ -372,7 +374,10 @@ async fn run_with(
 }
 
 /// How a source of `run` went: run here, or left to the worker that holds or ran it.
-#[expect(clippy::large_enum_variant, reason = "one per source of a run, and nearly always `Here`")]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per source of a run, and nearly always `Here`"
+)]
 enum Ran {
     Here(Result<Report, pipeline::PipelineError>),
     Elsewhere(Claim),
