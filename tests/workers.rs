@@ -106,7 +106,34 @@ async fn migrated_database() -> String {
     db
 }
 
-fn signal(child: &Child, name: &str) {
+/// A process of the test's, killed when the test ends while it still runs (a failed assertion included).
+struct Running(Option<Child>);
+
+impl Running {
+    fn spawn(mut cmd: Command) -> Running {
+        Running(Some(cmd.spawn().unwrap()))
+    }
+
+    fn child(&mut self) -> &mut Child {
+        self.0.as_mut().unwrap()
+    }
+
+    fn wait_with_output(mut self) -> Output {
+        self.0.take().unwrap().wait_with_output().unwrap()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn signal(child: &mut Running, name: &str) {
+    let child = child.child();
     let status = Command::new("kill")
         .args([format!("-{name}"), child.id().to_string()])
         .status()
@@ -182,18 +209,18 @@ async fn two_watches_run_every_source_once_per_period_and_never_twice_at_once() 
     while chrono::Utc::now().timestamp_millis() % period > 300 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let workers: Vec<Child> = (0..2)
-        .map(|_| feedwright(&config, &["watch"]).spawn().unwrap())
+    let mut workers: Vec<Running> = (0..2)
+        .map(|_| Running::spawn(feedwright(&config, &["watch"])))
         .collect();
     eventually("five runs of every source", || {
         let runs = runs(&db);
         runs.len() == 3 && runs.values().all(|r| r.len() >= 5)
     })
     .await;
-    for worker in &workers {
+    for worker in &mut workers {
         signal(worker, "TERM");
     }
-    let outputs: Vec<Output> = workers.into_iter().map(|w| w.wait_with_output().unwrap()).collect();
+    let outputs: Vec<Output> = workers.into_iter().map(|w| w.wait_with_output()).collect();
     for out in &outputs {
         assert!(out.status.success(), "{}", text(&out.stderr));
     }
@@ -226,8 +253,8 @@ async fn a_watch_killed_mid_run_leaves_its_source_to_another_that_finishes_it() 
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path(), &db, &[&site], "every = \"1h\"", "1s");
 
-    let mut first = feedwright(&config, &["watch"]).spawn().unwrap();
-    let pid = format!(":{}:", first.id());
+    let mut first = Running::spawn(feedwright(&config, &["watch"]));
+    let pid = format!(":{}:", first.child().id());
     let holder = || {
         pg::scalar(
             &db,
@@ -246,10 +273,10 @@ async fn a_watch_killed_mid_run_leaves_its_source_to_another_that_finishes_it() 
     while listing_asked().await == 0 {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let second = feedwright(&config, &["watch"]).spawn().unwrap();
-    signal(&first, "KILL");
+    let mut second = Running::spawn(feedwright(&config, &["watch"]));
+    signal(&mut first, "KILL");
     let (killed, killed_at) = (Instant::now(), chrono::Utc::now().timestamp_millis());
-    assert!(!first.wait().unwrap().success());
+    assert!(!first.child().wait().unwrap().success());
     assert!(runs(&db).is_empty(), "the killed run committed nothing");
 
     eventually("the second worker to finish the source", || !runs(&db).is_empty()).await;
@@ -258,8 +285,8 @@ async fn a_watch_killed_mid_run_leaves_its_source_to_another_that_finishes_it() 
         runs(&db)["s0"][0].0 - killed_at,
         killed.elapsed()
     );
-    signal(&second, "TERM");
-    let out = second.wait_with_output().unwrap();
+    signal(&mut second, "TERM");
+    let out = second.wait_with_output();
     assert!(out.status.success(), "{}", text(&out.stderr));
 
     let runs = runs(&db);
@@ -290,8 +317,8 @@ async fn two_runs_at_once_share_the_sources() {
         "2s",
     );
 
-    let runs_now: Vec<Child> = (0..2).map(|_| feedwright(&config, &["run"]).spawn().unwrap()).collect();
-    let outputs: Vec<Output> = runs_now.into_iter().map(|r| r.wait_with_output().unwrap()).collect();
+    let runs_now: Vec<Running> = (0..2).map(|_| Running::spawn(feedwright(&config, &["run"]))).collect();
+    let outputs: Vec<Output> = runs_now.into_iter().map(|r| r.wait_with_output()).collect();
     for out in &outputs {
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     }
