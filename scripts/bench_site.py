@@ -197,13 +197,14 @@ def main():
     parser.add_argument("--sources", type=int, default=1)
     parser.add_argument("--latency-ms", type=float, default=30.0)
     parser.add_argument("--port-file", required=True)
+    parser.add_argument("--host", default="127.0.0.1", help="the loopback address to listen on (127.0.0.x)")
     parser.add_argument("--lifetime", type=float, default=600.0, help="seconds before the server stops by itself")
     args = parser.parse_args()
     stats = Stats()
     if args.hosts:
         asyncio.run(serve_many(args, stats))
         return
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler(stats, args.articles, args.latency_ms / 1000))
+    server = ThreadingHTTPServer((args.host, 0), handler(stats, args.articles, args.latency_ms / 1000))
     server.daemon_threads = True
     with open(args.port_file, "w") as f:
         f.write(str(server.server_address[1]))

@@ -38,6 +38,16 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 pub enum Verdict {
     Success,
     Failure,
+    /// Another worker sharing the state ran this one, starting at `started`: the next is planned as after a run
+    /// of ours, and the failure count stays.
+    Elsewhere {
+        started: DateTime<Utc>,
+    },
+    /// Another worker holds the source until `until`: ask again then for the same due run (its time unchanged,
+    /// so the timetable still shows it).
+    Deferred {
+        until: DateTime<Utc>,
+    },
 }
 
 /// The time between two runs of `spec` around `at`: the interval, or the gap between the next two cron times.
@@ -54,8 +64,9 @@ pub fn period(spec: &Schedule, at: DateTime<Utc>) -> Duration {
     }
 }
 
-/// The spread a cron source's phase is scaled by: a tenth of the period, at most [`MAX_JITTER`].
-fn spread(period: Duration) -> Duration {
+/// The spread that jitter in `[0, 1)` is scaled by: a tenth of the period, at most [`MAX_JITTER`]. Workers sharing
+/// a state plan one run of a source at most this far apart.
+pub fn spread(period: Duration) -> Duration {
     (period / 10).min(MAX_JITTER)
 }
 
@@ -251,6 +262,8 @@ struct Slot {
     next: DateTime<Utc>,
     failures: u32,
     running: bool,
+    /// Deferred until then ([`Verdict::Deferred`]).
+    wait: Option<DateTime<Utc>>,
 }
 
 /// Runs every job of `plan` on its schedule until [`Control::Shutdown`] arrives or `control` closes.
@@ -278,7 +291,7 @@ pub async fn run<C, R, F>(
         while running.len() < plan.max_running.max(1) {
             let Some((id, slot)) = slots
                 .iter_mut()
-                .filter(|(_, s)| !s.running && s.next <= now)
+                .filter(|(_, s)| !s.running && s.next <= now && s.wait.is_none_or(|w| w <= now))
                 .min_by_key(|(id, s)| (s.next, (*id).clone()))
             else {
                 break;
@@ -297,7 +310,13 @@ pub async fn run<C, R, F>(
             });
         }
         let wake = (running.len() < plan.max_running.max(1))
-            .then(|| slots.values().filter(|s| !s.running).map(|s| s.next).min())
+            .then(|| {
+                slots
+                    .values()
+                    .filter(|s| !s.running)
+                    .map(|s| s.wait.unwrap_or(s.next).max(s.next))
+                    .min()
+            })
             .flatten()
             .map(|t| clock.instant(t));
 
@@ -370,6 +389,7 @@ fn apply<C>(slots: &mut HashMap<SourceId, Slot>, plan: &Plan<C>, now: DateTime<U
                         next,
                         failures: 0,
                         running: false,
+                        wait: None,
                     },
                 );
             }
@@ -391,10 +411,19 @@ fn finish<C>(
         return;
     };
     slot.running = false;
-    slot.failures = match verdict {
-        Verdict::Success => 0,
-        Verdict::Failure => slot.failures.saturating_add(1),
-    };
+    slot.wait = None;
+    match verdict {
+        Verdict::Success => slot.failures = 0,
+        Verdict::Failure => slot.failures = slot.failures.saturating_add(1),
+        // Runs follow planned times, so the next one is planned as after a run of ours.
+        Verdict::Elsewhere { .. } => {}
+        Verdict::Deferred { until } => {
+            slot.wait = Some(until);
+            tracing::info!(source = %id, until = %until, "held by another worker; asking again then");
+            plan.timetable.publish(slots);
+            return;
+        }
+    }
     let backoff = (slot.failures, plan.backoff_max, jitter());
     slot.next = after_run(planned, now, &slot.schedule, slot.phase, backoff);
     tracing::info!(source = %id, ?verdict, failures = slot.failures, next = %slot.next, "run finished");

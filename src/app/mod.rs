@@ -5,6 +5,7 @@ mod init;
 mod preview;
 mod service;
 mod snapshot;
+mod worker;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -20,9 +21,10 @@ use crate::fetch::Fetcher;
 use crate::pipeline::{self, Context, Report};
 use crate::publish;
 use crate::status::{self, Facts, Health, SourceState};
-use crate::store::{LockError, Outcome, StateLock, Store, StoreError};
+use crate::store::{Claim, LockError, Outcome, StateLock, Store, StoreError};
 use crate::term::{self, out};
 use service::{ping_hub, pinger, serve, watch};
+use worker::Worker;
 
 /// Process exit codes, as documented in `--help`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +92,11 @@ fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(0)
 }
 
+/// The clock to the millisecond, for claims and their leases (compared across workers, and seconds long in tests).
+fn clock() -> DateTime<Utc> {
+    Utc::now()
+}
+
 pub async fn main(cli: Cli) -> Result<Exit, AppError> {
     match &cli.command {
         Command::Check => check(&cli.config),
@@ -154,8 +161,13 @@ fn check(path: &Path) -> Result<Exit, AppError> {
 }
 
 /// Removes the temporary files that runs killed while publishing left in the output folder. Only while holding the
-/// state lock: then no writer of this config's files is alive. A failure is logged; it never fails the run.
+/// state lock: then no writer of this config's files is alive. A shared (PostgreSQL) state has no such lock, and
+/// another worker may be publishing into the same folder: its temporary files stay. A failure is logged; it never
+/// fails the run.
 fn remove_stale_temp_files(config: &Config) {
+    if config.settings.state.file().is_none() {
+        return;
+    }
     let names = publish::file_names(config);
     for result in publish::remove_stale_temp_files(&config.settings.output_dir, &names) {
         match result {
@@ -299,15 +311,32 @@ async fn run_with(
         store: Arc::new(Mutex::new(store)),
     };
     let started = now();
+    // To the millisecond: a `run` right after another (in the same second) runs again; `started` is whole seconds.
+    let asked = clock();
+    let worker = Worker::new(ctx.store.clone(), config.settings.lease, clock, service::random_unit());
+    let renewer = tokio::spawn(worker.clone().renew());
     // Only for a person watching: never in cron mail, pipes or logs (see `term::wants_bars`).
     let terminal = term::get();
     let shared = Arc::new(config.clone());
     let slots = Arc::new(tokio::sync::Semaphore::new(config.settings.max_running.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     for (n, source) in sources.iter().enumerate() {
-        let (ctx, config, slots, source) = (ctx.clone(), Arc::clone(&shared), Arc::clone(&slots), source.clone());
+        let (ctx, config, slots, source, worker) = (
+            ctx.clone(),
+            Arc::clone(&shared),
+            Arc::clone(&slots),
+            source.clone(),
+            worker.clone(),
+        );
         tasks.spawn(async move {
             let _slot = slots.acquire_owned().await.expect("the semaphore is never closed");
+            // Another `run` or `watch` on a shared state may be running this source, or have run it since this
+            // run started: then it is theirs.
+            match worker.claim(&source, asked) {
+                Ok(Claim::Granted { .. }) => {}
+                Ok(other) => return (n, Ran::Elsewhere(other)),
+                Err(e) => return (n, Ran::Here(Err(e.into()))),
+            }
             let bar = terminal.source_bar(source.id.as_str());
             let progress = |step| match (&bar, step) {
                 (Some(bar), pipeline::Progress::Planned(n)) => bar.planned(n),
@@ -315,29 +344,31 @@ async fn run_with(
                 (None, _) => {}
             };
             let report = pipeline::run_with(&ctx, &config, &source, started, options, &progress).await;
+            worker.release(&source.id, report.is_ok());
             if let Some(bar) = bar {
                 bar.finish();
                 if let Ok(report) = &report {
                     let _ = out::line(&summary(report, &state_after(&ctx, &source, report)));
                 }
             }
-            (n, report)
+            (n, Ran::Here(report))
         });
     }
-    let mut results: Vec<Option<Result<Report, pipeline::PipelineError>>> = sources.iter().map(|_| None).collect();
+    let mut results: Vec<Option<Ran>> = sources.iter().map(|_| None).collect();
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok((n, report)) => results[n] = Some(report),
+            Ok((n, ran)) => results[n] = Some(ran),
             // A bug in feedwright: it costs that source (exit 1, below), not the others.
             Err(e) => tracing::error!(error = %e, "a source's run panicked"),
         }
     }
+    renewer.abort();
     notify(config, &ctx).await;
 
     let ran: Vec<&crate::model::SourceId> = sources
         .iter()
         .zip(&results)
-        .filter(|(_, r)| matches!(r, Some(Ok(_))))
+        .filter(|(_, r)| matches!(r, Some(Ran::Here(Ok(_)))))
         .map(|(s, _)| &s.id)
         .collect();
     let merged = publish_merges(config, &ctx, &ran, started);
@@ -347,7 +378,19 @@ async fn run_with(
     } else {
         Exit::SourcesFailed
     };
-    for (source, result) in sources.iter().zip(results) {
+    for (source, ran) in sources.iter().zip(results) {
+        let result = match ran {
+            Some(Ran::Here(result)) => Some(result),
+            // Not a failure (exit 0): the source is run, elsewhere.
+            Some(Ran::Elsewhere(claim)) => {
+                tracing::info!(source = %source.id, ?claim, "not run here: another worker has it");
+                if !quiet {
+                    let _ = out::line(&elsewhere(source, claim));
+                }
+                continue;
+            }
+            None => None,
+        };
         // Warnings and errors were logged as they happened; stdout gets one line per source.
         match result {
             Some(Ok(report)) => {
@@ -454,6 +497,25 @@ fn publish_merges<'a>(
         });
     }
     out
+}
+
+/// How a source of `run` went: run here, or left to the worker that holds or ran it.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per source of a run, and nearly always `Here`"
+)]
+enum Ran {
+    Here(Result<Report, pipeline::PipelineError>),
+    Elsewhere(Claim),
+}
+
+/// The line `run` prints for a source another worker has.
+fn elsewhere(source: &Source, claim: Claim) -> String {
+    let why = match claim {
+        Claim::Done { started } => format!("already run by another worker since this run started (at {started})"),
+        _ => "running elsewhere (another worker holds it)".to_owned(),
+    };
+    format!("{:<16} skipped   {why}", source.id.as_str())
 }
 
 /// Drains the outbox; a notifier that fails is logged and keeps its events, and never changes the exit code.

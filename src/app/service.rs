@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use super::worker::Worker;
 use super::{
-    AppError, Exit, configure_hosts, fetcher, notify, now, publish_merges, remove_stale_temp_files, state_after,
+    AppError, Exit, clock, configure_hosts, fetcher, notify, now, publish_merges, remove_stale_temp_files, state_after,
     summary,
 };
 use crate::cli::ListenAddr;
@@ -15,7 +16,7 @@ use crate::fetch::Fetcher;
 use crate::pipeline::{self, Context};
 use crate::publish;
 use crate::scheduler;
-use crate::store::{Outcome, StateLock, Store};
+use crate::store::{Claim, Outcome, StateLock, Store};
 
 /// A pinger for the configured hub, or `None` when there is no hub (or no client could be built, which is logged:
 /// pings never fail a run).
@@ -46,7 +47,7 @@ pub(super) async fn ping_hub(config: &Config, pinger: &Option<publish::websub::P
 }
 
 /// A number in `[0, 1)` for scheduling jitter, from the standard library's per-process random hash keys.
-fn random_unit() -> f64 {
+pub(super) fn random_unit() -> f64 {
     use std::hash::BuildHasher;
     let bits = std::hash::RandomState::new().hash_one(());
     (bits >> 11) as f64 / (1u64 << 53) as f64
@@ -206,6 +207,7 @@ struct Watched {
     live: crate::serve::Live,
     pinger: Option<publish::websub::Pinger>,
     quiet: bool,
+    worker: Arc<Worker>,
 }
 
 /// A plan for `config`, using `client` (kept across reloads, so the per-host limits and the robots.txt cache hold
@@ -216,6 +218,7 @@ fn watch_plan(
     store: &Arc<Mutex<Store>>,
     live: &crate::serve::Live,
     quiet: bool,
+    worker: &Arc<Worker>,
 ) -> Result<scheduler::Plan<Watched>, AppError> {
     let mut jobs = Vec::new();
     {
@@ -242,9 +245,33 @@ fn watch_plan(
             live: live.clone(),
             config,
             quiet,
+            worker: worker.clone(),
         }),
         jobs,
     })
+}
+
+/// Claims a due run of `source` for this worker; the verdict to give the scheduler when it is not ours to run.
+///
+/// Which run is due is its time on the timetable (a running source keeps the time it was due). Workers sharing a
+/// state plan the same runs, give or take their jitter ([`scheduler::spread`]): another worker's run that started
+/// at most that long before this one was due is this run, already done.
+fn claim(w: &Watched, source: &crate::config::Source) -> Option<scheduler::Verdict> {
+    let due = w.live.timetable.next(&source.id).unwrap_or_else(now);
+    let spread = scheduler::spread(scheduler::period(&source.schedule, due));
+    let since = due - chrono::Duration::from_std(spread).unwrap_or(chrono::Duration::zero());
+    match w.worker.claim(source, since) {
+        Ok(Claim::Granted { .. }) => None,
+        Ok(Claim::Done { started }) => {
+            tracing::info!(source = %source.id, started = %started, "already run by another worker");
+            Some(scheduler::Verdict::Elsewhere { started })
+        }
+        Ok(Claim::Held { until }) => Some(scheduler::Verdict::Deferred { until }),
+        Err(e) => {
+            tracing::error!(source = %source.id, error = %error_chain(&e), "cannot claim the source");
+            Some(scheduler::Verdict::Failure)
+        }
+    }
 }
 
 /// One scheduled run of one source on a task of its own, so runs of different sources use every core. The task is
@@ -265,13 +292,20 @@ async fn watch_run(w: Arc<Watched>, id: crate::model::SourceId) -> scheduler::Ve
     }
 }
 
-/// One scheduled run of one source: the pipeline, then counters, the OPML list and hub pings.
+/// One scheduled run of one source: its claim, the pipeline, then counters, merged feeds, the OPML list and hub
+/// pings.
 async fn watch_run_here(w: Arc<Watched>, id: crate::model::SourceId) -> scheduler::Verdict {
     let Some(source) = w.config.source(id.as_str()) else {
         return scheduler::Verdict::Failure;
     };
+    if let Some(verdict) = claim(&w, source) {
+        return verdict;
+    }
     let started = now();
-    match pipeline::run(&w.ctx, &w.config, source, started).await {
+    let result = pipeline::run(&w.ctx, &w.config, source, started).await;
+    // A run whose store write failed is not done: another worker (or the next run here) tries it.
+    w.worker.release(&id, result.is_ok());
+    match result {
         Ok(report) => {
             let merged: Vec<PathBuf> = publish_merges(&w.config, &w.ctx, &[&source.id], started)
                 .into_iter()
@@ -310,6 +344,9 @@ pub(super) async fn watch(path: &Path, serve: Option<&ListenAddr>, quiet: bool) 
     let _lock = StateLock::acquire(&config.settings.state, config.settings.lock_timeout).await?;
     let store = Arc::new(Mutex::new(Store::open(&config.settings.state)?));
     remove_stale_temp_files(&config);
+    let worker = Worker::new(store.clone(), config.settings.lease, clock, random_unit());
+    let renewer = tokio::spawn(worker.clone().renew());
+    tracing::info!(worker = %worker.id, "worker started");
     let live = crate::serve::Live::default();
     publish::opml::write(&config)?;
     let site = crate::serve::Site::new(Arc::new(config.clone()), Some(live.clone()), now);
@@ -318,7 +355,7 @@ pub(super) async fn watch(path: &Path, serve: Option<&ListenAddr>, quiet: bool) 
         None => None,
     };
     let mut client = fetcher(&config)?;
-    let plan = watch_plan(config.clone(), client.clone(), &store, &live, quiet)?;
+    let plan = watch_plan(config.clone(), client.clone(), &store, &live, quiet, &worker)?;
     tracing::info!(sources = plan.jobs.len(), max_running = plan.max_running, "watching");
 
     let (control, controlled) = tokio::sync::mpsc::channel(4);
@@ -346,7 +383,7 @@ pub(super) async fn watch(path: &Path, serve: Option<&ListenAddr>, quiet: bool) 
                         }
                     }
                     configure_hosts(&client, &new);
-                    match watch_plan(new.clone(), client.clone(), &store, &live, quiet) {
+                    match watch_plan(new.clone(), client.clone(), &store, &live, quiet, &worker) {
                         Ok(plan) => {
                             if let Err(e) = publish::opml::write(&new) {
                                 tracing::error!(error = %error_chain(&e), "cannot write the OPML list");
@@ -373,6 +410,7 @@ pub(super) async fn watch(path: &Path, serve: Option<&ListenAddr>, quiet: bool) 
     );
     // The relay ends after sending Shutdown; the scheduler then drains and returns.
     let ((), ()) = tokio::join!(relay, schedule);
+    renewer.abort();
     stop_server(server).await?;
     Ok(Exit::Ok)
 }

@@ -127,6 +127,9 @@ pub struct Settings {
     pub concurrency: usize,
     /// How long a run waits for another run holding the state lock.
     pub lock_timeout: Duration,
+    /// A shared (PostgreSQL) state: how long a worker's claim on a source lasts without renewal (renewed every
+    /// third of it while the run goes on), so a killed worker's sources go to another within this.
+    pub lease: Duration,
     /// `watch`: the schedule of sources that name none.
     pub schedule: Schedule,
     /// `run` and `watch`: sources running at once.
@@ -180,6 +183,7 @@ impl Default for Settings {
             formats: Format::ALL.to_vec(),
             concurrency: 4,
             lock_timeout: Duration::from_secs(60),
+            lease: Duration::from_secs(60),
             schedule: Schedule::Every(Duration::from_secs(30 * 60)),
             // Enough to keep two cores busy while each source waits on its sites (a source spends most of its run
             // waiting), few enough that what runs at once (each source's articles until its commit, its

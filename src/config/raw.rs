@@ -307,6 +307,8 @@ pub struct RawSettings {
     pub formats: Option<Spanned<Vec<String>>>,
     pub concurrency: Option<Spanned<usize>>,
     pub lock_timeout: Option<Spanned<String>>,
+    /// A shared state: how long a worker's claim on a source lasts without renewal.
+    pub lease: Option<Spanned<String>>,
     /// `watch`: how often each source runs, unless it says otherwise (`every` or `cron`, not both).
     pub every: Option<Spanned<String>>,
     pub cron: Option<Spanned<String>>,

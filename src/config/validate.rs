@@ -207,6 +207,7 @@ impl Validator<'_> {
             lock_timeout: self
                 .duration(raw.lock_timeout.as_ref(), "lock_timeout")
                 .unwrap_or(d.lock_timeout),
+            lease: self.duration(raw.lease.as_ref(), "lease").unwrap_or(d.lease),
             schedule: self
                 .schedule(raw.every.as_ref(), raw.cron.as_ref())
                 .unwrap_or(d.schedule),

@@ -1,18 +1,15 @@
-//! One writer per state: `run` and `watch` hold this for as long as they write, so overlapping cron runs (or cron
-//! and `watch`) never interleave their runs. For a SQLite file it is an exclusive OS file lock beside the database;
-//! for PostgreSQL, a session advisory lock on a connection of its own (`postgres/lock.rs`). Either is dropped when
-//! the process dies, even on `kill -9`.
+//! One writer per SQLite state: `run` and `watch` hold this for as long as they write, so overlapping cron runs
+//! (or cron and `watch`) never interleave their runs. It is an exclusive OS file lock beside the database, dropped
+//! when the process dies, even on `kill -9`.
 //!
-//! This is the whole-state lock. Several workers sharing one PostgreSQL store will instead claim due sources one
-//! by one (`FOR UPDATE SKIP LOCKED` on a claims table, a backend call beside `load`); until then a second writer
-//! waits here, as it does for a file.
+//! A PostgreSQL state has no whole-state writer: any number of `run`s and `watch`es share it, each claiming the
+//! sources it runs ([`super::Backend::claim`], `postgres/claims.rs`), so for it this lock holds nothing.
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::postgres::WriterLock;
-use super::{Cause, Location};
+use super::Location;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
@@ -21,12 +18,6 @@ pub enum LockError {
         path: PathBuf,
         #[source]
         source: std::io::Error,
-    },
-    #[error("cannot take the writer lock of {}", path.display())]
-    Database {
-        path: PathBuf,
-        #[source]
-        source: Cause,
     },
     #[error("another feedwright run holds {} (waited {waited:?}); try again later or raise lock_timeout", path.display())]
     Busy { path: PathBuf, waited: Duration },
@@ -38,10 +29,11 @@ pub struct StateLock {
 }
 
 /// What keeps the lock: dropping it lets go.
-#[expect(dead_code, reason = "held for its Drop, never read")]
 enum Held {
+    #[expect(dead_code, reason = "held for its Drop, never read")]
     File(File),
-    Postgres(WriterLock),
+    /// A shared state: workers claim sources instead.
+    Shared,
 }
 
 impl std::fmt::Debug for StateLock {
@@ -51,33 +43,12 @@ impl std::fmt::Debug for StateLock {
 }
 
 impl StateLock {
-    /// Takes the lock for the state at `state`, waiting up to `timeout` for another holder.
+    /// Takes the lock for the state at `state`, waiting up to `timeout` for another holder (at once for a shared
+    /// PostgreSQL state).
     pub async fn acquire(state: &Location, timeout: Duration) -> Result<StateLock, LockError> {
         match state {
             Location::File(path) => Self::file(path, timeout).await,
-            Location::Postgres(url) => {
-                let path = state.shown();
-                let fail = |e: super::StoreError| LockError::Database {
-                    path: path.clone(),
-                    source: Box::new(e),
-                };
-                let lock = WriterLock::connect(url).map_err(fail)?;
-                let start = Instant::now();
-                loop {
-                    if lock.try_lock().map_err(fail)? {
-                        return Ok(StateLock {
-                            _held: Held::Postgres(lock),
-                        });
-                    }
-                    if start.elapsed() >= timeout {
-                        return Err(LockError::Busy {
-                            path,
-                            waited: start.elapsed(),
-                        });
-                    }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
+            Location::Postgres(_) => Ok(StateLock { _held: Held::Shared }),
         }
     }
 

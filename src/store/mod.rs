@@ -162,6 +162,47 @@ pub trait Backend: Send {
     fn pending(&self, target: &str) -> Result<Vec<(i64, Event)>, StoreError>;
     /// Marks an outbox row delivered (`Ok`) or records why it was not, for the next try.
     fn delivered(&mut self, id: i64, result: Result<(), String>) -> Result<(), StoreError>;
+
+    // Claims: which worker runs which source, when several share the store (see `docs/architecture.md`).
+
+    /// Asks for a lease on `want.source` for `worker`, until `now + lease`. A backend that one process holds at a
+    /// time (SQLite, under its file lock) grants every claim.
+    fn claim(&mut self, worker: &str, want: &Want, lease: Duration, now: DateTime<Utc>) -> Result<Claim, StoreError>;
+    /// Extends `worker`'s leases on `sources` to `now + lease`; answers the sources it no longer holds (taken over
+    /// by another worker after the lease ran out).
+    fn renew(
+        &mut self,
+        worker: &str,
+        sources: &[SourceId],
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SourceId>, StoreError>;
+    /// Ends `worker`'s lease on `source`; `done`: its run finished (committed or recorded), so that run's start
+    /// counts as done for every worker.
+    fn release(&mut self, worker: &str, source: &SourceId, done: bool) -> Result<(), StoreError>;
+}
+
+/// A source a worker wants to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Want {
+    pub source: SourceId,
+    /// The host whose politeness the source's runs share ([`crate::fetch::hosts::key`] of its first URL): a
+    /// host's sources run on one worker at a time.
+    pub host: String,
+    /// Which run this is: a run of the source that started at or after `since` and finished makes this one
+    /// unneeded ([`Claim::Done`]).
+    pub since: DateTime<Utc>,
+}
+
+/// The answer to [`Backend::claim`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// The source is the worker's until then (renew before); run it, then release it.
+    Granted { until: DateTime<Utc> },
+    /// Another worker finished a run of it that started at `started` (at or after the wanted `since`).
+    Done { started: DateTime<Utc> },
+    /// Another worker's live lease holds the source, or another source of its host, until then: ask again then.
+    Held { until: DateTime<Utc> },
 }
 
 /// The store everything outside this module holds: a [`Backend`] chosen by [`Store::open`]. Its calls are the

@@ -13,11 +13,11 @@
 //! migrates nothing and refuses an outdated schema. Nothing of `postgres` leaves this folder: errors go out boxed
 //! in [`StoreError`], named by the URL without its password.
 
+mod claims;
 mod conn;
 mod http;
 mod items;
 mod links;
-mod lock;
 mod outbox;
 mod pages;
 mod runs;
@@ -33,13 +33,11 @@ use url::Url;
 
 use super::location::DbUrl;
 use super::{
-    Backend, Changes, Entry, FailedArticle, Item, RunRecord, RunState, RunSummary, SavedPage, StoreError, Windowed,
-    merge,
+    Backend, Changes, Claim, Entry, FailedArticle, Item, RunRecord, RunState, RunSummary, SavedPage, StoreError, Want,
+    Windowed, merge,
 };
 use crate::model::{Event, SourceId, Validators};
 use conn::{Conn, Tx};
-
-pub(super) use lock::WriterLock;
 
 /// Why a call failed.
 #[derive(Debug)]
@@ -399,6 +397,30 @@ impl Backend for Postgres {
 
     fn delivered(&mut self, id: i64, result: Result<(), String>) -> Result<(), StoreError> {
         self.write(move |tx| outbox::delivered(tx, id, result))
+    }
+
+    fn claim(&mut self, worker: &str, want: &Want, lease: Duration, now: DateTime<Utc>) -> Result<Claim, StoreError> {
+        let (worker, want) = (worker.to_owned(), want.clone());
+        self.write(move |tx| claims::claim(tx, &worker, &want, lease, now))
+    }
+
+    fn renew(
+        &mut self,
+        worker: &str,
+        sources: &[SourceId],
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SourceId>, StoreError> {
+        if sources.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (worker, sources) = (worker.to_owned(), sources.to_vec());
+        self.write(move |tx| claims::renew(tx, &worker, &sources, lease, now))
+    }
+
+    fn release(&mut self, worker: &str, source: &SourceId, done: bool) -> Result<(), StoreError> {
+        let (worker, source) = (worker.to_owned(), source.clone());
+        self.write(move |tx| claims::release(tx, &worker, &source, done))
     }
 }
 

@@ -21,8 +21,6 @@ pub const APP: &str = "feedwright";
 pub const APP_KEY: i32 = 0x4657_5254;
 /// `(APP_KEY, MIGRATE)`: held by the transaction that migrates, so two processes opening at once migrate once.
 pub const MIGRATE: i32 = 0;
-/// `(APP_KEY, WRITER)`: the writer lock of `run` and `watch` (see `store/lock.rs`).
-pub const WRITER: i32 = 1;
 
 pub const MIGRATIONS: &[&str] = &[
     // 1: items, the listing links that lead to them, and HTTP validators.
@@ -149,4 +147,15 @@ pub const MIGRATIONS: &[&str] = &[
     "ALTER TABLE rules ADD COLUMN published TEXT COLLATE \"C\";
     CREATE TABLE changes (n BIGINT NOT NULL);
     INSERT INTO changes (n) VALUES (0);",
+    // 11: which worker runs which source, when several share this database (`claims.rs`): the holder's lease
+    // (milliseconds since the epoch), when its run started, and when the last finished run started.
+    "CREATE TABLE claims (
+        source      TEXT COLLATE \"C\" PRIMARY KEY,
+        host        TEXT COLLATE \"C\" NOT NULL,
+        holder      TEXT COLLATE \"C\",
+        lease_until BIGINT,
+        started     BIGINT,
+        done        BIGINT
+    );
+    CREATE INDEX claims_by_host ON claims (host);",
 ];

@@ -22,8 +22,8 @@ use rusqlite::{Connection, OpenFlags};
 use url::Url;
 
 use super::{
-    Backend, Changes, Entry, FailedArticle, Item, RunRecord, RunState, RunSummary, SavedPage, StoreError, Windowed,
-    merge,
+    Backend, Changes, Claim, Entry, FailedArticle, Item, RunRecord, RunState, RunSummary, SavedPage, StoreError, Want,
+    Windowed, merge,
 };
 use crate::model::{Event, SourceId, Validators};
 
@@ -338,6 +338,27 @@ impl Backend for Sqlite {
 
     fn delivered(&mut self, id: i64, result: Result<(), String>) -> Result<(), StoreError> {
         self.read(|c| outbox::delivered(c, id, result))
+    }
+
+    /// Always granted: `run` and `watch` hold the file's writer lock (`store/lock.rs`), so no other worker exists.
+    fn claim(&mut self, _worker: &str, _want: &Want, lease: Duration, now: DateTime<Utc>) -> Result<Claim, StoreError> {
+        Ok(Claim::Granted {
+            until: now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX),
+        })
+    }
+
+    fn renew(
+        &mut self,
+        _worker: &str,
+        _sources: &[SourceId],
+        _lease: Duration,
+        _now: DateTime<Utc>,
+    ) -> Result<Vec<SourceId>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    fn release(&mut self, _worker: &str, _source: &SourceId, _done: bool) -> Result<(), StoreError> {
+        Ok(())
     }
 }
 

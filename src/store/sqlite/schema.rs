@@ -125,4 +125,15 @@ pub const MIGRATIONS: &[&str] = &[
     // 10: the digest of what each source's feed files were last written from, cleared by a commit that adds or edits
     // an item, so a run that changed nothing renders nothing.
     "ALTER TABLE rules ADD COLUMN published TEXT;",
+    // 11: the claims of workers sharing a store (`postgres/claims.rs`). SQLite has one writer at a time (its file
+    // lock) and never reads it: the table is here so that a version number means the same tables in both backends.
+    "CREATE TABLE claims (
+        source      TEXT PRIMARY KEY,
+        host        TEXT NOT NULL,
+        holder      TEXT,
+        lease_until INTEGER,
+        started     INTEGER,
+        done        INTEGER
+    ) WITHOUT ROWID;
+    CREATE INDEX claims_by_host ON claims (host);",
 ];
