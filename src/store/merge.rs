@@ -136,6 +136,14 @@ pub fn events(source: &SourceId, inserted: Vec<EventItem>, run_events: &[Event])
     new.into_iter().chain(run_events.iter().cloned()).collect()
 }
 
+/// The oldest time retention keeps an item for (`retain` before `now`; the feed window is kept whatever its age);
+/// `None` when `retain` reaches before any representable time, and nothing is old enough to go.
+pub fn retention_cutoff(now: DateTime<Utc>, retain: std::time::Duration) -> Option<DateTime<Utc>> {
+    chrono::Duration::from_std(retain)
+        .ok()
+        .and_then(|r| now.checked_sub_signed(r))
+}
+
 /// What decides whether an article was edited: the fields a reader sees. Categories count only when there are
 /// some, so the hash of an item without any is what it was before items had categories, and an upgrade does not
 /// make every stored item look edited.

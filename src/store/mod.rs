@@ -19,6 +19,7 @@ pub mod merge;
 mod pages;
 mod postgres;
 mod sqlite;
+mod stored;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -12,6 +12,7 @@ use url::Url;
 use super::conn::Tx;
 use super::{Failure, Result, StoredItems, clean, clean_opt, time, url, utc};
 use crate::model::{DateSource, Item, ItemId, SourceId};
+use crate::store::merge;
 use crate::store::merge::{Row, Stored, Taken, Verdict};
 use crate::store::{Entry, Known};
 
@@ -220,10 +221,7 @@ pub(super) fn retain(
     (max_items, retain): (usize, Duration),
     now: DateTime<Utc>,
 ) -> Result<usize> {
-    let Some(cutoff) = chrono::Duration::from_std(retain)
-        .ok()
-        .and_then(|r| now.checked_sub_signed(r))
-    else {
+    let Some(cutoff) = merge::retention_cutoff(now, retain) else {
         return Ok(0);
     };
     let cutoff_text = cutoff.to_rfc3339();
@@ -321,5 +319,5 @@ pub(super) fn counts(tx: &mut Tx<'_>, source: &SourceId, since: DateTime<Utc>) -
 }
 
 fn date_source_of(text: &str) -> Result<DateSource> {
-    DateSource::parse(text).ok_or_else(|| Failure::Corrupt(format!("date source {text}")))
+    crate::store::stored::date_source(text).map_err(Failure::Corrupt)
 }

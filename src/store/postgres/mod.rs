@@ -32,6 +32,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use url::Url;
 
 use super::location::DbUrl;
+use super::stored;
 use super::{
     Backend, Changes, Claim, Entry, FailedArticle, Item, RunRecord, RunState, RunSummary, SavedPage, StoreError, Want,
     Windowed, merge,
@@ -61,15 +62,15 @@ type Result<T, E = Failure> = std::result::Result<T, E>;
 
 /// A time as stored (RFC 3339).
 fn time(text: &str) -> Result<DateTime<FixedOffset>> {
-    DateTime::parse_from_rfc3339(text).map_err(|e| Failure::Corrupt(format!("time {text:?}: {e}")))
+    stored::time(text).map_err(Failure::Corrupt)
 }
 
 fn utc(text: &str) -> Result<DateTime<Utc>> {
-    time(text).map(|t| t.to_utc())
+    stored::utc(text).map_err(Failure::Corrupt)
 }
 
 fn url(what: &str, text: &str) -> Result<Url> {
-    Url::parse(text).map_err(|e| Failure::Corrupt(format!("{what} {text}: {e}")))
+    stored::url(what, text).map_err(Failure::Corrupt)
 }
 
 /// Text from a site as PostgreSQL can hold it: `text` cannot contain NUL, which SQLite keeps, so a NUL becomes
