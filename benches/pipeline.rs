@@ -242,7 +242,7 @@ fn history(backend: &str, state: Location) {
         let start = Instant::now();
         let feedwright::store::RunState {
             known, failed, robots, ..
-        } = store.load(&source, now() - chrono::Duration::days(1)).unwrap();
+        } = store.load(&source, Some(now() - chrono::Duration::days(1))).unwrap();
         loads.push(start.elapsed());
         assert!(known.len() >= STORED as usize && failed.is_empty() && robots.is_empty());
         let seen: Vec<ItemId> = (0..20)

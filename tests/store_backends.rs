@@ -155,7 +155,7 @@ fn known_links_remember_first_seen_and_an_undated_item_keeps_its_first_date() {
         again.updated = again.published;
         commit(store, &changes(vec![again]), "2026-01-31T00:00:00Z");
 
-        let known = store.load(&source(), DateTime::UNIX_EPOCH).unwrap().known;
+        let known = store.load(&source(), Some(DateTime::UNIX_EPOCH)).unwrap().known;
         let k = &known[item(16, "").url.as_str()];
         assert_eq!(k.first_seen, t("2026-01-01T00:00:00Z"));
         assert_eq!(k.last_checked, t("2026-01-05T00:00:00Z"));
@@ -241,7 +241,7 @@ fn failed_links_are_remembered_with_their_backoff_until_they_succeed() {
         commit(store, &c, "2026-01-01T00:00:00Z");
         c.skipped.push(late.clone());
         commit(store, &c, "2026-01-02T00:00:00Z");
-        let failed = store.load(&source(), DateTime::UNIX_EPOCH).unwrap().failed;
+        let failed = store.load(&source(), Some(DateTime::UNIX_EPOCH)).unwrap().failed;
         let f = &failed[dead.url.as_str()];
         assert_eq!(
             (f.attempts, &f.link, f.last_failed),
@@ -326,7 +326,7 @@ fn robots_txt_is_kept_per_host_and_read_back_while_fresh() {
         ];
         store.save_robots(&fetched, t("2026-01-01T00:00:00Z")).unwrap();
         store.save_robots(&fetched[1..], t("2026-01-02T00:00:00Z")).unwrap();
-        let fresh = store.load(&source(), t("2026-01-01T12:00:00Z")).unwrap().robots;
+        let fresh = store.load(&source(), Some(t("2026-01-01T12:00:00Z"))).unwrap().robots;
         assert_eq!(
             fresh,
             [StoredRobots {
@@ -335,7 +335,7 @@ fn robots_txt_is_kept_per_host_and_read_back_while_fresh() {
                 fetched: t("2026-01-02T00:00:00Z"),
             }]
         );
-        let mut all = store.load(&source(), t("2025-12-31T00:00:00Z")).unwrap().robots;
+        let mut all = store.load(&source(), Some(t("2025-12-31T00:00:00Z"))).unwrap().robots;
         all.sort();
         assert_eq!(all.len(), 2);
         format!("{all:?}")
@@ -464,7 +464,7 @@ fn saved_pages_follow_the_feed_window_and_the_rules_fingerprint_is_kept() {
             listed,
             ["https://www.example.org/news/", "https://www.example.org/news/2"]
         );
-        let validators = store.load(&source(), now).unwrap().listing_validators;
+        let validators = store.load(&source(), Some(now)).unwrap().listing_validators;
         assert_eq!(validators.len(), 1);
 
         let mut next = changes(vec![item(4, "d")]);
@@ -524,7 +524,7 @@ fn retention_drops_old_unlisted_items_but_never_the_feed_window() {
             ["Story 5", "Story 4", "Story 3"],
             "the window (5, 4) and the listed 3 stay"
         );
-        let state = store.load(&source(), DateTime::UNIX_EPOCH).unwrap();
+        let state = store.load(&source(), Some(DateTime::UNIX_EPOCH)).unwrap();
         assert!(state.failed.is_empty(), "the failed link is older than the cutoff");
         assert!(
             store.validators(&item(1, "").url).unwrap().is_none(),

@@ -180,11 +180,7 @@ pub async fn collect_with(
 fn load(ctx: &Context, source: &Source, now: DateTime<Utc>) -> Result<RunState, StoreError> {
     let max_age = chrono::Duration::from_std(crate::fetch::robots::MAX_AGE).expect("a day fits");
     ctx.fetcher.seeding_robots(|first| {
-        let since = if first {
-            now - max_age
-        } else {
-            crate::store::no_robots()
-        };
+        let since = first.then(|| now - max_age);
         let mut state = lock(&ctx.store).load(&source.id, since)?;
         let remembered = std::mem::take(&mut state.robots)
             .into_iter()

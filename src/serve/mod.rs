@@ -77,8 +77,11 @@ struct Kept {
     at: DateTime<Utc>,
     states: Vec<SourceState>,
     /// Plain `serve`'s run counters for `/metrics` (under `watch` they are live), read with the states.
-    runs: Option<Vec<(crate::model::SourceId, Vec<crate::store::RunRecord>)>>,
+    runs: Option<RecentRuns>,
 }
+
+/// Each source's recent runs, for plain `serve`'s `/metrics`.
+type RecentRuns = Vec<(crate::model::SourceId, Vec<crate::store::RunRecord>)>;
 
 /// The longest the states are kept without a commit to the store.
 const KEEP_STATES: chrono::Duration = chrono::Duration::seconds(30);
@@ -186,18 +189,7 @@ impl Site {
     }
 
     /// [`Site::states`], and with `runs`, plain `serve`'s recent runs of every source for `/metrics`.
-    #[allow(clippy::type_complexity)]
-    fn kept_states(
-        &self,
-        config: &Arc<Config>,
-        runs: bool,
-    ) -> Result<
-        (
-            Vec<SourceState>,
-            Vec<(crate::model::SourceId, Vec<crate::store::RunRecord>)>,
-        ),
-        StoreError,
-    > {
+    fn kept_states(&self, config: &Arc<Config>, runs: bool) -> Result<(Vec<SourceState>, RecentRuns), StoreError> {
         let now = (self.clock)();
         let next_id = |id: &crate::model::SourceId| self.live.as_ref().and_then(|l| l.timetable.next(id));
         let next = |s: &crate::config::Source| next_id(&s.id);

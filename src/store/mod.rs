@@ -77,7 +77,7 @@ pub struct RunState {
     pub known: HashMap<String, Known>,
     /// The listed links whose last attempt failed or was skipped and that never succeeded since, by URL.
     pub failed: HashMap<String, FailedLink>,
-    /// robots.txt files fetched at or after the `robots_since` asked for, of every host (none for [`no_robots`]).
+    /// robots.txt files fetched at or after the `robots_since` asked for, of every host (none when it is `None`).
     pub robots: Vec<StoredRobots>,
     /// The validators of the listing pages this source saved, by URL (article validators are read per re-check,
     /// [`Backend::validators`]: a bounded few).
@@ -95,8 +95,9 @@ pub struct RunState {
 pub trait Backend: Send {
     // A run: what it needs before it fetches, and what it learnt.
 
-    /// Everything a run of `source` reads before it fetches; robots.txt files older than `robots_since` are left out.
-    fn load(&self, source: &SourceId, robots_since: DateTime<Utc>) -> Result<RunState, StoreError>;
+    /// Everything a run of `source` reads before it fetches; robots.txt files older than `robots_since` are left out,
+    /// and all of them with `None` (the process read them already).
+    fn load(&self, source: &SourceId, robots_since: Option<DateTime<Utc>>) -> Result<RunState, StoreError>;
     /// The validators kept for `url` (an article being re-checked).
     fn validators(&self, url: &Url) -> Result<Option<Validators>, StoreError>;
     /// The rule fingerprint stored by the last committed run of `source` (`None` before its first).
@@ -386,16 +387,6 @@ impl Outcome {
             _ => Self::Failed,
         }
     }
-}
-
-/// The `robots_since` that asks [`Backend::load`] for no robots.txt at all (the first day of the year 9999: nothing
-/// is fetched after it, and it still sorts after every stored time as RFC 3339 text). A backend may skip the query.
-pub fn no_robots() -> DateTime<Utc> {
-    chrono::NaiveDate::from_ymd_opt(9999, 1, 1)
-        .expect("a valid date")
-        .and_hms_opt(0, 0, 0)
-        .expect("a valid time")
-        .and_utc()
 }
 
 /// A host's robots.txt as kept between runs.

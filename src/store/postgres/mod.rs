@@ -262,13 +262,16 @@ fn migrate(tx: &mut Tx<'_>) -> Result<Found> {
 }
 
 impl Backend for Postgres {
-    fn load(&self, source: &SourceId, robots_since: DateTime<Utc>) -> Result<RunState, StoreError> {
+    fn load(&self, source: &SourceId, robots_since: Option<DateTime<Utc>>) -> Result<RunState, StoreError> {
         let source = source.clone();
         self.read(move |tx| {
             Ok(RunState {
                 known: items::known_links(tx, &source)?,
                 failed: links::failed_links(tx, &source)?,
-                robots: http::robots(tx, robots_since)?,
+                robots: match robots_since {
+                    Some(since) => http::robots(tx, since)?,
+                    None => Vec::new(),
+                },
                 listing_validators: http::listing_validators(tx, &source)?,
             })
         })

@@ -54,9 +54,6 @@ pub(super) fn save_validators(c: &Connection, validators: &[(Url, Validators)]) 
 
 /// The robots.txt files fetched at or after `since`.
 pub(super) fn robots(c: &Connection, since: DateTime<Utc>) -> Result<Vec<StoredRobots>> {
-    if since >= crate::store::no_robots() {
-        return Ok(Vec::new());
-    }
     let mut stmt = c.prepare_cached("SELECT host, body, fetched FROM robots WHERE fetched >= ?1")?;
     let mut rows = stmt.query([since.to_rfc3339()])?;
     let mut out = Vec::new();

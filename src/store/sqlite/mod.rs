@@ -227,12 +227,15 @@ fn open_err(path: &Path, e: rusqlite::Error) -> StoreError {
 }
 
 impl Backend for Sqlite {
-    fn load(&self, source: &SourceId, robots_since: DateTime<Utc>) -> Result<RunState, StoreError> {
+    fn load(&self, source: &SourceId, robots_since: Option<DateTime<Utc>>) -> Result<RunState, StoreError> {
         self.read(|c| {
             Ok(RunState {
                 known: items::known_links(c, source)?,
                 failed: links::failed_links(c, source)?,
-                robots: http::robots(c, robots_since)?,
+                robots: match robots_since {
+                    Some(since) => http::robots(c, since)?,
+                    None => Vec::new(),
+                },
                 listing_validators: http::listing_validators(c, source)?,
             })
         })

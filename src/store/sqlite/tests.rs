@@ -193,7 +193,7 @@ fn known_links_remember_first_seen() {
     store
         .commit(&changes(vec![item(16, "x")]), &mut record(), t("2026-01-05T00:00:00Z"))
         .unwrap();
-    let known = store.load(&source(), DateTime::UNIX_EPOCH).unwrap().known;
+    let known = store.load(&source(), Some(DateTime::UNIX_EPOCH)).unwrap().known;
     let k = &known[item(16, "").url.as_str()];
     assert_eq!(k.first_seen, t("2026-01-01T00:00:00Z"));
     assert_eq!(k.last_checked, t("2026-01-05T00:00:00Z"));
@@ -318,14 +318,14 @@ fn robots_txt_is_kept_per_host_and_read_back_while_fresh() {
     ];
     store.save_robots(&fetched, t("2026-01-01T00:00:00Z")).unwrap();
     store.save_robots(&fetched[1..], t("2026-01-02T00:00:00Z")).unwrap();
-    let mut fresh = store.load(&source(), t("2026-01-01T12:00:00Z")).unwrap().robots;
+    let mut fresh = store.load(&source(), Some(t("2026-01-01T12:00:00Z"))).unwrap().robots;
     let expected = StoredRobots {
         host: "http://www.wicwuzhen.cn".into(),
         body: None,
         fetched: t("2026-01-02T00:00:00Z"),
     };
     assert_eq!(fresh, vec![expected]);
-    fresh = store.load(&source(), t("2025-12-31T00:00:00Z")).unwrap().robots;
+    fresh = store.load(&source(), Some(t("2025-12-31T00:00:00Z"))).unwrap().robots;
     fresh.sort();
     assert_eq!(fresh.len(), 2);
     assert_eq!(fresh[1].body.as_deref(), Some("User-agent: *\nDisallow: /admin/\n"));
@@ -349,7 +349,7 @@ fn failed_links_are_remembered_until_they_succeed() {
     });
     store.commit(&c, &mut record(), t("2026-01-01T00:00:00Z")).unwrap();
     store.commit(&c, &mut record(), t("2026-01-02T00:00:00Z")).unwrap();
-    let failed = store.load(&source(), DateTime::UNIX_EPOCH).unwrap().failed;
+    let failed = store.load(&source(), Some(DateTime::UNIX_EPOCH)).unwrap().failed;
     let dead = &failed[url.as_str()];
     assert_eq!(
         (dead.attempts, &dead.link, dead.last_failed),
@@ -367,7 +367,7 @@ fn failed_links_are_remembered_until_they_succeed() {
         )
         .unwrap();
     assert_eq!(
-        store.load(&source(), DateTime::UNIX_EPOCH).unwrap().failed.len(),
+        store.load(&source(), Some(DateTime::UNIX_EPOCH)).unwrap().failed.len(),
         1,
         "the link that worked is forgotten"
     );
@@ -628,7 +628,7 @@ fn the_known_links_of_a_long_history_are_read_without_a_single_item_row() {
     store
         .commit(&changes(items), &mut record(), t("2026-01-01T00:00:00Z"))
         .unwrap();
-    let state = store.load(&source(), t("2026-01-01T00:00:00Z")).unwrap();
+    let state = store.load(&source(), Some(t("2026-01-01T00:00:00Z"))).unwrap();
     assert_eq!(state.known.len(), N as usize);
     let k = &state.known["https://www.example.org/history/9999.htm"];
     assert_eq!(k.hash.len(), 64, "the content hash comes with the id");
@@ -737,7 +737,7 @@ fn retention_drops_old_unlisted_items_but_never_the_feed_window() {
         ["Story 5", "Story 4", "Story 3"],
         "the window (5, 4) and the listed 3 stay"
     );
-    let state = store.load(&source(), DateTime::UNIX_EPOCH).unwrap();
+    let state = store.load(&source(), Some(DateTime::UNIX_EPOCH)).unwrap();
     let mut known: Vec<&str> = state.known.keys().map(String::as_str).collect();
     known.sort();
     assert_eq!(
