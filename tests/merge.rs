@@ -6,10 +6,9 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Child, Command as StdCommand, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command as StdCommand, Stdio};
 
-use common::{Setup, parse_feed, serve_site};
+use common::{Setup, parse_feed, serve, serve_site};
 
 const VALIDATE_FEED: &str = "/work/shared/oracles/validate-feed";
 
@@ -106,43 +105,6 @@ fn validate(files: &[&Path]) {
         report.contains("newsboat: ok"),
         "newsboat must be one of the oracles that ran: {report}"
     );
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `feedwright serve` for `setup` on a free port, answering; returns it and its base URL.
-async fn serve(setup: &Setup) -> (Server, String) {
-    let port = free_port();
-    let child = StdCommand::new(assert_cmd::cargo::cargo_bin("feedwright"))
-        .arg("--config")
-        .arg(setup.config())
-        .args(["--quiet", "serve", "--addr", &format!("127.0.0.1:{port}")])
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = Server(child);
-    let base = format!("http://127.0.0.1:{port}");
-    let start = Instant::now();
-    while reqwest::get(format!("{base}/healthz")).await.is_err() {
-        assert!(start.elapsed() < Duration::from_secs(60), "serve never answered");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    (server, base)
 }
 
 /// How many items newsboat keeps of the feed at `url` after one `newsboat -x reload`, from its cache database.

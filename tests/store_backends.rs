@@ -11,8 +11,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use feedwright::model::{DateSource, Event, Item, ItemId, ListedLink, SourceId, Validators};
 use feedwright::store::{
-    Changes, FailedArticle, Keep, ListingStatus, Location, Outcome, RunRecord, RunSummary, SKIPPED, SavedPage, Served,
-    StateLock, Store, StoreError, StoredRobots,
+    Changes, FailedArticle, FeedTag, Keep, ListingStatus, Location, Outcome, RunRecord, RunSummary, SKIPPED, SavedPage,
+    Served, StateLock, Store, StoreError, StoredFeed, StoredRobots,
 };
 use url::Url;
 
@@ -377,6 +377,87 @@ fn the_outbox_queues_new_items_first_per_target_and_forgets_what_was_delivered()
     });
 }
 
+fn stored_feed(ext: &str, body: &[u8], at: &str) -> StoredFeed {
+    StoredFeed {
+        feed: source(),
+        ext: ext.to_owned(),
+        tag: FeedTag {
+            etag: feedwright::publish::etag(body),
+            modified: t(at),
+        },
+        body: body.to_vec(),
+    }
+}
+
+#[test]
+fn published_feeds_are_kept_and_replaced_only_when_their_bytes_change() {
+    on_both(|store| {
+        assert_eq!(store.feed_tag(&source(), "atom").unwrap(), None);
+        assert_eq!(store.stored_feed(&source(), "atom").unwrap(), None);
+        let atom = stored_feed("atom", b"<feed>1</feed>", "2026-01-01T00:00:00Z");
+        let rss = stored_feed("rss", b"<rss>1</rss>", "2026-01-01T00:00:00Z");
+        store.save_feeds(&[atom.clone(), rss]).unwrap();
+        assert_eq!(store.stored_feed(&source(), "atom").unwrap().as_ref(), Some(&atom));
+
+        // The same bytes from a later run: the copy keeps its time, so Last-Modified does not move.
+        store
+            .save_feeds(&[stored_feed("atom", b"<feed>1</feed>", "2026-01-02T00:00:00Z")])
+            .unwrap();
+        assert_eq!(store.feed_tag(&source(), "atom").unwrap(), Some(atom.tag.clone()));
+
+        // New bytes: a new tag and time; the other formats are untouched.
+        let every_byte: Vec<u8> = (0..=255).collect();
+        let rss2 = stored_feed("rss", &every_byte, "2026-01-03T00:00:00Z");
+        store.save_feeds(std::slice::from_ref(&rss2)).unwrap();
+        let read = store.stored_feed(&source(), "rss").unwrap().unwrap();
+        assert_eq!(read, rss2, "any bytes come back as written");
+        assert_ne!(read.tag.etag, atom.tag.etag);
+        assert_eq!(store.feed_tag(&source(), "rss").unwrap(), Some(rss2.tag));
+        assert_eq!(store.feed_tag(&source(), "json").unwrap(), None);
+        assert_eq!(store.feed_tag(&SourceId::parse("other").unwrap(), "rss").unwrap(), None);
+        format!("{:?}\n{read:?}", store.stored_feed(&source(), "atom").unwrap())
+    });
+}
+
+#[test]
+fn the_upgrade_to_kept_feeds_forgets_the_digests_so_the_next_run_keeps_every_feed() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("state.sqlite");
+    let url = pg::database();
+    let sqlite_back_to_11 = |file: &Path| {
+        let c = rusqlite::Connection::open(file).unwrap();
+        c.execute_batch("DROP TABLE feeds; PRAGMA user_version = 11;").unwrap();
+    };
+    for location in [
+        Location::File(file.clone()),
+        Location::parse(&url, Path::new("/")).unwrap(),
+    ] {
+        {
+            let mut store = Store::open(&location).unwrap();
+            let mut c = changes(vec![item(16, "x")]);
+            c.rules = Some("r1".into());
+            commit(&mut store, &c, "2026-01-01T00:00:00Z");
+            store.set_published(&source(), "digest").unwrap();
+            assert_eq!(store.published(&source()).unwrap().as_deref(), Some("digest"));
+        }
+        match &location {
+            Location::File(file) => sqlite_back_to_11(file),
+            Location::Postgres(_) => pg::execute(&url, "DROP TABLE feeds; UPDATE schema_version SET version = 11"),
+        }
+        let mut store = Store::open(&location).unwrap();
+        assert_eq!(store.published(&source()).unwrap(), None, "{location:?}");
+        assert_eq!(
+            store.rules(&source()).unwrap().as_deref(),
+            Some("r1"),
+            "only the digest goes"
+        );
+        store
+            .save_feeds(&[stored_feed("atom", b"<feed/>", "2026-01-02T00:00:00Z")])
+            .unwrap();
+        assert!(store.feed_tag(&source(), "atom").unwrap().is_some(), "{location:?}");
+    }
+}
+
 fn article_page(i: &Item, at: DateTime<Utc>) -> SavedPage {
     let listed = ListedLink {
         url: i.url.clone(),
@@ -583,12 +664,12 @@ fn a_newer_schema_is_refused_and_an_older_one_is_migrated_keeping_its_items() {
         commit(&mut store, &changes(vec![item(16, "x")]), "2026-01-01T00:00:00Z");
     }
     drop(Store::open(&location).unwrap());
-    // Back to version 5: the columns, tables and indexes of 6 to 11 removed.
+    // Back to version 5: the columns, tables and indexes of 6 to 12 removed.
     pg::execute(
         &url,
         "ALTER TABLE items DROP COLUMN edited, DROP COLUMN categories, DROP COLUMN image_length,
             DROP COLUMN image_type;
-         DROP TABLE pages, rules, changes, claims; DROP INDEX items_known, items_seen;
+         DROP TABLE pages, rules, changes, claims, feeds; DROP INDEX items_known, items_seen;
          UPDATE schema_version SET version = 5",
     );
     assert!(matches!(
@@ -784,10 +865,7 @@ async fn run_on_a_postgres_state_publishes_what_sqlite_does_and_then_asks_only_c
     let on_sqlite = common::Setup::new("http://127.0.0.1:9", &site.uri(), "");
     let on_postgres = common::Setup::new("http://127.0.0.1:9", &site.uri(), "");
     let url = pg::database();
-    let text = std::fs::read_to_string(on_postgres.config()).unwrap();
-    assert!(text.contains("state = \"state/feedwright.sqlite\""));
-    let text = text.replace("state = \"state/feedwright.sqlite\"", &format!("state = \"{url}\""));
-    std::fs::write(on_postgres.config(), text).unwrap();
+    use_state(&on_postgres, &url);
 
     let (code, _, err) = run(&on_sqlite, &["run", "--source", ZH]);
     assert_eq!(code, 0, "{err}");
@@ -835,6 +913,68 @@ async fn run_on_a_postgres_state_publishes_what_sqlite_does_and_then_asks_only_c
     let (code, out, err) = run_with_state(&on_sqlite, &url, &["status", "--json"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap(), states);
+}
+
+/// Points `setup`'s config at the state `url`.
+fn use_state(setup: &common::Setup, url: &str) {
+    let text = std::fs::read_to_string(setup.config()).unwrap();
+    assert!(text.contains("state = \"state/feedwright.sqlite\""));
+    let text = text.replace("state = \"state/feedwright.sqlite\"", &format!("state = \"{url}\""));
+    std::fs::write(setup.config(), text).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_on_another_machine_answers_from_postgres_with_the_same_bytes_and_tags() {
+    const ZH: &str = "wic-news-zh";
+    let site = site_with_etags().await;
+    let url = pg::database();
+    // Two machines: the worker's output folder, and one that never ran anything (its own, empty, folder).
+    let worker = common::Setup::new("http://127.0.0.1:9", &site.uri(), "");
+    let elsewhere = common::Setup::new("http://127.0.0.1:9", &site.uri(), "");
+    use_state(&worker, &url);
+    use_state(&elsewhere, &url);
+    let (code, _, err) = run(&worker, &["run", "--source", ZH]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!elsewhere.feed(&format!("{ZH}.atom")).exists());
+
+    let (_a, a) = common::serve(&worker).await;
+    let (_b, b) = common::serve(&elsewhere).await;
+    let client = reqwest::Client::new();
+    let get = |base: &str, name: &str, headers: &[(&str, &str)]| {
+        let mut request = client.get(format!("{base}/{name}"));
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        request.send()
+    };
+    let header = |r: &reqwest::Response, name: &str| r.headers()[name].to_str().unwrap().to_owned();
+    for format in ["atom", "rss", "json"] {
+        let name = format!("{ZH}.{format}");
+        let (here, there) = (get(&a, &name, &[]).await.unwrap(), get(&b, &name, &[]).await.unwrap());
+        assert_eq!((here.status().as_u16(), there.status().as_u16()), (200, 200), "{name}");
+        let (etag, modified) = (header(&here, "etag"), header(&here, "last-modified"));
+        assert_eq!(header(&there, "etag"), etag, "{name}: the same ETag on both machines");
+        assert_eq!(header(&there, "last-modified"), modified, "{name}");
+        let (here, there) = (here.bytes().await.unwrap(), there.bytes().await.unwrap());
+        assert_eq!(here, there, "{name}");
+        assert_eq!(&here[..], &worker.read(&name)[..], "{name}: what the worker published");
+        // A reader behind a load balancer keeps its validators from one instance and asks the other.
+        let again = get(&b, &name, &[("if-none-match", &etag)]).await.unwrap();
+        assert_eq!(again.status().as_u16(), 304, "{name}");
+        let again = get(&b, &name, &[("if-modified-since", &modified)]).await.unwrap();
+        assert_eq!(again.status().as_u16(), 304, "{name}");
+    }
+    // The worker's folder lost: its serve answers from the database all the same.
+    std::fs::remove_dir_all(worker.dir.path().join("feeds")).unwrap();
+    let name = format!("{ZH}.atom");
+    let lost = get(&a, &name, &[]).await.unwrap();
+    assert_eq!(lost.status().as_u16(), 200);
+    assert_eq!(
+        &lost.bytes().await.unwrap()[..],
+        &get(&b, &name, &[]).await.unwrap().bytes().await.unwrap()[..]
+    );
+    let never_run = get(&b, "wic-news.atom", &[]).await.unwrap();
+    assert_eq!(never_run.status().as_u16(), 404, "a feed nobody published");
 }
 
 fn run_with_state(setup: &common::Setup, state: &str, args: &[&str]) -> (i32, String, String) {

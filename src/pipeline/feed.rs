@@ -10,12 +10,12 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use url::Url;
 
-use crate::config::{Config, Merge, Source};
+use crate::config::{Config, Merge, Settings, Source};
 use crate::error_chain;
 use crate::model::{Alternate, FeedMeta, Item, SourceId};
 use crate::publish;
 use crate::render;
-use crate::store::{Store, StoreError};
+use crate::store::{FeedTag, Store, StoreError, StoredFeed};
 
 /// What publishing one feed's files did.
 #[derive(Debug, Default, Clone)]
@@ -28,21 +28,59 @@ pub struct Published {
     pub short_of_files: bool,
 }
 
-/// Renders `items` in every configured format and writes the files that changed.
-pub(super) fn publish(config: &Config, source: &Source, items: &[Item], now: DateTime<Utc>) -> Published {
-    if items.is_empty() {
-        return Published::default();
+/// A feed rendered in every configured format: for each, the file it is published as and the copy the store keeps
+/// (which `serve` answers from).
+#[derive(Debug)]
+pub struct Rendered(Vec<(PathBuf, StoredFeed)>);
+
+impl Rendered {
+    /// The store's copies, to [`crate::store::Backend::save_feeds`] before the files are written: a `serve` on
+    /// another machine then has the feed even when this machine's folder cannot be written.
+    pub fn stored(&self) -> Vec<StoredFeed> {
+        self.0.iter().map(|(_, feed)| feed.clone()).collect()
     }
-    write(config, &feed_meta(config, source, items, now), items)
 }
 
-/// Writes the feed `meta` names (`meta.source`) in every configured format: the one writer of sources and merges.
-fn write(config: &Config, meta: &FeedMeta, items: &[Item]) -> Published {
+/// Renders the feed `meta` names (`meta.source`) in every configured format at `now` (the copies' modified time):
+/// the one renderer of sources and merges. Pure CPU work, for a blocking thread.
+fn render(settings: &Settings, meta: &FeedMeta, items: &[Item], now: DateTime<Utc>) -> Rendered {
+    Rendered(
+        settings
+            .formats
+            .iter()
+            .map(|&format| {
+                let body = render::render(format, meta, items).into_bytes();
+                let stored = StoredFeed {
+                    feed: meta.source.clone(),
+                    ext: format.ext().to_owned(),
+                    tag: FeedTag {
+                        etag: publish::etag(&body),
+                        modified: now,
+                    },
+                    body,
+                };
+                (settings.feed_path(&meta.source, format), stored)
+            })
+            .collect(),
+    )
+}
+
+/// Renders `source`'s feed of `items` (its stored window) off the async runtime.
+pub(super) async fn render_source(config: &Config, source: &Source, items: Vec<Item>, now: DateTime<Utc>) -> Rendered {
+    let meta = feed_meta(config, source, &items, now);
+    let settings = config.settings.clone();
+    match tokio::task::spawn_blocking(move || render(&settings, &meta, &items, now)).await {
+        Ok(rendered) => rendered,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+/// Writes the files of `rendered` that changed.
+fn write(rendered: &Rendered) -> Published {
     let mut out = Published::default();
-    for &format in &config.settings.formats {
-        let path = config.settings.feed_path(&meta.source, format);
-        match publish::write_atomic(&path, render::render(format, meta, items).as_bytes()) {
-            Ok(true) => out.written.push(path),
+    for (path, feed) in &rendered.0 {
+        match publish::write_atomic(path, &feed.body) {
+            Ok(true) => out.written.push(path.clone()),
             Ok(false) => {}
             Err(e) => {
                 out.short_of_files |= crate::out_of_files(&e);
@@ -58,23 +96,18 @@ fn write(config: &Config, meta: &FeedMeta, items: &[Item]) -> Published {
 const FILES_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
 const FILES_STEP: std::time::Duration = std::time::Duration::from_millis(50);
 
-/// [`publish`], tried again while a file could not be written because the process was out of open files
-/// ([`crate::out_of_files`]), for up to [`FILES_PATIENCE`]: a feed is not left stale because the run had many
-/// connections open at the moment it was written. The wait is on tokio's clock, so the runtime meanwhile closes
-/// the idle connections that free the descriptors.
-pub(super) async fn publish_patiently(
-    config: &Config,
-    source: &Source,
-    items: &[Item],
-    now: DateTime<Utc>,
-) -> Published {
-    let mut out = publish(config, source, items, now);
+/// Writes the files of `rendered`, tried again while a file could not be written because the process was out of
+/// open files ([`crate::out_of_files`]), for up to [`FILES_PATIENCE`]: a feed is not left stale because the run had
+/// many connections open at the moment it was written. The wait is on tokio's clock, so the runtime meanwhile
+/// closes the idle connections that free the descriptors.
+pub(super) async fn write_patiently(rendered: &Rendered) -> Published {
+    let mut out = write(rendered);
     let mut waited = std::time::Duration::ZERO;
     while out.short_of_files && waited < FILES_PATIENCE {
         tokio::time::sleep(FILES_STEP).await;
         waited += FILES_STEP;
         // Files written already are identical now and not written again.
-        let again = publish(config, source, items, now);
+        let again = write(rendered);
         out.written.extend(again.written);
         out.unwritten = again.unwritten;
         out.short_of_files = again.short_of_files;
@@ -126,7 +159,7 @@ pub fn publish_merge(
     merge: &Merge,
     now: DateTime<Utc>,
 ) -> Result<(Published, usize), StoreError> {
-    let store = crate::store::lock(store);
+    let mut store = crate::store::lock(store);
     let lists = merge
         .sources
         .iter()
@@ -136,7 +169,9 @@ pub fn publish_merge(
     if items.is_empty() {
         return Ok((Published::default(), 0));
     }
-    let published = write(config, &merge_meta(config, merge, &items, now), &items);
+    let rendered = render(&config.settings, &merge_meta(config, merge, &items, now), &items, now);
+    store.save_feeds(&rendered.stored())?;
+    let published = write(&rendered);
     drop(store);
     if !published.unwritten.is_empty() {
         tracing::error!(merge = %merge.id, errors = %published.unwritten.join("; "), "merged feed files not written");

@@ -6,6 +6,9 @@
 //! file behind; the next run, once it holds the state lock (so no writer is alive), removes those of exactly this
 //! naming pattern with [`remove_stale_temp_files`]. The pattern lives here alone ([`temp_name`], [`is_temp_of`]).
 //!
+//! The store keeps a copy of every feed as written, with its [`etag`], so that `serve` on any machine sharing the
+//! store answers the same bytes (see `pipeline::feed`).
+//!
 //! Around the files: [`opml`] lists every feed and [`websub`] tells a hub when a feed changed. Answering for them
 //! over HTTP is `crate::serve`'s job, not publishing's.
 
@@ -97,6 +100,17 @@ pub fn remove_stale_temp_files(dir: &Path, names: &[String]) -> Vec<Result<PathB
         });
     }
     out
+}
+
+/// The strong ETag (quoted) of a feed's bytes: the first 128 bits of their SHA-256 in hex. A tag of the bytes alone,
+/// so every copy of a feed (a file on any machine, the store's) has the same one.
+pub fn etag(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(bytes);
+    format!(
+        "\"{}\"",
+        hash[..16].iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
 }
 
 /// Writes `bytes` to `path` atomically. Returns `false` when the file already held exactly these bytes.

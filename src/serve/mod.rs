@@ -1,17 +1,17 @@
 //! HTTP serving of the published feeds (axum): `feedwright serve` and `feedwright watch --serve`.
 //!
-//! Inputs: the validated config (swapped on reload), the feed files in its output folder, the state database
-//! (read-only use, own connection, opened when it exists), the clock (a parameter) and, under `watch`, the live
-//! [`Metrics`] and the scheduler's [`Timetable`]. Routes: `/{id}.{ext}` for each configured feed (a source's or a
-//! `[[merge]]`'s) and format, `/` and `/source/{id}` (the web page, [`page`]), `/index.opml`, `/healthz` and
-//! `/metrics`. Every route that says how a source is doing shows the same [`SourceState`], kept in memory between
-//! runs: the store is read again only when another connection committed (a run), the config was reloaded, or half a
-//! minute passed. A feed's file path is built only from a configured source id and format, never from
-//! request text, so no request can reach another file: `..`, encoded dots, absolute paths and unknown names all
-//! miss the lookup and get 404; a feed file that is a symlink is refused (feedwright writes regular files only).
-//! Feeds carry strong ETags (a content hash) and Last-Modified and answer conditional requests with 304; bodies
-//! are compressed (gzip, brotli) when the client asks, and a compressed body gets its own ETag. This module never
-//! writes anything.
+//! Inputs: the validated config (swapped on reload), the state database (read-only use, own connection, opened when it
+//! exists) with the copy of each feed that publishing keeps there, the feed files in the output folder (for a feed the
+//! store has no copy of), the clock (a parameter) and, under `watch`, the live [`Metrics`] and the scheduler's
+//! [`Timetable`]. Routes: `/{id}.{ext}` for each configured feed (a source's or a `[[merge]]`'s) and format, `/` and
+//! `/source/{id}` (the web page, [`page`]), `/index.opml`, `/healthz` and `/metrics`. Every route that says how a
+//! source is doing shows the same [`SourceState`], kept in memory between runs: the store is read again only when
+//! another connection committed (a run), the config was reloaded, or half a minute passed. A feed's file path is built
+//! only from a configured source id and format, never from request text, so no request can reach another file: `..`,
+//! encoded dots, absolute paths and unknown names all miss the lookup and get 404; a feed file that is a symlink is
+//! refused (feedwright writes regular files only). Feeds carry strong ETags (a content hash) and Last-Modified, the
+//! same from every `serve` sharing a store, and answer conditional requests with 304; bodies are compressed (gzip,
+//! brotli) when the client asks, and a compressed body gets its own ETag. This module never writes anything.
 
 pub mod metrics;
 pub mod page;
@@ -30,7 +30,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 use tower_http::compression::CompressionLayer;
 
 use self::metrics::Metrics;
@@ -86,15 +85,34 @@ type RecentRuns = Vec<(crate::model::SourceId, Vec<crate::store::RunRecord>)>;
 /// The longest the states are kept without a commit to the store.
 const KEEP_STATES: chrono::Duration = chrono::Duration::seconds(30);
 
-/// A feed file as last read, kept while its size and modification time stay the same.
+/// A feed as last read: the store's copy, kept while the store's ETag for it stays the same, or a file, kept while its
+/// size and modification time stay the same.
 #[derive(Debug)]
 struct FeedFile {
+    origin: Origin,
     modified: SystemTime,
-    len: u64,
     body: Bytes,
     /// The quoted strong ETag of the identity (uncompressed) body.
     etag: String,
     last_modified: HeaderValue,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Origin {
+    Store,
+    File { len: u64 },
+}
+
+impl FeedFile {
+    fn new(origin: Origin, modified: SystemTime, body: Vec<u8>, etag: String) -> FeedFile {
+        FeedFile {
+            origin,
+            modified,
+            etag,
+            last_modified: HeaderValue::from_str(&http_date(modified)).expect("an HTTP date is a valid header"),
+            body: Bytes::from(body),
+        }
+    }
 }
 
 impl Site {
@@ -127,6 +145,45 @@ impl Site {
             .clone()
     }
 
+    /// The feed `id` in `format`, published at `path`: the store's copy when it has one (the same bytes, ETag and
+    /// Last-Modified on every machine that shares the store), else the file (a feed published before feedwright
+    /// kept copies, or no state yet). A store that cannot be read is logged and the file served meanwhile.
+    fn feed(&self, id: &SourceId, format: Format, path: &Path) -> std::io::Result<Option<Arc<FeedFile>>> {
+        match self.stored(id, format, path) {
+            Ok(Some(feed)) => return Ok(Some(feed)),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(feed = %id, error = %crate::error_chain(&e), "cannot read the stored feed; serving the file")
+            }
+        }
+        self.file(path)
+    }
+
+    /// The store's copy of `id` in `format`, from the cache (under `path`) while its ETag is unchanged: one small
+    /// read per request, and the body only when it changed.
+    fn stored(&self, id: &SourceId, format: Format, path: &Path) -> Result<Option<Arc<FeedFile>>, StoreError> {
+        let Some(tag) = self.with_store(|store| store.feed_tag(id, format.ext()))?.flatten() else {
+            return Ok(None);
+        };
+        if let Some(cached) = lock(&self.files).get(path)
+            && cached.origin == Origin::Store
+            && cached.etag == tag.etag
+        {
+            return Ok(Some(cached.clone()));
+        }
+        let Some(stored) = self.with_store(|store| store.stored_feed(id, format.ext()))?.flatten() else {
+            return Ok(None);
+        };
+        let feed = Arc::new(FeedFile::new(
+            Origin::Store,
+            stored.tag.modified.into(),
+            stored.body,
+            stored.tag.etag,
+        ));
+        lock(&self.files).insert(path.to_owned(), feed.clone());
+        Ok(Some(feed))
+    }
+
     /// Reads the feed file at `path`, from the cache when its size and mtime are unchanged. `None` when there is no
     /// regular file there (missing, a folder, a symlink).
     fn file(&self, path: &Path) -> std::io::Result<Option<Arc<FeedFile>>> {
@@ -139,8 +196,8 @@ impl Site {
         };
         let modified = meta.modified()?;
         if let Some(cached) = lock(&self.files).get(path)
+            && cached.origin == (Origin::File { len: meta.len() })
             && cached.modified == modified
-            && cached.len == meta.len()
         {
             return Ok(Some(cached.clone()));
         }
@@ -149,19 +206,13 @@ impl Site {
         let meta = file.metadata()?;
         let mut body = Vec::with_capacity(meta.len() as usize);
         file.read_to_end(&mut body)?;
-        let hash = Sha256::digest(&body);
-        let etag = format!(
-            "\"{}\"",
-            hash[..16].iter().map(|b| format!("{b:02x}")).collect::<String>()
-        );
-        let modified = meta.modified()?;
-        let feed = Arc::new(FeedFile {
-            modified,
-            len: meta.len(),
+        let etag = crate::publish::etag(&body);
+        let feed = Arc::new(FeedFile::new(
+            Origin::File { len: meta.len() },
+            meta.modified()?,
+            body,
             etag,
-            last_modified: HeaderValue::from_str(&http_date(modified)).expect("an HTTP date is a valid header"),
-            body: Bytes::from(body),
-        });
+        ));
         lock(&self.files).insert(path.to_owned(), feed.clone());
         Ok(Some(feed))
     }
@@ -372,11 +423,12 @@ async fn feed(
     };
     // Built from the configured id and format only, never from the request text.
     let path = config.settings.feed_path(id, format);
-    let feed = match site.file(&path) {
+    let id = id.clone();
+    let feed = match blocking(site, move |site| site.feed(&id, format, &path)).await {
         Ok(Some(feed)) => feed,
         Ok(None) => return not_found().await,
         Err(e) => {
-            tracing::error!(path = %path.display(), error = %e, "cannot read feed file");
+            tracing::error!(file = %file, error = %e, "cannot read feed file");
             return (StatusCode::INTERNAL_SERVER_ERROR, "cannot read the feed file\n").into_response();
         }
     };
@@ -491,11 +543,11 @@ fn store_failed(e: &StoreError) -> Response {
         .into_response()
 }
 
-/// Runs a store-reading `f` off the async threads.
-async fn blocking<T: Send + 'static>(
+/// Runs a store- or file-reading `f` off the async threads.
+async fn blocking<T: Send + 'static, E: Send + 'static>(
     site: Arc<Site>,
-    f: impl FnOnce(&Site) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
+    f: impl FnOnce(&Site) -> Result<T, E> + Send + 'static,
+) -> Result<T, E> {
     match tokio::task::spawn_blocking(move || f(&site)).await {
         Ok(result) => result,
         Err(e) => std::panic::resume_unwind(e.into_panic()),

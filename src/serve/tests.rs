@@ -270,6 +270,57 @@ async fn conditional_requests_get_304_and_a_changed_file_a_new_etag() {
 }
 
 #[tokio::test]
+async fn the_stores_copy_is_served_before_the_file_and_a_new_copy_gets_a_new_etag() {
+    let f = Fixture::new();
+    let (_, headers, body) = f.get("/wic-news.atom", &[]).await;
+    assert_eq!(&body[..], ATOM.as_bytes(), "no copy stored yet: the file");
+    let file_etag = header(&headers, header::ETAG).to_owned();
+    let copy = |body: &str, at: &str| crate::store::StoredFeed {
+        feed: SourceId::parse("wic-news").unwrap(),
+        ext: "atom".into(),
+        tag: crate::store::FeedTag {
+            etag: crate::publish::etag(body.as_bytes()),
+            modified: at.parse().unwrap(),
+        },
+        body: body.as_bytes().to_vec(),
+    };
+    f.store()
+        .save_feeds(&[copy("<feed>stored</feed>", "2026-01-01T11:00:00Z")])
+        .unwrap();
+    let (status, headers, body) = f.get("/wic-news.atom", &[("if-none-match", &file_etag)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(&body[..], b"<feed>stored</feed>");
+    let etag = header(&headers, header::ETAG).to_owned();
+    assert_eq!(etag, crate::publish::etag(b"<feed>stored</feed>"));
+    assert_eq!(header(&headers, header::LAST_MODIFIED), "Thu, 01 Jan 2026 11:00:00 GMT");
+    let (status, _, _) = f.get("/wic-news.atom", &[("if-none-match", &etag)]).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    let (status, _, _) = f
+        .get(
+            "/wic-news.atom",
+            &[("if-modified-since", "Thu, 01 Jan 2026 11:00:00 GMT")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+
+    f.store()
+        .save_feeds(&[copy("<feed>newer</feed>", "2026-01-01T11:30:00Z")])
+        .unwrap();
+    // While the store has a copy, the file is not what is served.
+    crate::publish::write_atomic(&f.feeds().join("wic-news.atom"), b"<feed>file</feed>").unwrap();
+    let (status, headers, body) = f.get("/wic-news.atom", &[("if-none-match", &etag)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(&body[..], b"<feed>newer</feed>");
+    assert_eq!(header(&headers, header::LAST_MODIFIED), "Thu, 01 Jan 2026 11:30:00 GMT");
+    let (_, _, body) = f.get("/wic-news.rss", &[]).await;
+    assert_eq!(
+        &body[..],
+        b"<rss version=\"2.0\"><channel/></rss>",
+        "formats without a copy: their files"
+    );
+}
+
+#[tokio::test]
 async fn head_answers_the_headers_without_a_body() {
     let f = Fixture::new();
     let request = Request::builder()

@@ -135,6 +135,15 @@ pub trait Backend: Send {
     /// Keeps `digest` (of what `source`'s feed files were rendered from, see `pipeline`) once every file is written.
     fn set_published(&mut self, source: &SourceId, digest: &str) -> Result<(), StoreError>;
 
+    /// Keeps the rendered `feeds` as published, in one transaction: each replaces the stored copy of its feed and
+    /// format only when its ETag differs (a copy with the same bytes keeps its older modified time). `serve` answers
+    /// from these copies, so every instance sharing the store sends the same bytes, ETag and Last-Modified.
+    fn save_feeds(&mut self, feeds: &[StoredFeed]) -> Result<(), StoreError>;
+    /// The ETag and modified time of the stored copy of `feed` in the format with extension `ext`, without its body.
+    fn feed_tag(&self, feed: &SourceId, ext: &str) -> Result<Option<FeedTag>, StoreError>;
+    /// The stored copy of `feed` in the format with extension `ext`.
+    fn stored_feed(&self, feed: &SourceId, ext: &str) -> Result<Option<StoredFeed>, StoreError>;
+
     /// A number that changes whenever another connection commits to this store, so a reader (`serve`) can tell
     /// that what it read is still current; `None` when the backend cannot tell, and then readers keep nothing.
     fn version(&self) -> Result<Option<i64>, StoreError>;
@@ -182,6 +191,25 @@ pub trait Backend: Send {
     /// Ends `worker`'s lease on `source`; `done`: its run finished (committed or recorded), so that run's start
     /// counts as done for every worker.
     fn release(&mut self, worker: &str, source: &SourceId, done: bool) -> Result<(), StoreError>;
+}
+
+/// A rendered feed file as the store keeps it (a source's or a merge's, in one format).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFeed {
+    pub feed: SourceId,
+    /// The format's file extension (`atom`, `rss`, `json`).
+    pub ext: String,
+    pub tag: FeedTag,
+    pub body: Vec<u8>,
+}
+
+/// What tells one version of a stored feed from another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedTag {
+    /// The quoted strong ETag of the body ([`crate::publish::etag`]).
+    pub etag: String,
+    /// When the body last changed (the time of the run that rendered it).
+    pub modified: DateTime<Utc>,
 }
 
 /// A source a worker wants to run.

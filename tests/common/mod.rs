@@ -131,3 +131,43 @@ pub fn parse_feed(bytes: &[u8]) -> feed_rs::model::Feed {
         .parse(bytes)
         .unwrap()
 }
+
+/// A `feedwright serve` child process, killed when dropped.
+pub struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `feedwright serve` for `setup` on a free port, answering; returns it and its base URL.
+pub async fn serve(setup: &Setup) -> (Server, String) {
+    use std::time::{Duration, Instant};
+    let port = free_port();
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("feedwright"))
+        .arg("--config")
+        .arg(setup.config())
+        .args(["--quiet", "serve", "--addr", &format!("127.0.0.1:{port}")])
+        .env_remove("FEEDWRIGHT_STATE")
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server(child);
+    let base = format!("http://127.0.0.1:{port}");
+    let start = Instant::now();
+    while reqwest::get(format!("{base}/healthz")).await.is_err() {
+        assert!(start.elapsed() < Duration::from_secs(60), "serve never answered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (server, base)
+}

@@ -15,6 +15,7 @@
 
 mod claims;
 mod conn;
+mod feeds;
 mod http;
 mod items;
 mod links;
@@ -34,8 +35,8 @@ use url::Url;
 use super::location::DbUrl;
 use super::stored;
 use super::{
-    Backend, Changes, Claim, Entry, FailedArticle, Item, RunRecord, RunState, RunSummary, SavedPage, StoreError, Want,
-    Windowed, merge,
+    Backend, Changes, Claim, Entry, FailedArticle, FeedTag, Item, RunRecord, RunState, RunSummary, SavedPage,
+    StoreError, StoredFeed, Want, Windowed, merge,
 };
 use crate::model::{Event, SourceId, Validators};
 use conn::{Conn, Tx};
@@ -295,6 +296,21 @@ impl Backend for Postgres {
     fn set_published(&mut self, source: &SourceId, digest: &str) -> Result<(), StoreError> {
         let (source, digest) = (source.clone(), digest.to_owned());
         self.write(move |tx| pages::set_published(tx, &source, Some(&digest)))
+    }
+
+    fn save_feeds(&mut self, feeds: &[StoredFeed]) -> Result<(), StoreError> {
+        let feeds = feeds.to_vec();
+        self.write(move |tx| feeds::save(tx, &feeds))
+    }
+
+    fn feed_tag(&self, feed: &SourceId, ext: &str) -> Result<Option<FeedTag>, StoreError> {
+        let (feed, ext) = (feed.clone(), ext.to_owned());
+        self.read(move |tx| feeds::tag(tx, &feed, &ext))
+    }
+
+    fn stored_feed(&self, feed: &SourceId, ext: &str) -> Result<Option<StoredFeed>, StoreError> {
+        let (feed, ext) = (feed.clone(), ext.to_owned());
+        self.read(move |tx| feeds::stored(tx, &feed, &ext))
     }
 
     fn version(&self) -> Result<Option<i64>, StoreError> {

@@ -158,4 +158,15 @@ pub const MIGRATIONS: &[&str] = &[
         done        BIGINT
     );
     CREATE INDEX claims_by_host ON claims (host);",
+    // 12: the published feeds themselves (`feeds.rs`), which every `serve` sharing this database answers from; the
+    // digests are forgotten so the first run after the upgrade renders, and keeps, every feed.
+    "CREATE TABLE feeds (
+        feed     TEXT COLLATE \"C\" NOT NULL,
+        ext      TEXT COLLATE \"C\" NOT NULL,
+        etag     TEXT COLLATE \"C\" NOT NULL,
+        modified TEXT COLLATE \"C\" NOT NULL,
+        body     BYTEA NOT NULL,
+        PRIMARY KEY (feed, ext)
+    );
+    UPDATE rules SET published = NULL;",
 ];

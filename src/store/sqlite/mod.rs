@@ -1,10 +1,12 @@
 //! The embedded backend: one SQLite file, in WAL mode, opened and migrated here; each entity's SQL in a file of
-//! its own (`items.rs`, `links.rs`, `runs.rs`, `http.rs` for validators and robots.txt, `pages.rs`, `outbox.rs`).
+//! its own (`items.rs`, `links.rs`, `runs.rs`, `http.rs` for validators and robots.txt, `pages.rs`, `feeds.rs`,
+//! `outbox.rs`).
 //!
 //! This file opens the database, refuses files that are not ours, runs the migrations of `schema.rs`, and
 //! implements [`Backend`] by calling the entity files inside one transaction per write. It decides nothing about
 //! items: [`merge`] does. Nothing of rusqlite leaves this folder; its errors go out boxed in [`StoreError`].
 
+mod feeds;
 mod http;
 mod items;
 mod links;
@@ -22,8 +24,8 @@ use rusqlite::{Connection, OpenFlags};
 use url::Url;
 
 use super::{
-    Backend, Changes, Claim, Entry, FailedArticle, Item, RunRecord, RunState, RunSummary, SavedPage, StoreError, Want,
-    Windowed, merge, stored,
+    Backend, Changes, Claim, Entry, FailedArticle, FeedTag, Item, RunRecord, RunState, RunSummary, SavedPage,
+    StoreError, StoredFeed, Want, Windowed, merge, stored,
 };
 use crate::model::{Event, SourceId, Validators};
 
@@ -296,6 +298,18 @@ impl Backend for Sqlite {
 
     fn set_published(&mut self, source: &SourceId, digest: &str) -> Result<(), StoreError> {
         self.write(|tx| pages::set_published(tx, source, Some(digest)))
+    }
+
+    fn save_feeds(&mut self, feeds: &[StoredFeed]) -> Result<(), StoreError> {
+        self.write(|tx| feeds::save(tx, feeds))
+    }
+
+    fn feed_tag(&self, feed: &SourceId, ext: &str) -> Result<Option<FeedTag>, StoreError> {
+        self.read(|c| feeds::tag(c, feed, ext))
+    }
+
+    fn stored_feed(&self, feed: &SourceId, ext: &str) -> Result<Option<StoredFeed>, StoreError> {
+        self.read(|c| feeds::stored(c, feed, ext))
     }
 
     fn version(&self) -> Result<Option<i64>, StoreError> {

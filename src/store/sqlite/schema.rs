@@ -136,4 +136,15 @@ pub const MIGRATIONS: &[&str] = &[
         done        INTEGER
     ) WITHOUT ROWID;
     CREATE INDEX claims_by_host ON claims (host);",
+    // 12: the published feeds themselves (`feeds.rs`), which `serve` answers from; the digests are forgotten so the
+    // first run after the upgrade renders, and keeps, every feed.
+    "CREATE TABLE feeds (
+        feed     TEXT NOT NULL,
+        ext      TEXT NOT NULL,
+        etag     TEXT NOT NULL,
+        modified TEXT NOT NULL,
+        body     BLOB NOT NULL,
+        PRIMARY KEY (feed, ext)
+    ) WITHOUT ROWID;
+    UPDATE rules SET published = NULL;",
 ];
