@@ -1,18 +1,20 @@
 //! Writes a 50-item feed (Atom, RSS and JSON) and a config that serves it, for `scripts/bench-serve.sh`.
 //!
-//! Usage: `cargo run --release --example bench_feed -- DIR`. Creates `DIR/feeds/wic-news.{atom,rss,json}` and
-//! `DIR/feedwright.toml`. The items are synthetic but shaped like the conference news articles (a title, a few
+//! Usage: `cargo run --release --example bench_feed -- DIR [STATE]`. Creates `DIR/feeds/wic-news.{atom,rss,json}` and
+//! `DIR/feedwright.toml`; with `STATE` (a file path or a `postgres://` URL), the config's state is that one and
+//! the store there keeps a copy of each feed as publishing does, so `serve` answers from the store. The items are synthetic but shaped like the conference news articles (a title, a few
 //! paragraphs of HTML, an image, a summary), about 2 KB each, with fixed dates so the files are byte-stable.
 
 use chrono::{DateTime, Duration};
 use feedwright::model::{DateSource, FeedMeta, Item, ItemId, SourceId};
 use feedwright::render::{self, Format};
+use feedwright::store::{FeedTag, Location, Store, StoredFeed};
 use url::Url;
 
 const CONFIG: &str = r##"# Serves the synthetic 50-item feed written by `examples/bench_feed.rs`.
 [settings]
 output_dir = "feeds"
-state = "state/feedwright.sqlite"
+state = "STATE"
 feed_base_url = "http://127.0.0.1:8080/"
 
 [[source]]
@@ -29,7 +31,8 @@ content = "#Content"
 "##;
 
 fn main() {
-    let dir = std::path::PathBuf::from(std::env::args().nth(1).expect("usage: bench_feed DIR"));
+    let dir = std::path::PathBuf::from(std::env::args().nth(1).expect("usage: bench_feed DIR [STATE]"));
+    let state = std::env::args().nth(2);
     let start = DateTime::parse_from_rfc3339("2015-12-18T09:00:00+08:00").expect("valid date");
     let paragraph = "The World Internet Conference brought together leaders of governments, companies and \
                      research institutions to discuss the governance of cyberspace, the digital economy and \
@@ -78,14 +81,31 @@ fn main() {
     };
     let feeds = dir.join("feeds");
     std::fs::create_dir_all(&feeds).expect("can create the feeds folder");
+    let mut copies = Vec::new();
     for format in Format::ALL {
         let path = feeds.join(format!("wic-news.{}", format.ext()));
-        std::fs::write(&path, render::render(format, &meta, &items)).expect("can write the feed");
-        println!(
-            "{} ({} bytes)",
-            path.display(),
-            std::fs::metadata(&path).map_or(0, |m| m.len())
-        );
+        let body = render::render(format, &meta, &items).into_bytes();
+        std::fs::write(&path, &body).expect("can write the feed");
+        println!("{} ({} bytes)", path.display(), body.len());
+        copies.push(StoredFeed {
+            feed: meta.source.clone(),
+            ext: format.ext().to_owned(),
+            tag: FeedTag {
+                etag: feedwright::publish::etag(&body),
+                modified: start.to_utc(),
+            },
+            body,
+        });
     }
-    std::fs::write(dir.join("feedwright.toml"), CONFIG).expect("can write the config");
+    let config = CONFIG.replace("STATE", state.as_deref().unwrap_or("state/feedwright.sqlite"));
+    std::fs::write(dir.join("feedwright.toml"), config).expect("can write the config");
+    if let Some(state) = state {
+        let location = Location::parse(&state, &dir).expect("a valid state");
+        if let Some(parent) = location.file().and_then(|f| f.parent()) {
+            std::fs::create_dir_all(parent).expect("can create the state folder");
+        }
+        let mut store = Store::open(&location).expect("can open the state");
+        store.save_feeds(&copies).expect("can keep the copies");
+        println!("copies kept in {location}");
+    }
 }

@@ -21,7 +21,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -85,9 +85,13 @@ type RecentRuns = Vec<(crate::model::SourceId, Vec<crate::store::RunRecord>)>;
 /// The longest the states are kept without a commit to the store.
 const KEEP_STATES: chrono::Duration = chrono::Duration::seconds(30);
 
+/// How long a store copy is served from memory before its ETag is asked of the store again: at most this late a
+/// new copy is seen, and a burst of requests costs the store one read per feed per interval, not one per request.
+const RECHECK: Duration = Duration::from_secs(1);
+
 /// A feed as last read: the store's copy, kept while the store's ETag for it stays the same, or a file, kept while its
 /// size and modification time stay the same.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct FeedFile {
     origin: Origin,
     modified: SystemTime,
@@ -97,10 +101,15 @@ struct FeedFile {
     last_modified: HeaderValue,
 }
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Origin {
-    Store,
-    File { len: u64 },
+    /// The store's copy, its ETag last confirmed at `checked`.
+    Store {
+        checked: Instant,
+    },
+    File {
+        len: u64,
+    },
 }
 
 impl FeedFile {
@@ -159,27 +168,42 @@ impl Site {
         self.file(path)
     }
 
-    /// The store's copy of `id` in `format`, from the cache (under `path`) while its ETag is unchanged: one small
-    /// read per request, and the body only when it changed.
+    /// The store's copy of `id` in `format`, from the cache (under `path`) for [`RECHECK`], then while the store's
+    /// ETag for it is unchanged: one small read per interval, and the body only when it changed.
     fn stored(&self, id: &SourceId, format: Format, path: &Path) -> Result<Option<Arc<FeedFile>>, StoreError> {
-        let Some(tag) = self.with_store(|store| store.feed_tag(id, format.ext()))?.flatten() else {
-            return Ok(None);
-        };
-        if let Some(cached) = lock(&self.files).get(path)
-            && cached.origin == Origin::Store
-            && cached.etag == tag.etag
+        let cached = lock(&self.files)
+            .get(path)
+            .filter(|f| matches!(f.origin, Origin::Store { .. }))
+            .cloned();
+        if let Some(cached) = &cached
+            && let Origin::Store { checked } = cached.origin
+            && checked.elapsed() < RECHECK
         {
             return Ok(Some(cached.clone()));
         }
-        let Some(stored) = self.with_store(|store| store.stored_feed(id, format.ext()))?.flatten() else {
+        let Some(tag) = self.with_store(|store| store.feed_tag(id, format.ext()))?.flatten() else {
             return Ok(None);
         };
-        let feed = Arc::new(FeedFile::new(
-            Origin::Store,
-            stored.tag.modified.into(),
-            stored.body,
-            stored.tag.etag,
-        ));
+        let checked = Origin::Store {
+            checked: Instant::now(),
+        };
+        let feed = match cached {
+            Some(cached) if cached.etag == tag.etag => Arc::new(FeedFile {
+                origin: checked,
+                ..(*cached).clone()
+            }),
+            _ => {
+                let Some(stored) = self.with_store(|store| store.stored_feed(id, format.ext()))?.flatten() else {
+                    return Ok(None);
+                };
+                Arc::new(FeedFile::new(
+                    checked,
+                    stored.tag.modified.into(),
+                    stored.body,
+                    stored.tag.etag,
+                ))
+            }
+        };
         lock(&self.files).insert(path.to_owned(), feed.clone());
         Ok(Some(feed))
     }

@@ -306,6 +306,8 @@ async fn the_stores_copy_is_served_before_the_file_and_a_new_copy_gets_a_new_eta
     f.store()
         .save_feeds(&[copy("<feed>newer</feed>", "2026-01-01T11:30:00Z")])
         .unwrap();
+    // A new copy is seen once the one in memory is older than RECHECK.
+    std::thread::sleep(RECHECK);
     // While the store has a copy, the file is not what is served.
     crate::publish::write_atomic(&f.feeds().join("wic-news.atom"), b"<feed>file</feed>").unwrap();
     let (status, headers, body) = f.get("/wic-news.atom", &[("if-none-match", &etag)]).await;
