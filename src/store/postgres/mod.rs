@@ -403,6 +403,21 @@ impl Backend for Postgres {
         self.write(move |tx| outbox::delivered(tx, id, result))
     }
 
+    fn lock_outbox(&mut self, target: &str) -> Result<bool, StoreError> {
+        let target = target.to_owned();
+        self.write(move |tx| outbox::lock(tx, &target))
+    }
+
+    fn holds_outbox(&self, target: &str) -> Result<bool, StoreError> {
+        let target = target.to_owned();
+        self.read(move |tx| outbox::holds(tx, &target))
+    }
+
+    fn unlock_outbox(&mut self, target: &str) -> Result<(), StoreError> {
+        let target = target.to_owned();
+        self.write(move |tx| outbox::unlock(tx, &target))
+    }
+
     fn claim(&mut self, worker: &str, want: &Want, lease: Duration, now: DateTime<Utc>) -> Result<Claim, StoreError> {
         let (worker, want) = (worker.to_owned(), want.clone());
         self.write(move |tx| claims::claim(tx, &worker, &want, lease, now))

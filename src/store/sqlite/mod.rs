@@ -343,6 +343,21 @@ impl Backend for Sqlite {
         self.read(|c| outbox::delivered(c, id, result))
     }
 
+    /// Always granted: the only processes that drain (`run`, `watch`) hold the file's writer lock
+    /// (`store/lock.rs`), so no other process drains this state.
+    fn lock_outbox(&mut self, _target: &str) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+
+    /// Always: nothing can take the outbox from under the writer lock.
+    fn holds_outbox(&self, _target: &str) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+
+    fn unlock_outbox(&mut self, _target: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Always granted: `run` and `watch` hold the file's writer lock (`store/lock.rs`), so no other worker exists.
     fn claim(&mut self, _worker: &str, _want: &Want, lease: Duration, now: DateTime<Utc>) -> Result<Claim, StoreError> {
         Ok(Claim::Granted {
