@@ -133,7 +133,8 @@ struct Held<'a> {
 impl<'a> Held<'a> {
     /// `None`: another process is draining the target.
     fn take(store: &'a Mutex<Store>, key: &'a str) -> Result<Option<Held<'a>>, StoreError> {
-        Ok(lock(store).lock_outbox(key)?.then_some(Held { store, key }))
+        let taken = lock(store).lock_outbox(key)?;
+        Ok(taken.then(|| Held { store, key }))
     }
 }
 
