@@ -26,10 +26,7 @@ fn one_connection_at_a_time_holds_a_target_and_one_that_closed_holds_nothing() {
         "another worker drains it"
     );
     assert!(!b.holds_outbox("webhook http://hook/").unwrap());
-    assert!(
-        b.lock_outbox("command notify-send").unwrap(),
-        "another target is free"
-    );
+    assert!(b.lock_outbox("command notify-send").unwrap(), "another target is free");
     assert!(!a.lock_outbox("command notify-send").unwrap());
 
     a.unlock_outbox("webhook http://hook/").unwrap();
@@ -61,7 +58,10 @@ fn a_target_taken_twice_is_given_back_by_one_unlock() {
     a.unlock_outbox("hook").unwrap();
     assert!(b.lock_outbox("hook").unwrap(), "nothing left held");
     a.unlock_outbox("hook").unwrap();
-    assert!(b.holds_outbox("hook").unwrap(), "unlocking what another holds does nothing");
+    assert!(
+        b.holds_outbox("hook").unwrap(),
+        "unlocking what another holds does nothing"
+    );
 }
 
 #[test]

@@ -437,7 +437,10 @@ async fn a_worker_killed_mid_delivery_leaves_the_target_to_the_next() {
     while asked == 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
         asked = hook.received_requests().await.unwrap().len();
-        assert!(first.child().try_wait().unwrap().is_none(), "the first worker ended before delivering");
+        assert!(
+            first.child().try_wait().unwrap().is_none(),
+            "the first worker ended before delivering"
+        );
     }
     signal(&mut first, "KILL");
     assert!(!first.child().wait().unwrap().success());

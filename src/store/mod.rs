@@ -253,11 +253,13 @@ impl Store {
     }
 
     /// Opens an existing state for reading only (`status`, `serve`, `snapshot`): nothing is created, migrated or
-    /// written, so a reader never races a running `run` for the schema.
-    pub fn open_read_only(state: &Location) -> Result<Store, StoreError> {
+    /// written, so a reader never races a running `run` for the schema. `Ok(None)`: there is no state yet (no
+    /// file, or a file or database without a single table, as before the first `run`), which every reader shows
+    /// as such, not as an error.
+    pub fn open_read_only(state: &Location) -> Result<Option<Store>, StoreError> {
         Ok(match state {
-            Location::File(path) => Store::from(sqlite::Sqlite::open_read_only(path)?),
-            Location::Postgres(url) => Store::from(postgres::Postgres::open_read_only(url)?),
+            Location::File(path) => sqlite::Sqlite::open_read_only(path)?.map(Store::from),
+            Location::Postgres(url) => postgres::Postgres::open_read_only(url)?.map(Store::from),
         })
     }
 

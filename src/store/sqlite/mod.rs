@@ -73,7 +73,12 @@ impl Sqlite {
         Self::init(conn, path.to_owned())
     }
 
-    pub fn open_read_only(path: &Path) -> Result<Sqlite, StoreError> {
+    /// `None`: no state yet, the file missing or without a single table (as a `run` that died creating it may
+    /// leave it).
+    pub fn open_read_only(path: &Path) -> Result<Option<Sqlite>, StoreError> {
+        if !path.exists() {
+            return Ok(None);
+        }
         let conn =
             Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|e| open_err(path, e))?;
         let store = Sqlite {
@@ -94,12 +99,15 @@ impl Sqlite {
                 known,
             });
         }
+        if found == 0 && store.tables()? == 0 {
+            return Ok(None);
+        }
         if found < known {
             return Err(StoreError::Outdated {
                 path: store.path.clone(),
             });
         }
-        Ok(store)
+        Ok(Some(store))
     }
 
     pub fn in_memory() -> Result<Sqlite, StoreError> {
@@ -136,6 +144,13 @@ impl Sqlite {
     }
 
     /// Refuses files that are not SQLite, or SQLite databases some other program made.
+    /// How many tables, indexes and such the file holds.
+    fn tables(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .map_err(|e| self.sql(e))
+    }
+
     fn check_ours(&self) -> Result<(), StoreError> {
         let foreign = || StoreError::Foreign {
             path: self.path.clone(),
@@ -150,11 +165,7 @@ impl Sqlite {
         if app_id == schema::APPLICATION_ID {
             return Ok(());
         }
-        let tables: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-            .map_err(|e| self.sql(e))?;
-        if app_id != 0 || tables > 0 {
+        if app_id != 0 || self.tables()? > 0 {
             Err(foreign())
         } else {
             Ok(())
