@@ -2,7 +2,8 @@
 //! local sites on 127.0.0.1 whose listings answer slowly (so runs overlap). Two `watch`es run every source once
 //! per period and never one source twice at once; a `watch` killed with SIGKILL mid-run leaves its source to the
 //! other, which finishes it once the lease is over; two `run`s at once share the sources. What ran is read from
-//! the run records.
+//! the run records. Workers that finish together deliver each notification once (a webhook that answers slowly,
+//! so their drains overlap), and a worker killed mid-delivery leaves the target to the next.
 
 mod common;
 
