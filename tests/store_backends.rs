@@ -623,6 +623,27 @@ fn retention_drops_old_unlisted_items_but_never_the_feed_window() {
     });
 }
 
+#[test]
+fn a_state_no_run_has_written_is_no_state_yet_on_both_backends() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("state.sqlite");
+    assert!(matches!(Store::open_read_only(&Location::File(file.clone())), Ok(None)));
+    assert!(!file.exists(), "nothing created by looking");
+    std::fs::File::create(&file).unwrap();
+    assert!(
+        matches!(Store::open_read_only(&Location::File(file.clone())), Ok(None)),
+        "an empty file is no state either"
+    );
+    let empty = pg_location();
+    assert!(matches!(Store::open_read_only(&empty), Ok(None)));
+    for location in [Location::File(file), empty] {
+        drop(Store::open(&location).unwrap());
+        let reader = Store::open_read_only(&location).unwrap();
+        assert!(reader.is_some(), "{location}: the tables make a state, before any run");
+        assert!(reader.unwrap().recent_runs(&source(), 1).unwrap().is_empty());
+    }
+}
+
 // PostgreSQL only.
 
 #[test]
@@ -689,7 +710,7 @@ fn a_newer_schema_is_refused_and_an_older_one_is_migrated_keeping_its_items() {
         Some(t("2026-01-02T00:00:00Z"))
     );
     drop(store);
-    drop(Store::open_read_only(&location).unwrap());
+    assert!(Store::open_read_only(&location).unwrap().is_some());
 
     pg::execute(&url, "UPDATE schema_version SET version = 99");
     let err = Store::open(&location).unwrap_err();
@@ -704,7 +725,7 @@ fn a_newer_schema_is_refused_and_an_older_one_is_migrated_keeping_its_items() {
 fn a_read_only_store_reads_and_never_creates_migrates_or_writes() {
     let empty = Location::parse(&pg::database(), Path::new("/")).unwrap();
     assert!(
-        matches!(Store::open_read_only(&empty), Err(StoreError::Outdated { .. })),
+        matches!(Store::open_read_only(&empty), Ok(None)),
         "an empty database has no state yet"
     );
     assert!(Store::open(&empty).is_ok(), "and nothing was created by looking");
@@ -715,7 +736,7 @@ fn a_read_only_store_reads_and_never_creates_migrates_or_writes() {
         &changes(vec![item(16, "x")]),
         "2026-01-01T00:00:00Z",
     );
-    let mut reader = Store::open_read_only(&location).unwrap();
+    let mut reader = Store::open_read_only(&location).unwrap().unwrap();
     assert_eq!(reader.feed_items(&source(), 10).unwrap().len(), 1);
     let mut run = record();
     let err = reader
@@ -1007,4 +1028,77 @@ fn a_connection_the_server_closed_is_replaced_on_the_next_call() {
     assert_eq!(store.feed_items(&source(), 10).unwrap().len(), 1);
     commit(&mut store, &changes(vec![item(17, "y")]), "2026-01-02T00:00:00Z");
     assert_eq!(store.feed_items(&source(), 10).unwrap().len(), 2);
+}
+
+/// `feedwright serve` on a free loopback port, answering; killed when dropped.
+struct Serving(std::process::Child, String);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn serve(setup: &common::Setup, state: &str) -> Serving {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("feedwright"))
+        .arg("--config")
+        .arg(setup.config())
+        .args(["--quiet", "serve", "--addr", &format!("127.0.0.1:{port}")])
+        .env("FEEDWRIGHT_STATE", state)
+        .env_remove("FEEDWRIGHT_LOG")
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let serving = Serving(child, format!("http://127.0.0.1:{port}"));
+    let start = std::time::Instant::now();
+    while reqwest::get(format!("{}/healthz", serving.1)).await.is_err() {
+        assert!(start.elapsed() < Duration::from_secs(60), "serve never answered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    serving
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_serve_and_snapshot_say_no_state_yet_before_the_first_run_on_both_backends() {
+    let setup = common::Setup::new("http://127.0.0.1:9", "http://127.0.0.1:9", "");
+    let file = setup.state();
+    for state in [file.to_str().unwrap().to_owned(), pg::database()] {
+        let (code, out, err) = run_with_state(&setup, &state, &["status"]);
+        assert_eq!(code, 0, "{state}: {err}");
+        assert!(out.is_empty(), "{out}");
+        assert!(err.contains("yet: run `feedwright run` first"), "{state}: {err}");
+        assert!(!err.contains("older feedwright"), "{err}");
+
+        let (code, _, err) = run_with_state(&setup, &state, &["snapshot", "wic-news"]);
+        assert_ne!(code, 0);
+        assert!(!err.contains("older feedwright"), "{state}: {err}");
+
+        let serving = serve(&setup, &state).await;
+        let healthz = reqwest::get(format!("{}/healthz", serving.1)).await.unwrap();
+        assert_eq!(healthz.status().as_u16(), 200, "{state}");
+        let json: serde_json::Value = serde_json::from_str(&healthz.text().await.unwrap()).unwrap();
+        let health: Vec<&str> = json["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["health"].as_str().unwrap())
+            .collect();
+        assert!(
+            !health.is_empty() && health.iter().all(|h| *h == "never-run"),
+            "{state}: {json}"
+        );
+        let page = reqwest::get(format!("{}/", serving.1)).await.unwrap();
+        assert_eq!(page.status().as_u16(), 200);
+        assert!(
+            page.text().await.unwrap().contains("class=\"source never-run\""),
+            "{state}"
+        );
+    }
+    assert!(!file.exists(), "nothing was created by looking");
 }

@@ -2,7 +2,8 @@
 //! local sites on 127.0.0.1 whose listings answer slowly (so runs overlap). Two `watch`es run every source once
 //! per period and never one source twice at once; a `watch` killed with SIGKILL mid-run leaves its source to the
 //! other, which finishes it once the lease is over; two `run`s at once share the sources. What ran is read from
-//! the run records.
+//! the run records. Workers that finish together deliver each notification once (a webhook that answers slowly,
+//! so their drains overlap), and a worker killed mid-delivery leaves the target to the next.
 
 mod common;
 
@@ -53,9 +54,24 @@ async fn slow_site(delay: Duration) -> MockServer {
 
 /// A config on the PostgreSQL database `db` with one source per site (`s0`, `s1`, …), each on `schedule`.
 fn config(dir: &Path, db: &str, sites: &[&MockServer], schedule: &str, lease: &str) -> std::path::PathBuf {
+    config_notifying(dir, db, sites, schedule, lease, None)
+}
+
+/// [`config`], with every event sent to the webhook `hook` when there is one.
+fn config_notifying(
+    dir: &Path,
+    db: &str,
+    sites: &[&MockServer],
+    schedule: &str,
+    lease: &str,
+    hook: Option<&str>,
+) -> std::path::PathBuf {
     let mut text = format!(
         "[settings]\noutput_dir = \"feeds\"\nstate = \"{db}\"\n{schedule}\nlease = \"{lease}\"\nmax_running = 8\n"
     );
+    if let Some(hook) = hook {
+        text.push_str(&format!("\n[[notify]]\nwebhook = \"{hook}\"\n"));
+    }
     for (n, site) in sites.iter().enumerate() {
         text.push_str(&format!(
             r##"
@@ -335,4 +351,110 @@ async fn two_runs_at_once_share_the_sources() {
             .count();
         assert_eq!((ran, skipped), (1, 1), "{stdout:?}");
     }
+}
+
+/// A webhook on 127.0.0.1 that takes `delay` to answer each POST (so drains overlap).
+async fn slow_hook(delay: Duration) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(200).set_delay(delay))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// What `hook` received: (event kind, source) → how many POSTs, from the request bodies.
+async fn posted(hook: &MockServer) -> BTreeMap<(String, String), usize> {
+    let mut out = BTreeMap::new();
+    for request in hook.received_requests().await.unwrap() {
+        let event: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+        let key = (
+            event["event"].as_str().unwrap().to_owned(),
+            event["source"].as_str().unwrap().to_owned(),
+        );
+        *out.entry(key).or_default() += 1;
+    }
+    out
+}
+
+fn queued(db: &str) -> String {
+    pg::scalar(db, "SELECT count(*)::text FROM outbox")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn workers_finishing_together_deliver_each_event_once() {
+    let mut sites = Vec::new();
+    for _ in 0..4 {
+        sites.push(slow_site(Duration::from_secs(1)).await);
+    }
+    // Each POST takes longer than the workers' ends lie apart, so their drains overlap.
+    let hook = slow_hook(Duration::from_millis(700)).await;
+    let db = migrated_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_notifying(
+        dir.path(),
+        &db,
+        &sites.iter().collect::<Vec<_>>(),
+        "every = \"1h\"",
+        "2s",
+        Some(&format!("{}/hook", hook.uri())),
+    );
+
+    // A worker per source (as cron jobs would be), so all four finish, and drain the one outbox, together.
+    let runs_now: Vec<Running> = (0..4)
+        .map(|n| Running::spawn(feedwright(&config, &["run", "--source", &format!("s{n}")])))
+        .collect();
+    let outputs: Vec<Output> = runs_now.into_iter().map(|r| r.wait_with_output()).collect();
+    for (n, out) in outputs.iter().enumerate() {
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_eq!(summaries(&text(&out.stdout), &format!("s{n}")), 1);
+    }
+    let runs = runs(&db);
+    assert_eq!(runs.len(), 4, "{runs:?}");
+    let expected: BTreeMap<(String, String), usize> =
+        (0..4).map(|n| (("new_items".to_owned(), format!("s{n}")), 1)).collect();
+    assert_eq!(posted(&hook).await, expected, "every event once, none twice");
+    assert_eq!(queued(&db), "0", "and none left queued");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_killed_mid_delivery_leaves_the_target_to_the_next() {
+    let sites = [slow_site(Duration::ZERO).await, slow_site(Duration::ZERO).await];
+    let hook = slow_hook(Duration::from_secs(3)).await;
+    let db = migrated_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_notifying(
+        dir.path(),
+        &db,
+        &sites.iter().collect::<Vec<_>>(),
+        "every = \"1h\"",
+        "2s",
+        Some(&format!("{}/hook", hook.uri())),
+    );
+
+    let mut first = Running::spawn(feedwright(&config, &["run"]));
+    let mut asked = 0;
+    while asked == 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        asked = hook.received_requests().await.unwrap().len();
+        assert!(
+            first.child().try_wait().unwrap().is_none(),
+            "the first worker ended before delivering"
+        );
+    }
+    signal(&mut first, "KILL");
+    assert!(!first.child().wait().unwrap().success());
+    assert_eq!(queued(&db), "2", "nothing was delivered: both events stay");
+
+    let out = Running::spawn(feedwright(&config, &["run"])).wait_with_output();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let posted = posted(&hook).await;
+    assert_eq!(posted.len(), 2, "{posted:?}");
+    assert_eq!(
+        posted.values().copied().collect::<Vec<_>>().iter().sum::<usize>(),
+        3,
+        "the event in flight at the kill went out again (at least once), the other once: {posted:?}"
+    );
+    assert_eq!(queued(&db), "0", "the killed worker's lock held nothing back");
 }

@@ -634,11 +634,10 @@ Next:
 fn status(path: &Path, json: bool) -> Result<Exit, AppError> {
     let config = Config::load(path)?;
     let state = config.settings.state.clone();
-    if !state.exists() {
+    let Some(store) = Store::open_read_only(&state)? else {
         out::eline(&format!("no state at {state} yet: run `feedwright run` first"));
         return Ok(Exit::Ok);
-    }
-    let store = Store::open_read_only(&state)?;
+    };
     let now = now();
     let states = status::read_all(&store, &config, now, |_| None)?;
     let mut out = out::stdout();

@@ -40,10 +40,9 @@ pub(super) fn snapshot(path: &Path, id: &str) -> Result<Exit, AppError> {
         source_id: id.to_owned(),
         path: state.shown(),
     };
-    if !state.exists() {
+    let Some(store) = Store::open_read_only(state)? else {
         return Err(no_pages().into());
-    }
-    let store = Store::open_read_only(state)?;
+    };
     let unreadable = |source| SnapshotError::Read {
         path: state.shown(),
         source,

@@ -245,11 +245,12 @@ impl Site {
     fn with_store<T>(&self, f: impl FnOnce(&Store) -> Result<T, StoreError>) -> Result<Option<T>, StoreError> {
         let mut guard = lock(&self.store);
         if guard.is_none() {
-            let state = self.config().settings.state.clone();
-            if !state.exists() {
+            // Asked again on every request until the first run has written a state (a PostgreSQL state: a
+            // connection each, for as long as the database is empty).
+            let Some(store) = Store::open_read_only(&self.config().settings.state)? else {
                 return Ok(None);
-            }
-            *guard = Some(Store::open_read_only(&state)?);
+            };
+            *guard = Some(store);
         }
         let store = guard.as_ref().expect("opened above");
         f(store).map(Some)

@@ -595,7 +595,9 @@ async fn healthz_is_200_until_a_source_is_broken_with_each_sources_state() {
     assert_eq!(json["sources"][1]["consecutive_failures"], 1);
     assert_eq!(json["sources"][0]["health"], "ok");
     assert_eq!(json["sources"][0]["last_success"], "2026-01-01T10:00:00Z");
-    let store = Store::open_read_only(&Location::File(f.dir.path().join("state/feedwright.sqlite"))).unwrap();
+    let store = Store::open_read_only(&Location::File(f.dir.path().join("state/feedwright.sqlite")))
+        .unwrap()
+        .unwrap();
     let config = f.site.config();
     for (i, source) in config.sources.iter().enumerate() {
         let state = status::read(&store, source, clock(), None).unwrap();

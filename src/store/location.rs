@@ -38,14 +38,6 @@ impl Location {
         }
     }
 
-    /// Whether there may be a state to read: a file that exists; a database always may (only connecting tells).
-    pub fn exists(&self) -> bool {
-        match self {
-            Location::File(path) => path.exists(),
-            Location::Postgres(_) => true,
-        }
-    }
-
     /// The file, when the state is one.
     pub fn file(&self) -> Option<&Path> {
         match self {

@@ -173,6 +173,17 @@ pub trait Backend: Send {
     fn pending(&self, target: &str) -> Result<Vec<(i64, Event)>, StoreError>;
     /// Marks an outbox row delivered (`Ok`) or records why it was not, for the next try.
     fn delivered(&mut self, id: i64, result: Result<(), String>) -> Result<(), StoreError>;
+    /// Takes `target`'s outbox for this connection to drain: `false` when another process is draining it (leave
+    /// it; its events stay queued for that process or the next drain). Held until [`Backend::unlock_outbox`], or
+    /// until the connection ends, so a worker killed mid-drain blocks no target. Read [`Backend::pending`] after
+    /// taking it, and check [`Backend::holds_outbox`] before each delivery. Processes only: one process keeps its
+    /// own drains apart (`notify`). SQLite grants at once: its state lock keeps every other process out already.
+    fn lock_outbox(&mut self, target: &str) -> Result<bool, StoreError>;
+    /// Whether this connection still holds `target`'s outbox: a lost connection lost it (PostgreSQL; the next call
+    /// connects again), and another process may be draining the target now.
+    fn holds_outbox(&self, target: &str) -> Result<bool, StoreError>;
+    /// Gives `target`'s outbox back (nothing when it is not held any more).
+    fn unlock_outbox(&mut self, target: &str) -> Result<(), StoreError>;
 
     // Claims: which worker runs which source, when several share the store (see `docs/architecture.md`).
 
@@ -270,11 +281,13 @@ impl Store {
     }
 
     /// Opens an existing state for reading only (`status`, `serve`, `snapshot`): nothing is created, migrated or
-    /// written, so a reader never races a running `run` for the schema.
-    pub fn open_read_only(state: &Location) -> Result<Store, StoreError> {
+    /// written, so a reader never races a running `run` for the schema. `Ok(None)`: there is no state yet (no
+    /// file, or a file or database without a single table, as before the first `run`), which every reader shows
+    /// as such, not as an error.
+    pub fn open_read_only(state: &Location) -> Result<Option<Store>, StoreError> {
         Ok(match state {
-            Location::File(path) => Store::from(sqlite::Sqlite::open_read_only(path)?),
-            Location::Postgres(url) => Store::from(postgres::Postgres::open_read_only(url)?),
+            Location::File(path) => sqlite::Sqlite::open_read_only(path)?.map(Store::from),
+            Location::Postgres(url) => postgres::Postgres::open_read_only(url)?.map(Store::from),
         })
     }
 

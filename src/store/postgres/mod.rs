@@ -10,8 +10,8 @@
 //!
 //! Opening creates `schema_version` in an empty database, refuses one that holds other tables without it
 //! (someone else's), refuses a newer schema, and migrates an older one under an advisory lock; a read-only open
-//! migrates nothing and refuses an outdated schema. Nothing of `postgres` leaves this folder: errors go out boxed
-//! in [`StoreError`], named by the URL without its password.
+//! migrates nothing, refuses an outdated schema and finds no state in an empty database. Nothing of `postgres`
+//! leaves this folder: errors go out boxed in [`StoreError`], named by the URL without its password.
 
 mod claims;
 mod conn;
@@ -119,11 +119,15 @@ impl Postgres {
     }
 
     /// Connects to an existing state to read it: nothing is created or migrated, every transaction is read-only.
-    pub fn open_read_only(url: &DbUrl) -> Result<Postgres, StoreError> {
+    /// `None`: the database is empty (no `run` has created the tables yet).
+    pub fn open_read_only(url: &DbUrl) -> Result<Option<Postgres>, StoreError> {
         let store = Self::connect(url, SETUP_READ_ONLY)?;
         let found = store.call(|s| s.transaction(true, check_ours))?;
+        if matches!(found, Found::Empty) {
+            return Ok(None);
+        }
         store.verdict(found, schema::MIGRATIONS.len() as i64, true)?;
-        Ok(store)
+        Ok(Some(store))
     }
 
     fn connect(url: &DbUrl, setup: &'static str) -> Result<Postgres, StoreError> {
@@ -152,7 +156,6 @@ impl Postgres {
             Found::Foreign => Err(StoreError::Foreign { path }),
             Found::Ours(found) if found > known => Err(StoreError::TooNew { path, found, known }),
             Found::Ours(found) if found < known && read_only => Err(StoreError::Outdated { path }),
-            Found::Empty if read_only => Err(StoreError::Outdated { path }),
             _ => Ok(()),
         }
     }
@@ -417,6 +420,21 @@ impl Backend for Postgres {
 
     fn delivered(&mut self, id: i64, result: Result<(), String>) -> Result<(), StoreError> {
         self.write(move |tx| outbox::delivered(tx, id, result))
+    }
+
+    fn lock_outbox(&mut self, target: &str) -> Result<bool, StoreError> {
+        let target = target.to_owned();
+        self.write(move |tx| outbox::lock(tx, &target))
+    }
+
+    fn holds_outbox(&self, target: &str) -> Result<bool, StoreError> {
+        let target = target.to_owned();
+        self.read(move |tx| outbox::holds(tx, &target))
+    }
+
+    fn unlock_outbox(&mut self, target: &str) -> Result<(), StoreError> {
+        let target = target.to_owned();
+        self.write(move |tx| outbox::unlock(tx, &target))
     }
 
     fn claim(&mut self, worker: &str, want: &Want, lease: Duration, now: DateTime<Utc>) -> Result<Claim, StoreError> {

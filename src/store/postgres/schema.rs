@@ -21,6 +21,9 @@ pub const APP: &str = "feedwright";
 pub const APP_KEY: i32 = 0x4657_5254;
 /// `(APP_KEY, MIGRATE)`: held by the transaction that migrates, so two processes opening at once migrate once.
 pub const MIGRATE: i32 = 0;
+/// `(OUTBOX, hashtext(target))`: held (at session level) by the connection draining a notify target's outbox
+/// ("FWRO"; a class of its own, so no target's hash meets [`MIGRATE`]).
+pub const OUTBOX: i32 = 0x4657_524F;
 
 pub const MIGRATIONS: &[&str] = &[
     // 1: items, the listing links that lead to them, and HTTP validators.

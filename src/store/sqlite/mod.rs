@@ -75,7 +75,12 @@ impl Sqlite {
         Self::init(conn, path.to_owned())
     }
 
-    pub fn open_read_only(path: &Path) -> Result<Sqlite, StoreError> {
+    /// `None`: no state yet, the file missing or without a single table (as a `run` that died creating it may
+    /// leave it).
+    pub fn open_read_only(path: &Path) -> Result<Option<Sqlite>, StoreError> {
+        if !path.exists() {
+            return Ok(None);
+        }
         let conn =
             Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|e| open_err(path, e))?;
         let store = Sqlite {
@@ -96,12 +101,15 @@ impl Sqlite {
                 known,
             });
         }
+        if found == 0 && store.tables()? == 0 {
+            return Ok(None);
+        }
         if found < known {
             return Err(StoreError::Outdated {
                 path: store.path.clone(),
             });
         }
-        Ok(store)
+        Ok(Some(store))
     }
 
     pub fn in_memory() -> Result<Sqlite, StoreError> {
@@ -138,6 +146,13 @@ impl Sqlite {
     }
 
     /// Refuses files that are not SQLite, or SQLite databases some other program made.
+    /// How many tables, indexes and such the file holds.
+    fn tables(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .map_err(|e| self.sql(e))
+    }
+
     fn check_ours(&self) -> Result<(), StoreError> {
         let foreign = || StoreError::Foreign {
             path: self.path.clone(),
@@ -152,11 +167,7 @@ impl Sqlite {
         if app_id == schema::APPLICATION_ID {
             return Ok(());
         }
-        let tables: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-            .map_err(|e| self.sql(e))?;
-        if app_id != 0 || tables > 0 {
+        if app_id != 0 || self.tables()? > 0 {
             Err(foreign())
         } else {
             Ok(())
@@ -355,6 +366,21 @@ impl Backend for Sqlite {
 
     fn delivered(&mut self, id: i64, result: Result<(), String>) -> Result<(), StoreError> {
         self.read(|c| outbox::delivered(c, id, result))
+    }
+
+    /// Always granted: the only processes that drain (`run`, `watch`) hold the file's writer lock
+    /// (`store/lock.rs`), so no other process drains this state.
+    fn lock_outbox(&mut self, _target: &str) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+
+    /// Always: nothing can take the outbox from under the writer lock.
+    fn holds_outbox(&self, _target: &str) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+
+    fn unlock_outbox(&mut self, _target: &str) -> Result<(), StoreError> {
+        Ok(())
     }
 
     /// Always granted: `run` and `watch` hold the file's writer lock (`store/lock.rs`), so no other worker exists.
