@@ -13,8 +13,7 @@ use std::time::Duration;
 
 use feedwright::config::{Notify, Target};
 use feedwright::store::{Location, Store};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::MockServer;
 
 use common::pg;
 
@@ -76,14 +75,7 @@ fn a_replaced_connection_has_lost_its_target() {
     let url = pg::database();
     let mut a = open(&url);
     assert!(a.lock_outbox("hook").unwrap());
-    let name = url.rsplit('/').next().unwrap();
-    pg::admin(
-        pg::server(),
-        &format!(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE datname = '{name}' AND application_name = 'feedwright'"
-        ),
-    );
+    pg::terminate_sessions(&url);
     // The call that finds the connection gone may fail; the next one connects again, without the lock.
     if let Ok(held) = a.holds_outbox("hook") {
         assert!(!held);
@@ -106,12 +98,7 @@ fn sqlite_grants_the_outbox_at_once() {
 
 /// A webhook on 127.0.0.1 answering each POST after `delay`, and a target sending it every event.
 async fn hook(delay: Duration) -> (MockServer, Notify) {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/hook"))
-        .respond_with(ResponseTemplate::new(200).set_delay(delay))
-        .mount(&server)
-        .await;
+    let server = common::slow_hook(delay).await;
     let target = Notify {
         target: Target::Webhook(format!("{}/hook", server.uri()).parse().unwrap()),
         events: vec!["new_items".into(), "broken".into(), "recovered".into()],

@@ -1012,14 +1012,7 @@ fn a_connection_the_server_closed_is_replaced_on_the_next_call() {
     let url = pg::database();
     let mut store = Store::open(&Location::parse(&url, Path::new("/")).unwrap()).unwrap();
     commit(&mut store, &changes(vec![item(16, "x")]), "2026-01-01T00:00:00Z");
-    let name = url.rsplit('/').next().unwrap();
-    pg::admin(
-        pg::server(),
-        &format!(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE datname = '{name}' AND application_name = 'feedwright'"
-        ),
-    );
+    pg::terminate_sessions(&url);
     // The call that finds the connection gone fails; the next one connects again.
     let first = store.feed_items(&source(), 10);
     if let Err(e) = &first {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use common::pg;
+use common::{pg, slow_hook};
 
 const LISTING: &str = r#"<html><body><ul>
 <li><h4><a href="/news/a1.html">First story</a></h4></li>
@@ -351,17 +351,6 @@ async fn two_runs_at_once_share_the_sources() {
             .count();
         assert_eq!((ran, skipped), (1, 1), "{stdout:?}");
     }
-}
-
-/// A webhook on 127.0.0.1 that takes `delay` to answer each POST (so drains overlap).
-async fn slow_hook(delay: Duration) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/hook"))
-        .respond_with(ResponseTemplate::new(200).set_delay(delay))
-        .mount(&server)
-        .await;
-    server
 }
 
 /// What `hook` received: (event kind, source) → how many POSTs, from the request bodies.

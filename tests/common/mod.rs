@@ -171,3 +171,14 @@ pub async fn serve(setup: &Setup) -> (Server, String) {
     }
     (server, base)
 }
+
+/// A webhook on 127.0.0.1 at `/hook` that takes `delay` to answer each POST with 200 (so deliveries overlap).
+pub async fn slow_hook(delay: std::time::Duration) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::method("POST"))
+        .and(path_is("/hook"))
+        .respond_with(ResponseTemplate::new(200).set_delay(delay))
+        .mount(&server)
+        .await;
+    server
+}

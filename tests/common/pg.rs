@@ -223,3 +223,15 @@ rm -rf "$dir""#;
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Ends every feedwright session on the database of `url` (as a server restart or a network cut would).
+pub fn terminate_sessions(url: &str) {
+    let name = url.rsplit('/').next().unwrap();
+    admin(
+        server(),
+        &format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = '{name}' AND application_name = 'feedwright'"
+        ),
+    );
+}
