@@ -4,8 +4,10 @@ robots.txt, each answered after a fixed latency (default 30 ms), by a thread per
 
 With --hosts H (for scripts/bench-scale), it is instead --sources S sites of N articles each, spread over H hosts:
 the loopback addresses 127.1.0.1, 127.1.0.2, ... (any 127.x.y.z reaches this machine on Linux), all on one port,
-source k on host k % H under the path /s<k>/ (listing /s<k>/news/index.htm). That mode runs on one asyncio loop, so
-thousands of connections cost no threads, and answers If-None-Match with 304 (the ETag is a digest of the body).
+source k on host k % H under the path /s<k>/ (listing /s<k>/news/index.htm); with --first-host A the hosts are
+instead the consecutive addresses A, A + 1, ... (127.0.0.2 to 127.0.0.101 for 100 hosts, scripts/bench-workers).
+That mode runs on one asyncio loop, so thousands of connections cost no threads, and answers If-None-Match with 304
+(the ETag is a digest of the body).
 
 It counts the requests it serves. GET /_stats answers {"requests": n, "max_in_flight": m} and GET /_reset sets both
 to zero; these two answer at once and are not counted. The chosen port is written to --port-file. Standard library
@@ -15,6 +17,7 @@ only; it stops on SIGTERM or after --lifetime seconds, whichever comes first.
 import argparse
 import asyncio
 import hashlib
+import ipaddress
 import json
 import threading
 import time
@@ -109,8 +112,11 @@ def handler(stats, articles, latency):
     return Handler
 
 
-def host_address(h):
-    """The loopback address of host number h (0-based): 127.1.0.1, ..., 127.1.0.250, 127.1.1.1, ..."""
+def host_address(h, first=None):
+    """The loopback address of host number h (0-based): 127.1.0.1, ..., 127.1.0.250, 127.1.1.1, ...; or, given the
+    first address, the h-th one after it."""
+    if first is not None:
+        return str(ipaddress.IPv4Address(first) + h)
     return f"127.1.{h // 250}.{h % 250 + 1}"
 
 
@@ -182,7 +188,7 @@ async def serve_many(args, stats):
     port = 0
     for h in range(args.hosts):
         pages = many_pages(h, args.hosts, args.sources, args.articles)
-        server = await asyncio.start_server(handler(pages), host_address(h), port, backlog=1024)
+        server = await asyncio.start_server(handler(pages), host_address(h, args.first_host), port, backlog=1024)
         port = server.sockets[0].getsockname()[1]
         servers.append(server)
     with open(args.port_file, "w") as f:
@@ -195,6 +201,7 @@ def main():
     parser.add_argument("--articles", type=int, default=50)
     parser.add_argument("--hosts", type=int, help="serve --sources sites over this many loopback hosts")
     parser.add_argument("--sources", type=int, default=1)
+    parser.add_argument("--first-host", help="with --hosts: the first of consecutive loopback addresses to listen on")
     parser.add_argument("--latency-ms", type=float, default=30.0)
     parser.add_argument("--port-file", required=True)
     parser.add_argument("--host", default="127.0.0.1", help="the loopback address to listen on (127.0.0.x)")
