@@ -5,7 +5,7 @@
 #   pg_start DIR      initdb into DIR/data and start; DIR is created (mode 755; the folders above it must be
 #                     searchable by the postgres user)
 #   pg_stop           stop it (immediate), safe to call twice or before pg_start
-#   pg_sql SQL [DB]   run SQL (unaligned, tuples only) in DB (default: postgres)
+#   pg_sql SQL [DB]   run SQL (unaligned, tuples only, fields split by a space) in DB (default: postgres)
 #   pg_url DB         the `state` URL of database DB on this server
 
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
@@ -25,10 +25,12 @@ pg_start() {
 }
 
 pg_stop() {
-  [ -n "$pg_dir" ] && [ -d "$pg_dir/data" ] && as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1
+  if [ -n "$pg_dir" ] && [ -d "$pg_dir/data" ]; then
+    as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1 || true
+  fi
   pg_dir=
 }
 
-pg_sql() { psql -qtA -h "$pg_dir" -U feedwright -d "${2:-postgres}" -c "$1"; }
+pg_sql() { psql -qtA -F' ' -h "$pg_dir" -U feedwright -d "${2:-postgres}" -c "$1"; }
 
 pg_url() { printf 'postgres://feedwright@%s/%s' "$(echo "$pg_dir" | sed 's|/|%2F|g')" "$1"; }
