@@ -17,14 +17,14 @@ use url::Url;
 use super::Known;
 use crate::model::{ItemId, ListedLink};
 
-/// brotli quality 6: HTML shrinks about 5-10x at a few ms per article page; quality 11 gains a little more for ten
-/// times the CPU.
-const QUALITY: u32 = 6;
+/// brotli quality 4: HTML shrinks about 3-5x. Quality 6 makes article pages 5-8 % smaller for 1.7-1.8 times the CPU
+/// (brotli was a quarter of a cold run's CPU at quality 6), and the pages kept are bounded by the feed windows.
+const QUALITY: u32 = 4;
 
 /// The brotli window (log2 of its size) for a page of `len` bytes: the smallest that holds the whole page, from 17
-/// (below it, quality 6 takes a slower path: 11 ms instead of 0.3 ms for an 8 KB page) to 22 (4 MiB, the largest
-/// that decoders must accept by default). A window larger than the page compresses no better and costs the
-/// encoder its larger tables for every page: a fixed 4 MiB window spent a quarter of a cold run's CPU.
+/// (below it, quality 6 takes a path 30x slower on small pages) to 22 (4 MiB, the largest that decoders must
+/// accept by default). A window larger than the page compresses no better and costs the encoder larger tables:
+/// the demo's 2 MB page took 43 ms with a fixed 4 MiB window, 30 ms with its own.
 fn window(len: usize) -> u32 {
     // A window of 2^w bytes holds 2^w - 16 of them.
     (17..22).find(|&w| len <= (1usize << w) - 16).unwrap_or(22)
