@@ -7,49 +7,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Setup, fixture};
+use common::Setup;
 use serde_json::Value;
-use wiremock::matchers::{header, method, path};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{MockServer, Request};
 
 const ZH: &str = "wic-news-zh";
 const LISTING: &str = "/web15/news/index.shtml";
-
-/// The Chinese fixture site with ETags: a request carrying a page's ETag gets 304.
-async fn site() -> MockServer {
-    let server = MockServer::start().await;
-    let exp = common::expected("wic-zh");
-    let mut pages = vec![LISTING.to_owned()];
-    pages.extend(
-        exp["articles"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a["path"].as_str().unwrap().to_owned()),
-    );
-    for at in pages {
-        let body = fixture("wic-zh", &at);
-        let etag = format!("\"{}-{}\"", body.len(), body.iter().map(|&b| b as usize).sum::<usize>());
-        Mock::given(method("GET"))
-            .and(path(at.as_str()))
-            .and(header("if-none-match", etag.as_str()))
-            .respond_with(ResponseTemplate::new(304))
-            .with_priority(1)
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path(at.as_str()))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .insert_header("ETag", etag.as_str())
-                    .set_body_raw(body, "text/html"),
-            )
-            .with_priority(2)
-            .mount(&server)
-            .await;
-    }
-    server
-}
 
 /// Edits the Chinese source's section of the config.
 fn edit(setup: &Setup, from: &str, to: &str) {
@@ -105,7 +68,7 @@ async fn count(server: &MockServer) -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_widened_listing_selector_takes_effect_though_the_listing_answers_304() {
-    let zh = site().await;
+    let zh = common::zh_site_with_etags().await;
     let setup = Setup::new("http://127.0.0.1:9", &zh.uri(), "");
     edit(
         &setup,
@@ -156,7 +119,7 @@ async fn a_widened_listing_selector_takes_effect_though_the_listing_answers_304(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_added_remove_selector_edits_stored_bodies_from_saved_pages_without_fetching_them() {
-    let zh = site().await;
+    let zh = common::zh_site_with_etags().await;
     let setup = Setup::new("http://127.0.0.1:9", &zh.uri(), "");
     run(&setup, &["run", "-q", "--source", ZH]);
     let first = feed(&setup);
@@ -220,7 +183,7 @@ async fn an_added_remove_selector_edits_stored_bodies_from_saved_pages_without_f
 
 #[tokio::test(flavor = "multi_thread")]
 async fn refetch_ignores_stored_validators_once() {
-    let zh = site().await;
+    let zh = common::zh_site_with_etags().await;
     let setup = Setup::new("http://127.0.0.1:9", &zh.uri(), "");
     run(&setup, &["run", "-q", "--source", ZH]);
     let before = count(&zh).await;
@@ -243,7 +206,7 @@ async fn refetch_ignores_stored_validators_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn snapshot_and_test_catch_a_selector_change_offline() {
-    let zh = site().await;
+    let zh = common::zh_site_with_etags().await;
     let setup = Setup::new("http://127.0.0.1:9", &zh.uri(), "");
     let (code, _, err) = run(&setup, &["snapshot", ZH]);
     assert_eq!(code, 1, "no run yet, so no pages");

@@ -832,44 +832,6 @@ async fn a_postgres_state_has_no_whole_state_writer_lock() {
 
 // The real binary on a `postgres://` state.
 
-/// The Chinese fixture site with ETags: a request carrying a page's ETag gets 304.
-async fn site_with_etags() -> wiremock::MockServer {
-    use wiremock::matchers::{header, method, path};
-    use wiremock::{Mock, ResponseTemplate};
-    let server = wiremock::MockServer::start().await;
-    let exp = common::expected("wic-zh");
-    let mut pages = vec!["/web15/news/index.shtml".to_owned()];
-    pages.extend(
-        exp["articles"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a["path"].as_str().unwrap().to_owned()),
-    );
-    for at in pages {
-        let body = common::fixture("wic-zh", &at);
-        let etag = format!("\"{}-{}\"", body.len(), body.iter().map(|&b| b as usize).sum::<usize>());
-        Mock::given(method("GET"))
-            .and(path(at.as_str()))
-            .and(header("if-none-match", etag.as_str()))
-            .respond_with(ResponseTemplate::new(304))
-            .with_priority(1)
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path(at.as_str()))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .insert_header("ETag", etag.as_str())
-                    .set_body_raw(body, "text/html"),
-            )
-            .with_priority(2)
-            .mount(&server)
-            .await;
-    }
-    server
-}
-
 fn run(setup: &common::Setup, args: &[&str]) -> (i32, String, String) {
     let out = setup.cmd(args).output().unwrap();
     (
@@ -882,7 +844,7 @@ fn run(setup: &common::Setup, args: &[&str]) -> (i32, String, String) {
 #[tokio::test(flavor = "multi_thread")]
 async fn run_on_a_postgres_state_publishes_what_sqlite_does_and_then_asks_only_conditionally() {
     const ZH: &str = "wic-news-zh";
-    let site = site_with_etags().await;
+    let site = common::zh_site_with_etags().await;
     let on_sqlite = common::Setup::new("http://127.0.0.1:9", &site.uri(), "");
     let on_postgres = common::Setup::new("http://127.0.0.1:9", &site.uri(), "");
     let url = pg::database();
@@ -947,7 +909,7 @@ fn use_state(setup: &common::Setup, url: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_on_another_machine_answers_from_postgres_with_the_same_bytes_and_tags() {
     const ZH: &str = "wic-news-zh";
-    let site = site_with_etags().await;
+    let site = common::zh_site_with_etags().await;
     let url = pg::database();
     // Two machines: the worker's output folder, and one that never ran anything (its own, empty, folder).
     let worker = common::Setup::new("http://127.0.0.1:9", &site.uri(), "");

@@ -2,6 +2,8 @@
 //! publishes, serves (with the scheduler's next run on `/healthz` and the web page), writes index.opml, pings the hub, holds the state lock against `run`, survives a bad config
 //! on SIGHUP and exits 0 on SIGTERM, leaving no temporary files.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -9,33 +11,9 @@ use std::time::{Duration, Instant};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const LISTING: &str = r#"<html><body><ul>
-<li><h4><a href="/news/a1.html">First story</a></h4></li>
-<li><h4><a href="/news/a2.html">Second story</a></h4></li>
-<li><h4><a href="/news/a3.html">Third story</a></h4></li>
-</ul></body></html>"#;
-
-fn article(n: usize) -> String {
-    format!(
-        r#"<html><body><h1>Story number {n}</h1><p class="date">2026-01-0{n} 10:00</p>
-<div id="Content"><p>The body of story {n}, with enough words to count as an article body.</p></div></body></html>"#
-    )
-}
-
+/// The news site of `common`, which also takes WebSub pings at `/hub`.
 async fn site() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/news/"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(LISTING, "text/html; charset=utf-8"))
-        .mount(&server)
-        .await;
-    for n in 1..=3 {
-        Mock::given(method("GET"))
-            .and(path(format!("/news/a{n}.html")))
-            .respond_with(ResponseTemplate::new(200).set_body_raw(article(n), "text/html; charset=utf-8"))
-            .mount(&server)
-            .await;
-    }
+    let server = common::news_site(Duration::ZERO).await;
     Mock::given(method("POST"))
         .and(path("/hub"))
         .respond_with(ResponseTemplate::new(202))

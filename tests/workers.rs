@@ -12,45 +12,9 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::MockServer;
 
-use common::{pg, slow_hook};
-
-const LISTING: &str = r#"<html><body><ul>
-<li><h4><a href="/news/a1.html">First story</a></h4></li>
-<li><h4><a href="/news/a2.html">Second story</a></h4></li>
-<li><h4><a href="/news/a3.html">Third story</a></h4></li>
-</ul></body></html>"#;
-
-fn article(n: usize) -> String {
-    format!(
-        r#"<html><body><h1>Story number {n}</h1><p class="date">2026-01-0{n} 10:00</p>
-<div id="Content"><p>The body of story {n}, with enough words to count as an article body.</p></div></body></html>"#
-    )
-}
-
-/// A news site whose listing takes `delay` to answer.
-async fn slow_site(delay: Duration) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/news/"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_raw(LISTING, "text/html; charset=utf-8")
-                .set_delay(delay),
-        )
-        .mount(&server)
-        .await;
-    for n in 1..=3 {
-        Mock::given(method("GET"))
-            .and(path(format!("/news/a{n}.html")))
-            .respond_with(ResponseTemplate::new(200).set_body_raw(article(n), "text/html; charset=utf-8"))
-            .mount(&server)
-            .await;
-    }
-    server
-}
+use common::{news_site, pg, slow_hook};
 
 /// A config on the PostgreSQL database `db` with one source per site (`s0`, `s1`, …), each on `schedule`.
 fn config(dir: &Path, db: &str, sites: &[&MockServer], schedule: &str, lease: &str) -> std::path::PathBuf {
@@ -208,7 +172,7 @@ fn summaries(stdout: &str, source: &str) -> usize {
 async fn two_watches_run_every_source_once_per_period_and_never_twice_at_once() {
     let mut sites = Vec::new();
     for _ in 0..3 {
-        sites.push(slow_site(Duration::from_millis(1500)).await);
+        sites.push(news_site(Duration::from_millis(1500)).await);
     }
     let db = migrated_database().await;
     let dir = tempfile::tempdir().unwrap();
@@ -264,7 +228,7 @@ async fn two_watches_run_every_source_once_per_period_and_never_twice_at_once() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_watch_killed_mid_run_leaves_its_source_to_another_that_finishes_it() {
-    let site = slow_site(Duration::from_secs(3)).await;
+    let site = news_site(Duration::from_secs(3)).await;
     let db = migrated_database().await;
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path(), &db, &[&site], "every = \"1h\"", "1s");
@@ -321,7 +285,7 @@ async fn a_watch_killed_mid_run_leaves_its_source_to_another_that_finishes_it() 
 async fn two_runs_at_once_share_the_sources() {
     let mut sites = Vec::new();
     for _ in 0..4 {
-        sites.push(slow_site(Duration::from_secs(3)).await);
+        sites.push(news_site(Duration::from_secs(3)).await);
     }
     let db = migrated_database().await;
     let dir = tempfile::tempdir().unwrap();
@@ -375,7 +339,7 @@ fn queued(db: &str) -> String {
 async fn workers_finishing_together_deliver_each_event_once() {
     let mut sites = Vec::new();
     for _ in 0..4 {
-        sites.push(slow_site(Duration::from_secs(1)).await);
+        sites.push(news_site(Duration::from_secs(1)).await);
     }
     // Each POST takes longer than the workers' ends lie apart, so their drains overlap.
     let hook = slow_hook(Duration::from_millis(700)).await;
@@ -409,7 +373,7 @@ async fn workers_finishing_together_deliver_each_event_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_worker_killed_mid_delivery_leaves_the_target_to_the_next() {
-    let sites = [slow_site(Duration::ZERO).await, slow_site(Duration::ZERO).await];
+    let sites = [news_site(Duration::ZERO).await, news_site(Duration::ZERO).await];
     let hook = slow_hook(Duration::from_secs(3)).await;
     let db = migrated_database().await;
     let dir = tempfile::tempdir().unwrap();

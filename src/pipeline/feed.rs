@@ -28,41 +28,37 @@ pub struct Published {
     pub short_of_files: bool,
 }
 
-/// A feed rendered in every configured format: for each, the file it is published as and the copy the store keeps
-/// (which `serve` answers from).
+/// A feed rendered in every configured format: the copies the store keeps (which `serve` answers from) and, in the
+/// same order, the files they are published as.
 #[derive(Debug)]
-pub struct Rendered(Vec<(PathBuf, StoredFeed)>);
-
-impl Rendered {
-    /// The store's copies, to [`crate::store::Backend::save_feeds`] before the files are written: a `serve` on
-    /// another machine then has the feed even when this machine's folder cannot be written.
-    pub fn stored(&self) -> Vec<StoredFeed> {
-        self.0.iter().map(|(_, feed)| feed.clone()).collect()
-    }
+pub struct Rendered {
+    /// To [`crate::store::Backend::save_feeds`] before the files are written: a `serve` on another machine then has
+    /// the feed even when this machine's folder cannot be written.
+    pub stored: Vec<StoredFeed>,
+    paths: Vec<PathBuf>,
 }
 
 /// Renders the feed `meta` names (`meta.source`) in every configured format at `now` (the copies' modified time):
 /// the one renderer of sources and merges. Pure CPU work, for a blocking thread.
 fn render(settings: &Settings, meta: &FeedMeta, items: &[Item], now: DateTime<Utc>) -> Rendered {
-    Rendered(
-        settings
-            .formats
-            .iter()
-            .map(|&format| {
-                let body = render::render(format, meta, items).into_bytes();
-                let stored = StoredFeed {
-                    feed: meta.source.clone(),
-                    ext: format.ext().to_owned(),
-                    tag: FeedTag {
-                        etag: publish::etag(&body),
-                        modified: now,
-                    },
-                    body,
-                };
-                (settings.feed_path(&meta.source, format), stored)
-            })
-            .collect(),
-    )
+    let (stored, paths) = settings
+        .formats
+        .iter()
+        .map(|&format| {
+            let body = render::render(format, meta, items).into_bytes();
+            let stored = StoredFeed {
+                feed: meta.source.clone(),
+                ext: format.ext().to_owned(),
+                tag: FeedTag {
+                    etag: publish::etag(&body),
+                    modified: now,
+                },
+                body,
+            };
+            (stored, settings.feed_path(&meta.source, format))
+        })
+        .unzip();
+    Rendered { stored, paths }
 }
 
 /// Renders `source`'s feed of `items` (its stored window) off the async runtime.
@@ -78,7 +74,7 @@ pub(super) async fn render_source(config: &Config, source: &Source, items: Vec<I
 /// Writes the files of `rendered` that changed.
 fn write(rendered: &Rendered) -> Published {
     let mut out = Published::default();
-    for (path, feed) in &rendered.0 {
+    for (path, feed) in rendered.paths.iter().zip(&rendered.stored) {
         match publish::write_atomic(path, &feed.body) {
             Ok(true) => out.written.push(path.clone()),
             Ok(false) => {}
@@ -170,7 +166,7 @@ pub fn publish_merge(
         return Ok((Published::default(), 0));
     }
     let rendered = render(&config.settings, &merge_meta(config, merge, &items, now), &items, now);
-    store.save_feeds(&rendered.stored())?;
+    store.save_feeds(&rendered.stored)?;
     let published = write(&rendered);
     drop(store);
     if !published.unwritten.is_empty() {

@@ -400,7 +400,7 @@ async fn run_source(
         _ => None,
     };
     if let Some(rendered) = &rendered {
-        lock(&ctx.store).save_feeds(&rendered.stored())?;
+        lock(&ctx.store).save_feeds(&rendered.stored)?;
     }
     let feed::Published { written, unwritten, .. } = match &rendered {
         Some(rendered) => feed::write_patiently(rendered).await,

@@ -182,3 +182,78 @@ pub async fn slow_hook(delay: std::time::Duration) -> MockServer {
         .await;
     server
 }
+
+/// The listing of [`news_site`]: three stories at `/news/a1.html` … `/news/a3.html`.
+const NEWS_LISTING: &str = r#"<html><body><ul>
+<li><h4><a href="/news/a1.html">First story</a></h4></li>
+<li><h4><a href="/news/a2.html">Second story</a></h4></li>
+<li><h4><a href="/news/a3.html">Third story</a></h4></li>
+</ul></body></html>"#;
+
+fn news_article(n: usize) -> String {
+    format!(
+        r#"<html><body><h1>Story number {n}</h1><p class="date">2026-01-0{n} 10:00</p>
+<div id="Content"><p>The body of story {n}, with enough words to count as an article body.</p></div></body></html>"#
+    )
+}
+
+/// A small news site on 127.0.0.1 whose listing (`/news/`, links `h4 > a`) takes `delay` to answer, and its three
+/// articles (`h1`, date `p.date`, body `#Content`).
+pub async fn news_site(delay: std::time::Duration) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::method("GET"))
+        .and(path_is("/news/"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(NEWS_LISTING, "text/html; charset=utf-8")
+                .set_delay(delay),
+        )
+        .mount(&server)
+        .await;
+    for n in 1..=3 {
+        Mock::given(wiremock::matchers::method("GET"))
+            .and(path_is(format!("/news/a{n}.html")))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(news_article(n), "text/html; charset=utf-8"))
+            .mount(&server)
+            .await;
+    }
+    server
+}
+
+/// The Chinese fixture site (`wic-zh`: its listing and articles) with ETags: a request carrying a page's ETag
+/// gets 304, as a real server answers.
+pub async fn zh_site_with_etags() -> MockServer {
+    use wiremock::matchers::{header, method};
+    let server = MockServer::start().await;
+    let exp = expected("wic-zh");
+    let mut pages = vec!["/web15/news/index.shtml".to_owned()];
+    pages.extend(
+        exp["articles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["path"].as_str().unwrap().to_owned()),
+    );
+    for at in pages {
+        let body = fixture("wic-zh", &at);
+        let etag = format!("\"{}-{}\"", body.len(), body.iter().map(|&b| b as usize).sum::<usize>());
+        Mock::given(method("GET"))
+            .and(path_is(at.as_str()))
+            .and(header("if-none-match", etag.as_str()))
+            .respond_with(ResponseTemplate::new(304))
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path_is(at.as_str()))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("ETag", etag.as_str())
+                    .set_body_raw(body, "text/html"),
+            )
+            .with_priority(2)
+            .mount(&server)
+            .await;
+    }
+    server
+}
