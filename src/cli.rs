@@ -77,6 +77,10 @@ pub enum Command {
         /// so that `demo --help` does not offer it; still accepted, and ignored, for scripts that pass it anyway
         #[arg(long, short, hide = true, value_name = "CONFIG")]
         config: Option<PathBuf>,
+        /// Answer each request of the bundled sites only after this long (e.g. 30ms), as a distant site would: to
+        /// see how a run overlaps its waits (`scripts/bench-conference` measures it)
+        #[arg(long, value_name = "DURATION", value_parser = parse_latency, default_value = "0s")]
+        latency: std::time::Duration,
     },
     /// Validate the config and print every problem
     Check,
@@ -184,6 +188,17 @@ impl fmt::Display for ListenAddr {
             write!(f, "{}:{}", self.host, self.port)
         }
     }
+}
+
+fn parse_latency(s: &str) -> Result<std::time::Duration, String> {
+    let latency = humantime::parse_duration(s).map_err(|e| format!("\"{s}\" is not a duration (e.g. 30ms): {e}"))?;
+    if latency > crate::demo::MAX_LATENCY {
+        return Err(format!(
+            "\"{s}\" is longer than the demo allows ({})",
+            humantime::format_duration(crate::demo::MAX_LATENCY)
+        ));
+    }
+    Ok(latency)
 }
 
 fn parse_listen(s: &str) -> Result<ListenAddr, String> {

@@ -5,9 +5,11 @@
 //! ([`PORTS`]) when it is free, so the article URLs (the item ids) are the same from one demo to the next, and
 //! any free one otherwise. A
 //! `_redirects` file in a site (`FROM TO` per line) is answered with 301s; anything else missing is a 404. Pages
-//! carry an ETag and answer a matching `If-None-Match` with 304, as the static servers behind such CMSs do.
+//! carry an ETag and answer a matching `If-None-Match` with 304, as the static servers behind such CMSs do. With
+//! `demo --latency`, every answer waits that long first, as a distant site's would.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
@@ -35,14 +37,22 @@ pub fn site_for(source: &str) -> Option<(&'static Dir<'static>, u16)> {
     }
 }
 
+/// The longest `demo --latency`: enough to play a site across the world, short of the fetcher's timeouts.
+pub const MAX_LATENCY: Duration = Duration::from_secs(5);
+
 /// Starts a local server for each source of the demo config and returns the config moved onto them, writing
 /// feeds to `out`. Also used by the benchmarks, so they measure exactly what the demo does.
 pub async fn start(out: &std::path::Path) -> Result<Config, DemoError> {
+    start_with(out, Duration::ZERO).await
+}
+
+/// [`start`], with sites that answer each request only after `latency`.
+pub async fn start_with(out: &std::path::Path, latency: Duration) -> Result<Config, DemoError> {
     let mut config = crate::config::parse(CONFIG, std::path::Path::new(CONFIG_PATH))?;
     config.settings.output_dir = out.to_owned();
     for source in &mut config.sources {
         let (site, port) = site_for(source.id.as_str()).ok_or_else(|| DemoError::NoSite(source.id.to_string()))?;
-        let addr = serve(site, port).await.map_err(DemoError::Serve)?;
+        let addr = serve(site, port, latency).await.map_err(DemoError::Serve)?;
         for url in &mut source.urls {
             // Infallible for an http URL with an IP host, which is all the demo config has.
             let _ = url.set_ip_host(addr.ip());
@@ -73,15 +83,17 @@ pub enum DemoError {
 }
 
 /// Serves `site` on 127.0.0.1 until the process ends, on port `preferred` when it is free and on any free port
-/// otherwise; returns the address.
-pub async fn serve(site: &'static Dir<'static>, preferred: u16) -> std::io::Result<SocketAddr> {
+/// otherwise, answering each request after `latency`; returns the address.
+pub async fn serve(site: &'static Dir<'static>, preferred: u16, latency: Duration) -> std::io::Result<SocketAddr> {
     let listener = match tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, preferred)).await {
         Ok(listener) => listener,
         Err(_) => tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?,
     };
     let addr = listener.local_addr()?;
-    let app =
-        axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap| async move { page(site, &uri, &headers) });
+    let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap| async move {
+        tokio::time::sleep(latency).await;
+        page(site, &uri, &headers)
+    });
     tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(addr)
 }
@@ -154,16 +166,26 @@ mod tests {
     async fn a_site_takes_its_port_when_free_and_any_port_when_taken() {
         let taken = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         let port = taken.local_addr().unwrap().port();
-        let addr = serve(&WIC_EN, port).await.unwrap();
+        let addr = serve(&WIC_EN, port, Duration::ZERO).await.unwrap();
         assert_ne!(addr.port(), port, "the preferred port is taken");
         assert_ne!(addr.port(), 0);
 
         drop(taken);
-        let addr = serve(&WIC_EN, port).await.unwrap();
+        let addr = serve(&WIC_EN, port, Duration::ZERO).await.unwrap();
         assert_eq!(addr.port(), port, "free again");
         let page = reqwest::get(format!("http://{addr}/news/node_35363.htm"))
             .await
             .unwrap();
         assert_eq!(page.status(), 200);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_site_with_latency_answers_no_sooner_than_that() {
+        let addr = serve(&WIC_EN, 0, Duration::from_secs(3)).await.unwrap();
+        let asked = tokio::time::Instant::now();
+        let page = reqwest::get(format!("http://{addr}/news/node_35363.htm"));
+        let page = page.await.unwrap();
+        assert_eq!(page.status(), 200);
+        assert!(asked.elapsed() >= Duration::from_secs(3), "{:?}", asked.elapsed());
     }
 }

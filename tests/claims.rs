@@ -1,7 +1,7 @@
 //! Claims on the store itself: on PostgreSQL (a real server, `common/pg.rs`), several connections standing for
 //! workers: a lease keeps others out until it runs out, a host's sources go to one worker at a time, renewal
-//! extends a lease and tells a worker what it lost, release marks the run done for everyone, and concurrent
-//! claims on one host grant exactly one. On SQLite every claim is granted (its file lock makes one writer).
+//! extends a lease and tells a worker what it lost, release (or, before it, the run's own commit) marks the run
+//! done for everyone, and concurrent claims on one host grant exactly one. On SQLite every claim is granted (its file lock makes one writer).
 
 mod common;
 
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use feedwright::model::SourceId;
-use feedwright::store::{Claim, Location, Store, Want};
+use feedwright::store::{Changes, Claim, Location, Outcome, RunRecord, Store, Want};
 
 use common::pg;
 
@@ -127,6 +127,70 @@ fn a_lease_keeps_other_workers_out_until_it_runs_out_and_a_finished_run_counts_f
             "SELECT string_agg(source || '=' || coalesce(holder, '-'), ',' ORDER BY source) FROM claims"
         ),
         format!("news={B},sport=-,weather=-")
+    );
+}
+
+fn record(source: &str, started: DateTime<Utc>) -> RunRecord {
+    RunRecord {
+        source: id(source),
+        started,
+        duration: Duration::from_millis(5),
+        outcome: Outcome::Ok,
+        reason: None,
+        links: 0,
+        new: 0,
+        updated: 0,
+        failed: 0,
+        fetched: 0,
+        with_date: 0,
+        with_body: 0,
+        requests: 1,
+        listing: vec![],
+        errors: vec![],
+    }
+}
+
+#[test]
+fn a_worker_killed_after_its_run_is_recorded_leaves_the_source_done_not_due() {
+    let url = pg::database();
+    let (mut a, mut b) = (pg_store(&url), pg_store(&url));
+    let at = |s: &str| t(&format!("2026-01-01T00:00:{s}Z"));
+    let since = "2026-01-01T00:00:00Z";
+
+    // "news" is committed with its items; "sport" fails and has only its run recorded. Both holders are killed
+    // before they release.
+    for (source, host) in [("news", NEWS), ("sport", OTHER)] {
+        assert!(matches!(
+            a.claim(A, &want(source, host, since), LEASE, at("00")).unwrap(),
+            Claim::Granted { .. }
+        ));
+    }
+    a.commit(&Changes::default(), &mut record("news", at("00")), at("02"))
+        .unwrap();
+    let mut failed = record("sport", at("00"));
+    failed.outcome = Outcome::Failed;
+    a.record_run(&failed, &[], &[], at("02")).unwrap();
+    drop(a);
+
+    assert_eq!(
+        b.claim(B, &want("news", NEWS, since), LEASE, at("05")).unwrap(),
+        Claim::Held { until: at("10") },
+        "the lease still keeps others out"
+    );
+    for (source, host) in [("news", NEWS), ("sport", OTHER)] {
+        assert_eq!(
+            b.claim(B, &want(source, host, since), LEASE, at("11")).unwrap(),
+            Claim::Done { started: at("00") },
+            "{source}: its run was recorded, so once the lease is over it is done for this period, not run again"
+        );
+    }
+    assert!(
+        matches!(
+            b.claim(B, &want("news", NEWS, "2026-01-01T00:00:01Z"), LEASE, at("12"))
+                .unwrap(),
+            Claim::Granted { .. }
+        ),
+        "a later period runs it"
     );
 }
 

@@ -113,7 +113,7 @@ pub async fn main(cli: Cli) -> Result<Exit, AppError> {
             publish::opml::write(&config)?;
             Ok(exit)
         }
-        Command::Demo { out, .. } => demo(out, cli.quiet).await,
+        Command::Demo { out, latency, .. } => demo(out, *latency, cli.quiet).await,
         Command::Preview {
             target,
             format,
@@ -592,8 +592,8 @@ fn summary(report: &Report, state: &SourceState) -> String {
     out
 }
 
-async fn demo(out: &Path, quiet: bool) -> Result<Exit, AppError> {
-    let config = demo::start(out).await?;
+async fn demo(out: &Path, latency: std::time::Duration, quiet: bool) -> Result<Exit, AppError> {
+    let config = demo::start_with(out, latency).await?;
     if !quiet {
         for source in &config.sources {
             print(&format!(

@@ -83,7 +83,9 @@ pub(super) async fn read_all(
     // The parsing threads need their own handle on the rules.
     let shared = Arc::new(source.clone());
     // Unordered, so a slow article (a long download, a big page to parse) holds up no other article's slot; the
-    // results are put back in listing order afterwards.
+    // results are put back in listing order afterwards. Twice the host's limit, so that while some articles are
+    // parsed others are fetched: the host's own slots ([`crate::fetch::hosts`]) keep the requests in flight at its
+    // limit, and this keeps at most that many fetched pages waiting for a parser.
     let mut results: Vec<(usize, usize, ArticleResult)> = futures_util::stream::iter(jobs.into_iter().enumerate())
         .map(|(n, job)| {
             let shared = Arc::clone(&shared);
@@ -93,7 +95,7 @@ pub(super) async fn read_all(
                 (n, requests, result)
             }
         })
-        .buffer_unordered(source.http.limits.concurrency.max(1))
+        .buffer_unordered(2 * source.http.limits.concurrency.max(1))
         .collect()
         .await;
     results.sort_by_key(|(n, ..)| *n);

@@ -6,7 +6,9 @@
 //! across the host's other rows); then the source's row `FOR UPDATE`. A live lease of another worker on the source
 //! or on another source of its host answers [`Claim::Held`]; a finished run that started at or after the wanted
 //! `since` answers [`Claim::Done`]; otherwise the worker becomes the holder until `now + lease`. An expired lease
-//! is nobody's: its holder was killed or stalled, and the next claim takes the source over. Times are
+//! is nobody's: its holder was killed or stalled, and the next claim takes the source over. The transaction that
+//! records a run also marks its claim done ([`recorded`]), so a holder killed before its release leaves a source
+//! that is done, not due again. Times are
 //! milliseconds since the epoch, from the workers' clocks (which must agree to well within a lease).
 
 use std::time::Duration;
@@ -95,6 +97,18 @@ pub(super) fn renew(
         .filter(|s| !kept.iter().any(|k| k == s.as_str()))
         .cloned()
         .collect())
+}
+
+/// Marks the holder's run of `source` finished, in the transaction that records it: a holder killed after that
+/// commit and before its [`release`] leaves a source that the next claim finds [`Claim::Done`], not due again.
+/// The lease stays until `release` or its expiry, so nobody else starts the source meanwhile.
+pub(super) fn recorded(tx: &mut Tx<'_>, source: &SourceId) -> Result<()> {
+    tx.execute(
+        "UPDATE claims SET done = greatest(started, coalesce(done, started))
+         WHERE source = $1 AND holder IS NOT NULL",
+        &[&source.as_str()],
+    )?;
+    Ok(())
 }
 
 pub(super) fn release(tx: &mut Tx<'_>, worker: &str, source: &SourceId, done: bool) -> Result<()> {

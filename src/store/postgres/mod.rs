@@ -345,6 +345,7 @@ impl Backend for Postgres {
         let (run, events, notify) = (run.clone(), events.to_vec(), notify.to_vec());
         self.write(move |tx| {
             runs::insert(tx, &run)?;
+            claims::recorded(tx, &run.source)?;
             outbox::enqueue(tx, &notify, &events, now)?;
             runs::changed(tx)
         })
@@ -490,6 +491,7 @@ fn commit(tx: &mut Tx<'_>, changes: &Changes, run: &mut RunRecord, now: DateTime
         pages::set_published(tx, &source, None)?;
     }
     runs::insert(tx, run)?;
+    claims::recorded(tx, &source)?;
     let events = merge::events(&source, merged.inserted, &changes.events);
     outbox::enqueue(tx, &changes.notify, &events, now)?;
     runs::changed(tx)

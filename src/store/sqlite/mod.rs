@@ -184,15 +184,19 @@ impl Sqlite {
                 known,
             });
         }
-        for (version, sql) in migrations.iter().enumerate().skip(found as usize) {
-            self.write(|tx| {
-                tx.execute_batch(sql)?;
-                tx.pragma_update(None, "application_id", schema::APPLICATION_ID)?;
-                tx.pragma_update(None, "user_version", version as i64 + 1)?;
-                Ok(())
-            })?;
+        if found == known {
+            return Ok(());
         }
-        Ok(())
+        // Every pending step in one transaction, as on PostgreSQL: an upgrade is applied whole or not at all, and
+        // a new state costs one commit, not one per step.
+        self.write(|tx| {
+            for sql in &migrations[found as usize..] {
+                tx.execute_batch(sql)?;
+            }
+            tx.pragma_update(None, "application_id", schema::APPLICATION_ID)?;
+            tx.pragma_update(None, "user_version", known)?;
+            Ok(())
+        })
     }
 
     fn sql(&self, source: rusqlite::Error) -> StoreError {
