@@ -56,7 +56,7 @@ pub enum NormalizeError {
 /// - **Title**: the page's, else the listing's link text; cleaned with [`text::clean`].
 /// - **Dates**: the page (`date_machine`, then `date_text`), a date folder in the URL, the listing's date text,
 ///   and finally `first_seen`; `date_source` says which. `updated` equals `published`.
-/// - **Content**: [`sanitize::clean`] against the served URL. A body longer than `max_content` is [`sanitize::cut`]
+/// - **Content**: [`sanitize::clean_within`] against the served URL. A body longer than `max_content` is [`sanitize::cut`]
 ///   and ends with a [`sanitize::continue_reading`] link to the item's URL; the summary is the plain text of what
 ///   is kept (without that link), cut to `summary_chars`.
 pub fn item(
@@ -127,7 +127,9 @@ pub fn draft(raw: &RawArticle, listed: &ListedLink, rules: &Rules, first_seen: D
 
     let body = raw.content_html.as_deref().filter(|html| !html.trim().is_empty());
     let content_base = raw.content_base.as_ref().unwrap_or(page_url);
-    let mut content_html = body.map(|html| sanitize::clean(html, content_base)).unwrap_or_default();
+    let mut content_html = body
+        .map(|html| sanitize::clean_within(html, content_base, rules.max_content))
+        .unwrap_or_default();
     let more = (content_html.len() > rules.max_content).then(|| sanitize::continue_reading(&item_url));
     if let Some(more) = &more {
         let full = content_html.len();
