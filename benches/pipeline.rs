@@ -15,7 +15,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use feedwright::fetch::{Fetcher, Options};
 use feedwright::model::{DateSource, Item, ItemId, ListedLink, SourceId};
 use feedwright::pipeline::{self, Context};
-use feedwright::store::{Changes, Location, Outcome, RunRecord, Store};
+use feedwright::store::{Changes, Location, RunRecord, Store};
 use feedwright::{demo, extract, normalize};
 use url::Url;
 
@@ -137,21 +137,12 @@ fn store_size() {
             ..Changes::default()
         };
         let mut run = RunRecord {
-            source,
-            started: now(),
-            duration: Duration::ZERO,
-            outcome: Outcome::Ok,
-            reason: None,
             links: 1000,
-            new: 0,
-            updated: 0,
-            failed: 0,
             fetched: 1000,
             with_date: 1000,
             with_body: 1000,
             requests: 1001,
-            listing: Vec::new(),
-            errors: Vec::new(),
+            ..RunRecord::new(source, now())
         };
         let start = Instant::now();
         store.commit(&changes, &mut run, now()).unwrap();
@@ -192,21 +183,9 @@ fn history_item(n: i64, body: &str) -> Item {
 
 fn bench_run(links: usize) -> RunRecord {
     RunRecord {
-        source: SourceId::parse("bench").unwrap(),
-        started: now(),
-        duration: Duration::ZERO,
-        outcome: Outcome::Ok,
-        reason: None,
         links,
-        new: 0,
-        updated: 0,
-        failed: 0,
-        fetched: 0,
-        with_date: 0,
-        with_body: 0,
         requests: 1,
-        listing: Vec::new(),
-        errors: Vec::new(),
+        ..RunRecord::new(SourceId::parse("bench").unwrap(), now())
     }
 }
 

@@ -132,21 +132,8 @@ fn a_lease_keeps_other_workers_out_until_it_runs_out_and_a_finished_run_counts_f
 
 fn record(source: &str, started: DateTime<Utc>) -> RunRecord {
     RunRecord {
-        source: id(source),
-        started,
-        duration: Duration::from_millis(5),
-        outcome: Outcome::Ok,
-        reason: None,
-        links: 0,
-        new: 0,
-        updated: 0,
-        failed: 0,
-        fetched: 0,
-        with_date: 0,
-        with_body: 0,
         requests: 1,
-        listing: vec![],
-        errors: vec![],
+        ..RunRecord::new(id(source), started)
     }
 }
 

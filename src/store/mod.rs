@@ -470,6 +470,29 @@ pub struct RunRecord {
     pub errors: Vec<String>,
 }
 
+impl RunRecord {
+    /// A run of `source` started at `started` that has done nothing yet: ok, no time taken, nothing counted.
+    pub fn new(source: SourceId, started: DateTime<Utc>) -> Self {
+        RunRecord {
+            source,
+            started,
+            duration: Duration::ZERO,
+            outcome: Outcome::Ok,
+            reason: None,
+            links: 0,
+            new: 0,
+            updated: 0,
+            failed: 0,
+            fetched: 0,
+            with_date: 0,
+            with_body: 0,
+            requests: 0,
+            listing: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+}
+
 mod millis {
     pub fn serialize<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_u64(d.as_millis() as u64)

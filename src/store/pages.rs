@@ -209,7 +209,7 @@ mod tests {
     use super::*;
     use crate::model::SourceId;
     use crate::model::{DateSource, Item};
-    use crate::store::{Changes, Outcome, RunRecord, Store};
+    use crate::store::{Changes, RunRecord, Store};
 
     fn item(n: u32) -> Item {
         let url = url(&format!("https://e.org/{n}.htm"));
@@ -263,23 +263,7 @@ mod tests {
     }
 
     fn commit(store: &mut Store, changes: Changes, now: DateTime<Utc>) {
-        let mut run = RunRecord {
-            source: SourceId::parse("s").unwrap(),
-            started: now,
-            duration: std::time::Duration::ZERO,
-            outcome: Outcome::Ok,
-            reason: None,
-            links: 0,
-            new: 0,
-            updated: 0,
-            failed: 0,
-            fetched: 0,
-            with_date: 0,
-            with_body: 0,
-            requests: 0,
-            listing: vec![],
-            errors: vec![],
-        };
+        let mut run = RunRecord::new(SourceId::parse("s").unwrap(), now);
         store.commit(&changes, &mut run, now).unwrap();
     }
 
