@@ -56,9 +56,9 @@ pub enum NormalizeError {
 /// - **Title**: the page's, else the listing's link text; cleaned with [`text::clean`].
 /// - **Dates**: the page (`date_machine`, then `date_text`), a date folder in the URL, the listing's date text,
 ///   and finally `first_seen`; `date_source` says which. `updated` equals `published`.
-/// - **Content**: [`sanitize::clean_within`] against the served URL. A body longer than `max_content` is [`sanitize::cut`]
-///   and ends with a [`sanitize::continue_reading`] link to the item's URL; the summary is the plain text of what
-///   is kept (without that link), cut to `summary_chars`.
+/// - **Content**: [`sanitize::clean_within`] against the served URL. A body longer than `max_content` is
+///   [`sanitize::cut`] and ends with a [`sanitize::continue_reading`] link to the item's URL; the summary is the
+///   plain text of what is kept (without that link), cut to `summary_chars`.
 pub fn item(
     raw: &RawArticle,
     listed: &ListedLink,

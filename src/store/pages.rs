@@ -32,9 +32,9 @@ fn window(len: usize) -> u32 {
 
 /// The encoder's memory, kept for the next page: a compressor allocates its hash table and buffers (about 1 MiB at
 /// quality 4) for every page, and fresh memory of that size costs page faults, zeroing and, when it is given back,
-/// a TLB flush on every core: a fifth of a cold run's CPU went to it. Buffers of [`REUSED_FROM`] bytes or more are
-/// kept here (at most [`REUSED_AT_MOST`] bytes, over all threads) and handed out again, reset, for the same type
-/// and length.
+/// a TLB flush on every core (keeping it took about 7 % off a cold run's CPU, `docs/benchmarks.md`). Buffers of
+/// [`REUSED_FROM`] bytes or more are kept here (at most [`REUSED_AT_MOST`] bytes, over all threads) and handed out
+/// again, reset to their default values, for the same type and length.
 #[derive(Default, Clone, Copy)]
 struct Reusing;
 
@@ -400,5 +400,39 @@ mod tests {
             let page = SavedPage::article(&link, served, DateTime::UNIX_EPOCH);
             assert_eq!(page.text().unwrap(), text, "{len} bytes");
         }
+    }
+
+    #[test]
+    fn a_reused_encoder_memory_compresses_as_fresh_memory_does() {
+        let link = ListedLink {
+            url: url("https://e.org/a.htm"),
+            title: None,
+            date_text: None,
+            feed: None,
+        };
+        let compress = |text: &str| {
+            let served = Served {
+                final_url: &link.url,
+                text,
+                encoding: "UTF-8",
+            };
+            SavedPage::article(&link, served, DateTime::UNIX_EPOCH)
+        };
+        let page = |seed: usize| -> String {
+            (0..60_000)
+                .map(|i| char::from(b'a' + ((i * seed) % 26) as u8))
+                .collect()
+        };
+        let (a, b) = (page(7919), page(104_729));
+        let b_first = compress(&b).compressed;
+        // The same sizes again, so `a` and then `b` get the buffers the first `b` left, still holding its tables.
+        let a_after = compress(&a);
+        let b_after = compress(&b);
+        assert_eq!(a_after.text().unwrap(), a);
+        assert_eq!(b_after.compressed, b_first, "the same bytes as with fresh memory");
+        assert!(
+            POOL.lock().unwrap().iter().any(|(_, bytes)| *bytes >= REUSED_FROM),
+            "buffers were kept"
+        );
     }
 }
