@@ -77,21 +77,11 @@ mod tests {
 
     fn run(links: usize, with_body: usize, with_date: usize) -> RunRecord {
         RunRecord {
-            source: SourceId::parse("s").unwrap(),
-            started: chrono::DateTime::UNIX_EPOCH,
-            duration: std::time::Duration::ZERO,
-            outcome: Outcome::Ok,
-            reason: None,
             links,
-            new: 0,
-            updated: 0,
-            failed: 0,
             fetched: with_body,
             with_date,
             with_body,
-            requests: 0,
-            listing: Vec::new(),
-            errors: Vec::new(),
+            ..RunRecord::new(SourceId::parse("s").unwrap(), chrono::DateTime::UNIX_EPOCH)
         }
     }
 

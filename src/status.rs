@@ -343,7 +343,6 @@ pub fn read_merge(
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
 
     use super::*;
     use crate::store::ListingStatus;
@@ -358,24 +357,15 @@ mod tests {
 
     fn run(outcome: Outcome, at: &str, failed: usize, reason: Option<&str>) -> RunRecord {
         RunRecord {
-            source: id(),
-            started: t(at),
-            duration: Duration::ZERO,
             outcome,
             reason: reason.map(str::to_owned),
             links: 10,
-            new: 0,
-            updated: 0,
             failed,
-            fetched: 0,
-            with_date: 0,
-            with_body: 0,
-            requests: 0,
             listing: vec![ListingStatus {
                 url: "https://example.org/news/".into(),
                 status: Some(200),
             }],
-            errors: Vec::new(),
+            ..RunRecord::new(id(), t(at))
         }
     }
 

@@ -52,15 +52,8 @@ fn item(n: u32, body: &str) -> Item {
 
 fn record() -> RunRecord {
     RunRecord {
-        source: source(),
-        started: t("2026-01-01T00:00:00Z"),
         duration: Duration::from_millis(5),
-        outcome: Outcome::Ok,
-        reason: None,
         links: 2,
-        new: 0,
-        updated: 0,
-        failed: 0,
         fetched: 2,
         with_date: 2,
         with_body: 2,
@@ -69,7 +62,7 @@ fn record() -> RunRecord {
             url: "https://www.example.org/news/".into(),
             status: Some(200),
         }],
-        errors: vec![],
+        ..RunRecord::new(source(), t("2026-01-01T00:00:00Z"))
     }
 }
 

@@ -717,21 +717,19 @@ mod tests {
     fn a_finished_source_is_summarized_in_one_line() {
         let report = Report {
             record: crate::store::RunRecord {
-                source: crate::model::SourceId::parse("wic-news").unwrap(),
-                started: "2026-01-01T00:00:00Z".parse().unwrap(),
                 duration: std::time::Duration::from_millis(2490),
                 outcome: Outcome::Degraded,
-                reason: None,
                 links: 14,
                 new: 12,
-                updated: 0,
                 failed: 2,
                 fetched: 14,
                 with_date: 12,
                 with_body: 12,
                 requests: 16,
-                listing: Vec::new(),
-                errors: Vec::new(),
+                ..crate::store::RunRecord::new(
+                    crate::model::SourceId::parse("wic-news").unwrap(),
+                    "2026-01-01T00:00:00Z".parse().unwrap(),
+                )
             },
             written: vec!["a".into(), "b".into(), "c".into()],
             items: 12,

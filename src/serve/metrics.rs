@@ -258,21 +258,17 @@ mod tests {
 
     fn run(source: &str, outcome: Outcome, new: usize, secs: u64, minute: i64) -> RunRecord {
         RunRecord {
-            source: SourceId::parse(source).unwrap(),
-            started: chrono::DateTime::UNIX_EPOCH + chrono::Duration::minutes(minute),
             duration: Duration::from_secs(secs),
             outcome,
             reason: Some("why".into()),
             links: 10,
             new,
             updated: 1,
-            failed: 0,
-            fetched: 0,
-            with_date: 0,
-            with_body: 0,
             requests: 3,
-            listing: Vec::new(),
-            errors: Vec::new(),
+            ..RunRecord::new(
+                SourceId::parse(source).unwrap(),
+                chrono::DateTime::UNIX_EPOCH + chrono::Duration::minutes(minute),
+            )
         }
     }
 

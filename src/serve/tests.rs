@@ -149,15 +149,12 @@ impl Fixture {
 
 fn run(source: &str, outcome: Outcome, reason: Option<&str>, at: &str) -> RunRecord {
     RunRecord {
-        source: SourceId::parse(source).unwrap(),
-        started: DateTime::parse_from_rfc3339(at).unwrap().to_utc(),
         duration: Duration::from_millis(1500),
         outcome,
         reason: reason.map(str::to_owned),
         links: 20,
         new: 3,
         updated: 1,
-        failed: 0,
         fetched: 4,
         with_date: 4,
         with_body: 4,
@@ -166,7 +163,10 @@ fn run(source: &str, outcome: Outcome, reason: Option<&str>, at: &str) -> RunRec
             url: "https://www.example.org/news/".into(),
             status: Some(200),
         }],
-        errors: Vec::new(),
+        ..RunRecord::new(
+            SourceId::parse(source).unwrap(),
+            DateTime::parse_from_rfc3339(at).unwrap().to_utc(),
+        )
     }
 }
 
