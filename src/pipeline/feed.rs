@@ -6,6 +6,7 @@
 //! on one file name does not keep the others stale.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use url::Url;
@@ -92,18 +93,28 @@ fn write(rendered: &Rendered) -> Published {
 const FILES_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
 const FILES_STEP: std::time::Duration = std::time::Duration::from_millis(50);
 
-/// Writes the files of `rendered`, tried again while a file could not be written because the process was out of
-/// open files ([`crate::out_of_files`]), for up to [`FILES_PATIENCE`]: a feed is not left stale because the run had
-/// many connections open at the moment it was written. The wait is on tokio's clock, so the runtime meanwhile
-/// closes the idle connections that free the descriptors.
-pub(super) async fn write_patiently(rendered: &Rendered) -> Published {
-    let mut out = write(rendered);
+/// Writes the files of `rendered` on a blocking thread (each file is read, written and synced twice), tried again
+/// while a file could not be written because the process was out of open files ([`crate::out_of_files`]), for up
+/// to [`FILES_PATIENCE`]: a feed is not left stale because the run had many connections open at the moment it was
+/// written. The wait is on tokio's clock, so the runtime meanwhile closes the idle connections that free the
+/// descriptors.
+pub(super) async fn write_patiently(rendered: Arc<Rendered>) -> Published {
+    let write_off_runtime = || {
+        let rendered = Arc::clone(&rendered);
+        async move {
+            match tokio::task::spawn_blocking(move || write(&rendered)).await {
+                Ok(published) => published,
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            }
+        }
+    };
+    let mut out = write_off_runtime().await;
     let mut waited = std::time::Duration::ZERO;
     while out.short_of_files && waited < FILES_PATIENCE {
         tokio::time::sleep(FILES_STEP).await;
         waited += FILES_STEP;
         // Files written already are identical now and not written again.
-        let again = write(rendered);
+        let again = write_off_runtime().await;
         out.written.extend(again.written);
         out.unwritten = again.unwritten;
         out.short_of_files = again.short_of_files;

@@ -396,14 +396,14 @@ async fn run_source(
     };
     let rendered = match rendered {
         // An empty window (nothing ever stored) publishes nothing, rather than an empty feed.
-        Some(items) if !items.is_empty() => Some(feed::render_source(config, source, items, now).await),
+        Some(items) if !items.is_empty() => Some(Arc::new(feed::render_source(config, source, items, now).await)),
         _ => None,
     };
     if let Some(rendered) = &rendered {
         lock(&ctx.store).save_feeds(&rendered.stored)?;
     }
     let feed::Published { written, unwritten, .. } = match &rendered {
-        Some(rendered) => feed::write_patiently(rendered).await,
+        Some(rendered) => feed::write_patiently(Arc::clone(rendered)).await,
         None => feed::Published::default(),
     };
     if rendered.is_some() && unwritten.is_empty() {
