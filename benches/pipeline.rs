@@ -285,5 +285,5 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     history("SQLite", Location::File(dir.path().join("state.sqlite")));
     let url = pg::database();
-    history("PostgreSQL", Location::parse(&url, std::path::Path::new("/")).unwrap());
+    history("PostgreSQL", pg::location(&url));
 }

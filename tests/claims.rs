@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -36,14 +35,10 @@ const B: &str = "host-b:2:0000000b";
 const NEWS: &str = "https://news.example.org";
 const OTHER: &str = "https://other.example.org";
 
-fn pg_store(url: &str) -> Store {
-    Store::open(&Location::parse(url, Path::new("/")).unwrap()).unwrap()
-}
-
 #[test]
 fn a_lease_keeps_other_workers_out_until_it_runs_out_and_a_finished_run_counts_for_all() {
     let url = pg::database();
-    let (mut a, mut b) = (pg_store(&url), pg_store(&url));
+    let (mut a, mut b) = (pg::store(&url), pg::store(&url));
     let at = |s: &str| t(&format!("2026-01-01T00:00:{s}Z"));
 
     let granted = a
@@ -140,7 +135,7 @@ fn record(source: &str, started: DateTime<Utc>) -> RunRecord {
 #[test]
 fn a_worker_killed_after_its_run_is_recorded_leaves_the_source_done_not_due() {
     let url = pg::database();
-    let (mut a, mut b) = (pg_store(&url), pg_store(&url));
+    let (mut a, mut b) = (pg::store(&url), pg::store(&url));
     let at = |s: &str| t(&format!("2026-01-01T00:00:{s}Z"));
     let since = "2026-01-01T00:00:00Z";
 
@@ -184,14 +179,14 @@ fn a_worker_killed_after_its_run_is_recorded_leaves_the_source_done_not_due() {
 #[test]
 fn workers_claiming_one_host_at_once_get_one_grant() {
     let url = pg::database();
-    drop(pg_store(&url)); // migrated once, before the race
+    drop(pg::store(&url)); // migrated once, before the race
     let now = t("2026-01-01T00:00:00Z");
     let answers: Vec<Claim> = std::thread::scope(|scope| {
         let url = &url;
         let handles: Vec<_> = (0..8)
             .map(|n| {
                 scope.spawn(move || {
-                    let mut store = pg_store(url);
+                    let mut store = pg::store(url);
                     let worker = format!("w{n}");
                     store
                         .claim(

@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,14 +16,10 @@ use wiremock::MockServer;
 
 use common::pg;
 
-fn open(url: &str) -> Store {
-    Store::open(&Location::parse(url, Path::new("/")).unwrap()).unwrap()
-}
-
 #[test]
 fn one_connection_at_a_time_holds_a_target_and_one_that_closed_holds_nothing() {
     let url = pg::database();
-    let (mut a, mut b) = (open(&url), open(&url));
+    let (mut a, mut b) = (pg::store(&url), pg::store(&url));
     assert!(a.lock_outbox("webhook http://hook/").unwrap());
     assert!(a.holds_outbox("webhook http://hook/").unwrap());
     assert!(
@@ -42,7 +37,7 @@ fn one_connection_at_a_time_holds_a_target_and_one_that_closed_holds_nothing() {
 
     // A worker that ends (as a killed one does: its socket closes) holds nothing.
     drop(b);
-    let mut c = open(&url);
+    let mut c = pg::store(&url);
     let free = (0..100).any(|_| {
         let free = c.lock_outbox("webhook http://hook/").unwrap();
         if !free {
@@ -58,7 +53,7 @@ fn one_connection_at_a_time_holds_a_target_and_one_that_closed_holds_nothing() {
 #[test]
 fn a_target_taken_twice_is_given_back_by_one_unlock() {
     let url = pg::database();
-    let (mut a, mut b) = (open(&url), open(&url));
+    let (mut a, mut b) = (pg::store(&url), pg::store(&url));
     assert!(a.lock_outbox("hook").unwrap());
     assert!(a.lock_outbox("hook").unwrap(), "the same session may take it again");
     a.unlock_outbox("hook").unwrap();
@@ -73,7 +68,7 @@ fn a_target_taken_twice_is_given_back_by_one_unlock() {
 #[test]
 fn a_replaced_connection_has_lost_its_target() {
     let url = pg::database();
-    let mut a = open(&url);
+    let mut a = pg::store(&url);
     assert!(a.lock_outbox("hook").unwrap());
     pg::terminate_sessions(&url);
     // The call that finds the connection gone may fail; the next one connects again, without the lock.
@@ -81,7 +76,7 @@ fn a_replaced_connection_has_lost_its_target() {
         assert!(!held);
     }
     assert!(!a.holds_outbox("hook").unwrap(), "a new session holds nothing");
-    let mut b = open(&url);
+    let mut b = pg::store(&url);
     assert!(b.lock_outbox("hook").unwrap(), "free for another worker");
     assert!(!a.lock_outbox("hook").unwrap());
 }
@@ -140,8 +135,8 @@ fn queued(url: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_target_another_worker_is_draining_is_left_to_it() {
     let url = pg::database();
-    let store = Mutex::new(open(&url));
-    let mut other = open(&url);
+    let store = Mutex::new(pg::store(&url));
+    let mut other = pg::store(&url);
     let (server, target) = hook(Duration::ZERO).await;
     let client = reqwest::Client::new();
     queue(&url, &target, "a");
@@ -162,8 +157,8 @@ async fn a_target_another_worker_is_draining_is_left_to_it() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_event_queued_while_another_worker_drains_is_sent_by_that_worker() {
     let url = pg::database();
-    let store = Arc::new(Mutex::new(open(&url)));
-    let mut other = open(&url);
+    let store = Arc::new(Mutex::new(pg::store(&url)));
+    let mut other = pg::store(&url);
     let (server, target) = hook(Duration::from_secs(1)).await;
     queue(&url, &target, "a");
 

@@ -81,7 +81,7 @@ fn commit(store: &mut Store, c: &Changes, at: &str) -> RunRecord {
 }
 
 fn pg_location() -> Location {
-    Location::parse(&pg::database(), Path::new("/")).unwrap()
+    pg::location(&pg::database())
 }
 
 /// Runs `scenario` on a fresh SQLite file and a fresh PostgreSQL database; what each read back (its return
@@ -421,10 +421,7 @@ fn the_upgrade_to_kept_feeds_forgets_the_digests_so_the_next_run_keeps_every_fee
         let c = rusqlite::Connection::open(file).unwrap();
         c.execute_batch("DROP TABLE feeds; PRAGMA user_version = 11;").unwrap();
     };
-    for location in [
-        Location::File(file.clone()),
-        Location::parse(&url, Path::new("/")).unwrap(),
-    ] {
+    for location in [Location::File(file.clone()), pg::location(&url)] {
         {
             let mut store = Store::open(&location).unwrap();
             let mut c = changes(vec![item(16, "x")]);
@@ -646,7 +643,7 @@ fn a_database_that_is_not_ours_is_refused_and_left_alone() {
         &url,
         "CREATE TABLE notes (x text); INSERT INTO notes VALUES ('keep me')",
     );
-    let location = Location::parse(&url, Path::new("/")).unwrap();
+    let location = pg::location(&url);
     let err = Store::open(&location).unwrap_err();
     assert!(matches!(err, StoreError::Foreign { .. }), "{err:?}");
     assert!(err.to_string().contains("is not a feedwright state database"), "{err}");
@@ -672,7 +669,7 @@ fn a_database_that_is_not_ours_is_refused_and_left_alone() {
 #[test]
 fn a_newer_schema_is_refused_and_an_older_one_is_migrated_keeping_its_items() {
     let url = pg::database();
-    let location = Location::parse(&url, Path::new("/")).unwrap();
+    let location = pg::location(&url);
     {
         let mut store = Store::open(&location).unwrap();
         commit(&mut store, &changes(vec![item(16, "x")]), "2026-01-01T00:00:00Z");
@@ -716,7 +713,7 @@ fn a_newer_schema_is_refused_and_an_older_one_is_migrated_keeping_its_items() {
 
 #[test]
 fn a_read_only_store_reads_and_never_creates_migrates_or_writes() {
-    let empty = Location::parse(&pg::database(), Path::new("/")).unwrap();
+    let empty = pg::location(&pg::database());
     assert!(
         matches!(Store::open_read_only(&empty), Ok(None)),
         "an empty database has no state yet"
@@ -751,7 +748,7 @@ fn a_read_only_store_reads_and_never_creates_migrates_or_writes() {
 #[test]
 fn a_commit_is_all_or_nothing() {
     let url = pg::database();
-    let mut store = Store::open(&Location::parse(&url, Path::new("/")).unwrap()).unwrap();
+    let mut store = pg::store(&url);
     commit(&mut store, &changes(vec![item(15, "a")]), "2026-01-01T00:00:00Z");
     // The last write of a commit fails: a trigger refuses run records.
     pg::execute(
@@ -796,7 +793,7 @@ fn errors_name_the_database_without_its_password() {
     let url = server
         .url("no_such_database")
         .replacen("feedwright@", "feedwright:hunter2@", 1);
-    let location = Location::parse(&url, Path::new("/")).unwrap();
+    let location = pg::location(&url);
     assert!(!format!("{location} {location:?}").contains("hunter2"));
     let err = Store::open(&location).unwrap_err();
     assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
@@ -965,7 +962,7 @@ fn run_with_state(setup: &common::Setup, state: &str, args: &[&str]) -> (i32, St
 #[test]
 fn a_connection_the_server_closed_is_replaced_on_the_next_call() {
     let url = pg::database();
-    let mut store = Store::open(&Location::parse(&url, Path::new("/")).unwrap()).unwrap();
+    let mut store = pg::store(&url);
     commit(&mut store, &changes(vec![item(16, "x")]), "2026-01-01T00:00:00Z");
     pg::terminate_sessions(&url);
     // The call that finds the connection gone fails; the next one connects again.

@@ -78,11 +78,7 @@ fn feedwright(config: &Path, args: &[&str]) -> Command {
 async fn migrated_database() -> String {
     let db = pg::database();
     let url = db.clone();
-    tokio::task::spawn_blocking(move || {
-        feedwright::store::Store::open(&feedwright::store::Location::parse(&url, Path::new("/")).unwrap()).unwrap()
-    })
-    .await
-    .unwrap();
+    tokio::task::spawn_blocking(move || pg::store(&url)).await.unwrap();
     db
 }
 

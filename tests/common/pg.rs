@@ -15,6 +15,16 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+/// What a database URL names, as the app reads a `state`.
+pub fn location(url: &str) -> feedwright::store::Location {
+    feedwright::store::Location::parse(url, Path::new("/")).unwrap()
+}
+
+/// The store on a database URL, opened (and migrated) as the app opens it.
+pub fn store(url: &str) -> feedwright::store::Store {
+    feedwright::store::Store::open(&location(url)).unwrap()
+}
+
 /// The running server: its folder (socket and data) and the pipe whose end stops it.
 pub struct Server {
     pub dir: PathBuf,
