@@ -17,12 +17,14 @@ use url::Url;
 use super::Known;
 use crate::model::{ItemId, ListedLink};
 
-/// brotli quality 4: HTML shrinks about 3-5x. Quality 6 makes article pages 5-8 % smaller for 1.7-1.8 times the CPU
-/// (brotli was a quarter of a cold run's CPU at quality 6), and the pages kept are bounded by the feed windows.
-const QUALITY: u32 = 4;
+/// brotli quality 1: HTML still shrinks about 2.5-7x, and a saved page is a cache bounded by the feed windows,
+/// while compressing is on every fetched page's path. Quality 4 made pages 10-20 % smaller for 3-4.5 times the
+/// CPU (a 13 KB article 0.45 → 0.15 ms, the demo's 2 MB page 25 → 5.6 ms; `docs/benchmarks.md`), and was still a
+/// seventh of a cold run's CPU.
+const QUALITY: u32 = 1;
 
 /// The brotli window (log2 of its size) for a page of `len` bytes: the smallest that holds the whole page, from 17
-/// (below it, quality 6 takes a path 30x slower on small pages) to 22 (4 MiB, the largest that decoders must
+/// (below it, quality 6 took a path 30x slower on small pages) to 22 (4 MiB, the largest that decoders must
 /// accept by default). A window larger than the page compresses no better and costs the encoder larger tables:
 /// the demo's 2 MB page took 43 ms with a fixed 4 MiB window, 30 ms with its own.
 fn window(len: usize) -> u32 {
