@@ -115,33 +115,70 @@ pub fn etag(bytes: &[u8]) -> String {
 
 /// Writes `bytes` to `path` atomically. Returns `false` when the file already held exactly these bytes.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<bool, PublishError> {
-    let fail = |source| PublishError::Write {
+    write_atomic_all(&[(path, bytes)]).pop().expect("one result per file")
+}
+
+/// [`write_atomic`] for several files at once, one result per file in order: each is written to its temporary
+/// name, synced and renamed, and then each folder is synced once for all the renames into it (a source's three
+/// feeds cost four syncs, not six).
+pub fn write_atomic_all(files: &[(&Path, &[u8])]) -> Vec<Result<bool, PublishError>> {
+    let fail = |path: &Path, source| PublishError::Write {
         path: path.to_owned(),
         source,
     };
-    if fs::read(path).is_ok_and(|old| old == bytes) {
-        return Ok(false);
+    let folder = |path: &Path| {
+        path.parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_owned()
+    };
+    let mut results: Vec<Result<bool, PublishError>> = files
+        .iter()
+        .map(|&(path, bytes)| {
+            if fs::read(path).is_ok_and(|old| old == bytes) {
+                return Ok(false);
+            }
+            let dir = folder(path);
+            fs::create_dir_all(&dir).map_err(|e| fail(path, e))?;
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("feed");
+            let tmp = dir.join(temp_name(name, std::process::id()));
+            let result = (|| {
+                let mut file = File::create(&tmp)?;
+                file.write_all(bytes)?;
+                file.sync_all()?;
+                fs::rename(&tmp, path)
+            })();
+            if result.is_err() {
+                let _ = fs::remove_file(&tmp);
+            }
+            result.map(|()| true).map_err(|e| fail(path, e))
+        })
+        .collect();
+    // A rename is durable only once its folder's entry is synced.
+    let mut synced: Vec<(PathBuf, Option<std::io::Error>)> = Vec::new();
+    for (result, &(path, _)) in results.iter_mut().zip(files) {
+        if !matches!(result, Ok(true)) {
+            continue;
+        }
+        let dir = folder(path);
+        let at = match synced.iter().position(|(d, _)| *d == dir) {
+            Some(at) => at,
+            None => {
+                let outcome = File::open(&dir).and_then(|d| d.sync_all()).err();
+                synced.push((dir, outcome));
+                synced.len() - 1
+            }
+        };
+        if let Some(e) = &synced[at].1 {
+            // Each file's error is its own copy, the OS error number kept (out of files is waited out).
+            let copy = e.raw_os_error().map_or_else(
+                || std::io::Error::new(e.kind(), e.to_string()),
+                std::io::Error::from_raw_os_error,
+            );
+            *result = Err(fail(path, copy));
+        }
     }
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(fail)?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("feed");
-    let tmp = dir.join(temp_name(name, std::process::id()));
-    let result = (|| {
-        let mut file = File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        // The rename itself is durable only once the directory entry is synced.
-        File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(fail)?;
-    Ok(true)
+    results
 }
 
 #[cfg(test)]
