@@ -371,7 +371,7 @@ async fn run_with(
         .filter(|(_, r)| matches!(r, Some(Ran::Here(Ok(_)))))
         .map(|(s, _)| &s.id)
         .collect();
-    let merged = publish_merges(config, &ctx, &ran, started);
+    let merged = publish_merges(config, &ctx, &ran, started).await;
     let mut changed: Vec<PathBuf> = merged.iter().flat_map(|m| m.written.iter().cloned()).collect();
     let mut exit = if merged.iter().all(|m| m.ok) {
         Exit::Ok
@@ -463,7 +463,7 @@ fn merge_summary(ctx: &Context, config: &Config, done: &MergeDone<'_>, now: Date
 
 /// Publishes every merge that one of `ran` is a source of, from the store (once each, after its sources ran);
 /// a failure is logged here.
-fn publish_merges<'a>(
+async fn publish_merges<'a>(
     config: &'a Config,
     ctx: &Context,
     ran: &[&crate::model::SourceId],
@@ -475,7 +475,7 @@ fn publish_merges<'a>(
         .iter()
         .filter(|m| m.sources.iter().any(|s| ran.contains(&s)))
     {
-        out.push(match pipeline::publish_merge(&ctx.store, config, merge, now) {
+        out.push(match pipeline::publish_merge(&ctx.store, config, merge, now).await {
             Ok((published, items)) => {
                 tracing::info!(merge = %merge.id, items, written = published.written.len(), "merged feed done");
                 MergeDone {

@@ -308,6 +308,7 @@ async fn watch_run_here(w: Arc<Watched>, id: crate::model::SourceId) -> schedule
     match result {
         Ok(report) => {
             let merged: Vec<PathBuf> = publish_merges(&w.config, &w.ctx, &[&source.id], started)
+                .await
                 .into_iter()
                 .flat_map(|m| m.written)
                 .collect();

@@ -39,14 +39,25 @@ pub struct Rendered {
     paths: Vec<PathBuf>,
 }
 
-/// Renders the feed `meta` names (`meta.source`) in every configured format at `now` (the copies' modified time):
-/// the one renderer of sources and merges. Pure CPU work, for a blocking thread.
-fn render(settings: &Settings, meta: &FeedMeta, items: &[Item], now: DateTime<Utc>) -> Rendered {
+/// Renders the feed `meta` names (`meta.source`) in every configured format at `now` (the copies' modified time),
+/// each format on a blocking thread of its own, at the same time: the one renderer of sources and merges.
+async fn render(settings: &Settings, meta: FeedMeta, items: Vec<Item>, now: DateTime<Utc>) -> Rendered {
+    let (meta, items) = (Arc::new(meta), Arc::new(items));
+    let formats = settings.formats.iter().map(|&format| {
+        let (meta, items) = (Arc::clone(&meta), Arc::clone(&items));
+        async move {
+            match tokio::task::spawn_blocking(move || render::render(format, &meta, &items).into_bytes()).await {
+                Ok(body) => body,
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            }
+        }
+    });
+    let bodies = futures_util::future::join_all(formats).await;
     let (stored, paths) = settings
         .formats
         .iter()
-        .map(|&format| {
-            let body = render::render(format, meta, items).into_bytes();
+        .zip(bodies)
+        .map(|(&format, body)| {
             let stored = StoredFeed {
                 feed: meta.source.clone(),
                 ext: format.ext().to_owned(),
@@ -65,18 +76,20 @@ fn render(settings: &Settings, meta: &FeedMeta, items: &[Item], now: DateTime<Ut
 /// Renders `source`'s feed of `items` (its stored window) off the async runtime.
 pub(super) async fn render_source(config: &Config, source: &Source, items: Vec<Item>, now: DateTime<Utc>) -> Rendered {
     let meta = feed_meta(config, source, &items, now);
-    let settings = config.settings.clone();
-    match tokio::task::spawn_blocking(move || render(&settings, &meta, &items, now)).await {
-        Ok(rendered) => rendered,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    }
+    render(&config.settings, meta, items, now).await
 }
 
 /// Writes the files of `rendered` that changed.
 fn write(rendered: &Rendered) -> Published {
     let mut out = Published::default();
-    for (path, feed) in rendered.paths.iter().zip(&rendered.stored) {
-        match publish::write_atomic(path, &feed.body) {
+    let files: Vec<(&std::path::Path, &[u8])> = rendered
+        .paths
+        .iter()
+        .zip(&rendered.stored)
+        .map(|(path, feed)| (path.as_path(), feed.body.as_slice()))
+        .collect();
+    for (path, result) in rendered.paths.iter().zip(publish::write_atomic_all(&files)) {
+        match result {
             Ok(true) => out.written.push(path.clone()),
             Ok(false) => {}
             Err(e) => {
@@ -93,7 +106,7 @@ fn write(rendered: &Rendered) -> Published {
 const FILES_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
 const FILES_STEP: std::time::Duration = std::time::Duration::from_millis(50);
 
-/// Writes the files of `rendered` on a blocking thread (each file is read, written and synced twice), tried again
+/// Writes the files of `rendered` on a blocking thread ([`publish::write_atomic_all`]), tried again
 /// while a file could not be written because the process was out of open files ([`crate::out_of_files`]), for up
 /// to [`FILES_PATIENCE`]: a feed is not left stale because the run had many connections open at the moment it was
 /// written. The wait is on tokio's clock, so the runtime meanwhile closes the idle connections that free the
@@ -155,35 +168,41 @@ pub(super) fn files_exist(config: &Config, source: &Source) -> bool {
         .all(|f| config.settings.feed_path(&source.id, *f).is_file())
 }
 
+/// Held while a merged feed is published: two sources of one merge finishing at once under `watch` would otherwise
+/// write the same files at once, through the same temporary name.
+static MERGING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Publishes `merge` from what the store holds of its sources (whatever their last runs did: a broken source's
-/// last good items stay in it). Returns what was written and the number of items in the feed.
-///
-/// The store stays locked until the files are written: two sources of one merge finishing at once under `watch`
-/// would otherwise write the same files at once, through the same temporary name.
-pub fn publish_merge(
+/// last good items stay in it), rendered and written off the async runtime like a source's feed. Returns what was
+/// written and the number of items in the feed.
+pub async fn publish_merge(
     store: &std::sync::Mutex<Store>,
     config: &Config,
     merge: &Merge,
     now: DateTime<Utc>,
 ) -> Result<(Published, usize), StoreError> {
-    let mut store = crate::store::lock(store);
-    let lists = merge
-        .sources
-        .iter()
-        .map(|id| store.feed_items(id, merge.max_items))
-        .collect::<Result<Vec<_>, _>>()?;
+    let _merging = MERGING.lock().await;
+    let lists = {
+        let store = crate::store::lock(store);
+        merge
+            .sources
+            .iter()
+            .map(|id| store.feed_items(id, merge.max_items))
+            .collect::<Result<Vec<_>, _>>()?
+    };
     let items = crate::merged::items(lists, merge.max_items);
     if items.is_empty() {
         return Ok((Published::default(), 0));
     }
-    let rendered = render(&config.settings, &merge_meta(config, merge, &items, now), &items, now);
-    store.save_feeds(&rendered.stored)?;
-    let published = write(&rendered);
-    drop(store);
+    let count = items.len();
+    let meta = merge_meta(config, merge, &items, now);
+    let rendered = Arc::new(render(&config.settings, meta, items, now).await);
+    crate::store::lock(store).save_feeds(&rendered.stored)?;
+    let published = write_patiently(rendered).await;
     if !published.unwritten.is_empty() {
         tracing::error!(merge = %merge.id, errors = %published.unwritten.join("; "), "merged feed files not written");
     }
-    Ok((published, items.len()))
+    Ok((published, count))
 }
 
 /// The newest `updated` of `items` (never the render time, so an unchanged feed renders to the same bytes).
