@@ -415,15 +415,22 @@ impl TreeSink for Counting {
 /// Appends `s` escaped for HTML: `&`, `<`, `>` in text; `&`, `"` in an attribute value. Escaping `>` in text is not
 /// required, but keeps `-->`, `]]>` and friends inert for whatever reads the HTML next.
 pub fn escape_into(out: &mut String, s: &str, attribute: bool) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '"' if attribute => out.push_str("&quot;"),
-            '<' if !attribute => out.push_str("&lt;"),
-            '>' if !attribute => out.push_str("&gt;"),
-            c => out.push(c),
-        }
+    // The characters escaped are ASCII, so each byte found is a whole character and the runs between them are
+    // copied whole (a page's text is mostly such runs).
+    let mut run = 0;
+    for (at, byte) in s.bytes().enumerate() {
+        let escaped = match byte {
+            b'&' => "&amp;",
+            b'"' if attribute => "&quot;",
+            b'<' if !attribute => "&lt;",
+            b'>' if !attribute => "&gt;",
+            _ => continue,
+        };
+        out.push_str(&s[run..at]);
+        out.push_str(escaped);
+        run = at + 1;
     }
+    out.push_str(&s[run..]);
 }
 
 /// Whether an image URL is an inline `data:` value: on news pages that is a lazy-loading placeholder, never the
@@ -561,6 +568,9 @@ mod tests {
         out.clear();
         escape_into(&mut out, r#"a < b & "c""#, true);
         assert_eq!(out, "a < b &amp; &quot;c&quot;");
+        out.clear();
+        escape_into(&mut out, "新<闻>&é\"", false);
+        assert_eq!(out, "新&lt;闻&gt;&amp;é\"");
     }
 
     #[test]

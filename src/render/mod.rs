@@ -125,7 +125,10 @@ fn xml_text(s: &str) -> Cow<'_, str> {
         0x09 | 0x0a | 0x0d => false,
         c => c < 0x20 || (0x7f..=0x9f).contains(&c) || c == 0xfffe || c == 0xffff,
     };
-    if s.contains(bad) {
+    // Every such character starts with a control byte, 0x7f, 0xc2 (U+0080-U+009F) or 0xef (U+FFFE, U+FFFF): text
+    // without those bytes is looked at no further.
+    let suspect = |b: u8| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || matches!(b, 0x7f | 0xc2 | 0xef);
+    if s.bytes().any(suspect) && s.contains(bad) {
         Cow::Owned(s.replace(bad, ""))
     } else {
         Cow::Borrowed(s)

@@ -402,6 +402,9 @@ fn xml_illegal_characters_are_dropped() {
         );
     }
     assert_eq!(xml_text("plain"), Cow::Borrowed("plain"));
+    // Full-width punctuation shares its lead byte with U+FFFF, and Latin-1 letters with the C1 controls: kept.
+    assert_eq!(xml_text("新闻，é\u{fffd}"), Cow::Borrowed("新闻，é\u{fffd}"));
+    assert_eq!(xml_text("，\u{9f}é\u{fffe}\u{7f}"), "，é");
 }
 
 /// Found by the render property: the language tags went out unguarded, and one control character in `language`
