@@ -276,3 +276,69 @@ async fn running_out_of_open_files_is_waited_out_not_a_failure() {
 fn open_files_for_test() -> u32 {
     std::env::var("FEEDWRIGHT_TEST_FILES").map_or(20, |v| v.parse().unwrap())
 }
+
+/// A listing of two pages whose second page is answered only once an article has been asked for (or after 10 s):
+/// whether the articles of the first page were read while the second was still coming.
+#[derive(Clone, Default)]
+struct Paged {
+    article_asked: Arc<tokio::sync::Notify>,
+    asked_first: Arc<std::sync::atomic::AtomicBool>,
+}
+
+async fn answer_paged(State(site): State<Paged>, request: Request) -> Response {
+    let path = request.uri().path();
+    let links = |range: std::ops::RangeInclusive<usize>| -> String {
+        range
+            .map(|n| format!(r#"<li><h4><a href="/news/a{n}.html">Story number {n}</a></h4></li>"#))
+            .collect()
+    };
+    match path {
+        "/news/" => Html(format!(
+            r#"<html><body><ul>{}</ul><a class="next" href="/news/2">next</a></body></html>"#,
+            links(1..=3)
+        ))
+        .into_response(),
+        "/news/2" => {
+            let asked = tokio::time::timeout(Duration::from_secs(10), site.article_asked.notified()).await;
+            site.asked_first.store(asked.is_ok(), Ordering::SeqCst);
+            Html(format!("<html><body><ul>{}</ul></body></html>", links(4..=5))).into_response()
+        }
+        _ => match path
+            .strip_prefix("/news/a")
+            .and_then(|p| p.strip_suffix(".html"))
+            .and_then(|n| n.parse::<usize>().ok())
+        {
+            Some(n) => {
+                site.article_asked.notify_one();
+                Html(article(n)).into_response()
+            }
+            None => StatusCode::NOT_FOUND.into_response(),
+        },
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_first_listing_pages_articles_are_read_while_its_next_page_is_coming() {
+    let site = Paged::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    let app = axum::Router::new().fallback(answer_paged).with_state(site.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "", &[format!("http://{addr}")]);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replace(
+        "links = \"h4 > a\"",
+        "links = \"h4 > a\"\nnext = \"a.next\"\nmax_pages = 2",
+    );
+    std::fs::write(&config, text.replace("concurrency = 1", "concurrency = 2")).unwrap();
+    run(&config);
+    assert!(
+        site.asked_first.load(Ordering::SeqCst),
+        "no article was asked for while the second listing page was awaited"
+    );
+    let feed = std::fs::read_to_string(dir.path().join("feeds/site-0.atom")).unwrap();
+    for n in 1..=5 {
+        assert!(feed.contains(&format!("Story number {n}<")), "story {n} is in the feed");
+    }
+}

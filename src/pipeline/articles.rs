@@ -4,8 +4,9 @@
 //! [`Rerun`] turns that into `--refetch` or changed-rules behaviour. Each article is read by [`read_article`]: a
 //! conditional GET, extraction and normalization on a blocking thread, and, for a story split over several pages,
 //! its next pages (at most `article.max_pages`) fetched and their bodies joined in order before it is normalized
-//! once. Articles are read a few at a time and handled as they finish; [`fold`] puts the results back in listing
-//! order (the store breaks ties in `updated` by commit order) and turns each into store changes and health counts,
+//! once. Articles are read a few at a time and handled as they finish, from as soon as each is known ([`Dispatch`]:
+//! the new links of a first listing page go while its next page is still coming); [`fold_in_order`] puts the
+//! results back in the plan's order (the store breaks ties in `updated` by commit order) and turns each into store changes and health counts,
 //! after the source's filters ([`filter::apply`]) dropped what they drop. A feed source's items are built from the
 //! feed ([`extract::feed`]) without a request, or, with `full_text`, read from their pages like any article and
 //! completed (or, when the page fails, replaced) by what the feed gives.
@@ -64,14 +65,87 @@ enum ArticleResult {
     Refused(ListedLink, String),
 }
 
-/// Reads every planned article, `concurrency` at a time, and folds the results into `out`.
-pub(super) async fn read_all(
-    run: &Run<'_>,
-    jobs: Vec<Job>,
-    known: &HashMap<String, Known>,
-    progress: &(dyn Fn(Progress) + Sync),
-    out: &mut Collected,
-) {
+/// Hands articles to the readers as soon as it is known that they are to be read, so that articles are read while
+/// the listing's later pages are still coming: each new link of the first listing chain as its page is parsed
+/// ([`Dispatch::early`]), and the rest of the plan once the whole listing is read ([`Dispatch::finish`]). A link
+/// sent early is exactly one the plan makes a [`Job::New`] of ([`is_new`]), and its result takes that job's place.
+pub(super) struct Dispatch<'a> {
+    jobs: tokio::sync::mpsc::UnboundedSender<(usize, Job)>,
+    known: &'a HashMap<String, Known>,
+    failed: &'a HashMap<String, FailedLink>,
+    now: DateTime<Utc>,
+    progress: &'a (dyn Fn(Progress) + Sync),
+    /// The links sent early with their numbers, and how many jobs were sent.
+    sent: std::sync::Mutex<(HashMap<Url, usize>, usize)>,
+}
+
+/// The jobs a [`Dispatch`] sends, each with its number.
+pub(super) type Jobs = tokio::sync::mpsc::UnboundedReceiver<(usize, Job)>;
+
+impl<'a> Dispatch<'a> {
+    pub(super) fn new(
+        (known, failed): (&'a HashMap<String, Known>, &'a HashMap<String, FailedLink>),
+        now: DateTime<Utc>,
+        progress: &'a (dyn Fn(Progress) + Sync),
+    ) -> (Self, Jobs) {
+        let (jobs, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let dispatch = Dispatch {
+            jobs,
+            known,
+            failed,
+            now,
+            progress,
+            sent: std::sync::Mutex::new((HashMap::new(), 0)),
+        };
+        (dispatch, receiver)
+    }
+
+    /// Sends `link`, just listed, to be read now if the plan will make it a new article.
+    pub(super) fn early(&self, link: &ListedLink) {
+        if !is_new(link, self.known, self.failed, self.now) {
+            return;
+        }
+        let mut sent = lock(&self.sent);
+        let (early, count) = &mut *sent;
+        if early.contains_key(&link.url) {
+            return;
+        }
+        early.insert(link.url.clone(), *count);
+        // The readers end only after `finish`, which is later: the channel is open.
+        let _ = self.jobs.send((*count, Job::New(link.clone())));
+        *count += 1;
+        (self.progress)(Progress::Planned(*count));
+    }
+
+    /// Sends the planned jobs not sent early, and closes the channel. Returns the jobs' numbers in plan order (the
+    /// order results are folded in); a link sent early that the plan lacks (none should be) comes last.
+    pub(super) fn finish(self, planned: Vec<Job>) -> Vec<usize> {
+        let (mut early, mut count) = std::mem::take(&mut *lock(&self.sent));
+        let mut order = Vec::with_capacity(planned.len() + early.len());
+        for job in planned {
+            if let Job::New(link) = &job
+                && let Some(n) = early.remove(&link.url)
+            {
+                order.push(n);
+                continue;
+            }
+            let _ = self.jobs.send((count, job));
+            order.push(count);
+            count += 1;
+        }
+        let mut left: Vec<usize> = early.into_values().collect();
+        left.sort_unstable();
+        order.extend(left);
+        (self.progress)(Progress::Planned(count));
+        order
+    }
+}
+
+/// Reads the articles `jobs` brings, as they come. Unordered, so a slow article (a long download, a big page to parse) holds up no other article's slot.
+/// Twice the host's limit at once, so that while some articles are parsed others are fetched: the host's own slots
+/// ([`crate::fetch::hosts`]) keep the requests in flight at its limit, and this keeps at most that many fetched
+/// pages waiting for a parser.
+pub(super) async fn read_all(run: &Run<'_>, jobs: Jobs, progress: &(dyn Fn(Progress) + Sync)) -> Results {
     let Run {
         ctx,
         fetcher,
@@ -79,14 +153,10 @@ pub(super) async fn read_all(
         now,
         deadline,
     } = *run;
-    progress(Progress::Planned(jobs.len()));
     // The parsing threads need their own handle on the rules.
     let shared = Arc::new(source.clone());
-    // Unordered, so a slow article (a long download, a big page to parse) holds up no other article's slot; the
-    // results are put back in listing order afterwards. Twice the host's limit, so that while some articles are
-    // parsed others are fetched: the host's own slots ([`crate::fetch::hosts`]) keep the requests in flight at its
-    // limit, and this keeps at most that many fetched pages waiting for a parser.
-    let mut results: Vec<(usize, usize, ArticleResult)> = futures_util::stream::iter(jobs.into_iter().enumerate())
+    let jobs = futures_util::stream::unfold(jobs, |mut jobs| async move { jobs.recv().await.map(|job| (job, jobs)) });
+    let results = jobs
         .map(|(n, job)| {
             let shared = Arc::clone(&shared);
             async move {
@@ -98,11 +168,32 @@ pub(super) async fn read_all(
         .buffer_unordered(2 * source.http.limits.concurrency.max(1))
         .collect()
         .await;
-    results.sort_by_key(|(n, ..)| *n);
+    Results(results)
+}
+
+/// What [`read_all`] gives: each result with its job's number and the requests it cost.
+pub(super) struct Results(Vec<(usize, usize, ArticleResult)>);
+
+/// Puts the results of [`read_all`] in the plan's `order` (the listing's: the store breaks ties in `updated` by
+/// commit order) and folds them into `out`.
+pub(super) fn fold_in_order(
+    Results(mut results): Results,
+    order: &[usize],
+    known: &HashMap<String, Known>,
+    filters: (&Filters, DateTime<Utc>),
+    out: &mut Collected,
+) {
+    let mut place = vec![usize::MAX; order.len()];
+    for (at, &n) in order.iter().enumerate() {
+        if let Some(p) = place.get_mut(n) {
+            *p = at;
+        }
+    }
+    results.sort_by_key(|(n, ..)| place.get(*n).copied().unwrap_or(usize::MAX));
     fold(
         results.into_iter().map(|(_, requests, result)| (requests, result)),
         known,
-        (&source.filters, now),
+        filters,
         out,
     );
 }
@@ -196,6 +287,17 @@ fn fold(
     }
 }
 
+/// Whether the plan reads `link` as a new article: it is not stored, and did not fail so recently that it still
+/// waits out its backoff.
+fn is_new(
+    link: &ListedLink,
+    known: &HashMap<String, Known>,
+    failed: &HashMap<String, FailedLink>,
+    now: DateTime<Utc>,
+) -> bool {
+    !known.contains_key(link.url.as_str()) && !failed.get(link.url.as_str()).is_some_and(|f| !f.due(now))
+}
+
 /// Decides which articles to read: every new link; the newest `refresh.newest` known ones still listed (the
 /// listing changed, so they may have been edited); any known one not checked for `refresh.every`; and links that
 /// failed or were skipped before, once their backoff is over, whether or not the listing was read this run.
@@ -213,8 +315,8 @@ pub(super) fn plan(
     for link in links {
         match known.get(link.url.as_str()) {
             Some(k) if feed_only => jobs.push(Job::Recheck(link.clone(), k.clone())),
-            None if failed.get(link.url.as_str()).is_some_and(|f| !f.due(now)) => {}
-            None => jobs.push(Job::New(link.clone())),
+            None if is_new(link, known, failed, now) => jobs.push(Job::New(link.clone())),
+            None => {}
             Some(k) => {
                 let due = source.refresh.every.is_some_and(|every| {
                     now.signed_duration_since(k.last_checked)

@@ -3,7 +3,8 @@
 //! Each listing URL starts a chain of pages (its `next` link, or the `pages` template), and the chains are read at
 //! the same time; within a chain a page is fetched only after the one before it brought a link not seen before,
 //! since a page of only known links means the rest are older still. Parsing runs on a blocking thread. Links are
-//! canonicalized and de-duplicated over all chains, in the order of the configured URLs. A listing page that fails
+//! canonicalized and de-duplicated over all chains, in the order of the configured URLs; each new link of the first
+//! chain goes to the article readers as soon as its page is parsed ([`Dispatch::early`]). A listing page that fails
 //! is counted and named; only when none succeeds does the source fail. A feed source's one URL is its feed, read
 //! the same way (conditionally, politely) by [`extract::feed`] instead of the listing parser.
 
@@ -12,7 +13,7 @@ use std::sync::Arc;
 
 use url::Url;
 
-use super::articles::{Rerun, served};
+use super::articles::{Dispatch, Rerun, served};
 use super::{Collected, Run, parse_off_runtime};
 use crate::error_chain;
 use crate::extract;
@@ -41,13 +42,17 @@ pub(super) async fn read(
     rerun: &Rerun,
     validators: &HashMap<String, Validators>,
     history: History<'_>,
+    dispatch: &Dispatch<'_>,
     out: &mut Collected,
 ) {
+    // The first chain's links come first in the listing, so each can go to the readers as it is found; a later
+    // chain's link may yet turn out to be an earlier one's.
     let chains = run
         .source
         .urls
         .iter()
-        .map(|start| chain(run, rerun, validators, start, history));
+        .enumerate()
+        .map(|(n, start)| chain(run, rerun, validators, start, history, (n == 0).then_some(dispatch)));
     let mut seen = HashSet::new();
     for chain in futures_util::future::join_all(chains).await {
         for link in chain.links {
@@ -104,6 +109,7 @@ async fn chain(
     listing_validators: &HashMap<String, Validators>,
     start: &Url,
     (known, failed_before): History<'_>,
+    dispatch: Option<&Dispatch<'_>>,
 ) -> Chain {
     let Run {
         fetcher,
@@ -182,7 +188,11 @@ async fn chain(
                     if seen.insert(key.clone()) {
                         unknown +=
                             usize::from(!known.contains_key(key.as_str()) && !failed_before.contains_key(key.as_str()));
-                        out.links.push(ListedLink { url: key, ..link });
+                        let link = ListedLink { url: key, ..link };
+                        if let Some(dispatch) = dispatch {
+                            dispatch.early(&link);
+                        }
+                        out.links.push(link);
                     }
                 }
                 tracing::info!(url = %page.final_url, encoding = page.encoding, bytes = page.bytes, links = out.links.len(), unknown, "listing parsed");

@@ -163,14 +163,30 @@ pub async fn collect_with(
         now,
         deadline,
     };
-    listing::read(&run, &rerun, &listing_validators, (&known, &failed_before), &mut out).await;
-    let jobs = rerun.adjust(
-        articles::plan(source, &known, &failed_before, &out.links, now),
-        &known,
-        &failed_before,
-        &out.links,
-    );
-    articles::read_all(&run, jobs, &known, progress, &mut out).await;
+    // Articles are read while the listing is: the first listing pages' new links at once, the rest of the plan
+    // when the listing is read. The listing goes first each time both can go on, so that a next listing page is
+    // asked for before the articles take the host's slots.
+    let (dispatch, jobs) = articles::Dispatch::new((&known, &failed_before), now, progress);
+    let listing = async {
+        listing::read(
+            &run,
+            &rerun,
+            &listing_validators,
+            (&known, &failed_before),
+            &dispatch,
+            &mut out,
+        )
+        .await;
+        let planned = rerun.adjust(
+            articles::plan(source, &known, &failed_before, &out.links, now),
+            &known,
+            &failed_before,
+            &out.links,
+        );
+        dispatch.finish(planned)
+    };
+    let (order, results) = futures_util::future::join(listing, articles::read_all(&run, jobs, progress)).await;
+    articles::fold_in_order(results, &order, &known, (&source.filters, now), &mut out);
     Ok(out)
 }
 
