@@ -6,10 +6,10 @@
 //! its next pages (at most `article.max_pages`) fetched and their bodies joined in order before it is normalized
 //! once. Articles are read a few at a time and handled as they finish, from as soon as each is known ([`Dispatch`]:
 //! the new links of a first listing page go while its next page is still coming); [`fold_in_order`] puts the
-//! results back in the plan's order (the store breaks ties in `updated` by commit order) and turns each into store changes and health counts,
-//! after the source's filters ([`filter::apply`]) dropped what they drop. A feed source's items are built from the
-//! feed ([`extract::feed`]) without a request, or, with `full_text`, read from their pages like any article and
-//! completed (or, when the page fails, replaced) by what the feed gives.
+//! results back in the plan's order (the store breaks ties in `updated` by commit order) and turns each into store
+//! changes and health counts, after the source's filters ([`filter::apply`]) dropped what they drop. A feed
+//! source's items are built from the feed ([`extract::feed`]) without a request, or, with `full_text`, read from
+//! their pages like any article and completed (or, when the page fails, replaced) by what the feed gives.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -141,10 +141,10 @@ impl<'a> Dispatch<'a> {
     }
 }
 
-/// Reads the articles `jobs` brings, as they come. Unordered, so a slow article (a long download, a big page to parse) holds up no other article's slot.
-/// Twice the host's limit at once, so that while some articles are parsed others are fetched: the host's own slots
-/// ([`crate::fetch::hosts`]) keep the requests in flight at its limit, and this keeps at most that many fetched
-/// pages waiting for a parser.
+/// Reads the articles `jobs` brings, as they come. Unordered, so a slow article (a long download, a big page to
+/// parse) holds up no other article's slot. Twice the host's limit at once, so that while some articles are parsed
+/// others are fetched: the host's own slots ([`crate::fetch::hosts`]) keep the requests in flight at its limit, and
+/// this keeps at most that many fetched pages waiting for a parser.
 pub(super) async fn read_all(run: &Run<'_>, jobs: Jobs, progress: &(dyn Fn(Progress) + Sync)) -> Results {
     let Run {
         ctx,
@@ -295,7 +295,7 @@ fn is_new(
     failed: &HashMap<String, FailedLink>,
     now: DateTime<Utc>,
 ) -> bool {
-    !known.contains_key(link.url.as_str()) && !failed.get(link.url.as_str()).is_some_and(|f| !f.due(now))
+    !known.contains_key(link.url.as_str()) && failed.get(link.url.as_str()).is_none_or(|f| f.due(now))
 }
 
 /// Decides which articles to read: every new link; the newest `refresh.newest` known ones still listed (the
