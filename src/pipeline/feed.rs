@@ -176,20 +176,20 @@ static MERGING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// last good items stay in it), rendered and written off the async runtime like a source's feed. Returns what was
 /// written and the number of items in the feed.
 pub async fn publish_merge(
-    store: &std::sync::Mutex<Store>,
+    store: &Arc<std::sync::Mutex<Store>>,
     config: &Config,
     merge: &Merge,
     now: DateTime<Utc>,
 ) -> Result<(Published, usize), StoreError> {
     let _merging = MERGING.lock().await;
-    let lists = {
-        let store = crate::store::lock(store);
-        merge
-            .sources
+    let (sources, max_items) = (merge.sources.clone(), merge.max_items);
+    let lists = super::on_store(store, move |store| {
+        sources
             .iter()
-            .map(|id| store.feed_items(id, merge.max_items))
-            .collect::<Result<Vec<_>, _>>()?
-    };
+            .map(|id| store.feed_items(id, max_items))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
     let items = crate::merged::items(lists, merge.max_items);
     if items.is_empty() {
         return Ok((Published::default(), 0));
@@ -197,7 +197,8 @@ pub async fn publish_merge(
     let count = items.len();
     let meta = merge_meta(config, merge, &items, now);
     let rendered = Arc::new(render(&config.settings, meta, items, now).await);
-    crate::store::lock(store).save_feeds(&rendered.stored)?;
+    let stored = Arc::clone(&rendered);
+    super::on_store(store, move |store| store.save_feeds(&stored.stored)).await?;
     let published = write_patiently(rendered).await;
     if !published.unwritten.is_empty() {
         tracing::error!(merge = %merge.id, errors = %published.unwritten.join("; "), "merged feed files not written");

@@ -10,7 +10,8 @@
 //! Parsing (extract, and normalize with its sanitizer) is CPU work of up to a second or two on a hostile page, so it
 //! runs on tokio's blocking threads, a few at a time ([`parse_off_runtime`]), never on the runtime threads that
 //! drive every other request's I/O and timeouts. The source's `budget` covers it: a parse still running at the
-//! deadline is given up like a request that would start after it.
+//! deadline is given up like a request that would start after it. A run's store writes (the commit, the stored
+//! feeds) run on blocking threads too ([`on_store`]).
 
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock, Mutex};
@@ -281,6 +282,19 @@ pub(crate) async fn parse_off_runtime<T: Send + 'static>(
     }
 }
 
+/// Runs `work` on the store on a blocking thread: a run's store writes (its commit above all: every item, link and
+/// saved page of the run) would otherwise hold a runtime thread, and every request it drives, meanwhile.
+async fn on_store<T: Send + 'static>(
+    store: &Arc<Mutex<Store>>,
+    work: impl FnOnce(&mut Store) -> T + Send + 'static,
+) -> T {
+    let (store, span) = (Arc::clone(store), tracing::Span::current());
+    match tokio::task::spawn_blocking(move || span.in_scope(|| work(&mut lock(&store)))).await {
+        Ok(done) => done,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
 /// Runs one source end to end and publishes its feeds when they changed.
 pub async fn run(ctx: &Context, config: &Config, source: &Source, now: DateTime<Utc>) -> Result<Report, PipelineError> {
     run_with(ctx, config, source, now, Options::default(), &no_progress).await
@@ -317,8 +331,12 @@ async fn run_source(
 ) -> Result<Report, PipelineError> {
     let clock = Instant::now();
     let collected = collect_with(ctx, source, now, options, progress).await?;
-    lock(&ctx.store).save_robots(&ctx.fetcher.take_fetched_robots(), now)?;
-    let recent = lock(&ctx.store).recent_runs(&source.id, 10)?;
+    let (robots, id) = (ctx.fetcher.take_fetched_robots(), source.id.clone());
+    let recent = on_store(&ctx.store, move |store| {
+        store.save_robots(&robots, now)?;
+        store.recent_runs(&id, 10)
+    })
+    .await?;
 
     let listing_ok = collected.listing.len() > collected.listing_failures;
     let reason = if !listing_ok {
@@ -379,8 +397,13 @@ async fn run_source(
     if let Some(reason) = &reason {
         tracing::error!(reason = %reason, "source failed; the published feed is kept");
         record.duration = clock.elapsed();
-        lock(&ctx.store).record_run(&record, event.as_slice(), &notify, now)?;
-        let items = lock(&ctx.store).item_counts(&source.id, now)?.0.min(source.max_items);
+        let (run, id) = (record.clone(), source.id.clone());
+        let counts = on_store(&ctx.store, move |store| {
+            store.record_run(&run, event.as_slice(), &notify, now)?;
+            store.item_counts(&id, now)
+        })
+        .await?;
+        let items = counts.0.min(source.max_items);
         return Ok(Report {
             record,
             written: Vec::new(),
@@ -399,34 +422,39 @@ async fn run_source(
     changes.notify = notify.clone();
     // Nothing new or edited, and the feed-level data as when the files were written: they would come out the same.
     let inputs = feed::inputs(config, source);
-    let (items, rendered) = {
-        let mut store = lock(&ctx.store);
+    let (unchanged, id, max_items) = (inputs.clone(), source.id.clone(), source.max_items);
+    let files_exist = feed::files_exist(config, source);
+    let (committed, items, rendered) = on_store(&ctx.store, move |store| -> Result<_, StoreError> {
         store.commit(&changes, &mut record, now)?;
-        if store.published(&source.id)?.as_deref() == Some(inputs.as_str()) && feed::files_exist(config, source) {
-            let items = store.item_counts(&source.id, now)?.0.min(source.max_items);
-            (items, None)
+        if store.published(&id)?.as_deref() == Some(unchanged.as_str()) && files_exist {
+            let items = store.item_counts(&id, now)?.0.min(max_items);
+            Ok((record, items, None))
         } else {
-            let items = store.feed_items(&source.id, source.max_items)?;
-            (items.len(), Some(items))
+            let items = store.feed_items(&id, max_items)?;
+            Ok((record, items.len(), Some(items)))
         }
-    };
+    })
+    .await?;
+    let mut record = committed;
     let rendered = match rendered {
         // An empty window (nothing ever stored) publishes nothing, rather than an empty feed.
         Some(items) if !items.is_empty() => Some(Arc::new(feed::render_source(config, source, items, now).await)),
         _ => None,
     };
     if let Some(rendered) = &rendered {
-        lock(&ctx.store).save_feeds(&rendered.stored)?;
+        let rendered = Arc::clone(rendered);
+        on_store(&ctx.store, move |store| store.save_feeds(&rendered.stored)).await?;
     }
     let feed::Published { written, unwritten, .. } = match &rendered {
         Some(rendered) => feed::write_patiently(Arc::clone(rendered)).await,
         None => feed::Published::default(),
     };
     if rendered.is_some() && unwritten.is_empty() {
-        lock(&ctx.store).set_published(&source.id, &inputs)?;
+        let id = source.id.clone();
+        on_store(&ctx.store, move |store| store.set_published(&id, &inputs)).await?;
     }
     record.duration = clock.elapsed();
-    if !unwritten.is_empty() {
+    let amend = if !unwritten.is_empty() {
         // The items are stored, so the next run writes these files as soon as it can.
         let reason = format!("{PUBLISH_FAILED}: {}", unwritten.join("; "));
         tracing::error!(reason = %reason, "source failed; feed files not written");
@@ -439,9 +467,13 @@ async fn run_source(
             source: source.id.clone(),
             reason,
         });
-        lock(&ctx.store).amend_run(&record, broken.as_slice(), &notify, now)?;
-    } else if let Some(recovered) = held {
-        lock(&ctx.store).amend_run(&record, &[recovered], &notify, now)?;
+        Some(broken.into_iter().collect())
+    } else {
+        held.map(|recovered| vec![recovered])
+    };
+    if let Some(events) = amend {
+        let run = record.clone();
+        on_store(&ctx.store, move |store| store.amend_run(&run, &events, &notify, now)).await?;
     }
     tracing::info!(
         links = record.links,
