@@ -52,6 +52,13 @@ fn article(n: usize) -> String {
     )
 }
 
+/// The number of the article at `path` (`/news/a7.html`), if it is one.
+fn article_number(path: &str) -> Option<usize> {
+    path.strip_prefix("/news/a")
+        .and_then(|p| p.strip_suffix(".html"))
+        .and_then(|n| n.parse().ok())
+}
+
 async fn answer(State(site): State<Site>, request: Request) -> Response {
     let c = &site.counters;
     c.requests.fetch_add(1, Ordering::SeqCst);
@@ -62,12 +69,7 @@ async fn answer(State(site): State<Site>, request: Request) -> Response {
     let articles = site.articles.load(Ordering::SeqCst);
     let response = if path == "/news/" {
         Html(listing(articles)).into_response()
-    } else if let Some(n) = path
-        .strip_prefix("/news/a")
-        .and_then(|p| p.strip_suffix(".html"))
-        .and_then(|n| n.parse::<usize>().ok())
-        .filter(|n| (1..=articles).contains(n))
-    {
+    } else if let Some(n) = article_number(path).filter(|n| (1..=articles).contains(n)) {
         Html(article(n)).into_response()
     } else {
         StatusCode::NOT_FOUND.into_response()
@@ -303,11 +305,7 @@ async fn answer_paged(State(site): State<Paged>, request: Request) -> Response {
             site.asked_first.store(asked.is_ok(), Ordering::SeqCst);
             Html(format!("<html><body><ul>{}</ul></body></html>", links(4..=5))).into_response()
         }
-        _ => match path
-            .strip_prefix("/news/a")
-            .and_then(|p| p.strip_suffix(".html"))
-            .and_then(|n| n.parse::<usize>().ok())
-        {
+        _ => match article_number(path) {
             Some(n) => {
                 site.article_asked.notify_one();
                 Html(article(n)).into_response()

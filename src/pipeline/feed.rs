@@ -45,12 +45,7 @@ async fn render(settings: &Settings, meta: FeedMeta, items: Vec<Item>, now: Date
     let (meta, items) = (Arc::new(meta), Arc::new(items));
     let formats = settings.formats.iter().map(|&format| {
         let (meta, items) = (Arc::clone(&meta), Arc::clone(&items));
-        async move {
-            match tokio::task::spawn_blocking(move || render::render(format, &meta, &items).into_bytes()).await {
-                Ok(body) => body,
-                Err(e) => std::panic::resume_unwind(e.into_panic()),
-            }
-        }
+        super::blocking(move || render::render(format, &meta, &items).into_bytes())
     });
     let bodies = futures_util::future::join_all(formats).await;
     let (stored, paths) = settings
@@ -114,12 +109,7 @@ const FILES_STEP: std::time::Duration = std::time::Duration::from_millis(50);
 pub(super) async fn write_patiently(rendered: Arc<Rendered>) -> Published {
     let write_off_runtime = || {
         let rendered = Arc::clone(&rendered);
-        async move {
-            match tokio::task::spawn_blocking(move || write(&rendered)).await {
-                Ok(published) => published,
-                Err(e) => std::panic::resume_unwind(e.into_panic()),
-            }
-        }
+        super::blocking(move || write(&rendered))
     };
     let mut out = write_off_runtime().await;
     let mut waited = std::time::Duration::ZERO;

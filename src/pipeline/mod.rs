@@ -282,17 +282,24 @@ pub(crate) async fn parse_off_runtime<T: Send + 'static>(
     }
 }
 
+/// Runs `work` on tokio's blocking threads, in the current span, and waits for it. A panic in it goes on here: a bug
+/// there costs the source's task, as it would have on the runtime.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    let span = tracing::Span::current();
+    match tokio::task::spawn_blocking(move || span.in_scope(work)).await {
+        Ok(done) => done,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
 /// Runs `work` on the store on a blocking thread: a run's store writes (its commit above all: every item, link and
 /// saved page of the run) would otherwise hold a runtime thread, and every request it drives, meanwhile.
 async fn on_store<T: Send + 'static>(
     store: &Arc<Mutex<Store>>,
     work: impl FnOnce(&mut Store) -> T + Send + 'static,
 ) -> T {
-    let (store, span) = (Arc::clone(store), tracing::Span::current());
-    match tokio::task::spawn_blocking(move || span.in_scope(|| work(&mut lock(&store)))).await {
-        Ok(done) => done,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    }
+    let store = Arc::clone(store);
+    blocking(move || work(&mut lock(&store))).await
 }
 
 /// Runs one source end to end and publishes its feeds when they changed.
