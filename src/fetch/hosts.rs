@@ -99,7 +99,10 @@ impl Hosts {
             *next = Some(start + gap);
             start
         };
-        tokio::time::sleep_until(start).await;
+        // A start that is due now must not wait: the timer rounds a deadline up to its next millisecond tick.
+        if start > Instant::now() {
+            tokio::time::sleep_until(start).await;
+        }
         Slot { _permit: permit }
     }
 
@@ -181,6 +184,19 @@ mod tests {
         assert_eq!(ms, [0, 200, 400]);
         drop(hosts.acquire(&a, limits(4, 200), Duration::ZERO).await);
         assert_eq!((Instant::now() - t0).as_millis(), 900);
+    }
+
+    #[tokio::test]
+    async fn a_free_slot_with_no_gap_due_is_taken_at_once() {
+        use futures_util::FutureExt;
+        let hosts = Hosts::default();
+        let a = url("http://a.example/");
+        // Ready when first polled: a timer set for now would fire only at its next millisecond tick, and every
+        // request to a host without a gap would wait for it.
+        for _ in 0..3 {
+            let slot = hosts.acquire(&a, limits(4, 0), Duration::ZERO).now_or_never();
+            assert!(slot.is_some(), "waited for a timer with nothing to wait for");
+        }
     }
 
     #[tokio::test(start_paused = true)]
