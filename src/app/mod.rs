@@ -332,7 +332,7 @@ async fn run_with(
             let _slot = slots.acquire_owned().await.expect("the semaphore is never closed");
             // Another `run` or `watch` on a shared state may be running this source, or have run it since this
             // run started: then it is theirs.
-            match worker.claim(&source, asked) {
+            match worker.claim(&source, asked).await {
                 Ok(Claim::Granted { .. }) => {}
                 Ok(other) => return (n, Ran::Elsewhere(other)),
                 Err(e) => return (n, Ran::Here(Err(e.into()))),
@@ -344,11 +344,11 @@ async fn run_with(
                 (None, _) => {}
             };
             let report = pipeline::run_with(&ctx, &config, &source, started, options, &progress).await;
-            worker.release(&source.id, report.is_ok());
+            worker.release(&source.id, report.is_ok()).await;
             if let Some(bar) = bar {
                 bar.finish();
                 if let Ok(report) = &report {
-                    let _ = out::line(&summary(report, &state_after(&ctx, &source, report)));
+                    let _ = out::line(&summary(report, &state_after(&ctx, &source, report).await));
                 }
             }
             (n, Ran::Here(report))
@@ -399,7 +399,7 @@ async fn run_with(
                     exit = Exit::SourcesFailed;
                 }
                 if !quiet && !terminal.bars() {
-                    let _ = out::line(&summary(&report, &state_after(&ctx, source, &report)));
+                    let _ = out::line(&summary(&report, &state_after(&ctx, source, &report).await));
                 }
             }
             // The state database failed, not the site: that is exit 1, as documented. (A feed file that cannot be
@@ -540,8 +540,11 @@ async fn notify(config: &Config, ctx: &Context) {
 }
 
 /// The state `source` is in after `report`'s run, as `status` would show it (the run alone, if the store cannot say).
-fn state_after(ctx: &Context, source: &Source, report: &Report) -> SourceState {
-    let read = status::read(&crate::store::lock(&ctx.store), source, report.record.started, None);
+/// Read on a blocking thread, as a run's store calls are: other sources may be running.
+async fn state_after(ctx: &Context, source: &Source, report: &Report) -> SourceState {
+    let (store, read_source, started) = (Arc::clone(&ctx.store), source.clone(), report.record.started);
+    let read =
+        crate::pipeline::blocking(move || status::read(&crate::store::lock(&store), &read_source, started, None)).await;
     read.unwrap_or_else(|e| {
         tracing::warn!(source = %source.id, error = %error_chain(&e), "cannot read the source's state back");
         SourceState::new(

@@ -256,11 +256,11 @@ fn watch_plan(
 /// Which run is due is its time on the timetable (a running source keeps the time it was due). Workers sharing a
 /// state plan the same runs, give or take their jitter ([`scheduler::spread`]): another worker's run that started
 /// at most that long before this one was due is this run, already done.
-fn claim(w: &Watched, source: &crate::config::Source) -> Option<scheduler::Verdict> {
+async fn claim(w: &Watched, source: &crate::config::Source) -> Option<scheduler::Verdict> {
     let due = w.live.timetable.next(&source.id).unwrap_or_else(now);
     let spread = scheduler::spread(scheduler::period(&source.schedule, due));
     let since = due - chrono::Duration::from_std(spread).unwrap_or(chrono::Duration::zero());
-    match w.worker.claim(source, since) {
+    match w.worker.claim(source, since).await {
         Ok(Claim::Granted { .. }) => None,
         Ok(Claim::Done { started }) => {
             tracing::info!(source = %source.id, started = %started, "already run by another worker");
@@ -298,13 +298,13 @@ async fn watch_run_here(w: Arc<Watched>, id: crate::model::SourceId) -> schedule
     let Some(source) = w.config.source(id.as_str()) else {
         return scheduler::Verdict::Failure;
     };
-    if let Some(verdict) = claim(&w, source) {
+    if let Some(verdict) = claim(&w, source).await {
         return verdict;
     }
     let started = now();
     let result = pipeline::run(&w.ctx, &w.config, source, started).await;
     // A run whose store write failed is not done: another worker (or the next run here) tries it.
-    w.worker.release(&id, result.is_ok());
+    w.worker.release(&id, result.is_ok()).await;
     match result {
         Ok(report) => {
             let merged: Vec<PathBuf> = publish_merges(&w.config, &w.ctx, &[&source.id], started)
@@ -316,7 +316,7 @@ async fn watch_run_here(w: Arc<Watched>, id: crate::model::SourceId) -> schedule
             w.live.metrics.record(&report.record);
             if !w.quiet {
                 // The scheduler decides the next run after this returns, so the summary cannot tell it yet.
-                let _ = crate::term::out::line(&summary(&report, &state_after(&w.ctx, source, &report)));
+                let _ = crate::term::out::line(&summary(&report, &state_after(&w.ctx, source, &report).await));
             }
             if let Err(e) = publish::opml::write(&w.config) {
                 tracing::error!(error = %error_chain(&e), "cannot write the OPML list");

@@ -17,6 +17,7 @@ use crate::config::Source;
 use crate::error_chain;
 use crate::fetch::hosts;
 use crate::model::SourceId;
+use crate::pipeline::blocking;
 use crate::store::{self, Claim, Store, StoreError, Want};
 
 pub(super) struct Worker {
@@ -64,13 +65,14 @@ impl Worker {
     }
 
     /// Claims `source` for a run that is needed unless one started at or after `since` finished.
-    pub fn claim(&self, source: &Source, since: DateTime<Utc>) -> Result<Claim, StoreError> {
+    pub async fn claim(self: &Arc<Self>, source: &Source, since: DateTime<Utc>) -> Result<Claim, StoreError> {
         let want = Want {
             source: source.id.clone(),
             host: source.urls.first().map(hosts::key).unwrap_or_default(),
             since,
         };
-        let claim = store::lock(&self.store).claim(&self.id, &want, self.lease, (self.clock)())?;
+        let me = Arc::clone(self);
+        let claim = blocking(move || store::lock(&me.store).claim(&me.id, &want, me.lease, (me.clock)())).await?;
         if let Claim::Granted { .. } = claim {
             store::lock(&self.held).insert(source.id.clone());
         }
@@ -79,9 +81,10 @@ impl Worker {
 
     /// Lets go of `source` after its run; `done`: the run finished (a run that failed to fetch is done too, a run
     /// whose store write failed is not, so that another worker tries it).
-    pub fn release(&self, source: &SourceId, done: bool) {
+    pub async fn release(self: &Arc<Self>, source: &SourceId, done: bool) {
         store::lock(&self.held).remove(source);
-        if let Err(e) = store::lock(&self.store).release(&self.id, source, done) {
+        let (me, id) = (Arc::clone(self), source.clone());
+        if let Err(e) = blocking(move || store::lock(&me.store).release(&me.id, &id, done)).await {
             // The lease runs out on its own; then another worker may run the source again.
             tracing::warn!(source = %source, error = %error_chain(&e), "cannot release the claim; it will expire");
         }
@@ -97,18 +100,14 @@ impl Worker {
             if held.is_empty() {
                 continue;
             }
-            let store = self.store.clone();
-            let (id, lease, now) = (self.id.clone(), self.lease, (self.clock)());
-            // A store call blocks on its connection; keep it off the runtime's worker threads.
-            let renewed = tokio::task::spawn_blocking(move || store::lock(&store).renew(&id, &held, lease, now)).await;
-            match renewed {
-                Ok(Ok(lost)) => {
+            let (me, now) = (Arc::clone(&self), (self.clock)());
+            match blocking(move || store::lock(&me.store).renew(&me.id, &held, me.lease, now)).await {
+                Ok(lost) => {
                     for source in lost {
                         tracing::warn!(source = %source, "claim lost: the lease ran out and another worker took the source");
                     }
                 }
-                Ok(Err(e)) => tracing::warn!(error = %error_chain(&e), "cannot renew claims; retrying"),
-                Err(e) => tracing::warn!(error = %e, "the claim renewal task failed; retrying"),
+                Err(e) => tracing::warn!(error = %error_chain(&e), "cannot renew claims; retrying"),
             }
         }
     }

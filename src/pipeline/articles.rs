@@ -507,7 +507,12 @@ async fn read_article(
     }
     let (listed, validators, first_seen, known_id) = match job {
         Job::New(link) => (link, None, now, None),
-        Job::Recheck(link, known) => match lock(&ctx.store).validators(&link.url) {
+        Job::Recheck(link, known) => match super::on_store(&ctx.store, {
+            let url = link.url.clone();
+            move |store| store.validators(&url)
+        })
+        .await
+        {
             Ok(v) => (link, v, known.first_seen, Some(known.item_id)),
             Err(e) => return (0, ArticleResult::Failed(link, error_chain(&e))),
         },

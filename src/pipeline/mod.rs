@@ -131,7 +131,14 @@ pub async fn collect_with(
     options: Options,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Collected, StoreError> {
-    let rerun = articles::Rerun::decide(&lock(&ctx.store), source, options)?;
+    let (rerun, state) = {
+        let (ctx, source) = (ctx.clone(), source.clone());
+        blocking(move || -> Result<_, StoreError> {
+            let rerun = articles::Rerun::decide(&lock(&ctx.store), &source, options)?;
+            Ok((rerun, load(&ctx, &source, now)?))
+        })
+        .await?
+    };
     let RunState {
         known,
         // Links that failed before are not news either: a listing page of only those should not lead to the next
@@ -139,7 +146,7 @@ pub async fn collect_with(
         failed: failed_before,
         listing_validators,
         ..
-    } = load(ctx, source, now)?;
+    } = state;
     let mut out = Collected::default();
     out.changes.rules = Some(rerun.rules.clone());
     out.changes.keep = Some(Keep {
@@ -283,8 +290,9 @@ pub(crate) async fn parse_off_runtime<T: Send + 'static>(
 }
 
 /// Runs `work` on tokio's blocking threads, in the current span, and waits for it. A panic in it goes on here: a bug
-/// there costs the source's task, as it would have on the runtime.
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+/// there costs the source's task, as it would have on the runtime. Every store call of a run goes through here
+/// (or [`on_store`]): it waits on the store's lock and on a commit, a sync or a database server meanwhile.
+pub(crate) async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
     let span = tracing::Span::current();
     match tokio::task::spawn_blocking(move || span.in_scope(work)).await {
         Ok(done) => done,
@@ -511,6 +519,42 @@ fn degraded_reason(collected: &Collected) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// On a runtime of one thread, a run whose store is busy (another source's commit holding it) must leave that
+    /// thread to the rest: its store calls wait on a blocking thread.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_run_waiting_for_the_store_leaves_the_runtime_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::demo::start(&dir.path().join("feeds")).await.unwrap();
+        let source = config.sources[0].clone();
+        let s = &config.settings;
+        let options = crate::fetch::Options::new(s.user_agent.clone(), s.timeout, s.max_body);
+        let ctx = Context {
+            fetcher: Fetcher::new(options, Utc::now).unwrap(),
+            store: Arc::new(Mutex::new(Store::in_memory().unwrap())),
+        };
+        let (held, holding) = std::sync::mpsc::channel();
+        let (free, runtime_ran) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn({
+            let store = Arc::clone(&ctx.store);
+            move || {
+                let _busy = lock(&store);
+                held.send(()).unwrap();
+                runtime_ran.recv_timeout(Duration::from_secs(10)).is_ok()
+            }
+        });
+        holding.recv().unwrap();
+        let run = tokio::spawn({
+            let ctx = ctx.clone();
+            async move { collect(&ctx, &source, Utc::now()).await }
+        });
+        // The run starts, reaches the store and waits; this task's timer still fires.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let _ = free.send(());
+        assert!(holder.join().unwrap(), "the runtime's only thread waited for the store");
+        let collected = run.await.unwrap().unwrap();
+        assert!(!collected.links.is_empty());
+    }
 
     #[tokio::test(flavor = "multi_thread")]
     async fn a_parse_still_running_when_the_budget_runs_out_is_skipped() {
