@@ -542,9 +542,11 @@ async fn notify(config: &Config, ctx: &Context) {
 /// The state `source` is in after `report`'s run, as `status` would show it (the run alone, if the store cannot say).
 /// Read on a blocking thread, as a run's store calls are: other sources may be running.
 async fn state_after(ctx: &Context, source: &Source, report: &Report) -> SourceState {
-    let (store, read_source, started) = (Arc::clone(&ctx.store), source.clone(), report.record.started);
-    let read =
-        crate::pipeline::blocking(move || status::read(&crate::store::lock(&store), &read_source, started, None)).await;
+    let (read_source, started) = (source.clone(), report.record.started);
+    let read = pipeline::on_store(&ctx.store, move |store| {
+        status::read(store, &read_source, started, None)
+    })
+    .await;
     read.unwrap_or_else(|e| {
         tracing::warn!(source = %source.id, error = %error_chain(&e), "cannot read the source's state back");
         SourceState::new(

@@ -17,7 +17,7 @@ use crate::config::Source;
 use crate::error_chain;
 use crate::fetch::hosts;
 use crate::model::SourceId;
-use crate::pipeline::blocking;
+use crate::pipeline::on_store;
 use crate::store::{self, Claim, Store, StoreError, Want};
 
 pub(super) struct Worker {
@@ -65,14 +65,14 @@ impl Worker {
     }
 
     /// Claims `source` for a run that is needed unless one started at or after `since` finished.
-    pub async fn claim(self: &Arc<Self>, source: &Source, since: DateTime<Utc>) -> Result<Claim, StoreError> {
+    pub async fn claim(&self, source: &Source, since: DateTime<Utc>) -> Result<Claim, StoreError> {
         let want = Want {
             source: source.id.clone(),
             host: source.urls.first().map(hosts::key).unwrap_or_default(),
             since,
         };
-        let me = Arc::clone(self);
-        let claim = blocking(move || store::lock(&me.store).claim(&me.id, &want, me.lease, (me.clock)())).await?;
+        let (id, lease, now) = (self.id.clone(), self.lease, (self.clock)());
+        let claim = on_store(&self.store, move |store| store.claim(&id, &want, lease, now)).await?;
         if let Claim::Granted { .. } = claim {
             store::lock(&self.held).insert(source.id.clone());
         }
@@ -81,10 +81,10 @@ impl Worker {
 
     /// Lets go of `source` after its run; `done`: the run finished (a run that failed to fetch is done too, a run
     /// whose store write failed is not, so that another worker tries it).
-    pub async fn release(self: &Arc<Self>, source: &SourceId, done: bool) {
+    pub async fn release(&self, source: &SourceId, done: bool) {
         store::lock(&self.held).remove(source);
-        let (me, id) = (Arc::clone(self), source.clone());
-        if let Err(e) = blocking(move || store::lock(&me.store).release(&me.id, &id, done)).await {
+        let (id, released) = (self.id.clone(), source.clone());
+        if let Err(e) = on_store(&self.store, move |store| store.release(&id, &released, done)).await {
             // The lease runs out on its own; then another worker may run the source again.
             tracing::warn!(source = %source, error = %error_chain(&e), "cannot release the claim; it will expire");
         }
@@ -100,8 +100,8 @@ impl Worker {
             if held.is_empty() {
                 continue;
             }
-            let (me, now) = (Arc::clone(&self), (self.clock)());
-            match blocking(move || store::lock(&me.store).renew(&me.id, &held, me.lease, now)).await {
+            let (id, lease, now) = (self.id.clone(), self.lease, (self.clock)());
+            match on_store(&self.store, move |store| store.renew(&id, &held, lease, now)).await {
                 Ok(lost) => {
                     for source in lost {
                         tracing::warn!(source = %source, "claim lost: the lease ran out and another worker took the source");

@@ -290,8 +290,7 @@ pub(crate) async fn parse_off_runtime<T: Send + 'static>(
 }
 
 /// Runs `work` on tokio's blocking threads, in the current span, and waits for it. A panic in it goes on here: a bug
-/// there costs the source's task, as it would have on the runtime. Every store call of a run goes through here
-/// (or [`on_store`]): it waits on the store's lock and on a commit, a sync or a database server meanwhile.
+/// there costs the source's task, as it would have on the runtime.
 pub(crate) async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
     let span = tracing::Span::current();
     match tokio::task::spawn_blocking(move || span.in_scope(work)).await {
@@ -300,9 +299,10 @@ pub(crate) async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send 
     }
 }
 
-/// Runs `work` on the store on a blocking thread: a run's store writes (its commit above all: every item, link and
-/// saved page of the run) would otherwise hold a runtime thread, and every request it drives, meanwhile.
-async fn on_store<T: Send + 'static>(
+/// Runs `work` on the store on a blocking thread, as every store call of a run is: it waits on the store's lock, and
+/// on another source's commit (every item, link and saved page of its run), a sync or a database server meanwhile,
+/// which on a runtime thread would hold every request that thread drives.
+pub(crate) async fn on_store<T: Send + 'static>(
     store: &Arc<Mutex<Store>>,
     work: impl FnOnce(&mut Store) -> T + Send + 'static,
 ) -> T {
